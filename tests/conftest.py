@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tui.core.clock import FakeClock
+from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
+from tui.core.service import Mend
+from tui.core.store import TinyStore
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def playbooks() -> dict[str, Playbook]:
+    return load_playbooks()
+
+
+@pytest.fixture(scope="session")
+def playbook(playbooks: dict[str, Playbook]) -> Playbook:
+    return playbooks[DEFAULT_PLAYBOOK]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
+    return Mend(TinyStore(data_dir), playbooks, clock, author="ana")

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.conftest import START
+from tui.core import rules
+from tui.core.budget import (
+    CrossingTracker,
+    Status,
+    stage_key,
+    stage_reading,
+    status_for,
+    time_in_stages,
+    update_reading,
+)
+from tui.core.model import Stage
+
+
+def test_thresholds_are_75_and_100_percent():
+    budget = timedelta(minutes=100)
+    assert status_for(timedelta(minutes=74, seconds=59), budget) is Status.OK
+    assert status_for(timedelta(minutes=75), budget) is Status.WARN
+    assert status_for(timedelta(minutes=99, seconds=59), budget) is Status.WARN
+    assert status_for(timedelta(minutes=100), budget) is Status.BREACH
+
+
+def test_every_status_has_a_distinct_symbol():
+    assert len({status.symbol for status in Status}) == 3
+
+
+def _incident(playbook, severity=1):
+    return rules.open_incident("INC-1", title="t", client="c", severity=severity, playbook=playbook,
+                               owner="ana", now=START)
+
+
+def test_stage_reading_follows_the_playbook_budget_for_the_severity(playbook):
+    incident = _incident(playbook, severity=1)
+    budget = playbook.stage(Stage.ACKNOWLEDGE).budget(1)
+    assert stage_reading(incident, playbook, START).status is Status.OK
+    assert stage_reading(incident, playbook, START + budget * 0.75).status is Status.WARN
+    assert stage_reading(incident, playbook, START + budget).status is Status.BREACH
+
+
+def test_clock_going_backwards_never_gives_negative_time(playbook):
+    incident = _incident(playbook)
+    reading = stage_reading(incident, playbook, START - timedelta(hours=5))
+    assert reading.elapsed == timedelta(0) and reading.status is Status.OK
+
+
+def test_update_cadence_restarts_with_each_client_update(playbook):
+    incident = _incident(playbook, severity=2)
+    cadence = playbook.update_cadence(2)
+    late = START + cadence
+    assert update_reading(incident, playbook, late).status is Status.BREACH
+    updated = rules.add_update(incident, "on it", now=late, author="ana")
+    assert update_reading(updated, playbook, late).status is Status.OK
+
+
+def test_resolved_incidents_have_no_readings(playbook):
+    resolved = rules.resolve(_incident(playbook), playbook, now=START, author="a", force=True, reason="dup")
+    assert stage_reading(resolved, playbook, START) is None
+    assert update_reading(resolved, playbook, START) is None
+
+
+def test_crossings_report_once_per_worsening():
+    tracker = CrossingTracker()
+    seen = [tracker.observe("k", status) for status in
+            (Status.OK, Status.OK, Status.WARN, Status.WARN, Status.BREACH, Status.BREACH)]
+    assert seen == [None, None, Status.WARN, None, Status.BREACH, None]
+
+
+def test_a_jump_straight_to_breach_reports_one_breach_and_back_and_forth_reports_nothing_new():
+    tracker = CrossingTracker()
+    tracker.observe("k", Status.OK)
+    assert tracker.observe("k", Status.BREACH) is Status.BREACH
+    assert tracker.observe("k", Status.OK) is None
+    assert tracker.observe("k", Status.WARN) is None
+    assert tracker.observe("k", Status.BREACH) is None
+
+
+def test_a_new_stage_visit_can_warn_again(playbook):
+    tracker = CrossingTracker()
+    incident = _incident(playbook)
+    tracker.observe(stage_key(incident), Status.OK)
+    assert tracker.observe(stage_key(incident), Status.WARN) is Status.WARN
+    moved = rules.advance(incident, playbook, now=START + timedelta(minutes=1), author="a", force=True, reason="r")
+    tracker.forget_except({stage_key(moved)})
+    tracker.observe(stage_key(moved), Status.OK)
+    assert tracker.observe(stage_key(moved), Status.WARN) is Status.WARN
+
+
+def test_time_in_stages_counts_every_visit(playbook):
+    incident = _incident(playbook)
+    t = START
+    for minutes, op in ((5, "advance"), (7, "back"), (2, "advance")):
+        t += timedelta(minutes=minutes)
+        if op == "advance":
+            incident = rules.advance(incident, playbook, now=t, author="a", force=True, reason="r")
+        else:
+            incident = rules.back(incident, now=t, author="a")
+    spent = time_in_stages(incident, t + timedelta(minutes=4))
+    assert spent[Stage.ACKNOWLEDGE] == timedelta(minutes=7)
+    assert spent[Stage.EMPATHIZE] == timedelta(minutes=11)

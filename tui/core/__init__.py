@@ -1,0 +1,1 @@
+"""The domain core of mend. Nothing in here imports Textual."""

@@ -1,0 +1,130 @@
+"""Time budgets: how long a stage (or the wait for a client update) may take.
+
+Status is ok below 75% of the budget, warn from 75%, breach at 100%. A crossing
+into warn or breach is reported once per stage visit, never once per tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Hashable
+
+from .model import BOARD_STAGES, EventKind, Incident, Stage
+from .playbook import Playbook
+
+WARN_FRACTION = 0.75
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    BREACH = "breach"
+
+    @property
+    def symbol(self) -> str:
+        # Shown next to the colour so status never depends on colour alone.
+        return {"ok": "✓", "warn": "▲", "breach": "✖"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return ("ok", "warn", "breach").index(self.value)
+
+
+def status_for(elapsed: timedelta, budget: timedelta) -> Status:
+    if elapsed >= budget:
+        return Status.BREACH
+    if elapsed >= budget * WARN_FRACTION:
+        return Status.WARN
+    return Status.OK
+
+
+@dataclass(frozen=True)
+class Reading:
+    elapsed: timedelta
+    budget: timedelta
+
+    @property
+    def status(self) -> Status:
+        return status_for(self.elapsed, self.budget)
+
+    @property
+    def remaining(self) -> timedelta:
+        return self.budget - self.elapsed
+
+
+def elapsed_since(start: datetime, now: datetime) -> timedelta:
+    # A clock that jumps backwards must never show negative time.
+    return max(now - start, timedelta(0))
+
+
+def stage_reading(incident: Incident, playbook: Playbook, now: datetime) -> Reading | None:
+    """Time in the current stage against its budget; None once resolved."""
+    if incident.is_resolved:
+        return None
+    budget = playbook.stage(incident.stage).budget(incident.severity)
+    return Reading(elapsed_since(incident.stage_entered_at, now), budget)
+
+
+def update_reading(incident: Incident, playbook: Playbook, now: datetime) -> Reading | None:
+    """Time since the client last heard from us (or since opening) against the cadence."""
+    if incident.is_resolved:
+        return None
+    since = incident.last_update_at or incident.opened_at
+    return Reading(elapsed_since(since, now), playbook.update_cadence(incident.severity))
+
+
+def time_in_stages(incident: Incident, now: datetime) -> dict[Stage, timedelta]:
+    """Total time spent in each board stage so far, counting every visit."""
+    spent = {stage: timedelta(0) for stage in BOARD_STAGES}
+    current, since = Stage.ACKNOWLEDGE, incident.opened_at
+    for event in incident.events:
+        if event.kind is EventKind.STAGE or event.kind is EventKind.REOPENED:
+            if current in spent:
+                spent[current] += elapsed_since(since, event.at)
+            current = event.to_stage if event.kind is EventKind.STAGE else Stage.ACKNOWLEDGE
+            since = event.at
+    if current in spent:
+        spent[current] += elapsed_since(since, now)
+    return spent
+
+
+def stage_key(incident: Incident) -> tuple[Hashable, ...]:
+    """Identifies one visit to a stage: a new visit may warn again."""
+    return (incident.id, "stage", incident.stage, incident.stage_entered_at)
+
+
+def update_key(incident: Incident) -> tuple[Hashable, ...]:
+    """Identifies one wait for a client update: sending one starts a new wait."""
+    return (incident.id, "update", incident.last_update_at)
+
+
+class CrossingTracker:
+    """Turns a stream of statuses into one event per worsening.
+
+    The first status seen for a key is the baseline and is not reported, so
+    opening the board on an already-late incident shows its mark but does not
+    notify. After that only a worse status is reported: ok->warn, warn->breach,
+    or ok->breach straight away (once, as a breach). A clock that goes back and
+    forth cannot make it report the same crossing twice.
+    """
+
+    def __init__(self) -> None:
+        self._worst: dict[Hashable, Status] = {}
+
+    def observe(self, key: Hashable, status: Status) -> Status | None:
+        seen = self._worst.get(key)
+        if seen is None:
+            self._worst[key] = status
+            return None
+        if status.rank > seen.rank:
+            self._worst[key] = status
+            return status
+        return None
+
+    def forget_except(self, live_keys: set[Hashable]) -> None:
+        """Drop keys for stage visits and waits that are over, so memory stays flat."""
+        for key in list(self._worst):
+            if key not in live_keys:
+                del self._worst[key]

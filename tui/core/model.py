@@ -1,0 +1,257 @@
+"""The incident record: stages, severities, events, and the state they fold into.
+
+An incident is its append-only event list. Every other field is derived by
+folding events through `apply`, so `replay(incident.events)` must always give
+back the same incident; the stored copy keeps both so readers need not replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import IntEnum, StrEnum
+from typing import Any, Iterable, Mapping
+
+SCHEMA_VERSION = 1
+ID_PREFIX = "INC-"
+
+
+class Stage(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    EMPATHIZE = "empathize"
+    DIAGNOSE = "diagnose"
+    FIX = "fix"
+    REPORT_BACK = "report_back"
+    RESOLVED = "resolved"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+BOARD_STAGES: tuple[Stage, ...] = (
+    Stage.ACKNOWLEDGE,
+    Stage.EMPATHIZE,
+    Stage.DIAGNOSE,
+    Stage.FIX,
+    Stage.REPORT_BACK,
+)
+ALL_STAGES: tuple[Stage, ...] = BOARD_STAGES + (Stage.RESOLVED,)
+
+
+class Severity(IntEnum):
+    """1 is the worst."""
+
+    CRITICAL = 1
+    HIGH = 2
+    MEDIUM = 3
+    LOW = 4
+
+
+class EventKind(StrEnum):
+    OPENED = "opened"
+    STAGE = "stage"  # a move forward, back, or to resolved
+    CHECK = "check"
+    UNCHECK = "uncheck"
+    NOTE = "note"
+    UPDATE = "update"  # a client-facing update
+    REOPENED = "reopened"
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: times in mend are always timezone-aware")
+    return moment.astimezone(timezone.utc)
+
+
+def format_time(moment: datetime) -> str:
+    return utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    at: datetime
+    author: str
+    # Kind-specific payload; only the keys a kind uses are set.
+    text: str | None = None  # note / update text, or the title on OPENED
+    item: str | None = None  # checklist item id
+    from_stage: Stage | None = None
+    to_stage: Stage | None = None
+    forced: bool = False
+    reason: str | None = None
+    details: Mapping[str, Any] | None = None  # OPENED: client, severity, playbook, owner
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value, "at": format_time(self.at), "author": self.author}
+        for name in ("text", "item", "reason"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.from_stage is not None:
+            out["from"] = self.from_stage.value
+        if self.to_stage is not None:
+            out["to"] = self.to_stage.value
+        if self.forced:
+            out["forced"] = True
+        if self.details is not None:
+            out["details"] = dict(self.details)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            kind=EventKind(data["kind"]),
+            at=parse_time(data["at"]),
+            author=data["author"],
+            text=data.get("text"),
+            item=data.get("item"),
+            from_stage=Stage(data["from"]) if "from" in data else None,
+            to_stage=Stage(data["to"]) if "to" in data else None,
+            forced=bool(data.get("forced", False)),
+            reason=data.get("reason"),
+            details=data.get("details"),
+        )
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    title: str
+    client: str
+    severity: int
+    playbook: str
+    owner: str
+    opened_at: datetime
+    stage: Stage
+    stage_entered_at: datetime
+    checked: frozenset[str] = frozenset()
+    resolved_at: datetime | None = None
+    events: tuple[Event, ...] = field(default=(), repr=False)
+
+    @property
+    def number(self) -> int:
+        return id_number(self.id)
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.stage is Stage.RESOLVED
+
+    @property
+    def notes(self) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.kind is EventKind.NOTE)
+
+    @property
+    def updates(self) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.kind is EventKind.UPDATE)
+
+    @property
+    def last_update_at(self) -> datetime | None:
+        updates = self.updates
+        return updates[-1].at if updates else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "client": self.client,
+            "severity": self.severity,
+            "playbook": self.playbook,
+            "owner": self.owner,
+            "opened_at": format_time(self.opened_at),
+            "stage": self.stage.value,
+            "stage_entered_at": format_time(self.stage_entered_at),
+            "checked": sorted(self.checked),
+            "resolved_at": format_time(self.resolved_at) if self.resolved_at else None,
+            "events": [e.to_dict() for e in self.events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Incident:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            client=data["client"],
+            severity=int(data["severity"]),
+            playbook=data["playbook"],
+            owner=data["owner"],
+            opened_at=parse_time(data["opened_at"]),
+            stage=Stage(data["stage"]),
+            stage_entered_at=parse_time(data["stage_entered_at"]),
+            checked=frozenset(data.get("checked", ())),
+            resolved_at=parse_time(data["resolved_at"]) if data.get("resolved_at") else None,
+            events=tuple(Event.from_dict(e) for e in data["events"]),
+        )
+
+
+def id_number(incident_id: str) -> int:
+    """INC-42 -> 42; raises ValueError for anything else."""
+    prefix, _, digits = incident_id.upper().partition("-")
+    if prefix + "-" != ID_PREFIX or not digits.isdigit() or int(digits) < 1:
+        raise ValueError(f"not an incident id: {incident_id!r} (expected like {ID_PREFIX}42)")
+    return int(digits)
+
+
+def make_id(number: int) -> str:
+    return f"{ID_PREFIX}{number}"
+
+
+def apply(incident: Incident | None, event: Event) -> Incident:
+    """The one reducer: the state after `event`. Validation lives in rules.py."""
+    if event.kind is EventKind.OPENED:
+        if incident is not None:
+            raise ValueError("an incident is opened once")
+        details = event.details or {}
+        return Incident(
+            id=details["id"],
+            title=event.text or "",
+            client=details["client"],
+            severity=int(details["severity"]),
+            playbook=details["playbook"],
+            owner=details["owner"],
+            opened_at=event.at,
+            stage=Stage.ACKNOWLEDGE,
+            stage_entered_at=event.at,
+            events=(event,),
+        )
+    if incident is None:
+        raise ValueError(f"{event.kind} before the incident was opened")
+    events = incident.events + (event,)
+    match event.kind:
+        case EventKind.STAGE:
+            assert event.to_stage is not None
+            resolved_at = event.at if event.to_stage is Stage.RESOLVED else None
+            return replace(
+                incident, stage=event.to_stage, stage_entered_at=event.at, resolved_at=resolved_at, events=events
+            )
+        case EventKind.CHECK:
+            return replace(incident, checked=incident.checked | {event.item}, events=events)
+        case EventKind.UNCHECK:
+            return replace(incident, checked=incident.checked - {event.item}, events=events)
+        case EventKind.REOPENED:
+            # A relapse starts the response again: the client needs to hear it is
+            # known and get a fresh apology, so earlier ticks no longer count.
+            return replace(
+                incident,
+                stage=Stage.ACKNOWLEDGE,
+                stage_entered_at=event.at,
+                checked=frozenset(),
+                resolved_at=None,
+                events=events,
+            )
+        case EventKind.NOTE | EventKind.UPDATE:
+            return replace(incident, events=events)
+    raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def replay(events: Iterable[Event]) -> Incident:
+    incident: Incident | None = None
+    for event in events:
+        incident = apply(incident, event)
+    if incident is None:
+        raise ValueError("no events to replay")
+    return incident

@@ -1,0 +1,218 @@
+"""What may happen to an incident, and when.
+
+Each operation checks its rule, then records one event and folds it in with
+`model.apply`. The CLI and the board both call these, so a move from a script
+and from a key press leave the same record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .model import BOARD_STAGES, Event, EventKind, Incident, Stage, apply
+from .playbook import ChecklistItem, Playbook
+
+MAX_TITLE = 200
+MAX_CLIENT = 100
+MAX_NAME = 100
+MAX_TEXT = 20_000
+
+
+class RuleError(ValueError):
+    """A refused operation; str() is one line a person can act on."""
+
+
+class GateRefused(RuleError):
+    def __init__(self, incident: Incident, missing: tuple[ChecklistItem, ...]) -> None:
+        self.incident = incident
+        self.missing = missing
+        items = "; ".join(f"{item.id} ({item.text})" for item in missing)
+        super().__init__(
+            f"{incident.id} cannot leave {incident.stage.label.lower()} yet: unchecked required items: {items}"
+        )
+
+
+def _bounded(label: str, text: str, limit: int, *, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise RuleError(f"{label} must not be empty")
+    if len(text) > limit:
+        raise RuleError(f"{label} is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def _reason(force: bool, reason: str | None) -> str | None:
+    if not force:
+        return None
+    return _bounded("a forced move's reason", reason or "", MAX_TEXT)
+
+
+def open_incident(
+    incident_id: str,
+    *,
+    title: str,
+    client: str,
+    severity: int,
+    playbook: Playbook,
+    owner: str,
+    now: datetime,
+) -> Incident:
+    if severity not in (1, 2, 3, 4):
+        raise RuleError(f"severity must be 1 (worst) to 4, not {severity}")
+    owner = _bounded("owner", owner, MAX_NAME)
+    event = Event(
+        kind=EventKind.OPENED,
+        at=now,
+        author=owner,
+        text=_bounded("title", title, MAX_TITLE),
+        details={
+            "id": incident_id,
+            "client": _bounded("client", client, MAX_CLIENT),
+            "severity": severity,
+            "playbook": playbook.name,
+            "owner": owner,
+        },
+    )
+    return apply(None, event)
+
+
+def _require_open(incident: Incident) -> None:
+    if incident.is_resolved:
+        raise RuleError(f"{incident.id} is resolved; reopen it first")
+
+
+def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:
+    """Required items of the current stage that are not ticked yet."""
+    if incident.is_resolved:
+        return ()
+    plan = playbook.stage(incident.stage)
+    return tuple(item for item in plan.checklist if item.required and item.id not in incident.checked)
+
+
+def next_stage(stage: Stage) -> Stage:
+    return (BOARD_STAGES + (Stage.RESOLVED,))[BOARD_STAGES.index(stage) + 1]
+
+
+def can_advance(incident: Incident) -> bool:
+    return not incident.is_resolved
+
+
+def can_go_back(incident: Incident) -> bool:
+    return not incident.is_resolved and incident.stage is not Stage.ACKNOWLEDGE
+
+
+def advance(
+    incident: Incident,
+    playbook: Playbook,
+    *,
+    now: datetime,
+    author: str,
+    force: bool = False,
+    reason: str | None = None,
+) -> Incident:
+    """Move to the next stage; from report back that means resolved.
+
+    The gate (heart before head, among others) refuses while required items are
+    unchecked. `force` with a reason overrides it, and the event says so.
+    """
+    _require_open(incident)
+    reason = _reason(force, reason)
+    missing = missing_required(incident, playbook)
+    if missing and not force:
+        raise GateRefused(incident, missing)
+    return apply(
+        incident,
+        Event(
+            kind=EventKind.STAGE,
+            at=now,
+            author=author,
+            from_stage=incident.stage,
+            to_stage=next_stage(incident.stage),
+            forced=bool(missing),
+            reason=reason if missing else None,
+        ),
+    )
+
+
+def back(incident: Incident, *, now: datetime, author: str) -> Incident:
+    _require_open(incident)
+    if not can_go_back(incident):
+        raise RuleError(f"{incident.id} is already at acknowledge; there is no earlier stage")
+    previous = BOARD_STAGES[BOARD_STAGES.index(incident.stage) - 1]
+    return apply(
+        incident,
+        Event(kind=EventKind.STAGE, at=now, author=author, from_stage=incident.stage, to_stage=previous),
+    )
+
+
+def resolve(
+    incident: Incident,
+    playbook: Playbook,
+    *,
+    now: datetime,
+    author: str,
+    force: bool = False,
+    reason: str | None = None,
+) -> Incident:
+    """Close the incident: the step after report back, under the same gate.
+
+    From an earlier stage (a false alarm, a duplicate) it needs `force` and a
+    reason, which the record keeps.
+    """
+    _require_open(incident)
+    if incident.stage is Stage.REPORT_BACK:
+        return advance(incident, playbook, now=now, author=author, force=force, reason=reason)
+    if not force:
+        raise RuleError(
+            f"{incident.id} is at {incident.stage.label.lower()}, not report back; "
+            "walk it through the stages, or force it with a reason"
+        )
+    return apply(
+        incident,
+        Event(
+            kind=EventKind.STAGE,
+            at=now,
+            author=author,
+            from_stage=incident.stage,
+            to_stage=Stage.RESOLVED,
+            forced=True,
+            reason=_reason(force, reason),
+        ),
+    )
+
+
+def reopen(incident: Incident, *, now: datetime, author: str, reason: str | None = None) -> Incident:
+    if not incident.is_resolved:
+        raise RuleError(f"{incident.id} is not resolved")
+    reason = _bounded("reason", reason, MAX_TEXT) if reason else None
+    return apply(incident, Event(kind=EventKind.REOPENED, at=now, author=author, reason=reason))
+
+
+def set_checked(
+    incident: Incident, playbook: Playbook, item_id: str, checked: bool, *, now: datetime, author: str
+) -> Incident:
+    """Tick or untick a checklist item of any stage (an apology may come early).
+
+    Setting an item to the state it already has records nothing.
+    """
+    _require_open(incident)
+    try:
+        playbook.item(item_id)
+    except KeyError:
+        known = ", ".join(item.id for plan in playbook.stages.values() for item in plan.checklist)
+        raise RuleError(f"playbook {playbook.name} has no checklist item {item_id!r}; known items: {known}") from None
+    if (item_id in incident.checked) == checked:
+        return incident
+    kind = EventKind.CHECK if checked else EventKind.UNCHECK
+    return apply(incident, Event(kind=kind, at=now, author=author, item=item_id))
+
+
+def add_note(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:
+    return apply(incident, Event(kind=EventKind.NOTE, at=now, author=author, text=_bounded("note", text, MAX_TEXT)))
+
+
+def add_update(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:
+    """Record a client-facing update: it restarts the update cadence."""
+    _require_open(incident)
+    text = _bounded("client update", text, MAX_TEXT)
+    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text))

@@ -1,0 +1,37 @@
+"""Incident text comes from people and alert scripts: show it, never obey it.
+
+Rich markup is avoided by building `rich.text.Text` objects (never markup
+strings) from user text; this module removes what would reach the terminal as
+a control sequence, and folds text to one line where a card needs one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_VISIBLE_CONTROLS = {"\t": " ", "\n": "⏎", "\r": "⏎"}
+
+
+def _visible(char: str, single_line: bool) -> str:
+    if char == "\n" and not single_line:
+        return char
+    if char in _VISIBLE_CONTROLS:
+        return _VISIBLE_CONTROLS[char]
+    category = unicodedata.category(char)
+    if category == "Cc":
+        # ESC, BEL, C1 controls...: show as the Unicode "control picture" or a code.
+        code = ord(char)
+        return chr(0x2400 + code) if code < 0x20 else f"<U+{code:04X}>"
+    if category == "Cf" and char not in "\u200d":
+        # Bidi overrides and zero-width marks can reorder or hide what follows.
+        return f"<U+{ord(char):04X}>"
+    return char
+
+
+def plain(text: str, *, single_line: bool = False) -> str:
+    """Text safe to put on a terminal: no control sequences, bidi tricks or (optionally) newlines."""
+    return "".join(_visible(char, single_line) for char in text)
+
+
+def one_line(text: str) -> str:
+    return plain(text, single_line=True)
