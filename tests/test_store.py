@@ -1,0 +1,468 @@
+"""TinyStore in one process: round trips, archive moves, file safety, and a model-based check."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from tinydb.table import Table
+
+from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
+from tui.core.store import CorruptDataError, StoreError, TinyStore, UnknownIncidentError
+
+AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def opened(incident_id: str) -> Incident:
+    details = {"id": incident_id, "client": "Acme", "severity": 2, "playbook": "service-recovery", "owner": "ana"}
+    return apply(None, Event(kind=EventKind.OPENED, at=AT, author="ana", text="Title", details=details))
+
+
+def note(text: str):
+    return lambda inc: apply(inc, Event(kind=EventKind.NOTE, at=AT + timedelta(minutes=5), author="bo", text=text))
+
+
+def resolve(inc: Incident) -> Incident:
+    return apply(inc, Event(kind=EventKind.STAGE, at=AT + timedelta(hours=1), author="ana",
+                            from_stage=Stage.REPORT_BACK, to_stage=Stage.RESOLVED))
+
+
+def reopen(inc: Incident) -> Incident:
+    return apply(inc, Event(kind=EventKind.REOPENED, at=AT + timedelta(hours=2), author="ana", reason="relapse"))
+
+
+def stored_numbers(path: Path) -> list[int]:
+    """Incident numbers in a data file, read without the store."""
+    if not path.exists():
+        return []
+    return sorted(int(key) for key in json.loads(path.read_bytes()).get("incidents", {}))
+
+
+def snapshot(data: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in data.rglob("*.json")}
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data: Path) -> TinyStore:
+    return TinyStore(data)
+
+
+# -- round trips ------------------------------------------------------------------------
+
+
+def test_create_get_update_list_round_trip(store, data):
+    first = store.create(opened)
+    second = store.create(opened)
+    assert (first.id, second.id) == ("INC-1", "INC-2")
+    assert store.get("INC-1") == first
+
+    changed = store.update("INC-2", note("called the client"))
+    assert [e.text for e in changed.notes] == ["called the client"]
+    assert store.get("inc-2") == changed
+    assert store.list_open() == [first, changed]
+    assert TinyStore(data).list_open() == [first, changed]  # it is on disk, not in memory
+
+
+def test_list_open_sorts_by_number_not_text(store):
+    for _ in range(11):
+        store.create(opened)
+    assert [i.number for i in store.list_open()] == list(range(1, 12))
+
+
+def test_unknown_ids(store):
+    store.create(opened)
+    with pytest.raises(UnknownIncidentError, match="no incident INC-9"):
+        store.get("INC-9")
+    with pytest.raises(UnknownIncidentError, match="no incident INC-9"):
+        store.update("INC-9", note("x"))
+    with pytest.raises(UnknownIncidentError):
+        store.get("banana")
+
+
+def test_an_exception_in_change_writes_nothing(store, data):
+    store.create(opened)
+    before, token = snapshot(data), store.change_token()
+
+    def fail(inc: Incident) -> Incident:
+        raise RuntimeError("rule says no")
+
+    with pytest.raises(RuntimeError, match="rule says no"):
+        store.update("INC-1", fail)
+    assert snapshot(data) == before
+    assert store.change_token() == token
+
+
+def test_change_must_keep_the_id(store):
+    store.create(opened)
+    with pytest.raises(ValueError):
+        store.update("INC-1", lambda inc: opened("INC-7"))
+    assert [i.id for i in store.list_open()] == ["INC-1"]
+
+
+# -- open set and archive ---------------------------------------------------------------
+
+
+def test_resolve_moves_to_the_archive_shard_and_reopen_moves_back(store, data):
+    store.create(opened)
+    store.create(opened)
+    resolved = store.update("INC-1", resolve)
+
+    assert stored_numbers(data / "open.json") == [2]
+    assert stored_numbers(data / "archive" / "0000.json") == [1]
+    assert [i.id for i in store.list_open()] == ["INC-2"]
+    assert list(store.iter_archived()) == [resolved]
+    assert store.get("INC-1") == resolved
+
+    reopened = store.update("INC-1", reopen)
+    assert not reopened.is_resolved
+    assert stored_numbers(data / "open.json") == [1, 2]
+    assert stored_numbers(data / "archive" / "0000.json") == []
+    assert list(store.iter_archived()) == []
+    assert store.get("INC-1") == reopened
+    assert [e.kind for e in reopened.events] == [EventKind.OPENED, EventKind.STAGE, EventKind.REOPENED]
+
+
+def test_notes_on_an_archived_incident_stay_in_the_archive(store, data):
+    store.create(opened)
+    store.update("INC-1", resolve)
+    store.update("INC-1", note("postmortem written"))
+    assert stored_numbers(data / "open.json") == []
+    assert [e.text for e in store.get("INC-1").notes] == ["postmortem written"]
+
+
+def test_shards_hold_500_numbers_each(store, data):
+    for number in (1, 500, 501, 1000, 1001):
+        store.put(resolve(opened(make_id(number))))
+    assert stored_numbers(data / "archive" / "0000.json") == [1, 500]
+    assert stored_numbers(data / "archive" / "0001.json") == [501, 1000]
+    assert stored_numbers(data / "archive" / "0002.json") == [1001]
+    assert [i.number for i in store.iter_archived()] == [1, 500, 501, 1000, 1001]
+
+
+def test_ids_are_never_reused(store, data):
+    for _ in range(3):
+        store.create(opened)
+    store.update("INC-3", resolve)
+    assert store.create(opened).id == "INC-4"
+    assert TinyStore(data).create(opened).id == "INC-5"
+
+
+def test_put_routes_by_state_and_moves_the_id_counter_on(store, data):
+    store.put(resolve(opened("INC-700")))
+    store.put(opened("INC-20"))
+    assert stored_numbers(data / "archive" / "0001.json") == [700]
+    assert stored_numbers(data / "open.json") == [20]
+    assert store.create(opened).id == "INC-701"
+
+    store.put(opened("INC-700"))  # an unresolved copy moves it back to the open set
+    assert stored_numbers(data / "archive" / "0001.json") == []
+    assert [i.id for i in store.list_open()] == ["INC-20", "INC-700", "INC-701"]
+
+
+def test_next_id_survives_a_lost_meta_record(store, data):
+    for _ in range(3):
+        store.create(opened)
+    for incident_id in ("INC-1", "INC-2", "INC-3"):
+        store.update(incident_id, resolve)
+    raw = json.loads((data / "open.json").read_bytes())
+    del raw["meta"]
+    (data / "open.json").write_text(json.dumps(raw))
+    assert TinyStore(data).create(opened).id == "INC-4"
+
+
+def test_a_crash_inside_a_resolve_leaves_it_open_and_the_next_resolve_heals(store, data, monkeypatch):
+    class Crash(BaseException):
+        pass
+
+    def crash(*args, **kwargs):
+        raise Crash
+
+    store.create(opened)
+    with monkeypatch.context() as patch:
+        patch.setattr(Table, "remove", crash)  # dies after the archive copy, before the open one goes
+        with pytest.raises(Crash):
+            store.update("INC-1", resolve)
+    assert stored_numbers(data / "open.json") == [1]
+    assert stored_numbers(data / "archive" / "0000.json") == [1]  # in both: the crash window
+    assert [i.id for i in store.list_open()] == ["INC-1"]
+    assert list(store.iter_archived()) == []
+    assert not store.get("INC-1").is_resolved
+
+    store.update("INC-1", note("still on it"))
+    healed = store.update("INC-1", resolve)
+    assert stored_numbers(data / "open.json") == []
+    assert list(store.iter_archived()) == [healed]
+    assert [e.text for e in healed.notes] == ["still on it"]
+
+
+# -- files on disk ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def permissive_umask():
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_are_private_even_under_a_permissive_umask(data, permissive_umask):
+    store = TinyStore(data)
+    store.create(opened)
+    lock_modes = {}
+
+    def look(inc: Incident) -> Incident:
+        lock_modes.update({p.name: mode(p) for p in data.glob("mend.lock*")})  # while held
+        return resolve(inc)
+
+    store.update("INC-1", look)
+    assert mode(data) == mode(data / "archive") == 0o700
+    assert mode(data / "open.json") == mode(data / "archive" / "0000.json") == 0o600
+    assert lock_modes == {"mend.lock": 0o600, "mend.lock.owner": 0o600}
+
+
+def test_leftover_temp_files_are_removed_on_open(store, data):
+    store.create(opened)
+    leftovers = [data / ".open.json.x1.tmp", data / "archive" / ".0000.json.x2.tmp"]
+    for path in leftovers:
+        path.write_text('{"half')
+    TinyStore(data)
+    assert not any(path.exists() for path in leftovers)
+    assert [i.id for i in store.list_open()] == ["INC-1"]
+
+
+def test_change_token_moves_only_when_another_instance_writes(store, data):
+    store.create(opened)
+    other = TinyStore(data)
+    token = store.change_token()
+    store.list_open()
+    other.get("INC-1")
+    assert store.change_token() == token == other.change_token()
+
+    other.update("INC-1", note("from the other terminal"))
+    moved = store.change_token()
+    assert moved != token
+    assert store.change_token() == moved
+
+
+def test_two_instances_see_each_others_writes_at_once(data):
+    one, two = TinyStore(data), TinyStore(data)
+    one.create(opened)
+    assert two.get("INC-1").id == "INC-1"
+    two.update("INC-1", note("two"))
+    one.update("INC-1", note("one"))  # must start from two's version, not a cached one
+    assert [e.text for e in two.get("INC-1").notes] == ["two", "one"]
+    one.update("INC-1", resolve)
+    assert two.list_open() == []
+    assert [i.id for i in two.iter_archived()] == ["INC-1"]
+
+
+# -- damaged files ----------------------------------------------------------------------
+
+
+def _break_last_incident(change):
+    def corrupt(raw: bytes) -> bytes:
+        tables = json.loads(raw)
+        last = max(tables["incidents"], key=int)
+        change(tables["incidents"][last])
+        return json.dumps(tables).encode()
+    return corrupt
+
+
+CORRUPTIONS = {
+    "garbage bytes": lambda raw: b"\x00\xff\xfe not json",
+    "truncated": lambda raw: raw[: len(raw) // 2],
+    "json list": lambda raw: b"[1, 2, 3]",
+    "table of lists": lambda raw: b'{"incidents": {"1": ["not", "a", "record"]}}',
+    "missing field": _break_last_incident(lambda doc: doc.pop("events")),
+    "bad stage": _break_last_incident(lambda doc: doc.update(stage="lunch")),
+    "naive time": _break_last_incident(lambda doc: doc.update(opened_at="2026-01-01T00:00:00")),
+    "id under the wrong key": _break_last_incident(lambda doc: doc.update(id="INC-77")),
+}
+
+
+@pytest.fixture
+def populated(store: TinyStore) -> TinyStore:
+    """INC-1 and INC-3 open, INC-2 and INC-4 archived in shard 0000."""
+    for _ in range(4):
+        store.create(opened)
+    store.update("INC-2", resolve)
+    store.update("INC-4", resolve)
+    return store
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_a_corrupt_open_file_is_reported_and_never_written(populated, data, corruption):
+    path = data / "open.json"
+    path.write_bytes(CORRUPTIONS[corruption](path.read_bytes()))
+    before = snapshot(data)
+    attempts = [
+        populated.list_open,
+        lambda: populated.get("INC-3"),
+        lambda: TinyStore(data).list_open(),  # a fresh store fails when opening or on first read
+        lambda: populated.create(opened),
+        lambda: populated.update("INC-1", note("x")),
+        lambda: populated.update("INC-2", note("x")),
+        lambda: populated.put(opened("INC-1")),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CorruptDataError) as caught:
+            attempt()
+        assert str(path) in str(caught.value)
+        assert "left untouched" in str(caught.value)
+    assert snapshot(data) == before
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_a_corrupt_shard_is_reported_and_never_written(populated, data, corruption):
+    path = data / "archive" / "0000.json"
+    path.write_bytes(CORRUPTIONS[corruption](path.read_bytes()))
+    before = snapshot(data)
+    attempts = [
+        lambda: list(populated.iter_archived()),
+        lambda: populated.get("INC-4"),
+        lambda: populated.update("INC-4", note("x")),
+        lambda: populated.update("INC-1", resolve),
+        lambda: populated.put(resolve(opened("INC-2"))),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CorruptDataError) as caught:
+            attempt()
+        assert str(path) in str(caught.value)
+    assert snapshot(data) == before
+    # The open set does not depend on the archive.
+    assert [i.id for i in populated.list_open()] == ["INC-1", "INC-3"]
+    populated.update("INC-1", note("still works"))
+
+
+def test_an_unreadable_file_is_a_store_error_naming_it(store, data):
+    store.create(opened)
+    path = data / "open.json"
+    path.unlink()
+    path.mkdir()  # reading it fails with an OSError, even for root
+    with pytest.raises(StoreError, match=str(path)):
+        store.list_open()
+    with pytest.raises(StoreError, match=str(path)):
+        store.update("INC-1", note("x"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_a_permission_denied_file_is_a_store_error_naming_it(store, data):
+    store.create(opened)
+    path = data / "open.json"
+    path.chmod(0)
+    try:
+        with pytest.raises(StoreError, match=str(path)):
+            store.list_open()
+    finally:
+        path.chmod(0o600)
+
+
+@pytest.mark.parametrize("call", ["replace", "fsync"])
+def test_a_failed_write_keeps_the_old_file_and_no_temp_file(store, data, monkeypatch, call):
+    store.create(opened)
+    before = snapshot(data)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, call, no_space)
+        with pytest.raises(StoreError) as caught:
+            store.update("INC-1", note("lost"))
+    assert str(data / "open.json") in str(caught.value)
+    assert "No space left on device" in str(caught.value)
+    assert snapshot(data) == before
+    assert list(data.rglob("*.tmp")) == []
+    assert store.get("INC-1").notes == ()
+    assert [e.text for e in store.update("INC-1", note("kept")).notes] == ["kept"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_data_dir_is_a_store_error(store, data):
+    store.create(opened)
+    before = snapshot(data)
+    data.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match=str(data)):
+            store.update("INC-1", note("x"))
+    finally:
+        data.chmod(0o700)
+    assert snapshot(data) == before
+
+
+# -- the store against a plain model ----------------------------------------------------
+
+
+class StoreModel(RuleBasedStateMachine):
+    """Random create / note / resolve / reopen / reload sequences against a dict of expected incidents."""
+
+    ids = Bundle("ids")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp())
+        self.store = TinyStore(self.dir)
+        self.expected: dict[str, Incident] = {}
+
+    def teardown(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.dir)
+
+    @rule(target=ids)
+    def create(self) -> str:
+        incident = self.store.create(opened)
+        assert incident.id not in self.expected
+        assert all(incident.number > known.number for known in self.expected.values())
+        self.expected[incident.id] = incident
+        return incident.id
+
+    @rule(incident_id=ids, text=st.text(max_size=12))
+    def add_note(self, incident_id: str, text: str) -> None:
+        self._change(incident_id, note(text))
+
+    @rule(incident_id=ids)
+    def resolve(self, incident_id: str) -> None:
+        self._change(incident_id, resolve)
+
+    @rule(incident_id=ids)
+    def reopen(self, incident_id: str) -> None:
+        self._change(incident_id, reopen)
+
+    @rule()
+    def reload(self) -> None:
+        self.store.close()
+        self.store = TinyStore(self.dir)
+
+    def _change(self, incident_id: str, change) -> None:
+        self.expected[incident_id] = change(self.expected[incident_id])
+        assert self.store.update(incident_id, change) == self.expected[incident_id]
+
+    @invariant()
+    def matches_the_model(self) -> None:
+        by_number = sorted(self.expected.values(), key=lambda i: i.number)
+        assert self.store.list_open() == [i for i in by_number if not i.is_resolved]
+        assert list(self.store.iter_archived()) == [i for i in by_number if i.is_resolved]
+        for incident_id, incident in self.expected.items():
+            assert self.store.get(incident_id) == incident  # every event still there
+
+
+StoreModel.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+test_store_against_model = StoreModel.TestCase
