@@ -1,0 +1,154 @@
+"""The `mend` command, run as a person or a script would: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.core.model import BOARD_STAGES, Stage
+
+
+def run(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data), **(env or {})}
+    full_env.pop("MEND_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=full_env,
+                          timeout=60)
+
+
+def ok(data: Path, *args: str) -> str:
+    result = run(data, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_full_lifecycle_with_the_apology_gate(data_dir, playbook):
+    incident_id = ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd", "--severity", "2").strip()
+    assert incident_id == "INC-1"
+    for stage in BOARD_STAGES:
+        required = [item.id for item in playbook.stage(stage).checklist if item.required]
+        if stage is Stage.EMPATHIZE:
+            refused = run(data_dir, "advance", incident_id)
+            assert refused.returncode == 2
+            assert "apology" in refused.stderr and "Traceback" not in refused.stderr
+        for item in required:
+            ok(data_dir, "check", incident_id, item)
+        if stage is Stage.DIAGNOSE:
+            ok(data_dir, "update", incident_id, "We don't know yet; we are on it. Next update at 15:00.")
+            ok(data_dir, "note", incident_id, "retry job ran twice")
+        if stage is Stage.REPORT_BACK:
+            assert "resolved" in ok(data_dir, "resolve", incident_id)
+        else:
+            assert f"now at {BOARD_STAGES[BOARD_STAGES.index(stage) + 1].label.lower()}" in ok(
+                data_dir, "advance", incident_id)
+    assert ok(data_dir, "list").startswith("No open incidents")
+    shown = json.loads(ok(data_dir, "show", incident_id, "--json"))
+    assert shown["stage"] == "resolved"
+    kinds = [event["kind"] for event in shown["events"]]
+    assert kinds[0] == "opened" and "note" in kinds and "update" in kinds
+    assert kinds.count("stage") == 5
+    assert all(event["at"].endswith("Z") and event["author"] == "ana" for event in shown["events"])
+    assert incident_id in ok(data_dir, "list", "--all")
+    ok(data_dir, "reopen", incident_id, "--reason", "it happened again")
+    assert json.loads(ok(data_dir, "list", "--json"))[0]["stage"] == "acknowledge"
+
+
+def test_forced_move_is_kept_in_the_record(data_dir):
+    ok(data_dir, "new", "Checkout down", "--client", "Globex", "--severity", "1")
+    ok(data_dir, "advance", "1", "--force", "--reason", "client called before we could")
+    event = json.loads(ok(data_dir, "show", "INC-1", "--json"))["events"][-1]
+    assert event["forced"] is True and event["reason"] == "client called before we could"
+
+
+def test_json_output_for_scripts(data_dir):
+    created = json.loads(ok(data_dir, "new", "t", "--client", "c", "--json", "--owner", "bo"))
+    assert created["id"] == "INC-1" and created["owner"] == "bo" and created["severity"] == 2
+    listed = json.loads(ok(data_dir, "list", "--json"))
+    assert [incident["id"] for incident in listed] == ["INC-1"]
+
+
+def test_garbage_db_file_is_named_and_left_untouched(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    db = data_dir / "open.json"
+    db.write_bytes(b"\x00\xffthis is not json{{{")
+    before = db.read_bytes()
+    for args in (("list",), ("new", "t2", "--client", "c"), ("note", "INC-1", "x")):
+        result = run(data_dir, *args)
+        assert result.returncode == 2, args
+        assert str(db) in result.stderr
+        assert "Traceback" not in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_playbooks_check_passes_for_the_shipped_ones_and_fails_for_a_broken_folder(tmp_path):
+    assert "valid" in ok(tmp_path, "playbooks", "check")
+    broken = tmp_path / "pb"
+    broken.mkdir()
+    (broken / "bad.toml").write_text("name = 'bad'\nschema = 1\n[stages.nope]\n")
+    result = run(tmp_path, "playbooks", "check", str(broken))
+    assert result.returncode == 2
+    assert "bad.toml:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_text_with_terminal_escapes_is_not_sent_to_the_terminal(data_dir):
+    ok(data_dir, "new", "evil \x1b[2J\x1b]0;pwned\x07 [bold]title[/]", "--client", "c")
+    listed = ok(data_dir, "list")
+    assert "\x1b" not in listed and "\x07" not in listed
+    assert "[bold]title[/]" in listed
+
+
+BAD_INVOCATIONS = [
+    ("show", "INC-99"),
+    ("show", "nope"),
+    ("show", "INC-0"),
+    ("advance", "INC-42"),
+    ("back", "INC-1"),
+    ("note", "INC-1", "   "),
+    ("update", "INC-7", "hi"),
+    ("check", "INC-1", "no-such-item"),
+    ("resolve", "INC-1"),
+    ("reopen", "INC-1"),
+    ("advance", "INC-1", "--force"),
+    ("advance", "INC-1", "--reason", "x"),
+    ("advance", "INC-1", "--force", "--reason", "  "),
+    ("new", "", "--client", "c"),
+    ("new", "   ", "--client", "c"),
+    ("new", "t"),
+    ("new", "t", "--client", ""),
+    ("new", "t", "--client", "c", "--severity", "5"),
+    ("new", "t", "--client", "c", "--severity", "0"),
+    ("new", "t", "--client", "c", "--severity", "high"),
+    ("new", "t", "--client", "c", "--playbook", "nope"),
+    ("new", "x" * 300, "--client", "c"),
+    ("new", "t", "--client", "c" * 500),
+    ("frobnicate",),
+    ("list", "--bogus"),
+    ("show",),
+    ("check", "INC-1"),
+    ("playbooks",),
+    ("playbooks", "check", "/no/such/folder"),
+    ("new", "t", "--client", "c", "--playbooks", "/no/such/folder"),
+]
+
+
+@pytest.mark.parametrize("args", BAD_INVOCATIONS, ids=lambda args: " ".join(args)[:40])
+def test_bad_input_is_one_line_and_exit_2(data_dir, args):
+    ok(data_dir, "new", "existing", "--client", "c")
+    result = run(data_dir, *args)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    # `playbooks check` speaks in file:key: problem lines, for editors and CI; the rest name mend.
+    assert lines[0].startswith("/no/such/folder:" if args[:2] == ("playbooks", "check") else "mend")
+
+
+def test_data_dir_and_files_are_private(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    assert data_dir.stat().st_mode & 0o077 == 0
+    for path in data_dir.rglob("*.json"):
+        assert path.stat().st_mode & 0o077 == 0, path

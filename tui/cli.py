@@ -1,0 +1,379 @@
+"""The `mend` command: scripts and people drive the same core operations as the board."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping, NoReturn, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .core import budget
+from .core.clock import Clock, SystemClock
+from .core.model import Event, EventKind, Incident, id_number, make_id
+from .core.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbooks, user_dir
+from .core.rules import RuleError, missing_required
+from .core.service import Mend
+from .core.store import StoreError, TinyStore
+from .core.text import one_line, plain
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the person at the keyboard: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the whole usage block; one line that says what is wrong is kinder.
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def data_dir(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
+    if getattr(args, "data", None):
+        return Path(args.data).expanduser()
+    if env.get("MEND_DATA"):
+        return Path(env["MEND_DATA"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mend"
+
+
+def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path]:
+    dirs = [user_dir(env)]
+    if getattr(args, "playbooks", None):
+        folder = Path(args.playbooks).expanduser()
+        if not folder.is_dir():
+            raise UsageError(f"--playbooks {folder}: not a folder")
+        dirs.append(folder)
+    return [d for d in dirs if d.is_dir()]
+
+
+def author(env: Mapping[str, str]) -> str:
+    return env.get("MEND_USER") or getpass.getuser()
+
+
+def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
+    playbooks = load_playbooks(playbook_dirs(args, env))
+    return Mend(TinyStore(data_dir(args, env)), playbooks, clock, author(env))
+
+
+def normalize_id(raw: str) -> str:
+    """Accept INC-7, inc-7 or plain 7."""
+    try:
+        return make_id(int(raw)) if raw.isdigit() else make_id(id_number(raw))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _severity(raw: str) -> int:
+    if raw not in {"1", "2", "3", "4"}:
+        raise argparse.ArgumentTypeError(f"severity must be 1 (worst) to 4, not {raw!r}")
+    return int(raw)
+
+
+# -- output -----------------------------------------------------------------
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _duration(delta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _in_stage(mend: Mend, incident: Incident) -> Text:
+    reading = budget.stage_reading(incident, mend.playbook_for(incident), mend.clock.now())
+    if reading is None:
+        return Text("resolved")
+    status = reading.status
+    style = {"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value]
+    return Text(f"{status.symbol} {_duration(reading.elapsed)}/{_duration(reading.budget)}", style=style)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _event_line(event: Event) -> str:
+    match event.kind:
+        case EventKind.OPENED:
+            what = f"opened: {event.text}"
+        case EventKind.STAGE:
+            what = f"{event.from_stage} -> {event.to_stage}"
+            if event.forced:
+                what += f" (FORCED: {event.reason})"
+        case EventKind.CHECK | EventKind.UNCHECK:
+            what = f"{event.kind.value}ed {event.item}"
+        case EventKind.REOPENED:
+            what = "reopened" + (f": {event.reason}" if event.reason else "")
+        case _:
+            what = f"{event.kind.value}: {event.text}"
+    return plain(f"{event.at.astimezone():%Y-%m-%d %H:%M} {event.author}  {what}")
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def cmd_new(mend: Mend, args: argparse.Namespace) -> int:
+    incident = mend.open(args.title, args.client, severity=args.severity, playbook=args.playbook, owner=args.owner)
+    if args.json:
+        _print_json(incident.to_dict())
+    else:
+        print(incident.id)
+    return EXIT_OK
+
+
+def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
+    incidents = mend.list_open()
+    if args.all:
+        open_ids = {incident.id for incident in incidents}
+        incidents += [i for i in mend.store.iter_archived() if i.id not in open_ids]
+        incidents.sort(key=lambda incident: incident.number)
+    if args.json:
+        _print_json([incident.to_dict() for incident in incidents])
+        return EXIT_OK
+    if not incidents:
+        print("No open incidents. Open one with: mend new TITLE --client NAME")
+        return EXIT_OK
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "SEV", "STAGE", "IN STAGE", "CLIENT", "TITLE"):
+        table.add_column(column, no_wrap=column != "TITLE")
+    for incident in incidents:
+        table.add_row(
+            incident.id,
+            str(incident.severity),
+            incident.stage.label,
+            _in_stage(mend, incident),
+            Text(one_line(incident.client)),
+            Text(one_line(incident.title)),
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
+    incident = mend.get(normalize_id(args.id))
+    if args.json:
+        _print_json(incident.to_dict())
+        return EXIT_OK
+    playbook = mend.playbook_for(incident)
+    out = _console()
+    out.print(Text(f"{incident.id}  {one_line(incident.title)}", style="bold"))
+    out.print(Text(f"client {one_line(incident.client)} · severity {incident.severity} · playbook "
+                   f"{incident.playbook} · owner {one_line(incident.owner)}"))
+    out.print(Text.assemble(f"stage {incident.stage.label} ", _in_stage(mend, incident)))
+    if not incident.is_resolved:
+        plan = playbook.stage(incident.stage)
+        out.print(Text(f"goal: {plan.goal}"))
+        for item in plan.checklist:
+            mark = "x" if item.id in incident.checked else " "
+            required = " (required)" if item.required else ""
+            out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}"))
+    out.print(Text("timeline:"))
+    for event in incident.events:
+        out.print(Text("  " + _event_line(event)))
+    return EXIT_OK
+
+
+def _print_stage(mend: Mend, incident: Incident) -> None:
+    line = f"{incident.id} is now at {incident.stage.label.lower()}"
+    if not incident.is_resolved:
+        missing = missing_required(incident, mend.playbook_for(incident))
+        if missing:
+            line += f"; to leave it: {', '.join(item.id for item in missing)}"
+    print(line)
+
+
+def _forced(args: argparse.Namespace) -> dict[str, Any]:
+    if args.reason and not args.force:
+        raise UsageError("--reason goes with --force")
+    if args.force and not (args.reason or "").strip():
+        raise UsageError("--force needs --reason TEXT: the record keeps why the gate was skipped")
+    return {"force": args.force, "reason": args.reason}
+
+
+def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
+    _print_stage(mend, mend.advance(normalize_id(args.id), **_forced(args)))
+    return EXIT_OK
+
+
+def cmd_back(mend: Mend, args: argparse.Namespace) -> int:
+    _print_stage(mend, mend.back(normalize_id(args.id)))
+    return EXIT_OK
+
+
+def cmd_resolve(mend: Mend, args: argparse.Namespace) -> int:
+    _print_stage(mend, mend.resolve(normalize_id(args.id), **_forced(args)))
+    return EXIT_OK
+
+
+def cmd_reopen(mend: Mend, args: argparse.Namespace) -> int:
+    _print_stage(mend, mend.reopen(normalize_id(args.id), reason=args.reason))
+    return EXIT_OK
+
+
+def cmd_check(mend: Mend, args: argparse.Namespace) -> int:
+    incident = mend.set_checked(normalize_id(args.id), args.item, not args.uncheck)
+    state = "unchecked" if args.uncheck else "checked"
+    print(f"{incident.id}: {args.item} {state}")
+    return EXIT_OK
+
+
+def cmd_note(mend: Mend, args: argparse.Namespace) -> int:
+    print(f"{mend.note(normalize_id(args.id), args.text).id}: note added")
+    return EXIT_OK
+
+
+def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
+    print(f"{mend.update(normalize_id(args.id), args.text).id}: client update recorded")
+    return EXIT_OK
+
+
+def cmd_playbooks_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .core.playbook import check_dir, shipped_dir
+
+    folder = Path(args.dir).expanduser() if args.dir else shipped_dir()
+    problems = check_dir(folder)
+    for problem in problems:
+        print(plain(str(problem)), file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"{folder}: all playbooks are valid")
+    return EXIT_OK
+
+
+def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
+    from .app import MendApp  # Textual loads only when a board is wanted
+
+    MendApp(mend).run()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    """A throwaway data dir full of realistic incidents, so a newcomer sees a live board at once."""
+    import tempfile
+
+    from .demo import seed
+
+    folder = Path(tempfile.mkdtemp(prefix="mend-demo-"))
+    args.data = str(folder)
+    mend = build_mend(args, env, clock)
+    seed(mend.store, mend.playbooks, clock.now())
+    print(f"demo data in {folder}")
+    return cmd_board(mend, args)
+
+
+# -- parser -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", metavar="DIR", default=argparse.SUPPRESS,
+                        help="data folder (default: $MEND_DATA, else $XDG_DATA_HOME/mend)")
+    common.add_argument("--playbooks", metavar="DIR", default=argparse.SUPPRESS,
+                        help="extra playbook folder; a playbook there overrides one of the same name")
+
+    parser = _Parser(prog="mend", description="The incident playbook board.", parents=[common])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    command("board", cmd_board, "open the live board (the default)")
+    command("demo", cmd_demo, "open the board on a throwaway copy of realistic demo incidents")
+
+    p = command("new", cmd_new, "open an incident; prints its id")
+    p.add_argument("title")
+    p.add_argument("--client", required=True, metavar="NAME")
+    p.add_argument("--severity", type=_severity, default=2, metavar="1-4", help="1 is the worst (default 2)")
+    p.add_argument("--playbook", default=DEFAULT_PLAYBOOK, metavar="NAME")
+    p.add_argument("--owner", metavar="NAME", help="default: you ($MEND_USER or your login)")
+    p.add_argument("--json", action="store_true", help="print the incident as JSON")
+
+    p = command("list", cmd_list, "list open incidents")
+    p.add_argument("--all", action="store_true", help="include resolved incidents")
+    p.add_argument("--json", action="store_true")
+
+    p = command("show", cmd_show, "show one incident with its checklist and timeline")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    for name, handler, help_text in (
+        ("advance", cmd_advance, "move to the next stage (refused while required items are unchecked)"),
+        ("resolve", cmd_resolve, "resolve an incident at report back"),
+    ):
+        p = command(name, handler, help_text)
+        p.add_argument("id")
+        p.add_argument("--force", action="store_true", help="override the gate; needs --reason")
+        p.add_argument("--reason", metavar="TEXT")
+
+    p = command("back", cmd_back, "move back one stage")
+    p.add_argument("id")
+
+    p = command("reopen", cmd_reopen, "put a resolved incident back on the board")
+    p.add_argument("id")
+    p.add_argument("--reason", metavar="TEXT")
+
+    p = command("check", cmd_check, "tick a checklist item (see `mend show ID` for item ids)")
+    p.add_argument("id")
+    p.add_argument("item", metavar="ITEM_ID")
+    p.add_argument("--uncheck", action="store_true", help="untick it instead")
+
+    p = command("note", cmd_note, "add an internal note")
+    p.add_argument("id")
+    p.add_argument("text")
+
+    p = command("update", cmd_update, "record a client-facing update (restarts the update cadence)")
+    p.add_argument("id")
+    p.add_argument("text")
+
+    p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
+    playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,
+                                     parser_class=_Parser)
+    check = playbooks_sub.add_parser("check", help="validate a playbook folder (default: the shipped ones)")
+    check.add_argument("dir", nargs="?")
+    check.set_defaults(handler=cmd_playbooks_check)
+    return parser
+
+
+def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
+    args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", cmd_board)
+    if handler is cmd_playbooks_check:
+        return handler(args, env)
+    if handler is cmd_demo:
+        return handler(args, env, clock)
+    return handler(build_mend(args, env, clock), args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return run(args, os.environ, SystemClock())
+    except (UsageError, RuleError, StoreError, PlaybookError) as error:
+        print(f"mend: {plain(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence for a person, not a script
+        if os.environ.get("MEND_DEBUG"):
+            raise
+        print(f"mend: unexpected error: {type(error).__name__}: {plain(str(error))} "
+              "(set MEND_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_UNEXPECTED
