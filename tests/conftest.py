@@ -9,8 +9,12 @@ from tui.core.clock import FakeClock
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
 from tui.core.store import TinyStore
+from tui.screenshots import use_utc
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+# Times are shown in local time: pin it, so screens and snapshots match on any machine.
+use_utc()
 
 
 @pytest.fixture(scope="session")

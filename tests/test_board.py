@@ -1,0 +1,260 @@
+"""The board driven by keys only, with a fake clock (Pilot)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Input, OptionList
+
+from tui.app import MendApp
+from tui.core.model import BOARD_STAGES, Stage
+from tui.core.service import Mend
+from tui.core.store import TinyStore
+from tui.screens.board import BoardScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.forms import GateScreen
+from tui.widgets.card import IncidentCard
+
+SIZE = (120, 35)
+# Tests drive the tick by hand after moving the fake clock; the interval must not race them.
+NO_AUTO_TICK = 3600.0
+
+
+def card_in(app: MendApp, incident_id: str) -> IncidentCard:
+    return app.board.query_one(f"#card-{incident_id}", IncidentCard)
+
+
+def column_of(card: IncidentCard) -> str:
+    return card.parent.parent.stage.value  # type: ignore[union-attr]
+
+
+async def tick_required_items(pilot, app: MendApp, playbook, stage: Stage) -> None:
+    """In the detail screen: walk the checklist and tick each required item with space."""
+    checklist = app.screen.query_one("#checklist", OptionList)
+    checklist.focus()
+    for index, item in enumerate(playbook.stage(stage).checklist):
+        checklist.highlighted = index
+        if item.required:
+            await pilot.press("space")
+            await pilot.pause()
+
+
+async def test_full_lifecycle_with_keys_only(mend: Mend, playbook, clock):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.press(*"Invoices sent twice")
+        await pilot.press("enter")
+        await pilot.press(*"Acme Ltd")
+        await pilot.press("enter")
+        await pilot.pause()
+        card = card_in(app, "INC-1")
+        assert card.has_focus and column_of(card) == "acknowledge"
+
+        for stage in BOARD_STAGES:
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            # Every stage of the default playbook has required items: the gate says so first.
+            assert isinstance(app.screen, GateScreen)
+            missing = {item.id for item in app.screen.refused.missing}
+            if stage is Stage.EMPATHIZE:
+                assert "apology" in missing
+            await pilot.press("c")
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen)
+            await tick_required_items(pilot, app, playbook, stage)
+            assert set(mend.get("INC-1").checked) >= missing
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            if stage is Stage.REPORT_BACK:
+                assert isinstance(app.screen, BoardScreen)
+            else:
+                await pilot.press("escape")
+                await pilot.pause()
+                card = card_in(app, "INC-1")
+                assert column_of(card) == BOARD_STAGES[BOARD_STAGES.index(stage) + 1].value
+                assert card.has_focus, "focus follows the moved card"
+        assert mend.get("INC-1").is_resolved
+        assert not app.board.query(IncidentCard)
+
+
+async def test_forced_move_asks_for_a_reason_and_records_it(mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen)
+        app.screen.query_one("#reason", Input).focus()
+        await pilot.press("enter")  # empty reason: refused inside the dialog
+        assert isinstance(app.screen, GateScreen)
+        await pilot.press(*"client on the phone")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen)
+        incident = mend.get("INC-1")
+        assert incident.stage is Stage.EMPATHIZE
+        assert incident.events[-1].forced and incident.events[-1].reason == "client on the phone"
+
+
+async def test_budget_crossings_notify_once_each(mend: Mend, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    budget = playbook.stage(Stage.ACKNOWLEDGE).budget(1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    bells = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        def titles() -> list[str]:
+            return [n.title for n in app._notifications if incident.id in n.message]
+
+        app.tick()
+        assert titles() == []
+        clock.advance(budget * 0.8)
+        for _ in range(5):
+            app.tick()
+        await pilot.pause()
+        assert titles() == ["Warning"]
+        assert card_in(app, incident.id).status.value == "warn"
+        clock.advance(budget)
+        for _ in range(5):
+            app.tick()
+        await pilot.pause()
+        assert titles().count("Breach") == 1
+        assert len(bells) == 1
+        assert "✖" in card_in(app, incident.id).render().plain
+
+
+async def test_forward_clock_jump_gives_one_breach_per_incident_not_a_flood(mend: Mend, clock):
+    for n in range(3):
+        mend.open(f"incident {n}", "Globex", severity=2)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        app.tick()
+        clock.advance(timedelta(hours=12))
+        for _ in range(10):
+            app.tick()
+        await pilot.pause()
+        breaches = [n for n in app._notifications if n.title == "Breach"]
+        # One for each incident's stage budget and one for each overdue client update.
+        assert len(breaches) == 6
+
+
+async def test_arrow_and_vim_keys_move_focus_between_columns(mend: Mend, clock):
+    first = mend.open("in acknowledge", "A", severity=2)
+    second = mend.open("in empathize", "B", severity=2)
+    mend.advance(second.id, force=True, reason="test")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert card_in(app, first.id).has_focus
+        await pilot.press("l")
+        assert card_in(app, second.id).has_focus
+        await pilot.press("left")
+        assert card_in(app, first.id).has_focus
+
+
+async def test_footer_shows_only_valid_keys(mend: Mend, clock):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        board = app.board
+        assert board.check_action("advance", ()) is False, "empty board: nothing to advance"
+        assert board.query_one("#empty-hint").display
+        mend.open("t", "c")
+        app.reload()
+        await pilot.pause()
+        assert board.check_action("advance", ()) is True, "the most urgent card is selected at start"
+        assert board.check_action("back", ()) is False, "nothing before acknowledge"
+        assert board.check_action("clear_filter", ()) is False
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.enabled and b.binding.show}
+        assert "right_square_bracket" in footer_keys and "left_square_bracket" not in footer_keys
+        assert not board.query_one("#empty-hint").display
+
+
+async def test_fast_typing_acts_on_the_card_just_chosen(mend: Mend, clock):
+    first = mend.open("in acknowledge", "A", severity=2)
+    second = mend.open("in empathize", "B", severity=2)
+    mend.advance(second.id, force=True, reason="test")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # No pause between keys: focus moves are deferred in Textual, the selection is not.
+        await pilot.press("l", "left_square_bracket")
+        await pilot.pause()
+        assert mend.get(second.id).stage is Stage.ACKNOWLEDGE
+        assert mend.get(first.id).stage is Stage.ACKNOWLEDGE
+        assert len(mend.get(first.id).events) == 1
+
+
+async def test_filter_by_text_and_severity(mend: Mend, clock):
+    mend.open("Invoices sent twice", "Acme", severity=2)
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"globex")
+        assert [c.incident_id for c in app.board.cards if c.display] == ["INC-2"]
+        await pilot.press(*["backspace"] * 6, *"s2")
+        assert [c.incident_id for c in app.board.cards if c.display] == ["INC-1"]
+        await pilot.press("enter", "escape")
+        assert all(c.display for c in app.board.cards)
+
+
+async def test_client_update_from_the_board(mend: Mend, clock):
+    mend.open("t", "c")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "u")
+        await pilot.press(*"We are on it, next update at 10:00")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [u.text for u in mend.get("INC-1").updates] == ["We are on it, next update at 10:00"]
+
+
+async def test_note_from_the_detail_screen(mend: Mend, clock):
+    mend.open("t", "c")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "enter", "a", *"retry job ran twice", "enter")
+        await pilot.pause()
+        assert [n.text for n in mend.get("INC-1").notes] == ["retry job ran twice"]
+        assert "retry job ran twice" in app.screen.query_one("#timeline").render().plain
+
+
+async def test_new_incident_form_validates_in_place(mend: Mend, clock):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "ctrl+s")
+        await pilot.pause()
+        assert "Say what happened" in str(app.screen.query_one("#title-error").render())
+        assert mend.list_open() == []
+
+
+async def test_markup_and_control_characters_show_literally(mend: Mend, clock):
+    mend.open("\x1b[31mred\x1b[0m\x07 [bold red]boom[/]", "[link=http://x]y[/link]")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(200, 35)) as pilot:
+        await pilot.pause()
+        shown = card_in(app, "INC-1").render()
+        assert "[bold red]boom[/]" in shown.plain
+        assert "[link=http://x]y[/link]" in shown.plain
+        assert "\x1b" not in shown.plain and "\x07" not in shown.plain
+        assert "␛[31mred␛[0m␇" in shown.plain
+        # Nothing in the user's text became a style.
+        assert not any("bold red" in str(span.style) for span in shown.spans)
+
+
+async def test_two_boards_on_one_data_dir_see_each_other(data_dir, playbooks, clock):
+    one = Mend(TinyStore(data_dir), playbooks, clock, "ana")
+    other = Mend(TinyStore(data_dir), playbooks, clock, "bo")
+    first = MendApp(one, tick_seconds=NO_AUTO_TICK)
+    second = MendApp(other, tick_seconds=NO_AUTO_TICK)
+    async with first.run_test(size=SIZE) as pilot_one, second.run_test(size=SIZE) as pilot_two:
+        await pilot_one.press("n", *"Checkout down", "enter", *"Globex", "enter")
+        await pilot_one.pause()
+        second.tick()
+        await pilot_two.pause()
+        assert [c.incident_id for c in second.board.cards] == ["INC-1"]
+        one.advance("INC-1", force=True, reason="test")
+        second.tick()
+        await pilot_two.pause()
+        assert column_of(card_in(second, "INC-1")) == "empathize"

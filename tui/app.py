@@ -1,0 +1,212 @@
+"""MendApp: the composition root of the board.
+
+It owns the one 1-second tick. Each tick it asks the store whether another
+process changed anything (one stat), reloads only then, lets every card
+re-measure its elapsed time, and turns budget crossings into notifications.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from .core.budget import CrossingTracker, Status, stage_key, update_key
+from .core.clock import Clock
+from .core.model import Incident
+from .core.playbook import Playbook, PlaybookError
+from .core.rules import GateRefused, RuleError
+from .core.service import Mend
+from .core.store import StoreError
+from .core.text import one_line
+from .screens.board import BoardScreen
+from .screens.detail import DetailScreen
+from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
+from .screens.help import HelpScreen
+
+TICK_SECONDS = 1.0
+
+# (title, board action, help): what the command palette offers, and only when valid.
+PALETTE_ACTIONS = (
+    ("Advance the focused incident", "advance", "Move it to the next stage (]"),
+    ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
+    ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
+    ("Log a client update", "update", "For the focused incident (u)"),
+    ("New incident", "new", "Open a new incident (n)"),
+    ("Filter the board", "filter", "By text, client or severity (/)"),
+    ("Show keys", "help", "Every key the board understands (?)"),
+)
+
+
+class BoardCommands(Provider):
+    """The board's actions in the command palette, offered only where they apply."""
+
+    def _valid(self) -> Iterable[tuple[str, Callable[[], object], str]]:
+        board = self.app.board  # type: ignore[attr-defined]  # this provider only serves MendApp
+        for title, action, help_text in PALETTE_ACTIONS:
+            if board.check_action(action, ()):
+                yield title, (lambda a=action: board.run_action(a)), help_text
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._valid():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._valid():
+            if (score := matcher.match(title)) > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class MendApp(App):
+    CSS_PATH = "mend.tcss"
+    TITLE = "mend"
+    COMMANDS = App.COMMANDS | {BoardCommands}
+
+    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS) -> None:
+        super().__init__()
+        self.mend = mend
+        self.tick_seconds = tick_seconds
+        self.board = BoardScreen()
+        self._crossings = CrossingTracker()
+        self._store_token: object = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.mend.clock
+
+    def playbook_for(self, incident: Incident) -> Playbook:
+        return self.mend.playbook_for(incident)
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self.board)
+        self.reload()
+        self.set_interval(self.tick_seconds, self.tick)
+
+    # -- the tick ------------------------------------------------------------------
+
+    def tick(self) -> None:
+        token = self.mend.store.change_token()
+        if token != self._store_token:
+            self.reload()
+        now = self.clock.now()
+        self.board.tick(now)
+        self._notify_crossings()
+
+    def reload(self) -> None:
+        """Read the open set from the store and show it (another terminal may have changed it)."""
+        try:
+            self._store_token = self.mend.store.change_token()
+            incidents = self.mend.list_open()
+        except StoreError as error:
+            # Keep showing the last good state; say once per tick what is wrong.
+            self.notify(one_line(str(error)), title="Storage problem", severity="error")
+            return
+        now = self.clock.now()
+        self.board.sync(incidents, now)
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.refresh_from(incidents, now)
+        self._notify_crossings(baseline_only=True)
+
+    def _notify_crossings(self, *, baseline_only: bool = False) -> None:
+        now = self.clock.now()
+        live = set()
+        for card in self.board.cards:
+            incident = card.incident
+            for key, reading, what in (
+                (stage_key(incident), card.stage_reading(now), f"{incident.stage.label.lower()} budget"),
+                (update_key(incident), card.update_reading(now), "client update"),
+            ):
+                if reading is None:
+                    continue
+                live.add(key)
+                crossed = self._crossings.observe(key, reading.status)
+                if crossed is None or baseline_only:
+                    continue
+                self._announce(incident, what, crossed)
+        self._crossings.forget_except(live)
+
+    def _announce(self, incident: Incident, what: str, status: Status) -> None:
+        who = f"{incident.id} · {one_line(incident.client)}"
+        if status is Status.BREACH:
+            message = f"{status.symbol} {who}: {what} is over its time" if what != "client update" \
+                else f"{status.symbol} {who}: the client update is overdue"
+            self.notify(message, title="Breach", severity="error", timeout=30)
+            self.bell()
+        else:
+            message = f"{status.symbol} {who}: {what} is at 75% of its time" if what != "client update" \
+                else f"{status.symbol} {who}: a client update is due soon"
+            self.notify(message, title="Warning", severity="warning", timeout=10)
+
+    # -- operations, called by the screens ------------------------------------------
+
+    def run_operation(self, operation: Callable[[], Incident]) -> Incident | None:
+        """Run one core operation; show a refusal or storage problem without leaving the board."""
+        try:
+            incident = operation()
+        except GateRefused:
+            raise
+        except (RuleError, StoreError, PlaybookError) as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return None
+        self.show_incident(incident)
+        return incident
+
+    def show_incident(self, incident: Incident) -> None:
+        now = self.clock.now()
+        self.board.place(incident, now)
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and screen.incident_id == incident.id:
+                screen.show(incident, now)
+
+    def advance(self, incident_id: str) -> None:
+        try:
+            self.run_operation(lambda: self.mend.advance(incident_id))
+        except GateRefused as refused:
+            self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
+
+    def _after_gate(self, incident_id: str, choice: GateChoice | None) -> None:
+        if choice is None:
+            return
+        if choice.open_checklist:
+            self.open_detail(incident_id)
+        elif choice.reason:
+            self.run_operation(lambda: self.mend.advance(incident_id, force=True, reason=choice.reason))
+
+    def back(self, incident_id: str) -> None:
+        self.run_operation(lambda: self.mend.back(incident_id))
+
+    def toggle_item(self, incident_id: str, item_id: str) -> None:
+        self.run_operation(lambda: self.mend.toggle_checked(incident_id, item_id))
+
+    def add_note(self, incident_id: str, text: str) -> bool:
+        return self.run_operation(lambda: self.mend.note(incident_id, text)) is not None
+
+    def add_update(self, incident_id: str, text: str) -> bool:
+        return self.run_operation(lambda: self.mend.update(incident_id, text)) is not None
+
+    def open_detail(self, incident_id: str) -> None:
+        try:
+            incident = self.mend.get(incident_id)
+        except StoreError as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
+
+    def ask_update(self, incident_id: str) -> None:
+        incident = self.mend.get(incident_id)
+        self.push_screen(UpdateScreen(incident, self.clock.now()))
+
+    def ask_new(self) -> None:
+        self.push_screen(NewIncidentScreen(self.mend.playbooks), self._after_new)
+
+    def _after_new(self, incident: Incident | None) -> None:
+        if incident is not None:
+            self.show_incident(incident)
+            self.call_after_refresh(self.board.focus_incident, incident.id)
+            self.notify(f"{incident.id} opened: acknowledge it now", title="New incident")
+
+    def show_help(self) -> None:
+        self.push_screen(HelpScreen())

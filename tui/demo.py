@@ -1,0 +1,63 @@
+"""Realistic demo incidents at every stage and in every status, for `mend demo` and screenshots.
+
+Built with the real rules and back-dated times, so every demo incident carries
+an honest event history (including one forced move past the apology).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from .core import rules
+from .core.model import Incident, Stage
+from .core.playbook import DEFAULT_PLAYBOOK, Playbook
+from .core.store import Store
+
+# title, client, severity, stage to reach, minutes ago it was opened,
+# minutes spent in each earlier stage, minutes since the last client update (None: never).
+DEMO = (
+    ("Checkout down for EU customers", "Northwind Traders", 1, Stage.ACKNOWLEDGE, 4, 0, None),
+    ("Wrong prices shown after the catalogue sync", "Fabrikam", 2, Stage.ACKNOWLEDGE, 13, 0, None),
+    ("Monthly report e-mailed to the wrong contact", "Tailspin Toys", 3, Stage.ACKNOWLEDGE, 90, 0, None),
+    ("Invoices sent twice", "Acme Ltd", 2, Stage.EMPATHIZE, 40, 10, 25),
+    ("Data export missing March", "Globex", 3, Stage.EMPATHIZE, 60, 20, 35),
+    ("Password reset e-mails delayed by hours", "Initech", 2, Stage.DIAGNOSE, 150, 12, 50),
+    ("Mobile app crashes on login (Android 15)", "Contoso", 1, Stage.DIAGNOSE, 75, 4, 25),
+    ("Shipment labels printed with old address", "Wide World Importers", 3, Stage.DIAGNOSE, 200, 30, 100),
+    ("Dashboard shows yesterday's numbers", "Adventure Works", 4, Stage.FIX, 600, 60, 200),
+    ("Support ticket closed without an answer", "Litware", 3, Stage.FIX, 260, 20, 30),
+    ("API rate limit cut a batch job short", "Proseware", 2, Stage.REPORT_BACK, 900, 30, 60),
+    ("Promised feature missed the launch date", "Blue Yonder Airlines", 3, Stage.REPORT_BACK, 2000, 60, 200),
+)
+
+
+def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author: str = "demo") -> list[Incident]:
+    playbook = playbooks[DEFAULT_PLAYBOOK]
+    made = []
+    for index, (title, client, severity, target, opened_ago, per_stage, update_ago) in enumerate(DEMO):
+        opened = now - timedelta(minutes=opened_ago)
+
+        def build(incident_id: str, opened: datetime = opened) -> Incident:
+            return rules.open_incident(incident_id, title=title, client=client, severity=severity,
+                                       playbook=playbook, owner=author, now=opened)
+
+        incident = store.create(build)
+        at = opened
+        while incident.stage is not target:
+            at += timedelta(minutes=per_stage)
+            plan = playbook.stage(incident.stage)
+            # One demo incident skips the apology, so the forced move shows in its record.
+            skip_gate = index == 7 and incident.stage is Stage.EMPATHIZE
+            if not skip_gate:
+                for item in plan.checklist:
+                    if item.required:
+                        incident = rules.set_checked(incident, playbook, item.id, True, now=at, author=author)
+            incident = rules.advance(incident, playbook, now=at, author=author, force=skip_gate,
+                                     reason="Client asked for the technical detail first" if skip_gate else None)
+        if update_ago is not None:
+            incident = rules.add_update(incident, "We know what is wrong and are on it; next update within the hour.",
+                                        now=now - timedelta(minutes=update_ago), author=author)
+        store.put(incident)
+        made.append(incident)
+    return made

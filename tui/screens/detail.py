@@ -1,0 +1,218 @@
+"""One incident up close: what to say and do now, the checklist, budgets and the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..core.budget import status_for, time_in_stages, update_reading
+from ..core.model import BOARD_STAGES, Event, EventKind, Incident
+from ..core.playbook import Playbook, StagePlan
+from ..core.rules import can_go_back, missing_required
+from ..core.text import one_line, plain
+from ..widgets.card import short_duration
+
+if TYPE_CHECKING:
+    from ..app import MendApp
+
+
+def describe(event: Event) -> str:
+    match event.kind:
+        case EventKind.OPENED:
+            return f"opened: {event.text}"
+        case EventKind.STAGE:
+            moved = f"{event.from_stage.label if event.from_stage else '?'} → {event.to_stage.label if event.to_stage else '?'}"
+            return f"{moved} (FORCED: {event.reason})" if event.forced else moved
+        case EventKind.CHECK:
+            return f"checked {event.item}"
+        case EventKind.UNCHECK:
+            return f"unchecked {event.item}"
+        case EventKind.NOTE:
+            return f"note: {event.text}"
+        case EventKind.UPDATE:
+            return f"client update: {event.text}"
+        case EventKind.REOPENED:
+            return "reopened" + (f": {event.reason}" if event.reason else "")
+    return event.kind.value
+
+
+class DetailScreen(Screen):
+    COMPONENT_CLASSES = {
+        "detail--ok", "detail--warn", "detail--breach", "detail--forced", "detail--done",
+        "detail--muted", "detail--heading",
+    }
+    BINDINGS = [
+        Binding("escape", "close", "Board"),
+        Binding("space", "toggle_item", "Tick item"),
+        Binding("right_square_bracket", "advance", "Advance", key_display="]"),
+        Binding("left_square_bracket", "back", "Back", key_display="["),
+        Binding("a", "add_note", "Add note"),
+        Binding("u", "update", "Client update"),
+    ]
+
+    app: MendApp
+
+    def __init__(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
+        super().__init__(classes="detail")
+        self.incident = incident
+        self.playbook = playbook
+        self.now = now
+
+    @property
+    def incident_id(self) -> str:
+        return self.incident.id
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        yield Static(id="detail-times")
+        with Horizontal(id="detail-body"):
+            with VerticalScroll(id="detail-now"):
+                yield Static(id="detail-goal")
+                yield Static(id="detail-prompts")
+                yield Static("Checklist · space ticks the highlighted item", classes="section-title")
+                yield OptionList(id="checklist")
+                yield Static(id="detail-budgets")
+            with Vertical(id="detail-side"):
+                yield Static("Timeline", classes="section-title")
+                with VerticalScroll(id="timeline-scroll"):
+                    yield Static(id="timeline")
+                yield Input(placeholder="add a note (a), enter saves", id="note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show(self.incident, self.now)
+        self.query_one("#checklist", OptionList).focus()
+
+    def refresh_from(self, open_incidents: list[Incident], now: datetime) -> None:
+        """A reload from the store: show the fresh copy, or say the incident left the board."""
+        fresh = next((i for i in open_incidents if i.id == self.incident.id), None)
+        if fresh is not None and fresh != self.incident:
+            self.show(fresh, now)
+
+    def show(self, incident: Incident, now: datetime) -> None:
+        self.incident = incident
+        self.now = now
+        if incident.is_resolved:
+            # Nothing left to do here: back to the board, where the card has gone.
+            self.app.notify(f"{incident.id} resolved", timeout=5)
+            self.dismiss()
+            return
+        plan = self.playbook.stage(incident.stage)
+        self.query_one("#detail-title", Static).update(Text(
+            f"{incident.id} · {one_line(incident.client)} · S{incident.severity} · "
+            f"{one_line(incident.title)}"
+        ))
+        self._show_times()
+        self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plan.goal}"))
+        style = self.get_component_rich_style
+        prompts = Text("Say and do now\n", style=style("detail--heading"))
+        for prompt in plan.prompts:
+            prompts.append(f"• {prompt}\n")
+        self.query_one("#detail-prompts", Static).update(prompts)
+        self._show_checklist(plan)
+        self._show_budgets()
+        timeline = Text()
+        for event in incident.events:
+            timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
+            timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
+            timeline.append(plain(describe(event)) + "\n", style=style("detail--forced") if event.forced else "")
+        self.query_one("#timeline", Static).update(timeline)
+        self.refresh_bindings()
+
+    def _show_times(self) -> None:
+        incident = self.incident
+        spent = time_in_stages(incident, self.now)[incident.stage]
+        plan = self.playbook.stage(incident.stage)
+        status = status_for(spent, plan.budget(incident.severity))
+        times = Text(f"In {incident.stage.label.lower()}: ")
+        times.append(f"{status.symbol} {short_duration(spent)} of {short_duration(plan.budget(incident.severity))}",
+                     style=self.get_component_rich_style(f"detail--{status.value}"))
+        reading = update_reading(incident, self.playbook, self.now)
+        if reading is not None:
+            last = "since opening" if incident.last_update_at is None else "since the last client update"
+            times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} "
+                         f"(cadence {short_duration(reading.budget)})")
+        self.query_one("#detail-times", Static).update(times)
+
+    def _show_checklist(self, plan: StagePlan) -> None:
+        checklist = self.query_one("#checklist", OptionList)
+        highlighted = checklist.highlighted
+        checklist.clear_options()
+        for item in plan.checklist:
+            done = item.id in self.incident.checked
+            style = self.get_component_rich_style
+            label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
+            label.append(item.text)
+            if item.required:
+                label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
+            checklist.add_option(Option(label, id=item.id))
+        if plan.checklist:
+            checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
+
+    def _show_budgets(self) -> None:
+        spent = time_in_stages(self.incident, self.now)
+        table = Text("Stage budgets\n", style=self.get_component_rich_style("detail--heading"))
+        for stage in BOARD_STAGES:
+            budget = self.playbook.stage(stage).budget(self.incident.severity)
+            used = spent[stage]
+            status = status_for(used, budget)
+            marker = "▶ " if stage is self.incident.stage else "  "
+            table.append(f"{marker}{stage.label:<12} {short_duration(used):>6} / {short_duration(budget):<6} "
+                         f"{status.symbol if used else ''}\n")
+        self.query_one("#detail-budgets", Static).update(table)
+
+    # -- actions -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.incident.is_resolved and action != "close":
+            return False
+        if action == "back":
+            return can_go_back(self.incident)
+        if action == "toggle_item":
+            return bool(self.playbook.stage(self.incident.stage).checklist)
+        return True
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def action_toggle_item(self) -> None:
+        checklist = self.query_one("#checklist", OptionList)
+        if checklist.highlighted is None:
+            return
+        item_id = checklist.get_option_at_index(checklist.highlighted).id
+        if item_id is not None:
+            self.app.toggle_item(self.incident.id, item_id)
+
+    @on(OptionList.OptionSelected, "#checklist")
+    def _item_selected(self) -> None:
+        self.action_toggle_item()
+
+    def action_advance(self) -> None:
+        missing = missing_required(self.incident, self.playbook)
+        self.app.advance(self.incident.id)
+        if not missing:
+            self.app.notify(f"{self.incident.id} moved on", timeout=3)
+
+    def action_back(self) -> None:
+        self.app.back(self.incident.id)
+
+    def action_add_note(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    def action_update(self) -> None:
+        self.app.ask_update(self.incident.id)
+
+    @on(Input.Submitted, "#note")
+    def _save_note(self, event: Input.Submitted) -> None:
+        if self.app.add_note(self.incident.id, event.value):
+            event.input.value = ""
+            self.query_one("#checklist", OptionList).focus()

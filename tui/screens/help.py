@@ -1,0 +1,64 @@
+"""Every key the board understands, in one place."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+KEYS = (
+    ("Board", (
+        ("← → / h l", "move between columns"),
+        ("↑ ↓ / k j", "move between cards"),
+        ("]", "advance the focused incident (the gate may ask for checklist items)"),
+        ("[", "move it back a stage"),
+        ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
+        ("u", "log a client update"),
+        ("n", "open a new incident"),
+        ("/", "filter by words (id, client, title) or s1..s4 for severity"),
+        ("esc", "clear the filter"),
+        ("ctrl+p", "command palette: every action by name"),
+        ("q", "quit"),
+    )),
+    ("Incident", (
+        ("space", "tick or untick the highlighted checklist item"),
+        ("a", "add a note"),
+        ("] / [", "advance / move back"),
+        ("u", "log a client update"),
+        ("esc", "back to the board"),
+    )),
+    ("Marks", (
+        ("✓", "within budget"),
+        ("▲", "75% of the budget used: warn"),
+        ("✖", "over budget: breach"),
+        ("✉▲ ✉✖", "a client update is due / overdue"),
+    )),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss(None)", "Close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for section, keys in KEYS:
+            table.add_row(Text(section, style="underline"), "")
+            for key, meaning in keys:
+                table.add_row(key, meaning)
+            table.add_row("", "")
+        with Vertical(classes="dialog", id="help"):
+            yield Static("Keys · heart before head: apologize before you fix", classes="dialog-title")
+            yield Static(table)
+            yield Static("esc closes", classes="dialog-help")
+        yield Footer()

@@ -1,0 +1,99 @@
+"""Render the real app with demo data and a fixed clock into screenshots/*.svg.
+
+    python -m tui.screenshots [OUT_DIR]
+
+The snapshot tests use the same scenes, so what the README shows is what the
+tests check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from .app import MendApp
+from .core.clock import FakeClock
+from .core.playbook import load_playbooks
+from .core.service import Mend
+from .core.store import TinyStore
+from .demo import seed
+
+DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
+# Screens must not move while they are captured: no clock tick, no blink, no animation.
+NO_TICK = 3600.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    size: tuple[int, int]
+    keys: tuple[str, ...] = ()
+
+
+SCENES = (
+    Scene("board-120x35", (120, 35)),
+    Scene("board-80x24", (80, 24)),
+    Scene("board-200x50", (200, 50)),
+    # The first card is selected at start; `l` moves to INC-4, which waits on its apology.
+    Scene("detail", (120, 35), ("l", "enter")),
+    Scene("gate", (120, 35), ("l", "right_square_bracket")),
+    Scene("new-incident", (120, 35), ("n", *"Invoices sent twice")),
+    Scene("help", (120, 35), ("question_mark",)),
+)
+
+
+def use_utc() -> None:
+    """Times show in local time; pin it so screenshots match on every machine."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def demo_app(data_dir: Path) -> MendApp:
+    clock = FakeClock(DEMO_NOW)
+    mend = Mend(TinyStore(data_dir), load_playbooks(), clock, author="demo")
+    seed(mend.store, mend.playbooks, clock.now())
+    app = MendApp(mend, tick_seconds=NO_TICK)
+    app.animation_level = "none"
+    return app
+
+
+async def act(pilot: Pilot, scene: Scene) -> None:
+    """Press the scene's keys, then hold the screen still (no blinking cursor)."""
+    await pilot.pause()
+    for key in scene.keys:
+        await pilot.press(key)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+async def render(scene: Scene, data_dir: Path) -> str:
+    app = demo_app(data_dir)
+    async with app.run_test(size=scene.size) as pilot:
+        await act(pilot, scene)
+        return app.export_screenshot(title=f"mend · {scene.name}")
+
+
+def main(argv: list[str]) -> int:
+    use_utc()
+    out = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    for scene in SCENES:
+        with tempfile.TemporaryDirectory() as data_dir:
+            svg = asyncio.run(render(scene, Path(data_dir)))
+        (out / f"{scene.name}.svg").write_text(svg, encoding="utf-8")
+        print(out / f"{scene.name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

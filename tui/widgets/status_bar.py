@@ -1,0 +1,40 @@
+"""The top line of the board: open, warning and breach counts, the filter, and the time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+
+from ..core.budget import Status
+from ..core.text import one_line
+
+
+class StatusBar(Horizontal):
+    COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach"}
+
+    _shown: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="counts")
+        yield Label(id="clock")
+
+    def show(self, *, open_count: int, warn: int, breach: int, filter_text: str, now: datetime) -> None:
+        clock = f"{now.astimezone():%a %H:%M}"
+        shown = (open_count, warn, breach, filter_text, clock)
+        if shown == self._shown:
+            return  # called every tick; repaint only when something visible changed
+        self._shown = shown
+        style = self.get_component_rich_style
+        counts = Text("mend", style=style("status-bar--title"))
+        counts.append(f"  {open_count} open  ")
+        counts.append(f"{Status.WARN.symbol} {warn} warn", style=style("status-bar--warn") if warn else "")
+        counts.append("  ")
+        counts.append(f"{Status.BREACH.symbol} {breach} breach", style=style("status-bar--breach") if breach else "")
+        if filter_text:
+            counts.append(f"  filter: {one_line(filter_text)}")
+        self.query_one("#counts", Label).update(counts)
+        self.query_one("#clock", Label).update(clock)
