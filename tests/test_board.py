@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Input, OptionList
+from textual.widgets import OptionList
 
 from tui.app import MendApp
 from tui.core.model import BOARD_STAGES, Stage
@@ -86,16 +86,15 @@ async def test_forced_move_asks_for_a_reason_and_records_it(mend: Mend, clock):
         await pilot.press("right_square_bracket")
         await pilot.pause()
         assert isinstance(app.screen, GateScreen)
-        app.screen.query_one("#reason", Input).focus()
-        await pilot.press("enter")  # empty reason: refused inside the dialog
+        await pilot.press("f", "enter")  # empty reason: refused inside the dialog
         assert isinstance(app.screen, GateScreen)
-        await pilot.press(*"client on the phone")
+        await pilot.press(*"client called first")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
         incident = mend.get("INC-1")
         assert incident.stage is Stage.EMPATHIZE
-        assert incident.events[-1].forced and incident.events[-1].reason == "client on the phone"
+        assert incident.events[-1].forced and incident.events[-1].reason == "client called first"
 
 
 async def test_budget_crossings_notify_once_each(mend: Mend, playbook, clock):
@@ -258,3 +257,5 @@ async def test_two_boards_on_one_data_dir_see_each_other(data_dir, playbooks, cl
         second.tick()
         await pilot_two.pause()
         assert column_of(card_in(second, "INC-1")) == "empathize"
+        titles = [str(t.render()) for t in second.board.query(".column-title")]
+        assert titles[:2] == ["Acknowledge 0", "Empathize 1"]

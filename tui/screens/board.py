@@ -14,10 +14,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ..core.budget import Status
-from ..core.model import BOARD_STAGES, Incident
+from ..core.model import BOARD_STAGES, Incident, Stage
 from ..core.rules import can_go_back
 from ..widgets.card import IncidentCard
-from ..widgets.column import StageColumn
+from ..widgets.column import StageColumn, urgency
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -134,9 +134,16 @@ class BoardScreen(Screen):
     def _column_of(self, incident: Incident) -> StageColumn:
         return self.query_one(f"#column-{incident.stage.value}", StageColumn)
 
+    def _stage_cards(self, stage: Stage, *, visible_only: bool = True) -> list[IncidentCard]:
+        """A column's cards in screen order, from the board's own map: a removed card
+        may linger in the DOM until the next refresh, so the DOM is not asked."""
+        cards = [c for c in self._cards.values() if c.incident.stage is stage and (c.display or not visible_only)]
+        return sorted(cards, key=lambda card: urgency(card.incident))
+
     def _refresh_counts(self, now: datetime) -> None:
         for column in self.query(StageColumn):
-            column.recount()
+            column.show_count(len(self._stage_cards(column.stage)),
+                              len(self._stage_cards(column.stage, visible_only=False)))
         self.query_one("#empty-hint").display = not self._cards
         self._refresh_status_bar(now)
         self.refresh_bindings()
@@ -177,14 +184,11 @@ class BoardScreen(Screen):
             self._selected = event.widget.incident_id
             self.refresh_bindings()
 
-    def _columns(self) -> list[StageColumn]:
-        return list(self.query(StageColumn))
-
     def _first_card(self) -> IncidentCard | None:
-        return next((column.visible_cards[0] for column in self._columns() if column.visible_cards), None)
+        return next((cards[0] for stage in BOARD_STAGES if (cards := self._stage_cards(stage))), None)
 
     def _select_neighbour(self, leaving: IncidentCard) -> None:
-        siblings = [card for card in self._column_of(leaving.incident).visible_cards if card is not leaving]
+        siblings = [card for card in self._stage_cards(leaving.incident.stage) if card is not leaving]
         target = siblings[0] if siblings else None
         if target is None:
             target = next((c for c in self._cards.values() if c is not leaving and c.display), None)
@@ -195,7 +199,7 @@ class BoardScreen(Screen):
         if card is None or not card.display:
             self.select(self._first_card())
             return
-        cards = self._column_of(card.incident).visible_cards
+        cards = self._stage_cards(card.incident.stage)
         index = cards.index(card) + delta
         if 0 <= index < len(cards):
             self.select(cards[index])
@@ -205,12 +209,11 @@ class BoardScreen(Screen):
         if card is None or not card.display:
             self.select(self._first_card())
             return
-        columns = self._columns()
-        row = self._column_of(card.incident).visible_cards.index(card)
+        row = self._stage_cards(card.incident.stage).index(card)
         index = BOARD_STAGES.index(card.incident.stage) + delta
         # Skip empty columns, so a key press always lands somewhere useful.
-        while 0 <= index < len(columns):
-            cards = columns[index].visible_cards
+        while 0 <= index < len(BOARD_STAGES):
+            cards = self._stage_cards(BOARD_STAGES[index])
             if cards:
                 self.select(cards[min(row, len(cards) - 1)])
                 return

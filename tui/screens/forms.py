@@ -43,6 +43,7 @@ class GateScreen(ModalScreen[GateChoice | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("c", "checklist", "Open checklist"),
+        Binding("f", "reason", "Force with reason"),
     ]
 
     def __init__(self, refused: GateRefused) -> None:
@@ -56,8 +57,8 @@ class GateScreen(ModalScreen[GateChoice | None]):
             yield Static("These required items are not checked:")
             for item in self.refused.missing:
                 yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
-            yield Static("Press c to open the checklist, or force the move with a reason (it is recorded "
-                         "and shown in the summary).", classes="dialog-help")
+            yield Static("Press c to open the checklist, or f to force the move with a reason (it is "
+                         "recorded and shown in the summary).", classes="dialog-help")
             yield Input(placeholder="reason for forcing the move", id="reason")
             yield Label("", id="reason-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
@@ -71,6 +72,9 @@ class GateScreen(ModalScreen[GateChoice | None]):
 
     def action_checklist(self) -> None:
         self.dismiss(GateChoice(open_checklist=True))
+
+    def action_reason(self) -> None:
+        self.query_one("#reason", Input).focus()
 
     @on(Button.Pressed, "#checklist")
     def _checklist(self) -> None:

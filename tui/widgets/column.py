@@ -24,27 +24,14 @@ class StageColumn(Vertical):
         yield Static(self.stage.label, classes="column-title")
         yield VerticalScroll(classes="cards")
 
-    @property
-    def cards(self) -> list[IncidentCard]:
-        return list(self.query_one(".cards", VerticalScroll).query_children(IncidentCard))
-
-    @property
-    def visible_cards(self) -> list[IncidentCard]:
-        return [card for card in self.cards if card.display]
-
     def add_card(self, card: IncidentCard) -> None:
         """Mount in urgency order, so the worst incident is always on top."""
         container = self.query_one(".cards", VerticalScroll)
         key = urgency(card.incident)
-        later = next((c for c in self.cards if urgency(c.incident) > key), None)
-        if later is None:
-            container.mount(card)
-        else:
-            container.mount(card, before=later)
+        later = next((c for c in container.query_children(IncidentCard) if urgency(c.incident) > key), None)
+        container.mount(card, before=later)
 
-    def recount(self) -> None:
-        shown = len(self.visible_cards)
-        total = len(self.cards)
+    def show_count(self, shown: int, total: int) -> None:
         count = f"{shown}" if shown == total else f"{shown}/{total}"
         # No brackets: "Acknowledge 3" still fits a column at 80 columns wide.
         self.query_one(".column-title", Static).update(f"{self.stage.label} {count}")
