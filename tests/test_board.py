@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from textual.widgets import OptionList
 
-from tui.app import MendApp
+from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.service import Mend
 from tui.core.store import TinyStore
@@ -259,3 +259,19 @@ async def test_two_boards_on_one_data_dir_see_each_other(data_dir, playbooks, cl
         assert column_of(card_in(second, "INC-1")) == "empathize"
         titles = [str(t.render()) for t in second.board.query(".column-title")]
         assert titles[:2] == ["Acknowledge 0", "Empathize 1"]
+
+
+async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, clock):
+    mend.open("t", "c")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        provider = BoardCommands(app.board)
+        offered = [hit.text for hit in [h async for h in provider.discover()]]
+        assert "Advance the focused incident" in offered
+        assert "Move the focused incident back" not in offered, "nothing before acknowledge"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"advance focused", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen), "the palette runs the same action as ]"

@@ -16,12 +16,12 @@ from rich.text import Text
 
 from .core import budget
 from .core.clock import Clock, SystemClock
-from .core.model import Event, EventKind, Incident, id_number, make_id
+from .core.model import Event, Incident, id_number, make_id
 from .core.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
 from .core.store import StoreError, TinyStore
-from .core.text import one_line, plain
+from .core.text import one_line, plain, short_duration
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
 
@@ -85,23 +85,13 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def _duration(delta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    return f"{hours // 24}d{hours % 24:02d}h"
-
-
 def _in_stage(mend: Mend, incident: Incident) -> Text:
     reading = budget.stage_reading(incident, mend.playbook_for(incident), mend.clock.now())
     if reading is None:
         return Text("resolved")
     status = reading.status
     style = {"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value]
-    return Text(f"{status.symbol} {_duration(reading.elapsed)}/{_duration(reading.budget)}", style=style)
+    return Text(f"{status.symbol} {short_duration(reading.elapsed)}/{short_duration(reading.budget)}", style=style)
 
 
 def _print_json(data: Any) -> None:
@@ -109,20 +99,7 @@ def _print_json(data: Any) -> None:
 
 
 def _event_line(event: Event) -> str:
-    match event.kind:
-        case EventKind.OPENED:
-            what = f"opened: {event.text}"
-        case EventKind.STAGE:
-            what = f"{event.from_stage} -> {event.to_stage}"
-            if event.forced:
-                what += f" (FORCED: {event.reason})"
-        case EventKind.CHECK | EventKind.UNCHECK:
-            what = f"{event.kind.value}ed {event.item}"
-        case EventKind.REOPENED:
-            what = "reopened" + (f": {event.reason}" if event.reason else "")
-        case _:
-            what = f"{event.kind.value}: {event.text}"
-    return plain(f"{event.at.astimezone():%Y-%m-%d %H:%M} {event.author}  {what}")
+    return plain(f"{event.at.astimezone():%Y-%m-%d %H:%M} {event.author}  {event.summary()}")
 
 
 # -- commands -----------------------------------------------------------------
@@ -190,11 +167,13 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def _print_stage(mend: Mend, incident: Incident) -> None:
+    if incident.is_resolved:
+        print(f"{incident.id} is resolved")
+        return
     line = f"{incident.id} is now at {incident.stage.label.lower()}"
-    if not incident.is_resolved:
-        missing = missing_required(incident, mend.playbook_for(incident))
-        if missing:
-            line += f"; to leave it: {', '.join(item.id for item in missing)}"
+    missing = missing_required(incident, mend.playbook_for(incident))
+    if missing:
+        line += f"; to leave it: {', '.join(item.id for item in missing)}"
     print(line)
 
 
@@ -269,12 +248,11 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 
     from .demo import seed
 
-    folder = Path(tempfile.mkdtemp(prefix="mend-demo-"))
-    args.data = str(folder)
-    mend = build_mend(args, env, clock)
-    seed(mend.store, mend.playbooks, clock.now())
-    print(f"demo data in {folder}")
-    return cmd_board(mend, args)
+    with tempfile.TemporaryDirectory(prefix="mend-demo-") as folder:
+        args.data = folder
+        mend = build_mend(args, env, clock)
+        seed(mend.store, mend.playbooks, clock.now())
+        return cmd_board(mend, args)
 
 
 # -- parser -------------------------------------------------------------------

@@ -86,6 +86,26 @@ class Event:
     reason: str | None = None
     details: Mapping[str, Any] | None = None  # OPENED: client, severity, playbook, owner
 
+    def summary(self) -> str:
+        """One human line for timelines (the text is raw: clean it before display)."""
+        match self.kind:
+            case EventKind.OPENED:
+                return f"opened: {self.text}"
+            case EventKind.STAGE:
+                moved = f"{self.from_stage.label if self.from_stage else '?'} → {self.to_stage.label if self.to_stage else '?'}"
+                return f"{moved} (FORCED: {self.reason})" if self.forced else moved
+            case EventKind.CHECK:
+                return f"checked {self.item}"
+            case EventKind.UNCHECK:
+                return f"unchecked {self.item}"
+            case EventKind.NOTE:
+                return f"note: {self.text}"
+            case EventKind.UPDATE:
+                return f"client update: {self.text}"
+            case EventKind.REOPENED:
+                return "reopened" + (f": {self.reason}" if self.reason else "")
+        return self.kind.value
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "at": format_time(self.at), "author": self.author}
         for name in ("text", "item", "reason"):

@@ -8,6 +8,7 @@ a control sequence, and folds text to one line where a card needs one.
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 
 _VISIBLE_CONTROLS = {"\t": " ", "\n": "⏎", "\r": "⏎"}
 
@@ -35,3 +36,13 @@ def plain(text: str, *, single_line: bool = False) -> str:
 
 def one_line(text: str) -> str:
     return plain(text, single_line=True)
+
+
+def short_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
+    return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"

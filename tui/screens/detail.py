@@ -15,34 +15,13 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.budget import status_for, time_in_stages, update_reading
-from ..core.model import BOARD_STAGES, Event, EventKind, Incident
+from ..core.model import BOARD_STAGES, Incident
 from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back, missing_required
-from ..core.text import one_line, plain
-from ..widgets.card import short_duration
+from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp
-
-
-def describe(event: Event) -> str:
-    match event.kind:
-        case EventKind.OPENED:
-            return f"opened: {event.text}"
-        case EventKind.STAGE:
-            moved = f"{event.from_stage.label if event.from_stage else '?'} → {event.to_stage.label if event.to_stage else '?'}"
-            return f"{moved} (FORCED: {event.reason})" if event.forced else moved
-        case EventKind.CHECK:
-            return f"checked {event.item}"
-        case EventKind.UNCHECK:
-            return f"unchecked {event.item}"
-        case EventKind.NOTE:
-            return f"note: {event.text}"
-        case EventKind.UPDATE:
-            return f"client update: {event.text}"
-        case EventKind.REOPENED:
-            return "reopened" + (f": {event.reason}" if event.reason else "")
-    return event.kind.value
 
 
 class DetailScreen(Screen):
@@ -124,7 +103,7 @@ class DetailScreen(Screen):
         for event in incident.events:
             timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
             timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
-            timeline.append(plain(describe(event)) + "\n", style=style("detail--forced") if event.forced else "")
+            timeline.append(plain(event.summary()) + "\n", style=style("detail--forced") if event.forced else "")
         self.query_one("#timeline", Static).update(timeline)
         self.refresh_bindings()
 

@@ -18,8 +18,7 @@ from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import GateRefused, RuleError
 from ..core.store import StoreError
-from ..core.text import one_line
-from ..widgets.card import short_duration
+from ..core.text import one_line, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -13,17 +13,7 @@ from textual.widget import Widget
 from ..core.budget import Reading, Status, stage_reading, update_reading
 from ..core.model import Incident
 from ..core.playbook import Playbook
-from ..core.text import one_line
-
-
-def short_duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
-    return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+from ..core.text import one_line, short_duration
 
 
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
