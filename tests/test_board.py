@@ -275,3 +275,11 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.press(*"advance focused", "enter")
         await pilot.pause()
         assert isinstance(app.screen, GateScreen), "the palette runs the same action as ]"
+
+
+async def test_q_quits(mend: Mend, clock):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
