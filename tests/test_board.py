@@ -283,3 +283,18 @@ async def test_q_quits(mend: Mend, clock):
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_broken_data_file_is_reported_once_and_the_board_keeps_running(mend: Mend, data_dir, clock):
+    mend.open("Checkout down", "Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        (data_dir / "open.json").write_bytes(b"{ truncated")
+        for _ in range(5):
+            app.tick()
+        await pilot.pause()
+        problems = [n for n in app._notifications if n.title == "Storage problem"]
+        assert len(problems) == 1 and str(data_dir / "open.json") in problems[0].message
+        assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
+        assert app.is_running

@@ -71,6 +71,7 @@ class MendApp(App):
         self.board = BoardScreen()
         self._crossings = CrossingTracker()
         self._store_token: object = None
+        self._storage_trouble = ""
 
     @property
     def clock(self) -> Clock:
@@ -87,8 +88,12 @@ class MendApp(App):
     # -- the tick ------------------------------------------------------------------
 
     def tick(self) -> None:
-        token = self.mend.store.change_token()
-        if token != self._store_token:
+        try:
+            changed = self.mend.store.change_token() != self._store_token
+        except StoreError as error:
+            self._report_storage(error)
+            changed = False
+        if changed:
             self.reload()
         now = self.clock.now()
         self.board.tick(now)
@@ -97,18 +102,26 @@ class MendApp(App):
     def reload(self) -> None:
         """Read the open set from the store and show it (another terminal may have changed it)."""
         try:
-            self._store_token = self.mend.store.change_token()
+            token = self.mend.store.change_token()
             incidents = self.mend.list_open()
         except StoreError as error:
-            # Keep showing the last good state; say once per tick what is wrong.
-            self.notify(one_line(str(error)), title="Storage problem", severity="error")
+            self._report_storage(error)  # the board keeps showing the last good state
             return
+        self._store_token = token
+        self._storage_trouble = ""
         now = self.clock.now()
         self.board.sync(incidents, now)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.refresh_from(incidents, now)
         self._notify_crossings(baseline_only=True)
+
+    def _report_storage(self, error: StoreError) -> None:
+        """Once per distinct problem, not once a second while it lasts."""
+        message = one_line(str(error))
+        if message != self._storage_trouble:
+            self._storage_trouble = message
+            self.notify(message, title="Storage problem", severity="error", timeout=20)
 
     def _notify_crossings(self, *, baseline_only: bool = False) -> None:
         now = self.clock.now()
@@ -196,7 +209,11 @@ class MendApp(App):
         self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
 
     def ask_update(self, incident_id: str) -> None:
-        incident = self.mend.get(incident_id)
+        try:
+            incident = self.mend.get(incident_id)
+        except StoreError as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
         self.push_screen(UpdateScreen(incident, self.clock.now()))
 
     def ask_new(self) -> None:
