@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from textual.widgets import OptionList
@@ -298,3 +299,12 @@ async def test_a_broken_data_file_is_reported_once_and_the_board_keeps_running(m
         assert len(problems) == 1 and str(data_dir / "open.json") in problems[0].message
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
         assert app.is_running
+
+
+async def test_the_board_opens_when_an_incidents_playbook_is_not_loaded(data_dir, playbooks, playbook, clock):
+    with_custom = {**playbooks, "custom": replace(playbook, name="custom")}
+    assert Mend(TinyStore(data_dir), with_custom, clock, "ana").open("t", "c", playbook="custom").playbook == "custom"
+    app = MendApp(Mend(TinyStore(data_dir), playbooks, clock, "ana"), tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [c.incident_id for c in app.board.cards] == ["INC-1"]

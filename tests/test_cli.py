@@ -152,3 +152,15 @@ def test_data_dir_and_files_are_private(data_dir):
     assert data_dir.stat().st_mode & 0o077 == 0
     for path in data_dir.rglob("*.json"):
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_an_incident_whose_playbook_is_gone_still_works(data_dir, tmp_path, playbook):
+    extra = tmp_path / "playbooks"
+    extra.mkdir()
+    custom = playbook.path.read_text().replace('name = "service-recovery"', 'name = "custom"')
+    (extra / "custom.toml").write_text(custom)
+    ok(data_dir, "new", "t", "--client", "c", "--playbook", "custom", "--playbooks", str(extra))
+    shown = ok(data_dir, "show", "INC-1")  # without --playbooks: custom is not loaded now
+    assert "playbook custom is not loaded; showing service-recovery instead" in shown
+    assert "INC-1" in ok(data_dir, "list")
+    ok(data_dir, "note", "INC-1", "still workable")

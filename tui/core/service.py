@@ -30,7 +30,15 @@ class Mend:
             raise rules.RuleError(f"unknown playbook {name!r}; loaded playbooks: {known}") from None
 
     def playbook_for(self, incident: Incident) -> Playbook:
-        return self.playbook(incident.playbook)
+        """The incident's playbook; the default one if it is no longer loaded.
+
+        An incident must stay workable when its playbook file is removed or its
+        folder is not passed this time; `missing_playbook` says when that happened.
+        """
+        return self.playbooks.get(incident.playbook) or self.playbook(DEFAULT_PLAYBOOK)
+
+    def missing_playbook(self, incident: Incident) -> bool:
+        return incident.playbook not in self.playbooks
 
     def list_open(self) -> list[Incident]:
         return self.store.list_open()

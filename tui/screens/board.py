@@ -104,7 +104,7 @@ class BoardScreen(Screen):
         elif card.incident.stage is not incident.stage:
             # Remount in the new column; the selection (an id) follows it there.
             self._cards.pop(incident.id).remove()
-            moved = self._add(incident, now)
+            self._add(incident, now)
             if self._selected == incident.id:
                 self.call_after_refresh(self._focus_selected)
         elif card.incident != incident:
