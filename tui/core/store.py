@@ -20,7 +20,7 @@ import socket
 import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
@@ -88,6 +88,19 @@ class _AtomicJSONStorage(Storage):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # The file version (see token) whose every record this process has checked
+        # or written itself; a full check of an unchanged file is skipped.
+        self.checked_token: object = None
+
+    def token(self) -> object:
+        """Changes whenever the file is replaced: the rename gives it a new inode."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
@@ -122,6 +135,9 @@ class _AtomicJSONStorage(Storage):
             with suppress(OSError):
                 os.unlink(temp)
             raise self._write_error(error) from error
+        # Only ever called under the store's lock, after the file was checked: what
+        # we just wrote is a checked version too.
+        self.checked_token = self.token()
         # The rename is durable only once the directory entry is on disk.
         try:
             _fsync_dir(self.path.parent)
@@ -158,7 +174,7 @@ class TinyStore:
                 for leftover in directory.glob(".*.tmp"):
                     leftover.unlink(missing_ok=True)
             if self._read_meta() is None:
-                self._set_next_id(self._next_number({}))
+                self._set_next_id(self._next_number(()))
 
     # -- reads: no lock, files are only ever replaced whole --------------------------
 
@@ -182,52 +198,50 @@ class TinyStore:
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def change_token(self) -> object:
-        try:
-            stat = os.stat(self._open_path)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise StoreError(f"cannot read {self._open_path}: {error.strerror or error}") from error
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        return self._incidents.storage.token()
 
     # -- writes: under the lock, every file read (and checked) before it is written --
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
         with self._locked():
-            open_now = self._load(self._incidents)
-            number = self._next_number(open_now)
+            self._check_all(self._incidents)
+            number = self._next_number({doc.doc_id for doc in self._incidents.all()})
             incident = build(make_id(number))
             _check_id(incident, number)
             # Bump first: a crash before the insert leaves a gap, never a reused id.
             self._set_next_id(number + 1)
-            self._write(incident, in_open=False, archived=None)
+            self._write(incident, in_open=False, in_archive=False)
         return incident
 
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
         number = _number(incident_id)
         with self._locked():
-            open_now = self._load(self._incidents)
-            archived = None
-            if number in open_now:
-                current = open_now[number]
+            self._check_all(self._incidents)
+            doc = self._incidents.get(doc_id=number)
+            in_open = doc is not None
+            if doc is not None:
+                current = _incident(self._open_path, number, doc)
             else:
-                archived = self._load(self._shard_of(number))
-                if number not in archived:
+                shard = self._shard_of(number)
+                self._check_all(shard)
+                doc = shard.get(doc_id=number)
+                if doc is None:
                     raise UnknownIncidentError(f"no incident {make_id(number)}")
-                current = archived[number]
+                current = _incident(shard.storage.path, number, doc)
             result = change(current)
             _check_id(result, number)
-            self._write(result, in_open=number in open_now, archived=archived)
+            # An open incident is written to open.json alone: the archive is not read.
+            self._write(result, in_open=in_open, in_archive=not in_open)
         return result
 
     def put(self, incident: Incident) -> None:
         number = incident.number
         with self._locked():
-            open_now = self._load(self._incidents)
-            archived = self._load(self._shard_of(number))
-            if number >= self._next_number(open_now):
+            self._check_all(self._incidents)
+            open_numbers = {doc.doc_id for doc in self._incidents.all()}
+            if number >= self._next_number(open_numbers):
                 self._set_next_id(number + 1)
-            self._write(incident, in_open=number in open_now, archived=archived)
+            self._write(incident, in_open=number in open_numbers, in_archive=None)
 
     def close(self) -> None:
         self._db.close()
@@ -237,26 +251,40 @@ class TinyStore:
 
     # -- internals -------------------------------------------------------------------
 
-    def _write(self, incident: Incident, *, in_open: bool, archived: dict[int, Incident] | None) -> None:
+    def _write(self, incident: Incident, *, in_open: bool, in_archive: bool | None) -> None:
         """Store `incident` where it belongs and drop the copy it moved from.
 
-        `archived` is its shard's content if already read; None means not read, and
-        the shard is then read only if it has to be written.
+        `in_archive` says whether its shard holds it; None means not known yet,
+        and the shard is then read only if the move needs it.
         Copy first, delete second: a crash in between leaves two copies, never none.
         """
         number = incident.number
         doc = Document(incident.to_dict(), doc_id=number)
         shard = self._shard_of(number)
         if incident.is_resolved:
-            if archived is None:
-                archived = self._load(shard)
-            _upsert(shard, doc, exists=number in archived)
+            self._check_all(shard)
+            _upsert(shard, doc, exists=shard.contains(doc_id=number))
             if in_open:
                 self._incidents.remove(doc_ids=[number])
         else:
             _upsert(self._incidents, doc, exists=in_open)
-            if archived is not None and number in archived:
+            if in_archive is None:
+                in_archive = self._shard_exists(number) and shard.contains(doc_id=number)
+            if in_archive:
+                self._check_all(shard)
                 shard.remove(doc_ids=[number])
+
+    def _check_all(self, table: Table) -> None:
+        """Refuse to write a file with any record we cannot read: it is named, never overwritten.
+
+        Checking every record is the costly part of a write, so it is skipped while
+        the file is the very version this process last checked or wrote.
+        """
+        storage = table.storage
+        token = storage.token()
+        if token is None or token != storage.checked_token:
+            self._load(table)
+            storage.checked_token = token
 
     def _load(self, table: Table) -> dict[int, Incident]:
         path = table.storage.path
@@ -278,10 +306,10 @@ class TinyStore:
     def _set_next_id(self, next_id: int) -> None:
         self._meta.upsert(Document({"schema_version": SCHEMA_VERSION, "next_id": next_id}, doc_id=1))
 
-    def _next_number(self, open_now: Mapping[int, Incident]) -> int:
+    def _next_number(self, open_numbers: Iterable[int]) -> int:
         """The next unused number: never below anything stored, even if meta is lost."""
         meta = self._read_meta()
-        floor = max(open_now, default=0) + 1
+        floor = max(open_numbers, default=0) + 1
         if meta is None:
             return max(floor, self._highest_archived() + 1)
         return max(floor, meta["next_id"])
@@ -301,6 +329,9 @@ class TinyStore:
         except OSError as error:
             raise StoreError(f"cannot read {self._archive_dir}: {error.strerror or error}") from error
         return sorted(int(match[1]) for name in names if (match := _SHARD_NAME.match(name)))
+
+    def _shard_exists(self, number: int) -> bool:
+        return (self._archive_dir / f"{(number - 1) // SHARD_SIZE:04d}.json").exists()
 
     def _shard_of(self, number: int) -> Table:
         return self._shard_table((number - 1) // SHARD_SIZE)
