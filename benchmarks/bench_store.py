@@ -2,9 +2,11 @@
 
     PYTHONPATH=. python benchmarks/bench_store.py
 
-Each operation is timed on its own, REPS times, against 200 open incidents: first with
-nothing archived, then with 10,000 archived. Open incidents are spread over the whole
-number range, so a resolve lands in a full archive shard (the worst case).
+Each operation is timed on its own, REPS times, against 200 open incidents, once with
+nothing archived and once with 10,000 archived, alternating between the two stores so
+machine noise hits both alike. Open incidents are spread over the whole number range,
+so a resolve lands in a full archive shard (the worst case). Takes a few minutes, most
+of it seeding the archive one put at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from tui.core.model import BOARD_STAGES, Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import TinyStore
@@ -65,35 +67,45 @@ def seed(store: TinyStore, archived: int) -> list[str]:
     return [make_id(n) for n in open_numbers]
 
 
-def measure(store: TinyStore, open_ids: list[str]) -> dict[str, list[float]]:
-    def timed(operation: Callable[[], object], undo: Callable[[object], object] | None = None) -> list[float]:
-        samples = []
-        for _ in range(REPS):
-            start = time.perf_counter()
-            result = operation()
-            samples.append(time.perf_counter() - start)
-            if undo is not None:
-                undo(result)  # untimed: keeps 200 open and the archive the same size
-        return samples
-
-    ids = itertools.cycle(open_ids)
-    return {
-        "add a note": timed(lambda: store.update(next(ids), noted)),
-        "stage change": timed(lambda: store.update(next(ids), advanced)),
-        "create": timed(lambda: store.create(opened), lambda inc: store.update(inc.id, resolved)),
-        "resolve (into archive)": timed(lambda: store.update(next(ids), resolved),
-                                        lambda inc: store.update(inc.id, reopened)),
-        "list_open (board reload)": timed(store.list_open),
-    }
+def timed(operation: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = operation()
+    return time.perf_counter() - start, result
 
 
-def run(archived: int) -> tuple[dict[str, list[float]], float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = TinyStore(Path(tmp) / "data")
-        start = time.perf_counter()
-        open_ids = seed(store, archived)
-        seeding = time.perf_counter() - start
-        return measure(store, open_ids), seeding
+# Each takes a store and a cycle of its open ids and returns the seconds one call took.
+# Any undo is untimed and keeps the store at 200 open incidents.
+def add_note(store: TinyStore, ids: Iterator[str]) -> float:
+    return timed(lambda: store.update(next(ids), noted))[0]
+
+
+def stage_change(store: TinyStore, ids: Iterator[str]) -> float:
+    return timed(lambda: store.update(next(ids), advanced))[0]
+
+
+def resolve(store: TinyStore, ids: Iterator[str]) -> float:
+    elapsed, incident = timed(lambda: store.update(next(ids), resolved))
+    store.update(incident.id, reopened)
+    return elapsed
+
+
+def create(store: TinyStore, ids: Iterator[str]) -> float:
+    elapsed, incident = timed(lambda: store.create(opened))
+    store.update(incident.id, resolved)
+    return elapsed
+
+
+def list_open(store: TinyStore, ids: Iterator[str]) -> float:
+    return timed(store.list_open)[0]
+
+
+OPERATIONS = {
+    "add a note": add_note,
+    "stage change": stage_change,
+    "resolve (into archive)": resolve,  # before create, whose undo adds to the archive
+    "create": create,
+    "list_open (board reload)": list_open,
+}
 
 
 def ms(seconds: float) -> str:
@@ -101,17 +113,29 @@ def ms(seconds: float) -> str:
 
 
 def main() -> None:
-    alone, seed_alone = run(0)
-    loaded, seed_loaded = run(ARCHIVED)
-    print(f"store latency, {REPS} runs each, in ms (median / p90)")
-    print(f"{'operation':26} {'200 open':>17} {'+ 10,000 archived':>19} {'ratio':>7}")
-    for name in alone:
-        a, b = alone[name], loaded[name]
-        a_med, b_med = statistics.median(a), statistics.median(b)
-        a_p90, b_p90 = statistics.quantiles(a, n=10)[-1], statistics.quantiles(b, n=10)[-1]
-        print(f"{name:26} {ms(a_med)} / {ms(a_p90)}   {ms(b_med)} / {ms(b_p90)} {b_med / a_med:6.2f}x")
-    print(f"seeding with put: {OPEN} open in {seed_alone:.1f}s; "
-          f"{OPEN} open + {ARCHIVED:,} archived in {seed_loaded:.1f}s ({seed_loaded / (OPEN + ARCHIVED) * 1000:.1f} ms/put)")
+    with tempfile.TemporaryDirectory() as tmp:
+        stores, cycles, seeding = [], [], []
+        for archived in (0, ARCHIVED):
+            store = TinyStore(Path(tmp) / f"archived-{archived}")
+            start = time.perf_counter()
+            cycles.append(itertools.cycle(seed(store, archived)))
+            seeding.append(time.perf_counter() - start)
+            stores.append(store)
+
+        print(f"store latency, {REPS} runs each, in ms (median / p90)")
+        print(f"{'operation':26} {f'{OPEN} open':>17} {f'+ {ARCHIVED:,} archived':>19} {'ratio':>7}")
+        for name, operation in OPERATIONS.items():
+            samples: list[list[float]] = [[], []]
+            for _ in range(REPS):
+                # Alternate between the two stores so machine noise hits both alike.
+                for store, ids, into in zip(stores, cycles, samples):
+                    into.append(operation(store, ids))
+            medians = [statistics.median(s) for s in samples]
+            p90s = [statistics.quantiles(s, n=10)[-1] for s in samples]
+            print(f"{name:26} {ms(medians[0])} / {ms(p90s[0])}   {ms(medians[1])} / {ms(p90s[1])} "
+                  f"{medians[1] / medians[0]:6.2f}x")
+        print(f"seeding with put: {OPEN} open in {seeding[0]:.1f}s; {OPEN} open + {ARCHIVED:,} archived "
+              f"in {seeding[1]:.1f}s ({seeding[1] / (OPEN + ARCHIVED) * 1000:.1f} ms per put)")
 
 
 if __name__ == "__main__":
