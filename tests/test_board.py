@@ -308,3 +308,15 @@ async def test_the_board_opens_when_an_incidents_playbook_is_not_loaded(data_dir
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert [c.incident_id for c in app.board.cards] == ["INC-1"]
+
+
+async def test_a_crossing_on_the_same_tick_as_a_reload_still_notifies(mend: Mend, data_dir, playbooks, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        app.tick()
+        clock.advance(playbook.stage(Stage.ACKNOWLEDGE).budget(1) * 0.8)
+        Mend(TinyStore(data_dir), playbooks, clock, "bo").note(incident.id, "from another terminal")
+        app.tick()  # reloads the change and sees the warn crossing in the same tick
+        await pilot.pause()
+        assert [n.title for n in app._notifications if incident.id in n.message] == ["Warning"]

@@ -114,7 +114,6 @@ class MendApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.refresh_from(incidents, now)
-        self._notify_crossings(baseline_only=True)
 
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
@@ -123,34 +122,37 @@ class MendApp(App):
             self._storage_trouble = message
             self.notify(message, title="Storage problem", severity="error", timeout=20)
 
-    def _notify_crossings(self, *, baseline_only: bool = False) -> None:
+    def _notify_crossings(self) -> None:
+        """One notification per crossing; the tracker keeps first sightings silent."""
         now = self.clock.now()
         live = set()
         for card in self.board.cards:
             incident = card.incident
-            for key, reading, what in (
-                (stage_key(incident), card.stage_reading(now), f"{incident.stage.label.lower()} budget"),
-                (update_key(incident), card.update_reading(now), "client update"),
+            for kind, key, reading in (
+                ("stage", stage_key(incident), card.stage_reading(now)),
+                ("update", update_key(incident), card.update_reading(now)),
             ):
                 if reading is None:
                     continue
                 live.add(key)
                 crossed = self._crossings.observe(key, reading.status)
-                if crossed is None or baseline_only:
-                    continue
-                self._announce(incident, what, crossed)
+                if crossed is not None:
+                    self._announce(incident, kind, crossed)
         self._crossings.forget_except(live)
 
-    def _announce(self, incident: Incident, what: str, status: Status) -> None:
-        who = f"{incident.id} · {one_line(incident.client)}"
+    def _announce(self, incident: Incident, kind: str, status: Status) -> None:
+        stage = incident.stage.label.lower()
+        what = {
+            ("stage", Status.WARN): f"{stage} has used 75% of its time",
+            ("stage", Status.BREACH): f"{stage} is over its time",
+            ("update", Status.WARN): "a client update is due soon",
+            ("update", Status.BREACH): "the client update is overdue",
+        }[kind, status]
+        message = f"{status.symbol} {incident.id} · {one_line(incident.client)}: {what}"
         if status is Status.BREACH:
-            message = f"{status.symbol} {who}: {what} is over its time" if what != "client update" \
-                else f"{status.symbol} {who}: the client update is overdue"
             self.notify(message, title="Breach", severity="error", timeout=30)
             self.bell()
         else:
-            message = f"{status.symbol} {who}: {what} is at 75% of its time" if what != "client update" \
-                else f"{status.symbol} {who}: a client update is due soon"
             self.notify(message, title="Warning", severity="warning", timeout=10)
 
     # -- operations, called by the screens ------------------------------------------
@@ -196,9 +198,6 @@ class MendApp(App):
 
     def add_note(self, incident_id: str, text: str) -> bool:
         return self.run_operation(lambda: self.mend.note(incident_id, text)) is not None
-
-    def add_update(self, incident_id: str, text: str) -> bool:
-        return self.run_operation(lambda: self.mend.update(incident_id, text)) is not None
 
     def open_detail(self, incident_id: str) -> None:
         try:

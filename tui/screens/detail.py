@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from ..core.budget import status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident
 from ..core.playbook import Playbook, StagePlan
-from ..core.rules import can_go_back, missing_required
+from ..core.rules import can_go_back
 from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
@@ -176,10 +176,7 @@ class DetailScreen(Screen):
         self.action_toggle_item()
 
     def action_advance(self) -> None:
-        missing = missing_required(self.incident, self.playbook)
         self.app.advance(self.incident.id)
-        if not missing:
-            self.app.notify(f"{self.incident.id} moved on", timeout=3)
 
     def action_back(self) -> None:
         self.app.back(self.incident.id)
