@@ -93,10 +93,6 @@ def next_stage(stage: Stage) -> Stage:
     return (BOARD_STAGES + (Stage.RESOLVED,))[BOARD_STAGES.index(stage) + 1]
 
 
-def can_advance(incident: Incident) -> bool:
-    return not incident.is_resolved
-
-
 def can_go_back(incident: Incident) -> bool:
     return not incident.is_resolved and incident.stage is not Stage.ACKNOWLEDGE
 
