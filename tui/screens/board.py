@@ -86,6 +86,11 @@ class BoardScreen(Screen):
         wanted = {incident.id: incident for incident in incidents}
         for incident_id in [i for i in self._cards if i not in wanted]:
             self._remove(incident_id)
+        new = [incident for incident in incidents if incident.id not in self._cards]
+        for stage in BOARD_STAGES:
+            cards = [self._card_for(incident, now) for incident in new if incident.stage is stage]
+            if cards:
+                self._column(stage).add_cards(cards)
         for incident in incidents:
             self.place(incident, now, refresh_counts=False)
         if self.focused_card is None:
@@ -107,6 +112,7 @@ class BoardScreen(Screen):
             self._add(incident, now)
             if self._selected == incident.id:
                 self.call_after_refresh(self._focus_selected)
+                self.refresh_bindings()  # e.g. [ is valid again once it left acknowledge
         elif card.incident != incident:
             card.show(incident, self.app.playbook_for(incident), now)
             card.display = matches(incident, self._filter)
@@ -118,12 +124,14 @@ class BoardScreen(Screen):
             card.tick(now)
         self._refresh_status_bar(now)
 
-    def _add(self, incident: Incident, now: datetime) -> IncidentCard:
+    def _card_for(self, incident: Incident, now: datetime) -> IncidentCard:
         card = IncidentCard(incident, self.app.playbook_for(incident), now)
         card.display = matches(incident, self._filter)
         self._cards[incident.id] = card
-        self._column_of(incident).add_card(card)
         return card
+
+    def _add(self, incident: Incident, now: datetime) -> None:
+        self._column(incident.stage).add_cards([self._card_for(incident, now)])
 
     def _remove(self, incident_id: str) -> None:
         card = self._cards.pop(incident_id)
@@ -131,8 +139,8 @@ class BoardScreen(Screen):
             self._select_neighbour(card)
         card.remove()
 
-    def _column_of(self, incident: Incident) -> StageColumn:
-        return self.query_one(f"#column-{incident.stage.value}", StageColumn)
+    def _column(self, stage: Stage) -> StageColumn:
+        return self.query_one(f"#column-{stage.value}", StageColumn)
 
     def _stage_cards(self, stage: Stage, *, visible_only: bool = True) -> list[IncidentCard]:
         """A column's cards in screen order, from the board's own map: a removed card
@@ -146,7 +154,6 @@ class BoardScreen(Screen):
                               len(self._stage_cards(column.stage, visible_only=False)))
         self.query_one("#empty-hint").display = not self._cards
         self._refresh_status_bar(now)
-        self.refresh_bindings()
 
     def _refresh_status_bar(self, now: datetime) -> None:
         statuses = [(card.status, card.update_status) for card in self._cards.values()]
@@ -282,6 +289,7 @@ class BoardScreen(Screen):
         selected = self.focused_card
         if selected is not None and not selected.display:
             self._selected = None
+            self.refresh_bindings()
         self._refresh_counts(self.app.clock.now())
 
     @on(IncidentCard.Selected)

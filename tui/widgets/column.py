@@ -19,19 +19,33 @@ class StageColumn(Vertical):
     def __init__(self, stage: Stage) -> None:
         super().__init__(id=f"column-{stage.value}", classes="column")
         self.stage = stage
+        self._title = ""
 
     def compose(self) -> ComposeResult:
         yield Static(self.stage.label, classes="column-title")
         yield VerticalScroll(classes="cards")
 
-    def add_card(self, card: IncidentCard) -> None:
-        """Mount in urgency order, so the worst incident is always on top."""
+    def add_cards(self, cards: list[IncidentCard]) -> None:
+        """Mount in urgency order, so the worst incident is always on top.
+
+        New cards that go before the same existing card are mounted in one call:
+        the first sync of 200 incidents is five mounts, not two hundred layouts.
+        """
         container = self.query_one(".cards", VerticalScroll)
-        key = urgency(card.incident)
-        later = next((c for c in container.query_children(IncidentCard) if urgency(c.incident) > key), None)
-        container.mount(card, before=later)
+        existing = list(container.query_children(IncidentCard))
+        groups: dict[IncidentCard | None, list[IncidentCard]] = {}
+        for card in sorted(cards, key=lambda c: urgency(c.incident)):
+            key = urgency(card.incident)
+            anchor = next((c for c in existing if urgency(c.incident) > key), None)
+            groups.setdefault(anchor, []).append(card)
+        for anchor, group in groups.items():
+            container.mount_all(group, before=anchor)
 
     def show_count(self, shown: int, total: int) -> None:
         count = f"{shown}" if shown == total else f"{shown}/{total}"
         # No brackets: "Acknowledge 3" still fits a column at 80 columns wide.
-        self.query_one(".column-title", Static).update(f"{self.stage.label} {count}")
+        title = f"{self.stage.label} {count}"
+        label = self.query_one(".column-title", Static)
+        if title != self._title:
+            self._title = title
+            label.update(title, layout=False)  # a fixed one-line box: no relayout of 200 cards

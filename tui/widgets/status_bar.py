@@ -36,5 +36,6 @@ class StatusBar(Horizontal):
         counts.append(f"{Status.BREACH.symbol} {breach} breach", style=style("status-bar--breach") if breach else "")
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
-        self.query_one("#counts", Label).update(counts)
-        self.query_one("#clock", Label).update(clock)
+        # One fixed line: redraw it without laying out the board again.
+        self.query_one("#counts", Label).update(counts, layout=False)
+        self.query_one("#clock", Label).update(clock, layout=False)
