@@ -304,3 +304,88 @@ def test_user_dir_honours_xdg_config_home():
     assert user_dir({"HOME": "/home/ana"}) == Path("/home/ana/.config/mend/playbooks")
     # The XDG spec says a relative value is to be ignored.
     assert user_dir({"XDG_CONFIG_HOME": "cfg", "HOME": "/home/ana"}) == Path("/home/ana/.config/mend/playbooks")
+
+
+# --- the shipped library -------------------------------------------------------------
+
+SHIPPED = ("billing-error", "heard", "last", "leap", "missed-deadline", "outage", "service-recovery")
+
+
+def test_the_shipped_library_is_complete_and_passes_check():
+    assert check_dir(shipped_dir()) == []
+    assert tuple(sorted(load_playbooks())) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_playbook_is_complete(playbooks, name):
+    playbook = playbooks[name]
+    assert playbook.source == "shipped"
+    assert playbook.when_to_use.strip() and "\n" not in playbook.when_to_use
+    assert playbook.severities and playbook.follow_up_days >= 1
+    cadence = [playbook.update_cadence_minutes[s] for s in (1, 2, 3, 4)]
+    assert cadence == sorted(cadence)
+    assert tuple(playbook.stages) == BOARD_STAGES
+    for plan in playbook.stages.values():
+        assert plan.goal.strip() and 3 <= len(plan.prompts) <= 5
+        assert plan.required_ids(), f"{name}: {plan.stage} has no required item"
+        minutes = [plan.budget_minutes[s] for s in (1, 2, 3, 4)]
+        assert minutes == sorted(minutes), f"{name}: {plan.stage} budgets must not shrink as severity eases"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_playbook_gates_on_the_apology_and_the_three_part_report(playbooks, name):
+    playbook = playbooks[name]
+    empathize = playbook.stage(Stage.EMPATHIZE)
+    assert "apology" in empathize.required_ids()
+    _, apology = playbook.item("apology")
+    assert '"I am very sorry"' in apology.text
+    assert any('"I am very sorry"' in prompt for prompt in empathize.prompts)
+    report_back = playbook.stage(Stage.REPORT_BACK)
+    required = " ".join(item.text for item in report_back.checklist if item.required)
+    for part in ("what happened", "why", "what happens next"):
+        assert part in required, f"{name}: report back does not require telling {part!r}"
+
+
+FRAMEWORKS = {
+    "heard": ("Hear", "Empathize", "Apologize", "Resolve", "Diagnose"),
+    "last": ("Listen", "Apologize", "Solve", "Thank"),
+    "leap": ("Listen", "Empathize", "Apologize", "Take action"),
+}
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_framework_playbooks_say_where_each_step_sits(playbooks, name):
+    playbook = playbooks[name]
+    comments = playbook.path.read_text(encoding="utf-8")
+    goals = " ".join(plan.goal for plan in playbook.stages.values())
+    for step in FRAMEWORKS[name]:
+        assert f"#   {step}" in comments, f"{name}: the header does not map {step}"
+        assert f" {step}" in goals, f"{name}: no goal names the {step} step"
+
+
+def test_a_tone_table_is_optional_and_read_into_the_playbook(tmp_path):
+    assert load_file(write(tmp_path, VALID)).tone.apology_phrase is None
+    text = VALID + '\n[tone]\napology_phrase = "We are truly sorry"\nblame_phrases = [" the courier ", "IT"]\n'
+    tone = load_file(write(tmp_path, text)).tone
+    assert tone.apology_phrase == "We are truly sorry"
+    assert tone.blame_phrases == ("the courier", "IT") and tone.excuse_phrases == ()
+
+
+TONE_BROKEN = [
+    ("not a table", 'tone = "calm"\n', "tone", "must be a table"),
+    ("unknown key", '[tone]\nblame_phrase = ["x"]\n', "tone.blame_phrase", "did you mean 'blame_phrases'"),
+    ("phrases not a list", '[tone]\nexcuse_phrases = "server"\n', "tone.excuse_phrases", "must be a list of text"),
+    ("blank phrase", '[tone]\nblame_phrases = ["ok", "  "]\n', "tone.blame_phrases[1]", "must be non-empty text"),
+    ("phrase not text", '[tone]\nblame_phrases = [3]\n', "tone.blame_phrases[0]", "must be non-empty text"),
+    ("empty apology", '[tone]\napology_phrase = ""\n', "tone.apology_phrase", "must not be empty"),
+    ("apology not text", '[tone]\napology_phrase = true\n', "tone.apology_phrase", "must be text"),
+]
+
+
+@pytest.mark.parametrize(("table", "key", "words"), [case[1:] for case in TONE_BROKEN],
+                         ids=[case[0] for case in TONE_BROKEN])
+def test_broken_tone_table_names_file_key_and_problem(tmp_path, table, key, words):
+    # `tone = "calm"` must sit before the first [table], so the case text goes first.
+    text = table + VALID if not table.startswith("[") else VALID + "\n" + table
+    problems = problems_of(write(tmp_path, text))
+    assert [(p.key, words in p.message) for p in problems] == [(key, True)], [str(p) for p in problems]

@@ -27,9 +27,10 @@ SCHEMA = 1
 SEVERITIES = (1, 2, 3, 4)
 
 _TOP_KEYS = ("schema", "name", "title", "when_to_use", "severities", "follow_up_days",
-             "update_cadence_minutes", "stages")
+             "update_cadence_minutes", "stages", "tone")
 _STAGE_KEYS = ("goal", "prompts", "budget_minutes", "checklist")
 _ITEM_KEYS = ("id", "text", "required")
+_TONE_KEYS = ("apology_phrase", "blame_phrases", "excuse_phrases")
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_WHERE = re.compile(r"^(.*) \(at (line \d+, column \d+|end of document)\)$", re.DOTALL)
@@ -58,6 +59,15 @@ class StagePlan:
 
 
 @dataclass(frozen=True)
+class ToneSettings:
+    """A playbook's optional [tone] table: what it adds to the tone coach's rules."""
+
+    apology_phrase: str | None = None  # None: the coach's own words, "I am very sorry"
+    blame_phrases: tuple[str, ...] = ()
+    excuse_phrases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Playbook:
     name: str
     title: str
@@ -69,6 +79,7 @@ class Playbook:
     source: str  # "shipped" or "user"
     path: Path
     digest: str  # first 12 hex chars of the file's sha256, so an edited playbook can be noticed
+    tone: ToneSettings = ToneSettings()
 
     def stage(self, stage: Stage) -> StagePlan:
         return self.stages[stage]
@@ -230,13 +241,39 @@ class _Reader:
         follow_up_days = self.integer(data, "follow_up_days", "", minimum=0)
         cadence = self.by_severity(data, "update_cadence_minutes", "")
         stages = self.stages(data)
+        tone = self.tone(data)
         if self.problems:
             return None
         return Playbook(
             name=name, title=title, when_to_use=when_to_use, severities=severities,
             follow_up_days=follow_up_days, update_cadence_minutes=cadence, stages=stages,
-            source=source, path=self.path, digest=digest,
+            source=source, path=self.path, digest=digest, tone=tone,
         )
+
+    def tone(self, data: dict[str, Any]) -> ToneSettings:
+        if "tone" not in data:
+            return ToneSettings()
+        table = self.table(data, "tone", "", example='{ blame_phrases = ["..."] }')
+        if table is None:
+            return ToneSettings()
+        self.unknown_keys(table, _TONE_KEYS, "tone")
+        phrase = self.text(table, "apology_phrase", "tone") if "apology_phrase" in table else None
+        return ToneSettings(apology_phrase=phrase, blame_phrases=self.phrases(table, "blame_phrases"),
+                            excuse_phrases=self.phrases(table, "excuse_phrases"))
+
+    def phrases(self, table: dict[str, Any], name: str) -> tuple[str, ...]:
+        key = _join("tone", name)
+        value = table.get(name, [])
+        if not isinstance(value, list):
+            self.problem(key, f"must be a list of text, e.g. {name} = [\"...\"], not {_describe(value)}")
+            return ()
+        phrases = []
+        for index, phrase in enumerate(value):
+            if not isinstance(phrase, str) or not phrase.strip():
+                self.problem(f"{key}[{index}]", f"must be non-empty text, not {_describe(phrase)}")
+            else:
+                phrases.append(phrase.strip())
+        return tuple(phrases)
 
     def stages(self, data: dict[str, Any]) -> Mapping[Stage, StagePlan]:
         table = self.table(data, "stages", "")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Mapping
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from ..core import tone
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import GateRefused, RuleError
@@ -95,8 +97,10 @@ class GateScreen(ModalScreen[GateChoice | None]):
 
 
 class UpdateScreen(ModalScreen[None]):
-    """Log a client-facing update; shows how long the client has waited."""
+    """Log a client-facing update; shows how long the client has waited, and the
+    tone coach's advice as the person types (advice only: enter always records)."""
 
+    COMPONENT_CLASSES = {"tone--offending", "tone--warn", "tone--error", "tone--heading"}
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     app: MendApp
@@ -117,11 +121,42 @@ class UpdateScreen(ModalScreen[None]):
             yield Static("Be honest and specific: what you know, what you are doing, when they will hear "
                          "next. \"We don't know yet, we are on it\" is a fine update.", classes="dialog-help")
             yield Input(placeholder="what you told the client", id="update-text")
+            # An Input cannot style parts of its text, so the draft is echoed here with the spans marked.
+            yield Static(id="update-marked")
+            yield Static(id="update-tone")
             yield Label("", id="update-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#update-text", Input).focus()
+
+    def _style(self, name: str) -> Style:
+        # Partial: the dialog's own background stays behind the text.
+        return self.get_component_rich_style(name, partial=True)
+
+    @on(Input.Changed, "#update-text")
+    def _coach(self, event: Input.Changed) -> None:
+        text = event.value
+        findings = tone.check(text, "update", self.app.mend.playbook_for(self.incident))
+        style = self._style
+        marked = Text()
+        at = 0
+        for start, end in sorted(f.span for f in findings if f.span):
+            if start >= at:  # spans of different rules may overlap; mark each stretch once
+                marked.append(one_line(text[at:start]))
+                marked.append(one_line(text[start:end]), style=style("tone--offending"))
+                at = end
+        marked.append(one_line(text[at:]))
+        lines = Text().append("Tone coach · advice only, enter still records it", style=style("tone--heading"))
+        for finding in findings:
+            excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
+            lines.append("\n")
+            lines.append(f"{finding.symbol} {finding.rule}", style=style(f"tone--{finding.severity}"))
+            lines.append(f": {finding.explanation}{excerpt}")
+        self.query_one("#update-marked", Static).update(marked)
+        self.query_one("#update-tone", Static).update(lines)
+        self.query_one("#update-marked", Static).display = any(f.span for f in findings)
+        self.query_one("#update-tone", Static).display = bool(findings)
 
     @on(Input.Submitted, "#update-text")
     def _save(self, event: Input.Submitted) -> None:

@@ -1,0 +1,87 @@
+"""Scores the tone coach against the labelled drafts in tests/tone_cases.toml.
+
+A case counts for a rule when the rule is in its `expect` (a positive) or among
+the rule ids the coach returns for it (a prediction); precision and recall are
+per message, so a rule that fires twice on one draft counts once. "overall"
+adds up every rule's counts (micro-average).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from tui.core.playbook import Playbook
+from tui.core.tone import Finding, check
+
+CASES_FILE = Path(__file__).resolve().parents[1] / "tone_cases.toml"
+
+
+@dataclass(frozen=True)
+class Case:
+    context: str
+    text: str
+    expect: frozenset[str]
+    marks: tuple[str, ...] | None  # offending texts in order, when the case names them
+    playbook: str | None
+
+
+@dataclass
+class Score:
+    true_pos: int = 0
+    false_pos: int = 0
+    false_neg: int = 0
+
+    @property
+    def precision(self) -> float:
+        flagged = self.true_pos + self.false_pos
+        return self.true_pos / flagged if flagged else 1.0
+
+    @property
+    def recall(self) -> float:
+        positives = self.true_pos + self.false_neg
+        return self.true_pos / positives if positives else 1.0
+
+
+def load_cases(path: Path = CASES_FILE) -> list[Case]:
+    with path.open("rb") as file:
+        raw = tomllib.load(file)["case"]
+    return [Case(context=c["context"], text=c["text"], expect=frozenset(c["expect"]),
+                 marks=tuple(c["marks"]) if "marks" in c else None, playbook=c.get("playbook"))
+            for c in raw]
+
+
+def findings(case: Case, playbooks: Mapping[str, Playbook]) -> list[Finding]:
+    return check(case.text, case.context, playbooks[case.playbook] if case.playbook else None)
+
+
+def scores(cases: list[Case], playbooks: Mapping[str, Playbook]) -> dict[str, Score]:
+    by_rule: dict[str, Score] = {}
+    for case in cases:
+        found = {finding.rule for finding in findings(case, playbooks)}
+        for rule in case.expect | found:
+            score = by_rule.setdefault(rule, Score())
+            if rule in case.expect and rule in found:
+                score.true_pos += 1
+            elif rule in found:
+                score.false_pos += 1
+            else:
+                score.false_neg += 1
+    overall = Score()
+    for score in by_rule.values():
+        overall.true_pos += score.true_pos
+        overall.false_pos += score.false_pos
+        overall.false_neg += score.false_neg
+    return {**dict(sorted(by_rule.items())), "overall": overall}
+
+
+def report(cases: list[Case], playbooks: Mapping[str, Playbook]) -> str:
+    good = sum(1 for case in cases if not case.expect)
+    lines = [f"tone coach on {len(cases)} labelled drafts ({good} good, {len(cases) - good} with findings)",
+             f"{'rule':<22}{'TP':>4}{'FP':>4}{'FN':>4}{'precision':>11}{'recall':>8}"]
+    for rule, score in scores(cases, playbooks).items():
+        lines.append(f"{rule:<22}{score.true_pos:>4}{score.false_pos:>4}{score.false_neg:>4}"
+                     f"{score.precision:>11.2f}{score.recall:>8.2f}")
+    return "\n".join(lines)

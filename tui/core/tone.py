@@ -1,0 +1,182 @@
+"""The tone coach: reads a draft client message and points at what works against
+the client, each finding tied to a principle in SERVICE_RECOVERY.md.
+
+It advises and never blocks; the one hard stop, the apology, is the playbook's
+checklist gate. The rules are data (tone_rules.toml beside this file); a
+playbook's [tone] table adds phrases and may change the apology words.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Stage
+from .playbook import Playbook, ToneSettings
+
+# apology: the empathize-stage message; update: a client update; what_happened,
+# why, whats_next: the report-back parts one at a time; report: a whole report-back.
+CONTEXTS = ("apology", "update", "what_happened", "why", "whats_next", "report")
+RULES_FILE = Path(__file__).with_name("tone_rules.toml")
+_FLAGS = re.IGNORECASE | re.MULTILINE
+# The rule each list in a playbook's [tone] table extends.
+_PLAYBOOK_PHRASES = {"blame-shifting": "blame_phrases", "excuse": "excuse_phrases"}
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str  # "warn", or "error" for a missing apology that the playbook's gate requires
+    span: Span | None  # the text it is about; None when something is missing
+    explanation: str
+
+    @property
+    def symbol(self) -> str:
+        return "✖" if self.severity == "error" else "▲"
+
+    def excerpt(self, text: str) -> str:
+        return text[self.span[0]:self.span[1]] if self.span else ""
+
+
+class ToneRulesError(Exception):
+    """The rules file itself is broken: a bug in the shipped data, named by file and key."""
+
+
+def phrase_pattern(phrase: str) -> str:
+    """A plain phrase as a regex: whole words, any spacing between them, either apostrophe."""
+    words = (re.escape(word.replace("’", "'")).replace("'", "['’]") for word in phrase.split())
+    return r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)"
+
+
+def check(text: str, context: str, playbook: Playbook | None = None) -> list[Finding]:
+    """Findings for a draft, missing ones first, then in text order."""
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown tone context {context!r}; one of {', '.join(CONTEXTS)}")
+    tone = playbook.tone if playbook else ToneSettings()
+    # The gate is the required checklist item "apology" in empathize (every shipped playbook has it).
+    gated = playbook is not None and "apology" in playbook.stage(Stage.EMPATHIZE).required_ids()
+    return _coach(tone, gated).check(text, context)
+
+
+def _disjoint(spans: list[Span]) -> list[Span]:
+    """One finding per stretch of text: 'as soon as possible' hides the 'soon' inside it."""
+    kept: list[Span] = []
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if end > start and (not kept or start >= kept[-1][1]):
+            kept.append((start, end))
+    return kept
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: str
+    explanation: str
+    contexts: frozenset[str]
+    finds: tuple[re.Pattern[str], ...]  # every match is a finding
+    repeated: tuple[re.Pattern[str], ...]  # counted together; every match after the first is a finding
+    unless: tuple[re.Pattern[str], ...]  # any match anywhere and the rule stays silent
+
+    def findings(self, text: str) -> list[Finding]:
+        if any(pattern.search(text) for pattern in self.unless):
+            return []
+        spans = [m.span() for pattern in self.finds for m in pattern.finditer(text)]
+        repeats = sorted(m.span() for pattern in self.repeated for m in pattern.finditer(text))
+        return [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
+
+
+@dataclass(frozen=True)
+class _Coach:
+    apology_id: str
+    apology_contexts: frozenset[str]
+    apology: re.Pattern[str]
+    apology_explanation: str
+    apology_severity: str
+    rules: tuple[_Rule, ...]
+    report_contexts: frozenset[str]
+    parts: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]  # report parts in their required order
+    missing_part: tuple[str, str]  # rule id, explanation with {part}
+    part_order: tuple[str, str]  # rule id, explanation with {part} and {after}
+
+    def check(self, text: str, context: str) -> list[Finding]:
+        findings = []
+        if context in self.apology_contexts and not self.apology.search(text):
+            findings.append(Finding(self.apology_id, self.apology_severity, None, self.apology_explanation))
+        for rule in self.rules:
+            if context in rule.contexts:
+                findings += rule.findings(text)
+        if context in self.report_contexts:
+            findings += self.report_findings(text)
+        return sorted(findings, key=lambda f: (f.span is not None, f.span or (0, 0), f.rule))
+
+    def report_findings(self, text: str) -> list[Finding]:
+        findings = []
+        found: list[tuple[str, Span]] = []  # parts present, in their required order, at their first cue
+        for name, cues in self.parts:
+            spans = [m.span() for cue in cues if (m := cue.search(text))]
+            if spans:
+                found.append((name, min(spans)))
+            else:
+                rule, explanation = self.missing_part
+                findings.append(Finding(rule, "warn", None, explanation.format(part=name)))
+        for index, (name, span) in enumerate(found):
+            # Parts that belong before this one but are found after it.
+            misplaced = [earlier for earlier, at in found[:index] if at[0] > span[0]]
+            if misplaced:
+                rule, explanation = self.part_order
+                findings.append(Finding(rule, "warn", span, explanation.format(part=name, after=misplaced[0])))
+        return findings
+
+
+@functools.cache
+def _rules_data() -> dict[str, Any]:
+    try:
+        return tomllib.loads(RULES_FILE.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ToneRulesError(f"{RULES_FILE}: {error}") from None
+
+
+def _compile(patterns: list[str], key: str) -> tuple[re.Pattern[str], ...]:
+    try:
+        return tuple(re.compile(pattern, _FLAGS) for pattern in patterns)
+    except re.error as error:
+        raise ToneRulesError(f"{RULES_FILE}:{key}: bad pattern: {error}") from None
+
+
+@functools.cache
+def _coach(tone: ToneSettings, gated: bool) -> _Coach:
+    data = _rules_data()
+    try:
+        apology, report = data["apology"], data["report"]
+        phrase = tone.apology_phrase or apology["phrase"]
+        rules = []
+        for index, raw in enumerate(data["rules"]):
+            key = f"rules[{index}]"
+            extra = getattr(tone, _PLAYBOOK_PHRASES[raw["id"]]) if raw["id"] in _PLAYBOOK_PHRASES else ()
+            phrases = [phrase_pattern(p) for p in [*raw.get("phrases", []), *extra]]
+            rules.append(_Rule(
+                id=raw["id"], explanation=raw["explanation"], contexts=frozenset(raw["contexts"]),
+                finds=_compile(phrases + raw.get("patterns", []), key),
+                repeated=_compile(raw.get("repeated", []), key),
+                unless=_compile(raw.get("unless", []), key),
+            ))
+        if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
+            raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
+        return _Coach(
+            apology_id=apology["id"], apology_contexts=frozenset(apology["contexts"]),
+            apology=re.compile(phrase_pattern(phrase), _FLAGS),
+            apology_explanation=apology["explanation"].format(phrase=phrase),
+            apology_severity="error" if gated else "warn",
+            rules=tuple(rules),
+            report_contexts=frozenset(report["contexts"]),
+            parts=tuple((part["name"], _compile(part["cues"], "report.parts")) for part in report["parts"]),
+            missing_part=(report["missing_id"], report["missing_explanation"]),
+            part_order=(report["order_id"], report["order_explanation"]),
+        )
+    except KeyError as error:
+        raise ToneRulesError(f"{RULES_FILE}: missing key {error}") from None
