@@ -271,6 +271,7 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         offered = [hit.text for hit in [h async for h in provider.discover()]]
         assert "Advance the focused incident" in offered
         assert "Move the focused incident back" not in offered, "nothing before acknowledge"
+        assert "Response metrics" in offered
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"advance focused", "enter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,74 @@ def test_an_incident_whose_playbook_is_gone_still_works(data_dir, tmp_path, play
     assert "playbook custom is not loaded; showing service-recovery instead" in shown
     assert "INC-1" in ok(data_dir, "list")
     ok(data_dir, "note", "INC-1", "still workable")
+
+
+# --- the playbook library and the tone coach ---------------------------------------------
+
+WIDE = {"COLUMNS": "200"}  # Rich wraps at 80 columns when not on a terminal
+
+
+def test_playbooks_list_names_source_and_when_to_use(tmp_path, playbooks):
+    user = tmp_path / "pb"
+    user.mkdir()
+    (user / "ours.toml").write_text(
+        playbooks["last"].path.read_text().replace('name = "last"', 'name = "ours"'), encoding="utf-8")
+    result = run(tmp_path, "playbooks", "list", "--playbooks", str(user), env=WIDE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SOURCE", "SEVERITIES", "WHEN", "TO", "USE"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(playbooks) | {"ours"}
+    assert rows["outage"].split()[1] == "shipped" and rows["ours"].split()[1] == "user"
+    assert playbooks["billing-error"].when_to_use in rows["billing-error"]
+
+
+def test_playbooks_show_renders_the_guidance(tmp_path):
+    out = run(tmp_path, "playbooks", "show", "outage", env=WIDE).stdout
+    for text in ("Outage (outage, shipped)", "suits severities 1, 2", "follow-up check-in 3 days",
+                 "1. Acknowledge", "5. Report back", "Heart before head, even at speed",
+                 '• Say "I am very sorry" once', "✓ required Said the words", "optional Support staff"):
+        assert text in out, text
+    assert re.search(r"Acknowledge\s+5m\s+10m\s+30m\s+1h\n", out)
+    assert re.search(r"client update every\s+15m\s+30m\s+1h\s+4h\n", out)
+    assert "sev 3 (not suited)" in out and "sev 1 (not suited)" not in out
+
+
+def test_playbooks_show_unknown_name_is_one_line_and_exit_2(tmp_path):
+    result = run(tmp_path, "playbooks", "show", "nope")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "mend: no playbook named 'nope'; known: billing-error, heard, last, leap, missed-deadline, outage, "
+        "service-recovery"]
+
+
+def test_update_prints_tone_warnings_and_still_records_it(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    result = run(data_dir, "update", "INC-1", "So sorry, so sorry, it was not our fault; fixed soon.")
+    assert (result.returncode, result.stdout) == (0, "INC-1: client update recorded\n")
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [
+        ["tone", "over-apology"], ["tone", "blame-shifting"], ["tone", "vague-timing"]]
+    assert lines[1].startswith("tone: blame-shifting: Own it: ") and lines[1].endswith(' ("not our fault")')
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["events"][-1]["kind"] == "update"
+
+
+def test_strict_update_with_warnings_exits_2_and_records_nothing(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    result = run(data_dir, "update", "INC-1", "We will fix it asap.", "--strict")
+    assert (result.returncode, result.stdout) == (2, "")
+    first, last = result.stderr.splitlines()
+    assert first.startswith("tone: vague-timing: Honest cadence: ") and first.endswith(' ("asap")')
+    assert last.startswith("mend: update not recorded")
+    kinds = [event["kind"] for event in json.loads(ok(data_dir, "show", "INC-1", "--json"))["events"]]
+    assert "update" not in kinds
+    clean = run(data_dir, "update", "INC-1", "We are on it; next update at 15:00.", "--strict")
+    assert (clean.returncode, clean.stderr) == (0, "")
+
+
+def test_update_uses_the_incident_playbooks_tone_phrases(data_dir):
+    ok(data_dir, "new", "t", "--client", "c", "--playbook", "billing-error")
+    ok(data_dir, "new", "t", "--client", "c")
+    text = "The double charge came from the bank; refund by Friday."
+    assert 'tone: blame-shifting: ' in run(data_dir, "update", "INC-1", text).stderr
+    assert run(data_dir, "update", "INC-2", text).stderr == ""

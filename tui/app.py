@@ -18,12 +18,14 @@ from .core.model import Incident
 from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Mend
+from .core.stats import all_incidents, compute
 from .core.store import StoreError
 from .core.text import one_line
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen
 from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
 from .screens.help import HelpScreen
+from .screens.stats import StatsScreen
 
 TICK_SECONDS = 1.0
 
@@ -35,6 +37,7 @@ PALETTE_ACTIONS = (
     ("Log a client update", "update", "For the focused incident (u)"),
     ("New incident", "new", "Open a new incident (n)"),
     ("Filter the board", "filter", "By text, client or severity (/)"),
+    ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
     ("Show keys", "help", "Every key the board understands (?)"),
 )
 
@@ -226,3 +229,12 @@ class MendApp(App):
 
     def show_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_show_stats(self) -> None:
+        """Response metrics over every incident, open and archived (the board's `s`)."""
+        try:
+            stats = compute(all_incidents(self.mend.store), self.playbook_for, self.clock.now())
+        except (RuleError, StoreError) as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        self.push_screen(StatsScreen(stats))

@@ -6,22 +6,27 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .core import budget
+from .core import budget, tone
 from .core.clock import Clock, SystemClock
-from .core.model import Event, Incident, id_number, make_id
-from .core.playbook import DEFAULT_PLAYBOOK, PlaybookError, load_playbooks, user_dir
+from .core.model import BOARD_STAGES, Event, Incident, id_number, make_id
+from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
+from .core.stats import Filters, all_incidents, compute
 from .core.store import StoreError, TinyStore
 from .core.text import one_line, plain, short_duration
+from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
 
@@ -219,8 +224,50 @@ def cmd_note(mend: Mend, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tone_line(finding: tone.Finding, text: str) -> str:
+    line = f"tone: {finding.rule}: {finding.explanation}"
+    return line + f' ("{one_line(finding.excerpt(text))}")' if finding.span else line
+
+
 def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
-    print(f"{mend.update(normalize_id(args.id), args.text).id}: client update recorded")
+    incident_id = normalize_id(args.id)
+    findings = tone.check(args.text, "update", mend.playbook_for(mend.get(incident_id)))
+    for finding in findings:
+        print(_tone_line(finding, args.text), file=sys.stderr)
+    if findings and args.strict:
+        raise UsageError(f"update not recorded: the tone coach has {len(findings)} warning(s) and --strict is on")
+    print(f"{mend.update(incident_id, args.text).id}: client update recorded")
+    return EXIT_OK
+
+
+def _local_date(option: str, raw: str | None) -> date | None:
+    if raw is None:
+        return None
+    try:
+        # fromisoformat alone would also take 20260105 or 2026-W02-1: accept the one format we name.
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"{option} {raw!r}: expected a date as YYYY-MM-DD, e.g. 2026-03-31") from None
+
+
+def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
+    filters = Filters(since=_local_date("--since", args.since), until=_local_date("--until", args.until),
+                      client=args.client)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise UsageError(f"--since {filters.since} is after --until {filters.until}")
+    stats = compute(all_incidents(mend.store), mend.playbook_for, mend.clock.now(), filters)
+    if args.json:
+        _print_json(stats.to_dict())
+        return EXIT_OK
+    if not stats.total:
+        print(empty_line(filters))
+        return EXIT_OK
+    out = _console()
+    for section in sections(stats, CLI_PALETTE):
+        out.print(section)
+        out.print()
     return EXIT_OK
 
 
@@ -234,6 +281,59 @@ def cmd_playbooks_check(args: argparse.Namespace, env: Mapping[str, str]) -> int
     if problems:
         return EXIT_USAGE
     print(f"{folder}: all playbooks are valid")
+    return EXIT_OK
+
+
+def cmd_playbooks_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "SOURCE", "SEVERITIES", "WHEN TO USE"):
+        table.add_column(column, no_wrap=column != "WHEN TO USE")
+    for playbook in sorted(load_playbooks(playbook_dirs(args, env)).values(), key=lambda p: p.name):
+        table.add_row(Text(one_line(playbook.name)), playbook.source, ", ".join(map(str, playbook.severities)),
+                      Text(one_line(playbook.when_to_use)))
+    _console().print(table)
+    return EXIT_OK
+
+
+def _indented(rows: Sequence[tuple[Text | str, Text]], indent: int = 2) -> Padding:
+    """Marked lines whose wrapped text stays lined up under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for mark, text in rows:
+        grid.add_row(mark, text)
+    return Padding(grid, (0, 0, 0, indent))
+
+
+def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    playbooks = load_playbooks(playbook_dirs(args, env))
+    playbook: Playbook | None = playbooks.get(args.name)
+    if playbook is None:
+        raise UsageError(f"no playbook named {args.name!r}; known: {', '.join(sorted(playbooks))}")
+    out = _console()
+    out.print(Text(f"{one_line(playbook.title)} ({one_line(playbook.name)}, {playbook.source})", style="bold"))
+    out.print(Text(one_line(playbook.when_to_use)))
+    out.print(Text(f"suits severities {', '.join(map(str, playbook.severities))} · follow-up check-in "
+                   f"{playbook.follow_up_days} days after resolving · {plain(str(playbook.path))}", style="dim"))
+    for number, plan in enumerate(playbook.stages.values(), start=1):
+        out.print()
+        out.print(Text(f"{number}. {plan.stage.label}", style="bold underline"))
+        out.print(_indented([("goal", Text(one_line(plan.goal), style="italic"))]))
+        out.print(_indented([("•", Text(one_line(prompt))) for prompt in plan.prompts]))
+        out.print(_indented([(Text("✓ required", style="bold") if item.required else "  optional",
+                              Text(one_line(item.text))) for item in plan.checklist]))
+    out.print()
+    table = Table(title="Budgets by severity (1 is the worst)", title_justify="left", box=None, pad_edge=False)
+    table.add_column("")
+    for severity in SEVERITIES:
+        suits = "" if severity in playbook.severities else " (not suited)"
+        table.add_column(f"sev {severity}{suits}", justify="right")
+    for stage in BOARD_STAGES:
+        plan = playbook.stage(stage)
+        table.add_row(stage.label, *(short_duration(plan.budget(severity)) for severity in SEVERITIES))
+    table.add_row(Text("client update every", style="bold"),
+                  *(short_duration(playbook.update_cadence(severity)) for severity in SEVERITIES))
+    out.print(table)
     return EXIT_OK
 
 
@@ -319,9 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("text")
 
-    p = command("update", cmd_update, "record a client-facing update (restarts the update cadence)")
+    p = command("update", cmd_update, "record a client-facing update (restarts the update cadence); the tone "
+                "coach's warnings go to stderr")
     p.add_argument("id")
     p.add_argument("text")
+    p.add_argument("--strict", action="store_true", help="any tone warning refuses the update (exit 2)")
+
+    p = command("stats", cmd_stats, "response metrics: time to acknowledge, stage budgets, cadence, forced moves")
+    p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="incidents opened on or before this local date (YYYY-MM-DD)")
+    p.add_argument("--client", metavar="NAME", help="one client's incidents (case does not matter)")
+    p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
 
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
     playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,
@@ -329,13 +437,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = playbooks_sub.add_parser("check", help="validate a playbook folder (default: the shipped ones)")
     check.add_argument("dir", nargs="?")
     check.set_defaults(handler=cmd_playbooks_check)
+    listing = playbooks_sub.add_parser("list", help="list the playbooks: name, source, when to use",
+                                       parents=[common])
+    listing.set_defaults(handler=cmd_playbooks_list)
+    show = playbooks_sub.add_parser("show", help="show a playbook's guidance, checklists and budgets",
+                                    parents=[common])
+    show.add_argument("name")
+    show.set_defaults(handler=cmd_playbooks_show)
     return parser
 
 
 def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", cmd_board)
-    if handler is cmd_playbooks_check:
+    if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
     if handler is cmd_demo:
         return handler(args, env, clock)

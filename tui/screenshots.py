@@ -47,7 +47,10 @@ SCENES = (
     Scene("detail", (120, 35), ("l", "enter")),
     Scene("gate", (120, 35), ("l", "right_square_bracket")),
     Scene("new-incident", (120, 35), ("n", *"Invoices sent twice")),
+    # The tone coach under the update editor: over-apology and blame-shifting, marked in the draft.
+    Scene("update-tone", (120, 35), ("u", *"We are so sorry, so sorry, it was not our fault")),
     Scene("help", (120, 35), ("question_mark",)),
+    Scene("stats", (120, 35), ("s",)),
 )
 
 

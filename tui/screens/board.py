@@ -50,6 +50,7 @@ class BoardScreen(Screen):
         Binding("enter", "open", "Open"),
         Binding("u", "update", "Client update"),
         Binding("n", "new", "New"),
+        Binding("s", "app.show_stats", "Stats", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter"),
         Binding("question_mark", "help", "Help", key_display="?"),

@@ -19,6 +19,7 @@ KEYS = (
         ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
         ("u", "log a client update"),
         ("n", "open a new incident"),
+        ("s", "response metrics: time to acknowledge, stage budgets, forced moves"),
         ("/", "filter by words (id, client, title) or s1..s4 for severity"),
         ("esc", "clear the filter"),
         ("ctrl+p", "command palette: every action by name"),
