@@ -58,6 +58,10 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
 
 
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}
+_STAGES = {stage.value: stage for stage in Stage}
+
+
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times in mend are always timezone-aware")
@@ -69,7 +73,9 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    moment = datetime.fromisoformat(text)
+    # Stored times are UTC already; the conversion is for hand-edited offsets (and refuses naive ones).
+    return moment if moment.tzinfo is timezone.utc else utc(moment)
 
 
 @dataclass(frozen=True)
@@ -124,14 +130,21 @@ class Event:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        # Dict lookups, not enum calls: stats read every event of the archive.
+        try:
+            kind = _EVENT_KINDS[data["kind"]]
+            from_stage = _STAGES[data["from"]] if "from" in data else None
+            to_stage = _STAGES[data["to"]] if "to" in data else None
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a known event kind or stage: {error}") from None
         return cls(
-            kind=EventKind(data["kind"]),
+            kind=kind,
             at=parse_time(data["at"]),
             author=data["author"],
             text=data.get("text"),
             item=data.get("item"),
-            from_stage=Stage(data["from"]) if "from" in data else None,
-            to_stage=Stage(data["to"]) if "to" in data else None,
+            from_stage=from_stage,
+            to_stage=to_stage,
             forced=bool(data.get("forced", False)),
             reason=data.get("reason"),
             details=data.get("details"),
