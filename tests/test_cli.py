@@ -236,3 +236,9 @@ def test_update_uses_the_incident_playbooks_tone_phrases(data_dir):
     text = "The double charge came from the bank; refund by Friday."
     assert 'tone: blame-shifting: ' in run(data_dir, "update", "INC-1", text).stderr
     assert run(data_dir, "update", "INC-2", text).stderr == ""
+
+
+def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir):
+    result = run(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
+    assert result.returncode == 0
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
