@@ -9,6 +9,7 @@ from textual.widgets import OptionList
 
 from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
+from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
 from tui.core.store import TinyStore
 from tui.screens.board import BoardScreen
@@ -321,3 +322,17 @@ async def test_a_crossing_on_the_same_tick_as_a_reload_still_notifies(mend: Mend
         app.tick()  # reloads the change and sees the warn crossing in the same tick
         await pilot.pause()
         assert [n.title for n in app._notifications if incident.id in n.message] == ["Warning"]
+
+
+async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbooks, playbook, clock, tmp_path):
+    custom_file = tmp_path / "custom.toml"
+    custom_file.write_text(playbook.path.read_text().replace('name = "service-recovery"', 'name = "custom"'))
+    first = load_playbooks([tmp_path])
+    Mend(TinyStore(data_dir), first, clock, "ana").open("t", "c", playbook="custom")
+    custom_file.write_text(custom_file.read_text().replace("Own the problem", "Own it"))
+    app = MendApp(Mend(TinyStore(data_dir), load_playbooks([tmp_path]), clock, "ana"), tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        note = str(app.screen.query_one("#detail-playbook-note").render())
+        assert "playbook custom has changed since INC-1 opened" in note

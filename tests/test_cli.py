@@ -161,8 +161,8 @@ def test_an_incident_whose_playbook_is_gone_still_works(data_dir, tmp_path, play
     custom = playbook.path.read_text().replace('name = "service-recovery"', 'name = "custom"')
     (extra / "custom.toml").write_text(custom)
     ok(data_dir, "new", "t", "--client", "c", "--playbook", "custom", "--playbooks", str(extra))
-    shown = ok(data_dir, "show", "INC-1")  # without --playbooks: custom is not loaded now
-    assert "playbook custom is not loaded; showing service-recovery instead" in shown
+    shown = " ".join(ok(data_dir, "show", "INC-1").split())  # without --playbooks: custom is not loaded now
+    assert "playbook custom is no longer loaded since INC-1 opened; it follows the version it opened with" in shown
     assert "INC-1" in ok(data_dir, "list")
     ok(data_dir, "note", "INC-1", "still workable")
 
@@ -242,3 +242,23 @@ def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir
     result = run(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+
+
+def test_an_incident_follows_the_playbook_version_it_opened_with(data_dir, tmp_path, playbook):
+    extra = tmp_path / "playbooks"
+    extra.mkdir()
+    original = playbook.path.read_text().replace('name = "service-recovery"', 'name = "custom"')
+    custom = extra / "custom.toml"
+    custom.write_text(original)
+    ok(data_dir, "new", "t", "--client", "c", "--playbook", "custom", "--playbooks", str(extra))
+    assert "note:" not in ok(data_dir, "show", "INC-1", "--playbooks", str(extra))
+    # Someone renames the acknowledge item: the open incident keeps the checklist it started with.
+    custom.write_text(original.replace('id = "ack-client-told"', 'id = "ack-renamed"'))
+    shown = " ".join(ok(data_dir, "show", "INC-1", "--playbooks", str(extra)).split())
+    assert "playbook custom has changed since INC-1 opened; it follows the version it opened with" in shown
+    assert "ack-client-told" in shown and "ack-renamed" not in shown
+    ok(data_dir, "check", "INC-1", "ack-client-told", "--playbooks", str(extra))
+    custom.unlink()
+    shown = " ".join(ok(data_dir, "show", "INC-1").split())
+    assert "playbook custom is no longer loaded since INC-1 opened" in shown
+    assert "now at empathize" in ok(data_dir, "advance", "INC-1")

@@ -466,3 +466,14 @@ class StoreModel(RuleBasedStateMachine):
 
 StoreModel.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 test_store_against_model = StoreModel.TestCase
+
+
+def test_playbook_copies_are_kept_privately_and_once(store, data):
+    assert store.playbook_copy("custom", "abc123") is None
+    store.keep_playbook_copy("custom", "abc123", b"version one")
+    store.keep_playbook_copy("custom", "abc123", b"ignored: same version name")
+    path = data / "playbooks" / "abc123" / "custom.toml"
+    assert store.playbook_copy("custom", "abc123") == b"version one" == path.read_bytes()
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(StoreError):
+        store.keep_playbook_copy("../escape", "abc123", b"x")

@@ -154,8 +154,8 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
         return EXIT_OK
     playbook = mend.playbook_for(incident)
     out = _console()
-    if mend.missing_playbook(incident):
-        out.print(Text(f"note: playbook {incident.playbook} is not loaded; showing {playbook.name} instead"))
+    if (note := mend.playbook_note(incident)) is not None:
+        out.print(Text(f"note: {note}"))
     out.print(Text(f"{incident.id}  {one_line(incident.title)}", style="bold"))
     out.print(Text(f"client {one_line(incident.client)} · severity {incident.severity} · playbook "
                    f"{incident.playbook} · owner {one_line(incident.owner)}"))

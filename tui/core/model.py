@@ -164,6 +164,7 @@ class Incident:
     stage_entered_at: datetime
     checked: frozenset[str] = frozenset()
     resolved_at: datetime | None = None
+    playbook_digest: str = ""  # the playbook version it opened with ("" in data older than that)
     events: tuple[Event, ...] = field(default=(), repr=False)
 
     @property
@@ -200,6 +201,7 @@ class Incident:
             "stage_entered_at": format_time(self.stage_entered_at),
             "checked": sorted(self.checked),
             "resolved_at": format_time(self.resolved_at) if self.resolved_at else None,
+            "playbook_digest": self.playbook_digest,
             "events": [e.to_dict() for e in self.events],
         }
 
@@ -217,6 +219,7 @@ class Incident:
             stage_entered_at=parse_time(data["stage_entered_at"]),
             checked=frozenset(data.get("checked", ())),
             resolved_at=parse_time(data["resolved_at"]) if data.get("resolved_at") else None,
+            playbook_digest=data.get("playbook_digest", ""),
             events=tuple(Event.from_dict(e) for e in data["events"]),
         )
 
@@ -249,6 +252,7 @@ def apply(incident: Incident | None, event: Event) -> Incident:
             opened_at=event.at,
             stage=Stage.ACKNOWLEDGE,
             stage_entered_at=event.at,
+            playbook_digest=details.get("playbook_digest", ""),
             events=(event,),
         )
     if incident is None:

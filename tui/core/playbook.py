@@ -141,6 +141,15 @@ def load_file(path: Path, source: str = "user") -> Playbook:
     return playbook
 
 
+def load_bytes(raw: bytes, path: Path, source: str) -> Playbook:
+    """Load a playbook kept elsewhere (a copy in the data store); `path` names it in errors."""
+    reader = _Reader(Path(path))
+    playbook = reader.parse(raw, source)
+    if playbook is None:
+        raise PlaybookError(reader.problems)
+    return playbook
+
+
 def check_dir(path: Path) -> list[Problem]:
     """Validate every playbook in a folder; [] when all are good."""
     problems: list[Problem] = []
@@ -212,6 +221,9 @@ class _Reader:
         except OSError as error:
             self.problem("(file)", f"cannot read the file: {error.strerror or error}")
             return None
+        return self.parse(raw, source)
+
+    def parse(self, raw: bytes, source: str) -> Playbook | None:
         try:
             text = raw.decode("utf-8-sig")  # tolerate the byte-order mark some editors add
         except UnicodeDecodeError as error:

@@ -70,6 +70,7 @@ def open_incident(
             "client": _bounded("client", client, MAX_CLIENT),
             "severity": severity,
             "playbook": playbook.name,
+            "playbook_digest": playbook.digest,
             "owner": owner,
         },
     )

@@ -6,12 +6,14 @@ inside `Store.update`, under the store's lock, against the freshest copy.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Mapping
 
 from . import rules
 from .clock import Clock
 from .model import Incident
-from .playbook import DEFAULT_PLAYBOOK, Playbook
+from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import Store
 
 
@@ -21,6 +23,7 @@ class Mend:
         self.playbooks = playbooks
         self.clock = clock
         self.author = author
+        self._copies: dict[tuple[str, str], Playbook | None] = {}
 
     def playbook(self, name: str) -> Playbook:
         try:
@@ -30,15 +33,40 @@ class Mend:
             raise rules.RuleError(f"unknown playbook {name!r}; loaded playbooks: {known}") from None
 
     def playbook_for(self, incident: Incident) -> Playbook:
-        """The incident's playbook; the default one if it is no longer loaded.
+        """The playbook version the incident opened with.
 
-        An incident must stay workable when its playbook file is removed or its
-        folder is not passed this time; `missing_playbook` says when that happened.
+        The loaded playbook while it is that version; otherwise the copy the store
+        kept when the incident opened (the file was edited or removed since); the
+        default playbook only for data that predates kept copies.
         """
-        return self.playbooks.get(incident.playbook) or self.playbook(DEFAULT_PLAYBOOK)
+        loaded = self.playbooks.get(incident.playbook)
+        if loaded is not None and (loaded.digest == incident.playbook_digest or not incident.playbook_digest):
+            return loaded
+        kept = self._kept_copy(incident) if incident.playbook_digest else None
+        return kept or loaded or self.playbook(DEFAULT_PLAYBOOK)
 
-    def missing_playbook(self, incident: Incident) -> bool:
-        return incident.playbook not in self.playbooks
+    def playbook_note(self, incident: Incident) -> str | None:
+        """One line for when the incident does not follow the playbook as loaded now."""
+        used = self.playbook_for(incident)
+        loaded = self.playbooks.get(incident.playbook)
+        if used is loaded:
+            return None
+        if used.source == "kept copy":
+            change = "has changed" if loaded is not None else "is no longer loaded"
+            return (f"playbook {incident.playbook} {change} since {incident.id} opened; "
+                    "it follows the version it opened with")
+        return f"playbook {incident.playbook} is not loaded; showing {used.name} instead"
+
+    def _kept_copy(self, incident: Incident) -> Playbook | None:
+        key = (incident.playbook, incident.playbook_digest)
+        if key not in self._copies:
+            raw = self.store.playbook_copy(*key)
+            path = Path(f"{incident.playbook_digest}/{incident.playbook}.toml")
+            try:
+                self._copies[key] = None if raw is None else load_bytes(raw, path, "kept copy")
+            except PlaybookError:
+                self._copies[key] = None  # a damaged copy: fall back rather than stop the board
+        return self._copies[key]
 
     def list_open(self) -> list[Incident]:
         return self.store.list_open()
@@ -62,7 +90,18 @@ class Mend:
                                        playbook=chosen, owner=owner or self.author, now=self.clock.now())
 
         build("INC-0")  # validate before the store takes an id, so a typo does not burn one
+        self._keep_copy(chosen)
         return self.store.create(build)
+
+    def _keep_copy(self, playbook: Playbook) -> None:
+        try:
+            raw = playbook.path.read_bytes()
+        except OSError:
+            return
+        # Edited or gone since mend loaded it: those bytes are not the version in use, and
+        # opening an incident must not fail over it. The incident then follows what is loaded.
+        if hashlib.sha256(raw).hexdigest()[:12] == playbook.digest:
+            self.store.keep_playbook_copy(playbook.name, playbook.digest, raw)
 
     def advance(self, incident_id: str, *, force: bool = False, reason: str | None = None) -> Incident:
         return self.store.update(

@@ -80,6 +80,14 @@ class Store(Protocol):
         """Cheap; differs from an earlier token once someone changed the open set."""
         ...
 
+    def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
+        """Keep this version of a playbook, so incidents opened with it outlive edits to it."""
+        ...
+
+    def playbook_copy(self, name: str, digest: str) -> bytes | None:
+        """A kept playbook version, or None."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -119,36 +127,10 @@ class _AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps(data).encode()
-        try:
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        except OSError as error:
-            raise self._write_error(error) from error
-        try:
-            with open(fd, "wb") as file:
-                os.fchmod(fd, 0o600)
-                file.write(text)
-                file.flush()
-                os.fsync(fd)
-            os.replace(temp, self.path)
-        except OSError as error:
-            with suppress(OSError):
-                os.unlink(temp)
-            raise self._write_error(error) from error
+        _write_atomically(self.path, json.dumps(data).encode())
         # Only ever called under the store's lock, after the file was checked: what
         # we just wrote is a checked version too.
         self.checked_token = self.token()
-        # The rename is durable only once the directory entry is on disk.
-        try:
-            _fsync_dir(self.path.parent)
-        except OSError as error:
-            raise StoreError(
-                f"wrote {self.path} but could not sync its directory: {error.strerror or error}; "
-                "the change may not survive a crash"
-            ) from error
-
-    def _write_error(self, error: OSError) -> StoreError:
-        return StoreError(f"cannot write {self.path}: {error.strerror or error}; the previous version was kept")
 
 
 class TinyStore:
@@ -170,9 +152,8 @@ class TinyStore:
         self._shard_dbs: dict[int, TinyDB] = {}
         with self._locked():
             # Nobody else is writing now, so any temp file is a crash leftover.
-            for directory in (self._dir, self._archive_dir):
-                for leftover in directory.glob(".*.tmp"):
-                    leftover.unlink(missing_ok=True)
+            for leftover in self._dir.rglob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
             if self._read_meta() is None:
                 self._set_next_id(self._next_number(()))
 
@@ -199,6 +180,28 @@ class TinyStore:
 
     def change_token(self) -> object:
         return self._incidents.storage.token()
+
+    def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
+        path = self._copy_path(name, digest)
+        if path.exists():
+            return  # named by its content hash: an existing copy is this very version
+        with self._locked():
+            _make_private_dir(path.parent)
+            _write_atomically(path, content)
+
+    def playbook_copy(self, name: str, digest: str) -> bytes | None:
+        try:
+            return self._copy_path(name, digest).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"cannot read {self._copy_path(name, digest)}: {error.strerror or error}") from error
+
+    def _copy_path(self, name: str, digest: str) -> Path:
+        # <digest>/<name>.toml: the loader insists a playbook's name matches its file name.
+        if not (digest.isalnum() and name.replace("-", "").replace("_", "").isalnum()):
+            raise StoreError(f"not a playbook name and version: {name!r} {digest!r}")
+        return self._dir / "playbooks" / digest / f"{name}.toml"
 
     # -- writes: under the lock, every file read (and checked) before it is written --
 
@@ -437,6 +440,37 @@ def _make_private_dir(path: Path) -> None:
         pass
     except OSError as error:
         raise StoreError(f"cannot create {path}: {error.strerror or error}") from error
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _write_error(path, error) from error
+    try:
+        with open(fd, "wb") as file:
+            os.fchmod(fd, 0o600)
+            file.write(content)
+            file.flush()
+            os.fsync(fd)
+        os.replace(temp, path)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise _write_error(path, error) from error
+    # The rename is durable only once the directory entry is on disk.
+    try:
+        _fsync_dir(path.parent)
+    except OSError as error:
+        raise StoreError(
+            f"wrote {path} but could not sync its directory: {error.strerror or error}; "
+            "the change may not survive a crash"
+        ) from error
+
+
+def _write_error(path: Path, error: OSError) -> StoreError:
+    return StoreError(f"cannot write {path}: {error.strerror or error}; the previous version was kept")
 
 
 def _fsync_dir(path: Path) -> None:

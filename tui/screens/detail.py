@@ -53,6 +53,7 @@ class DetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
         yield Static(id="detail-times")
+        yield Static(id="detail-playbook-note")
         with Horizontal(id="detail-body"):
             with VerticalScroll(id="detail-now"):
                 yield Static(id="detail-goal")
@@ -91,6 +92,9 @@ class DetailScreen(Screen):
             f"{one_line(incident.title)}"
         ))
         self._show_times()
+        note = self.app.mend.playbook_note(incident)
+        self.query_one("#detail-playbook-note", Static).update(Text(f"Note: {note}" if note else ""))
+        self.query_one("#detail-playbook-note").display = note is not None
         self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plan.goal}"))
         style = self.get_component_rich_style
         prompts = Text("Say and do now\n", style=style("detail--heading"))
