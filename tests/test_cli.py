@@ -262,3 +262,16 @@ def test_an_incident_follows_the_playbook_version_it_opened_with(data_dir, tmp_p
     shown = " ".join(ok(data_dir, "show", "INC-1").split())
     assert "playbook custom is no longer loaded since INC-1 opened" in shown
     assert "now at empathize" in ok(data_dir, "advance", "INC-1")
+
+
+def test_a_changed_playbook_without_a_kept_copy_is_said_too(data_dir, tmp_path, playbook):
+    extra = tmp_path / "playbooks"
+    extra.mkdir()
+    custom = extra / "custom.toml"
+    custom.write_text(playbook.path.read_text().replace('name = "service-recovery"', 'name = "custom"'))
+    ok(data_dir, "new", "t", "--client", "c", "--playbook", "custom", "--playbooks", str(extra))
+    for kept in (data_dir / "playbooks").rglob("custom.toml"):
+        kept.unlink()
+    custom.write_text(custom.read_text().replace("Own the problem", "Own it"))
+    shown = " ".join(ok(data_dir, "show", "INC-1", "--playbooks", str(extra)).split())
+    assert "no copy of that version was kept; it follows the current one" in shown

@@ -50,6 +50,9 @@ class Mend:
         used = self.playbook_for(incident)
         loaded = self.playbooks.get(incident.playbook)
         if used is loaded:
+            if incident.playbook_digest and used.digest != incident.playbook_digest:
+                return (f"playbook {incident.playbook} has changed since {incident.id} opened and no copy "
+                        "of that version was kept; it follows the current one")
             return None
         if used.source == "kept copy":
             change = "has changed" if loaded is not None else "is no longer loaded"
