@@ -91,6 +91,8 @@ class MendApp(App):
     # -- the tick ------------------------------------------------------------------
 
     def tick(self) -> None:
+        if not self.board.is_attached:
+            return  # the app is shutting down: the board's widgets are going
         try:
             changed = self.mend.store.change_token() != self._store_token
         except StoreError as error:

@@ -66,6 +66,7 @@ class BoardScreen(Screen):
         # The incident the keys act on. Kept here, not read from focus, because
         # Widget.focus() is deferred: a fast `l ]` must advance the card `l` chose.
         self._selected: str | None = None
+        self._moving: str | None = None  # the selected incident while its card is remounted
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -73,7 +74,9 @@ class BoardScreen(Screen):
             for stage in BOARD_STAGES:
                 yield StageColumn(stage)
         yield Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
-        yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter")
+        # Disabled while hidden, or it would take focus and swallow the board's keys.
+        yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
+                    disabled=True)
         yield Footer()
 
     # -- called by the app ---------------------------------------------------
@@ -109,11 +112,13 @@ class BoardScreen(Screen):
             self._add(incident, now)
         elif card.incident.stage is not incident.stage:
             # Remount in the new column; the selection (an id) follows it there.
+            if self._selected == incident.id:
+                # Textual hands focus to a neighbour when the old card goes; that must
+                # not steal the selection before the new card takes it back.
+                self._moving = incident.id
+                self.call_after_refresh(self._focus_selected)
             self._cards.pop(incident.id).remove()
             self._add(incident, now)
-            if self._selected == incident.id:
-                self.call_after_refresh(self._focus_selected)
-                self.refresh_bindings()  # e.g. [ is valid again once it left acknowledge
         elif card.incident != incident:
             card.show(incident, self.app.playbook_for(incident), now)
             card.display = matches(incident, self._filter)
@@ -175,22 +180,25 @@ class BoardScreen(Screen):
 
     def select(self, card: IncidentCard | None) -> None:
         self._selected = card.incident_id if card else None
+        if card is None:
+            self.refresh_bindings()  # no focus change will do it; each call rebuilds the footer
         self._focus_selected()
-        self.refresh_bindings()
 
     def focus_incident(self, incident_id: str) -> None:
         self.select(self._cards.get(incident_id))
 
     def _focus_selected(self) -> None:
+        self._moving = None
         card = self.focused_card
         if card is not None and card.is_mounted:
             self.set_focus(card)
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
-        # A click or tab also selects.
+        # A click or tab also selects (Textual refreshes the footer on focus changes).
+        if self._moving is not None:
+            return
         if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._cards:
             self._selected = event.widget.incident_id
-            self.refresh_bindings()
 
     def _first_card(self) -> IncidentCard | None:
         return next((cards[0] for stage in BOARD_STAGES if (cards := self._stage_cards(stage))), None)
@@ -264,6 +272,7 @@ class BoardScreen(Screen):
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
+        field.disabled = False
         field.display = True
         field.focus()
 
@@ -271,6 +280,7 @@ class BoardScreen(Screen):
         field = self.query_one("#filter", Input)
         field.value = ""
         field.display = False
+        field.disabled = True
         self._apply_filter("")
 
     @on(Input.Changed, "#filter")
@@ -281,6 +291,7 @@ class BoardScreen(Screen):
     def _filter_done(self, event: Input.Submitted) -> None:
         field = self.query_one("#filter", Input)
         field.display = bool(self._filter)
+        field.disabled = not self._filter
         self.select(self._first_card())
 
     def _apply_filter(self, query: str) -> None:

@@ -80,7 +80,8 @@ class IncidentCard(Widget, can_focus=True):
         self._update_status = update.status
         self._time_label = f"{short_duration(reading.elapsed)}/{short_duration(reading.budget)}"
         for status, css_class in STATUS_CLASSES.items():
-            self.set_class(status is self._status, css_class)
+            # Before mounting, a class change must not restyle: the mount styles it once.
+            self.set_class(status is self._status, css_class, update=self.is_mounted)
 
     @property
     def status(self) -> Status:

@@ -23,7 +23,8 @@ class StageColumn(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.stage.label, classes="column-title")
-        yield VerticalScroll(classes="cards")
+        # Only cards take focus: a focusable container restyles all its cards on blur.
+        yield VerticalScroll(classes="cards", can_focus=False)
 
     def add_cards(self, cards: list[IncidentCard]) -> None:
         """Mount in urgency order, so the worst incident is always on top.
