@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tests.conftest import START
 from tui.core import rules
-from tui.core.model import BOARD_STAGES, EventKind, Incident, Stage, replay
+from tui.core.model import BOARD_STAGES, EventKind, Incident, ReportPart, Stage, replay
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 
 
@@ -19,8 +19,13 @@ def opened(playbook: Playbook, severity: int = 2) -> Incident:
 
 
 def tick_required(incident: Incident, playbook: Playbook) -> Incident:
+    """Do what the gate asks: tick each required item, and write each missing report-back part."""
     for item in rules.missing_required(incident, playbook):
-        incident = rules.set_checked(incident, playbook, item.id, True, now=START, author="ana")
+        if item.id.startswith(rules.REPORT_ITEM_PREFIX):
+            part = ReportPart(item.id.removeprefix(rules.REPORT_ITEM_PREFIX))
+            incident = rules.set_report_part(incident, part, f"the {part.value}", now=START, author="ana")
+        else:
+            incident = rules.set_checked(incident, playbook, item.id, True, now=START, author="ana")
     return incident
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from tests.test_cli import ok, run
 from tui.app import MendApp
 from tui.core import rules
-from tui.core.model import BOARD_STAGES, Incident, Stage
+from tui.core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from tui.core.playbook import ChecklistItem, Playbook, StagePlan
 from tui.core.stats import Filters, all_incidents, compute, percentile
 from tui.demo import seed
@@ -77,6 +77,11 @@ class Script:
         self.incident = rules.add_update(self.incident, "news", now=now, author="ana")
         return self
 
+    def report(self, now: datetime) -> Script:
+        for part in ReportPart:
+            self.incident = rules.set_report_part(self.incident, part, f"the {part.value}", now=now, author="ana")
+        return self
+
     def resolve(self, now: datetime, reason: str | None = None) -> Script:
         self.incident = rules.resolve(self.incident, self.playbook, now=now, author="ana",
                                       force=reason is not None, reason=reason)
@@ -95,7 +100,7 @@ def history() -> list[Incident]:
          .apology(at(23, 9, 20)).advance(at(23, 9, 20))  # empathize 14m of 30
          .advance(at(23, 10, 40))  # diagnose 80m of 60: breach
          .advance(at(23, 11))  # fix 20m of 120
-         .resolve(at(23, 11, 30)))  # report back 30m of 60
+         .report(at(23, 11, 30)).resolve(at(23, 11, 30)))  # report back 30m of 60
     # B: S2, forced past the apology, force-resolved, reopened; open again since 12:00.
     b = (Script(2, "Globex", 2, at(23, 10))
          .advance(at(23, 10, 30))  # acknowledged after 30m; acknowledge 30m of 20: breach
@@ -116,7 +121,7 @@ def history() -> list[Incident]:
          .apology(at(9, 10, 45)).advance(at(9, 11))  # empathize 15m of 30
          .advance(at(9, 12))  # diagnose 60m of 60: a breach (the budget is used up)
          .advance(at(9, 13))  # fix 60m of 120
-         .resolve(at(9, 13, 30)))  # report back 30m of 60
+         .report(at(9, 13, 30)).resolve(at(9, 13, 30)))  # report back 30m of 60
     return [s.incident for s in (a, b, c, d, e)]
 
 
@@ -325,14 +330,14 @@ def test_cli_stats_empty_selection_and_bad_dates(data_dir):
 
 
 async def test_s_opens_the_stats_screen_and_escape_returns(mend, clock):
-    seed(mend.store, mend.playbooks, clock.now())
+    seeded = seed(mend.store, mend.playbooks, clock.now())
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, StatsScreen)
-        assert app.screen.stats.total == 12 and app.screen.stats.waiting_for_acknowledgement == 3
+        assert app.screen.stats.total == len(seeded) and app.screen.stats.waiting_for_acknowledgement == 3
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)

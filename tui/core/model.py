@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
+FOLLOW_UP_DUE = "follow_up_due"  # key in a resolving STAGE event's details
 
 
 class Stage(StrEnum):
@@ -56,10 +57,45 @@ class EventKind(StrEnum):
     NOTE = "note"
     UPDATE = "update"  # a client-facing update
     REOPENED = "reopened"
+    REPORT = "report"  # a report-back part written or edited: item = the part, text = its words
+    FOLLOW_UP = "follow_up"  # the follow-up check-in after resolve is done
+
+
+class ReportPart(StrEnum):
+    """The report-back, in the order the client should hear it."""
+
+    WHAT_HAPPENED = "what_happened"
+    WHY = "why"
+    WHATS_NEXT = "whats_next"
+    GESTURE = "gesture"
+
+    @property
+    def label(self) -> str:
+        return _PART_LABELS[self]
+
+
+_PART_LABELS = {
+    ReportPart.WHAT_HAPPENED: "What happened",
+    ReportPart.WHY: "Why",
+    ReportPart.WHATS_NEXT: "What's next",
+    ReportPart.GESTURE: "What we're doing to make it right",
+}
+NO_GESTURE = "none"
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    text: str
+    reason: str | None  # why there is no gesture, when the gesture is "none"
+
+    @property
+    def is_no_gesture(self) -> bool:
+        return self.text.strip().lower() == NO_GESTURE
 
 
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 _STAGES = {stage.value: stage for stage in Stage}
+_PARTS = {part.value for part in ReportPart}
 
 
 def utc(moment: datetime) -> datetime:
@@ -110,6 +146,11 @@ class Event:
                 return f"client update: {self.text}"
             case EventKind.REOPENED:
                 return "reopened" + (f": {self.reason}" if self.reason else "")
+            case EventKind.REPORT:
+                part = ReportPart(self.item).label if self.item in _PARTS else self.item
+                return f"report · {part}: {self.text}" + (f" (reason: {self.reason})" if self.reason else "")
+            case EventKind.FOLLOW_UP:
+                return "follow-up check-in done" + (f": {self.text}" if self.text else "")
         return self.kind.value
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +228,41 @@ class Incident:
     def last_update_at(self) -> datetime | None:
         updates = self.updates
         return updates[-1].at if updates else None
+
+    @property
+    def report(self) -> dict[ReportPart, ReportEntry]:
+        """The latest words for each report-back part written so far."""
+        parts: dict[ReportPart, ReportEntry] = {}
+        for event in self.events:
+            if event.kind is EventKind.REPORT and event.item in _PARTS:
+                parts[ReportPart(event.item)] = ReportEntry(event.text or "", event.reason)
+        return {part: parts[part] for part in ReportPart if part in parts}
+
+    @property
+    def follow_up_due(self) -> datetime | None:
+        """When to check back with the client, set by the resolve; None while open or if none was set."""
+        if not self.is_resolved:
+            return None
+        due = None
+        for event in reversed(self.events):
+            if event.kind is EventKind.STAGE and event.to_stage is Stage.RESOLVED:
+                due = (event.details or {}).get(FOLLOW_UP_DUE)
+                break
+        return parse_time(due) if due else None
+
+    @property
+    def follow_up_done_at(self) -> datetime | None:
+        """When the follow-up of the latest resolve was done."""
+        for event in reversed(self.events):
+            if event.kind is EventKind.FOLLOW_UP:
+                return event.at
+            if event.kind is EventKind.STAGE and event.to_stage is Stage.RESOLVED:
+                return None
+        return None
+
+    @property
+    def follow_up_pending(self) -> bool:
+        return self.follow_up_due is not None and self.follow_up_done_at is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -280,7 +356,7 @@ def apply(incident: Incident | None, event: Event) -> Incident:
                 resolved_at=None,
                 events=events,
             )
-        case EventKind.NOTE | EventKind.UPDATE:
+        case EventKind.NOTE | EventKind.UPDATE | EventKind.REPORT | EventKind.FOLLOW_UP:
             return replace(incident, events=events)
     raise ValueError(f"unknown event kind {event.kind!r}")
 

@@ -7,9 +7,10 @@ and from a key press leave the same record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from .model import BOARD_STAGES, Event, EventKind, Incident, Stage, apply
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
+                    format_time)
 from .playbook import ChecklistItem, Playbook
 
 MAX_TITLE = 200
@@ -22,14 +23,24 @@ class RuleError(ValueError):
     """A refused operation; str() is one line a person can act on."""
 
 
+REPORT_ITEM_PREFIX = "report:"
+
+
+def is_report_item(item: ChecklistItem) -> bool:
+    """The gate's stand-in for a report-back part: written with `mend report` or `r`, not ticked."""
+    return item.id.startswith(REPORT_ITEM_PREFIX)
+
+
 class GateRefused(RuleError):
     def __init__(self, incident: Incident, missing: tuple[ChecklistItem, ...]) -> None:
         self.incident = incident
         self.missing = missing
-        items = "; ".join(f"{item.id} ({item.text})" for item in missing)
-        super().__init__(
-            f"{incident.id} cannot leave {incident.stage.label.lower()} yet: unchecked required items: {items}"
-        )
+        unchecked = [f"{item.id} ({item.text})" for item in missing if not is_report_item(item)]
+        unwritten = [ReportPart(item.id.removeprefix(REPORT_ITEM_PREFIX)).label.lower()
+                     for item in missing if is_report_item(item)]
+        reasons = ([f"unchecked required items: {'; '.join(unchecked)}"] if unchecked else []) + (
+            [f"report-back parts not written yet: {', '.join(unwritten)}"] if unwritten else [])
+        super().__init__(f"{incident.id} cannot leave {incident.stage.label.lower()} yet: {'; '.join(reasons)}")
 
 
 def _bounded(label: str, text: str, limit: int, *, required: bool = True) -> str:
@@ -83,11 +94,23 @@ def _require_open(incident: Incident) -> None:
 
 
 def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:
-    """Required items of the current stage that are not ticked yet."""
+    """Required items of the current stage that are not ticked yet.
+
+    At report back every part of the report must also be written: ticking
+    "told the client why" is not enough until the why is on record.
+    """
     if incident.is_resolved:
         return ()
     plan = playbook.stage(incident.stage)
-    return tuple(item for item in plan.checklist if item.required and item.id not in incident.checked)
+    missing = tuple(item for item in plan.checklist if item.required and item.id not in incident.checked)
+    if incident.stage is Stage.REPORT_BACK:
+        written = incident.report
+        missing += tuple(
+            ChecklistItem(id=REPORT_ITEM_PREFIX + part.value, text=f"report: {part.label.lower()} written",
+                          required=True)
+            for part in ReportPart if part not in written
+        )
+    return missing
 
 
 def next_stage(stage: Stage) -> Stage:
@@ -117,6 +140,7 @@ def advance(
     missing = missing_required(incident, playbook)
     if missing and not force:
         raise GateRefused(incident, missing)
+    to_stage = next_stage(incident.stage)
     return apply(
         incident,
         Event(
@@ -124,11 +148,20 @@ def advance(
             at=now,
             author=author,
             from_stage=incident.stage,
-            to_stage=next_stage(incident.stage),
+            to_stage=to_stage,
             forced=bool(missing),
             reason=reason if missing else None,
+            details=_follow_up(playbook, now) if to_stage is Stage.RESOLVED else None,
         ),
     )
+
+
+def _follow_up(playbook: Playbook, now: datetime) -> dict[str, str] | None:
+    # Only a resolve after a report-back books a check-in; a forced early close
+    # (a duplicate, a false alarm) has nobody to check back with.
+    if playbook.follow_up_days <= 0:
+        return None
+    return {FOLLOW_UP_DUE: format_time(now + timedelta(days=playbook.follow_up_days))}
 
 
 def back(incident: Incident, *, now: datetime, author: str) -> Incident:
@@ -213,3 +246,38 @@ def add_update(incident: Incident, text: str, *, now: datetime, author: str) -> 
     _require_open(incident)
     text = _bounded("client update", text, MAX_TEXT)
     return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text))
+
+
+def set_report_part(
+    incident: Incident, part: ReportPart, text: str, *, reason: str | None = None, now: datetime, author: str
+) -> Incident:
+    """Write or edit one part of the report-back; every edit is kept as an event.
+
+    A gesture of "none" needs the reason there is none. Writing the words a part
+    already has records nothing.
+    """
+    _require_open(incident)
+    text = _bounded(part.label.lower(), text, MAX_TEXT)
+    reason = _bounded("the reason for no gesture", reason, MAX_TEXT, required=False) if reason else None
+    is_none = part is ReportPart.GESTURE and text.lower() == "none"
+    if is_none and not reason:
+        raise RuleError('a gesture of "none" needs a reason: say why no gesture fits this harm')
+    if reason and not is_none:
+        raise RuleError('a reason goes only with a gesture of "none"')
+    current = incident.report.get(part)
+    if current is not None and (current.text, current.reason) == (text, reason):
+        return incident
+    return apply(incident, Event(kind=EventKind.REPORT, at=now, author=author, item=part.value, text=text,
+                                 reason=reason))
+
+
+def follow_up_done(incident: Incident, *, now: datetime, author: str, text: str | None = None) -> Incident:
+    """Record the check-in with the client after the resolve."""
+    if not incident.is_resolved:
+        raise RuleError(f"{incident.id} is still open; its follow-up is booked when it is resolved")
+    if incident.follow_up_due is None:
+        raise RuleError(f"{incident.id} has no follow-up check-in booked")
+    if incident.follow_up_done_at is not None:
+        raise RuleError(f"{incident.id}'s follow-up was already done")
+    text = _bounded("follow-up note", text, MAX_TEXT, required=False) if text else None
+    return apply(incident, Event(kind=EventKind.FOLLOW_UP, at=now, author=author, text=text or None))

@@ -12,9 +12,9 @@ from typing import Mapping
 
 from . import rules
 from .clock import Clock
-from .model import Incident
+from .model import Incident, ReportPart
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .store import Store
+from .store import FollowUp, Store
 
 
 class Mend:
@@ -149,3 +149,22 @@ class Mend:
     def update(self, incident_id: str, text: str) -> Incident:
         return self.store.update(incident_id, lambda inc: rules.add_update(inc, text, now=self.clock.now(),
                                                                       author=self.author))
+
+    def write_report(self, incident_id: str, parts: Mapping[ReportPart, tuple[str, str | None]]) -> Incident:
+        """Write several report-back parts in one go: one event per part that changed."""
+
+        def change(incident: Incident) -> Incident:
+            for part, (text, reason) in parts.items():
+                incident = rules.set_report_part(incident, part, text, reason=reason, now=self.clock.now(),
+                                                 author=self.author)
+            return incident
+
+        return self.store.update(incident_id, change)
+
+    def follow_up_done(self, incident_id: str, text: str | None = None) -> Incident:
+        return self.store.update(
+            incident_id, lambda inc: rules.follow_up_done(inc, now=self.clock.now(), author=self.author, text=text)
+        )
+
+    def follow_ups(self) -> list[FollowUp]:
+        return self.store.follow_ups()

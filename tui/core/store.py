@@ -1,8 +1,9 @@
 """Where incidents live: the Store interface and its TinyDB-backed implementation.
 
 Layout of a data dir:
-    open.json         the hot set: table `incidents` (doc_id = incident number) and
-                      table `meta` (schema_version, next_id)
+    open.json         the hot set: table `incidents` (doc_id = incident number),
+                      table `meta` (schema_version, next_id) and table `follow_ups`
+                      (resolved incidents whose follow-up check-in is not done yet)
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
 
@@ -19,15 +20,17 @@ import re
 import socket
 import tempfile
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from tui.core.model import SCHEMA_VERSION, Incident, id_number, make_id
+from tui.core.model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
 
 SHARD_SIZE = 500
 _SHARD_NAME = re.compile(r"^(\d{4,})\.json$")
@@ -47,6 +50,16 @@ class LockTimeoutError(StoreError):
 
 class UnknownIncidentError(StoreError):
     """No incident has that id."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A resolved incident waiting for its check-in with the client."""
+
+    id: str
+    title: str
+    client: str
+    due: datetime
 
 
 class Store(Protocol):
@@ -72,8 +85,16 @@ class Store(Protocol):
         """Store change(current), where current is read afresh; exceptions from change write nothing."""
         ...
 
+    def put_many(self, incidents: Sequence[Incident]) -> None:
+        """Store many incidents as given (an import), with a few whole-file writes instead of one per incident."""
+        ...
+
     def put(self, incident: Incident) -> None:
         """Store an incident as it is (import, seeding)."""
+        ...
+
+    def follow_ups(self) -> list[FollowUp]:
+        """Follow-up check-ins not done yet, soonest due first, without reading the archive."""
         ...
 
     def change_token(self) -> object:
@@ -149,6 +170,7 @@ class TinyStore:
         self._db = TinyDB(self._open_path, storage=_AtomicJSONStorage)
         self._incidents = self._db.table("incidents", cache_size=0)
         self._meta = self._db.table("meta", cache_size=0)
+        self._follow_ups = self._db.table("follow_ups", cache_size=0)
         self._shard_dbs: dict[int, TinyDB] = {}
         with self._locked():
             # Nobody else is writing now, so any temp file is a crash leftover.
@@ -177,6 +199,14 @@ class TinyStore:
             if doc is not None:
                 return _incident(table.storage.path, number, doc)
         raise UnknownIncidentError(f"no incident {make_id(number)}")
+
+    def follow_ups(self) -> list[FollowUp]:
+        try:
+            pending = [FollowUp(doc["id"], doc["title"], doc["client"], parse_time(doc["due"]))
+                       for doc in self._follow_ups.all()]
+        except (KeyError, TypeError, ValueError) as error:
+            raise _corrupt(self._open_path, f"follow-up list: {error}") from error
+        return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
         return self._incidents.storage.token()
@@ -246,6 +276,55 @@ class TinyStore:
                 self._set_next_id(number + 1)
             self._write(incident, in_open=number in open_numbers, in_archive=None)
 
+    def put_many(self, incidents: Sequence[Incident]) -> None:
+        if not incidents:
+            return
+        with self._locked():
+            self._check_all(self._incidents)
+            open_data = self._incidents.storage.read() or {}
+            open_docs = open_data.setdefault("incidents", {})
+            follow_ups = open_data.setdefault("follow_ups", {})
+            archived: dict[int, dict[str, dict[str, Any]]] = {}
+            for incident in incidents:
+                archived.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
+            # Copy first, delete second, as in _write: a crash leaves two copies, never none.
+            # 1. Resolved incidents into their shards.
+            shards = {number: self._shard_table(number) for number in archived}
+            shard_data = {}
+            for number, table in shards.items():
+                self._check_all(table)
+                shard_data[number] = table.storage.read() or {}
+                rows = shard_data[number].setdefault("incidents", {})
+                resolved = {key: doc for key, doc in archived[number].items() if doc["stage"] == "resolved"}
+                if resolved:
+                    rows.update(resolved)
+                    table.storage.write(shard_data[number])
+            # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
+            for incident in incidents:
+                key = str(incident.number)
+                if incident.is_resolved:
+                    open_docs.pop(key, None)
+                else:
+                    open_docs[key] = incident.to_dict()
+                entry = _follow_up_entry(incident)
+                if entry is not None:
+                    follow_ups[key] = entry
+                else:
+                    follow_ups.pop(key, None)
+            highest = max(incident.number for incident in incidents)
+            next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
+            meta = open_data.setdefault("meta", {}).setdefault("1", {})
+            meta.update(schema_version=SCHEMA_VERSION, next_id=next_id)
+            self._incidents.storage.write(open_data)
+            # 3. Open ones out of the archive.
+            for number, table in shards.items():
+                rows = shard_data[number]["incidents"]
+                stale = [key for key, doc in archived[number].items() if doc["stage"] != "resolved" and key in rows]
+                if stale:
+                    for key in stale:
+                        del rows[key]
+                    table.storage.write(shard_data[number])
+
     def close(self) -> None:
         self._db.close()
         for db in self._shard_dbs.values():
@@ -276,6 +355,19 @@ class TinyStore:
             if in_archive:
                 self._check_all(shard)
                 shard.remove(doc_ids=[number])
+        self._index_follow_up(incident)
+
+    def _index_follow_up(self, incident: Incident) -> None:
+        """Keep the list of pending follow-ups beside the open set, so the board needs no archive read."""
+        number = incident.number
+        entry = _follow_up_entry(incident)
+        if entry is not None:
+            _upsert(self._follow_ups, Document(entry, doc_id=number),
+                    exists=self._follow_ups.contains(doc_id=number))
+        elif incident.is_resolved or incident.events[-1].kind is EventKind.REOPENED:
+            # Resolved with the check-in done (or none booked), or reopened: nothing to follow up now.
+            if self._follow_ups.contains(doc_id=number):
+                self._follow_ups.remove(doc_ids=[number])
 
     def _check_all(self, table: Table) -> None:
         """Refuse to write a file with any record we cannot read: it is named, never overwritten.
@@ -379,6 +471,13 @@ class TinyStore:
         return f"pid {pid} on {host}"
 
 
+def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
+    due = incident.follow_up_due
+    if due is None or incident.follow_up_done_at is not None:
+        return None
+    return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
+
+
 def _upsert(table: Table, doc: Document, *, exists: bool) -> None:
     # TinyDB's upsert of a new doc writes the file twice (an empty update, then the insert).
     if exists:
@@ -479,3 +578,31 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
+    """Write a file a person asked for (an export): whole or not at all.
+
+    Without `overwrite` an existing file raises FileExistsError, checked at the
+    moment the finished temp file is linked into place, so a race cannot clobber it.
+    """
+    if overwrite:
+        _write_atomically(path, content)
+        return
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _write_error(path, error) from error
+    try:
+        with open(fd, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(fd)
+        os.link(temp, path)
+    except FileExistsError:
+        raise  # the caller says what to do instead
+    except OSError as error:
+        raise _write_error(path, error) from error
+    finally:
+        with suppress(OSError):
+            os.unlink(temp)
