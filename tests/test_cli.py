@@ -42,6 +42,12 @@ def test_full_lifecycle_with_the_apology_gate(data_dir, playbook):
             ok(data_dir, "update", incident_id, "We don't know yet; we are on it. Next update at 15:00.")
             ok(data_dir, "note", incident_id, "retry job ran twice")
         if stage is Stage.REPORT_BACK:
+            refused = run(data_dir, "resolve", incident_id)
+            assert refused.returncode == 2
+            assert "report-back parts not written yet: what happened, why, what's next" in refused.stderr
+            ok(data_dir, "report", incident_id, "--what-happened", "Your March invoice was sent twice.",
+               "--why", "A retry ran after a timeout.", "--next", "We refunded it and fixed the retry.",
+               "--gesture", "none", "--reason", "The client asked for no credit")
             assert "resolved" in ok(data_dir, "resolve", incident_id)
         else:
             assert f"now at {BOARD_STAGES[BOARD_STAGES.index(stage) + 1].label.lower()}" in ok(

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from .core import budget, tone
 from .core.clock import Clock, SystemClock
-from .core.model import BOARD_STAGES, Event, Incident, id_number, make_id
+from .core.model import BOARD_STAGES, Event, Incident, ReportPart, id_number, make_id
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
@@ -240,6 +240,138 @@ def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_REPORT_OPTIONS = (
+    (ReportPart.WHAT_HAPPENED, "what_happened"),
+    (ReportPart.WHY, "why"),
+    (ReportPart.WHATS_NEXT, "next"),
+    (ReportPart.GESTURE, "gesture"),
+)
+
+
+def cmd_report(mend: Mend, args: argparse.Namespace) -> int:
+    incident_id = normalize_id(args.id)
+    incident = mend.get(incident_id)
+    given = {part: getattr(args, option) for part, option in _REPORT_OPTIONS if getattr(args, option) is not None}
+    if args.reason is not None and ReportPart.GESTURE not in given:
+        raise UsageError('--reason goes with --gesture none')
+    if not given:
+        _print_report(incident)
+        return EXIT_OK
+    playbook = mend.playbook_for(incident)
+    for part, text in given.items():
+        if part is not ReportPart.GESTURE:
+            for finding in tone.check(text, part.value, playbook):
+                print(f"{part.label}: " + _tone_line(finding, text), file=sys.stderr)
+    parts = {part: (text, args.reason if part is ReportPart.GESTURE else None) for part, text in given.items()}
+    incident = mend.write_report(incident_id, parts)
+    still = [part.label.lower() for part in ReportPart if part not in incident.report]
+    print(f"{incident.id}: report-back saved" + (f"; still to write: {', '.join(still)}" if still else ""))
+    return EXIT_OK
+
+
+def _print_report(incident: Incident) -> None:
+    out = _console()
+    report = incident.report
+    for part in ReportPart:
+        out.print(Text(part.label, style="bold"))
+        entry = report.get(part)
+        if entry is None:
+            out.print(Text("  (not written yet)"))
+        else:
+            out.print(Text("  " + plain(entry.text).replace("\n", "\n  ")))
+            if entry.reason:
+                out.print(Text("  why none: " + plain(entry.reason)))
+
+
+def _selection(mend: Mend, args: argparse.Namespace) -> list[Incident]:
+    filtered = args.since or args.until or args.client
+    if args.ids and (args.all or filtered):
+        raise UsageError("give incident ids, or --all, or --since/--until/--client; not a mix")
+    if args.ids:
+        ids = dict.fromkeys(normalize_id(raw) for raw in args.ids)
+        return sorted((mend.get(incident_id) for incident_id in ids), key=lambda incident: incident.number)
+    if not (args.all or filtered):
+        raise UsageError("say which incidents to export: IDs, --all, or --since DATE (see mend export --help)")
+    filters = _filters(args)
+    chosen = [incident for incident in all_incidents(mend.store)
+              if filters.admits(incident, incident.opened_at.astimezone().date())]
+    if not chosen:
+        raise UsageError("no incidents match that selection; nothing was exported")
+    return sorted(chosen, key=lambda incident: incident.number)
+
+
+def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
+    from .core.export import render
+    from .core.store import write_new_file
+
+    incidents = _selection(mend, args)
+    content = render(args.format, incidents, mend.playbook_for, mend.clock.now())
+    if args.output is None:
+        if args.force:
+            raise UsageError("--force goes with -o FILE")
+        sys.stdout.write(content)
+        return EXIT_OK
+    path = Path(args.output).expanduser()
+    if path.is_dir():
+        raise UsageError(f"-o {path}: is a folder; give a file name")
+    try:
+        write_new_file(path, content.encode(), overwrite=args.force)
+    except FileExistsError:
+        raise UsageError(f"-o {path}: the file exists; add --force to replace it") from None
+    print(f"exported {len(incidents)} incident{'s' if len(incidents) != 1 else ''} to {path}")
+    return EXIT_OK
+
+
+def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
+    from .core.export import BadExportError, from_json, plan_import
+
+    path = Path(args.file).expanduser()
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror or error}") from None
+    try:
+        plan = plan_import(from_json(raw), {incident.id: incident for incident in all_incidents(mend.store)})
+    except BadExportError as error:
+        raise UsageError(f"{args.file}: {error}") from None
+    mend.store.put_many(plan.to_write)
+    print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
+          + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
+    return EXIT_OK
+
+
+def cmd_follow_ups(mend: Mend, args: argparse.Namespace) -> int:
+    pending = mend.follow_ups()
+    if not pending:
+        print("No follow-up check-ins waiting.")
+        return EXIT_OK
+    now = mend.clock.now()
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "due", "client", "title"):
+        table.add_column(column)
+    for follow_up in pending:
+        overdue = follow_up.due <= now
+        table.add_row(follow_up.id, Text(f"{follow_up.due.astimezone():%Y-%m-%d %H:%M}" + (" due" if overdue else ""),
+                                         style="bold yellow" if overdue else ""),
+                      Text(one_line(follow_up.client)), Text(one_line(follow_up.title)))
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_follow_up(mend: Mend, args: argparse.Namespace) -> int:
+    incident = mend.follow_up_done(normalize_id(args.id), args.note)
+    print(f"{incident.id}: follow-up check-in recorded")
+    return EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    filters = Filters(since=_local_date("--since", args.since), until=_local_date("--until", args.until),
+                      client=args.client)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise UsageError(f"--since {filters.since} is after --until {filters.until}")
+    return filters
+
+
 def _local_date(option: str, raw: str | None) -> date | None:
     if raw is None:
         return None
@@ -253,10 +385,7 @@ def _local_date(option: str, raw: str | None) -> date | None:
 
 
 def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
-    filters = Filters(since=_local_date("--since", args.since), until=_local_date("--until", args.until),
-                      client=args.client)
-    if filters.since and filters.until and filters.since > filters.until:
-        raise UsageError(f"--since {filters.since} is after --until {filters.until}")
+    filters = _filters(args)
     stats = compute(all_incidents(mend.store), mend.playbook_for, mend.clock.now(), filters)
     if args.json:
         _print_json(stats.to_dict())
@@ -424,6 +553,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("text")
     p.add_argument("--strict", action="store_true", help="any tone warning refuses the update (exit 2)")
+
+    p = command("report", cmd_report, "write the report-back: what happened, why, what's next, and the goodwill "
+                "gesture (with no options: show it); the tone coach's warnings go to stderr")
+    p.add_argument("id")
+    p.add_argument("--what-happened", metavar="TEXT", dest="what_happened")
+    p.add_argument("--why", metavar="TEXT")
+    p.add_argument("--next", metavar="TEXT", help="what happens next")
+    p.add_argument("--gesture", metavar="TEXT", help='the goodwill gesture, or "none" with --reason')
+    p.add_argument("--reason", metavar="TEXT", help='why no gesture fits (with --gesture none)')
+
+    p = command("export", cmd_export, "write incident summaries as Markdown (default), JSON or HTML")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help="every incident, open and resolved")
+    p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="incidents opened on or before this local date (YYYY-MM-DD)")
+    p.add_argument("--client", metavar="NAME", help="one client's incidents (case does not matter)")
+    p.add_argument("--format", choices=("md", "json", "html"), default="md")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    p = command("import", cmd_import, "add or update incidents from a JSON export (safe to repeat)")
+    p.add_argument("file", metavar="FILE", help="a file from mend export --format json, or - for stdin")
+
+    command("follow-ups", cmd_follow_ups, "list follow-up check-ins that are not done yet")
+    p = command("follow-up", cmd_follow_up, "record the follow-up check-in with the client of a resolved incident")
+    p.add_argument("id")
+    p.add_argument("--note", metavar="TEXT", help="what the client said")
 
     p = command("stats", cmd_stats, "response metrics: time to acknowledge, stage budgets, cadence, forced moves")
     p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")

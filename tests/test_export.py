@@ -1,0 +1,261 @@
+"""Summaries: golden files for Markdown, JSON and HTML, escaping, import round trips, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from tests.conftest import START
+from tests.test_cli import ok, run
+from tui.core import export
+from tui.core.clock import FakeClock
+from tui.core.model import Incident, ReportPart
+from tui.core.service import Mend
+from tui.core.store import TinyStore
+
+GOLDEN = Path(__file__).parent / "golden"
+# Regenerate with MEND_UPDATE_GOLDENS=1, then read the diff before committing it.
+UPDATE = bool(os.environ.get("MEND_UPDATE_GOLDENS"))
+HOSTILE_TITLE = "*urgent* | [x](y) <script>alert(1)</script> \x1b[31mred\x1b[0m"
+
+
+def scripted(mend: Mend, clock: FakeClock) -> list[Incident]:
+    """One incident walked to resolved with a breach, forced moves, a late update and no gesture; one still open."""
+    first = mend.open("Invoices sent twice", "Acme Ltd", severity=2).id
+    clock.advance(timedelta(minutes=12))  # acknowledge: 12m of a 15m budget, a warning
+    mend.set_checked(first, "ack-client-told")
+    mend.set_checked(first, "ack-three-promised")
+    mend.set_checked(first, "ack-next-contact")
+    mend.advance(first)
+    clock.advance(timedelta(minutes=50))  # empathize: 50m of 30m, a breach
+    mend.advance(first, force=True, reason="client asked for the cause before anything else")
+    mend.note(first, "retry job ran twice after the 02:00 timeout")
+    clock.advance(timedelta(minutes=20))
+    mend.update(first, "We know the invoice went out twice; a refund is on its way. Next update by 12:00.")
+    clock.advance(timedelta(hours=3))  # the next update comes late
+    mend.update(first, "Refund sent; we are fixing the retry so it cannot happen again.")
+    mend.advance(first, force=True, reason="cause known, fix already deployed")
+    clock.advance(timedelta(minutes=30))
+    mend.advance(first, force=True, reason="fix confirmed by phone")
+    mend.write_report(first, {
+        ReportPart.WHAT_HAPPENED: ("Your March invoice was sent to you twice, and you were charged twice.", None),
+        ReportPart.WHY: ("A payment retry ran after a timeout even though the first payment had gone "
+                         "through.", None),
+        ReportPart.WHATS_NEXT: ("We refunded the second charge on 23 November. The retry now checks for an "
+                                "earlier payment first, and we will confirm by 30 November that no other "
+                                "invoice was affected.", None),
+        ReportPart.GESTURE: ("none", "The client asked us not to offer a credit; a personal call from the "
+                                     "account lead instead."),
+    })
+    for item in ("told-what-happened", "told-why", "told-whats-next", "goodwill-gesture"):
+        mend.set_checked(first, item)
+    clock.advance(timedelta(hours=1))
+    mend.advance(first)
+
+    second = mend.open(HOSTILE_TITLE, "Globex | <b>Corp</b>", severity=1).id
+    mend.note(second, "# not a heading\n- not a list\n1. not numbered & [not](a link)")
+    clock.advance(timedelta(minutes=7))
+    return [mend.get(first), mend.get(second)]
+
+
+@pytest.fixture
+def incidents(mend: Mend, clock: FakeClock) -> list[Incident]:
+    return scripted(mend, clock)
+
+
+def check_golden(name: str, content: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    assert content == path.read_text(encoding="utf-8"), f"{name} changed; rerun with MEND_UPDATE_GOLDENS=1 to review"
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_golden_summaries(fmt: str, mend: Mend, clock: FakeClock, incidents):
+    content = export.render(fmt, incidents, mend.playbook_for, clock.now())
+    check_golden(f"summary.{fmt}", content)
+    # Deterministic: the same data and clock give the same bytes.
+    assert export.render(fmt, incidents, mend.playbook_for, clock.now()) == content
+
+
+def test_markdown_puts_the_client_part_first_and_marks_breaches_and_forced_moves(mend, clock, incidents):
+    text = export.markdown(incidents[:1], mend.playbook_for, clock.now())
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings[:7] == ["# INC-1: Invoices sent twice", "## For the client", "### What happened", "### Why",
+                            "### What's next", "### What we're doing to make it right", "## Internal record"]
+    assert "No gesture. Why: The client asked us not to offer a credit" in text
+    assert "| Empathize | 2026-11-23 09:12 UTC | 50m | 30m | **✖ breach** |" in text
+    assert "Empathize → Diagnose. Reason: client asked for the cause before anything else" in text
+    assert "| 3h **late** |" in text
+
+
+def _render(markdown_text: str) -> str:
+    return MarkdownIt("commonmark").enable("table").render(markdown_text)
+
+
+def test_markdown_user_text_cannot_make_emphasis_links_html_headings_or_table_cells(mend, clock, incidents):
+    text = export.markdown(incidents[1:], mend.playbook_for, clock.now())
+    rendered = _render(text).replace("<em>Not written yet.</em>", "")  # mend's own emphasis
+    assert "<em>" not in rendered and "<a " not in rendered and "<script>" not in rendered
+    assert "\x1b" not in text
+    assert "*urgent* | [x](y) &lt;script&gt;alert(1)&lt;/script&gt; ␛[31mred␛[0m" in rendered
+    # The header table keeps two cells per row even with a pipe in the client's name.
+    client_row = next(line for line in rendered.split("<tr>") if "Client" in line)
+    assert client_row.count("<td>") == 2 and "Globex | &lt;b&gt;Corp&lt;/b&gt;" in client_row
+    # A note is one list item, not a heading, a list and a link.
+    assert rendered.count("<h1>") == 1 and rendered.count("<li>") == len(incidents[1].events) + 1
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def test_html_is_one_standalone_page_with_user_text_escaped(mend, clock, incidents):
+    page = export.to_html(incidents, mend.playbook_for, clock.now())
+    parser = _Tags()
+    parser.feed(page)
+    assert parser.tags.count("script") == 0 and parser.tags.count("b") == 0
+    assert parser.tags.count("article") == 2 and "link" not in parser.tags  # no outside resources
+    assert "*urgent* | [x](y) <script>alert(1)</script> ␛[31mred␛[0m" in "".join(parser.text)
+
+
+def test_json_round_trips_every_field_and_event(incidents, clock):
+    document = json.loads(export.to_json(incidents, clock.now()))
+    assert document["schema_version"] == export.EXPORT_SCHEMA_VERSION
+    assert export.from_json(export.to_json(incidents, clock.now())) == incidents
+
+
+def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, data_dir, playbooks):
+    raw = export.to_json(incidents, clock.now())
+    elsewhere = Mend(TinyStore(data_dir.parent / "elsewhere"), playbooks, clock, author="bo")
+    first = export.plan_import(export.from_json(raw), {})
+    elsewhere.store.put_many(first.to_write)
+    assert [i.id for i in first.new] == ["INC-1", "INC-2"]
+    assert elsewhere.get("INC-1") == incidents[0] and elsewhere.list_open() == incidents[1:]
+    here = {i.id: i for i in [*elsewhere.list_open(), *elsewhere.store.iter_archived()]}
+    again = export.plan_import(export.from_json(raw), here)
+    assert again.to_write == () and len(again.unchanged) == 2
+    # Re-exported after both sides moved on differently: refused as a whole.
+    changed_there = elsewhere.note("INC-2", "added on the other machine")
+    diverged = Mend(TinyStore(data_dir.parent / "third"), playbooks, clock, author="cy")
+    diverged.store.put_many(incidents)
+    diverged.note("INC-2", "added on this machine")
+    theirs = export.to_json([changed_there], clock.now())
+    ours = {"INC-2": diverged.get("INC-2")}
+    with pytest.raises(export.BadExportError, match="INC-2: changed both here and in the export"):
+        export.plan_import(export.from_json(theirs), ours)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda d: d.update(schema_version=99), "schema_version 99"),
+    (lambda d: d["incidents"][0].update(stage="fix"), "do not match its own event record"),
+    (lambda d: d["incidents"][0].pop("events"), "missing 'events'"),
+    (lambda d: d["incidents"].append(d["incidents"][0]), "INC-1 appears twice"),
+    (lambda d: d.update(incidents={}), '"incidents" must be a list'),
+])
+def test_a_damaged_export_is_refused_with_the_reason(incidents, clock, tamper, message):
+    document = json.loads(export.to_json(incidents, clock.now()))
+    tamper(document)
+    with pytest.raises(export.BadExportError, match=message):
+        export.from_json(json.dumps(document))
+
+
+# -- the CLI ---------------------------------------------------------------------------
+
+
+def walked(data: Path) -> None:
+    ok(data, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    ok(data, "resolve", "1", "--force", "--reason", "duplicate")
+    ok(data, "new", "Checkout *down*", "--client", "Globex")
+    ok(data, "report", "2", "--what-happened", "Checkout failed for an hour.", "--gesture", "none",
+       "--reason", "no harm to money")
+
+
+def test_cli_export_selections_formats_and_files(data_dir: Path, tmp_path: Path):
+    walked(data_dir)
+    assert ok(data_dir, "export", "INC-2").startswith("# INC-2: Checkout \\*down\\*\n")
+    everything = json.loads(ok(data_dir, "export", "--all", "--format", "json"))
+    assert [i["id"] for i in everything["incidents"]] == ["INC-1", "INC-2"]
+    client = json.loads(ok(data_dir, "export", "--client", "globex", "--format", "json"))
+    assert [i["id"] for i in client["incidents"]] == ["INC-2"]
+    target = tmp_path / "out.html"
+    assert ok(data_dir, "export", "1", "2", "--format", "html", "-o", str(target)) == (
+        f"exported 2 incidents to {target}\n")
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    before = target.read_bytes()
+    refused = run(data_dir, "export", "1", "-o", str(target))
+    assert refused.returncode == 2 and "exists; add --force" in refused.stderr
+    assert target.read_bytes() == before
+    ok(data_dir, "export", "1", "-o", str(target), "--force")
+    assert target.read_text().startswith("# INC-1")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export"], "say which incidents to export"),
+    (["export", "INC-99"], "no incident INC-99"),
+    (["export", "banana"], "not an incident id"),
+    (["export", "--since", "2026-02-30"], "expected a date as YYYY-MM-DD"),
+    (["export", "--since", "2026-12-01", "--until", "2026-11-01"], "is after --until"),
+    (["export", "--client", "Nobody"], "no incidents match"),
+    (["export", "1", "--all"], "not a mix"),
+    (["export", "1", "--format", "pdf"], "invalid choice"),
+    (["export", "1", "--force"], "--force goes with -o FILE"),
+    (["report", "2", "--gesture", "none"], 'needs a reason'),
+    (["report", "2", "--reason", "x"], "--reason goes with --gesture none"),
+    (["report", "1", "--why", "late"], "is resolved; reopen it first"),
+    (["follow-up", "2"], "still open"),
+    (["import", "/nonexistent.json"], "No such file"),
+])
+def test_cli_bad_export_report_and_import_input(data_dir: Path, args, message):
+    walked(data_dir)
+    result = run(data_dir, *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_cli_import_round_trip_and_refusals(data_dir: Path, tmp_path: Path):
+    walked(data_dir)
+    dump = tmp_path / "all.json"
+    ok(data_dir, "export", "--all", "--format", "json", "-o", str(dump))
+    other = tmp_path / "other"
+    assert ok(other, "import", str(dump)) == "imported 2 new, 0 updated, 0 unchanged\n"
+    assert ok(other, "import", str(dump)) == "imported 0 new, 0 updated, 2 unchanged\n"
+    for command in (["show", "2", "--json"], ["show", "1", "--json"]):
+        assert ok(other, *command) == ok(data_dir, *command)
+    assert ok(other, "new", "Next", "--client", "X").strip() == "INC-3"
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    result = run(other, "import", str(garbage))
+    assert result.returncode == 2 and "not JSON" in result.stderr
+
+
+def test_cli_report_shows_the_parts_and_follow_up_lifecycle(data_dir: Path):
+    walked(data_dir)
+    shown = ok(data_dir, "report", "2")
+    assert "What happened\n  Checkout failed for an hour.\nWhy\n  (not written yet)" in shown
+    assert "why none: no harm to money" in shown
+    for step in (["--why", "A bad deploy."], ["--next", "We roll back automatically now."]):
+        ok(data_dir, "report", "2", *step)
+    for _ in range(4):
+        ok(data_dir, "advance", "2", "--force", "--reason", "scripted")
+    ok(data_dir, "resolve", "2", "--force", "--reason", "items told by phone")
+    assert "INC-2" in ok(data_dir, "follow-ups")
+    assert ok(data_dir, "follow-up", "2", "--note", "all fine") == "INC-2: follow-up check-in recorded\n"
+    assert ok(data_dir, "follow-ups") == "No follow-up check-ins waiting.\n"

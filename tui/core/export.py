@@ -1,0 +1,416 @@
+"""Incident summaries for people outside the board: Markdown, JSON and HTML.
+
+Each summary leads with the client-facing report-back (what happened, why,
+what's next, the gesture), then the internal record: stage visits against
+their budgets, forced moves, client updates with the gaps between them, notes.
+
+Output depends only on the incidents, their playbooks and `now`, so the same
+data and clock give byte-identical files. User text is escaped for the format
+and cleaned of control sequences; it can never restyle or break the document.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .budget import Status, elapsed_since, status_for
+from .model import EventKind, Incident, ReportPart, Severity, Stage, format_time, replay
+from .playbook import Playbook
+from .text import one_line, plain, short_duration
+
+EXPORT_SCHEMA_VERSION = 1
+FORMATS = ("md", "json", "html")
+
+PlaybookFor = Callable[[Incident], Playbook]
+
+
+class BadExportError(ValueError):
+    """A file that is not a mend export; str() is one line naming the problem."""
+
+
+# -- the facts a summary shows, in one place for all three formats ------------------
+
+
+@dataclass(frozen=True)
+class StageVisit:
+    stage: Stage
+    entered: datetime
+    left: datetime | None  # None: still there
+    spent: timedelta
+    budget: timedelta
+    status: Status
+
+
+@dataclass(frozen=True)
+class UpdateRow:
+    at: datetime
+    author: str
+    text: str
+    gap: timedelta  # since the previous update, or since opening for the first
+    late: bool  # the gap was longer than the update cadence
+
+
+@dataclass(frozen=True)
+class ForcedMove:
+    at: datetime
+    author: str
+    move: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    incident: Incident
+    playbook: Playbook
+    total: timedelta
+    visits: tuple[StageVisit, ...]
+    forced: tuple[ForcedMove, ...]
+    updates: tuple[UpdateRow, ...]
+
+
+def summarise(incident: Incident, playbook: Playbook, now: datetime) -> Summary:
+    end = incident.resolved_at or now
+    return Summary(
+        incident=incident,
+        playbook=playbook,
+        total=elapsed_since(incident.opened_at, end),
+        visits=tuple(_visits(incident, playbook, now)),
+        forced=tuple(
+            ForcedMove(e.at, e.author, f"{_label(e.from_stage)} → {_label(e.to_stage)}", e.reason or "")
+            for e in incident.events if e.kind is EventKind.STAGE and e.forced
+        ),
+        updates=tuple(_update_rows(incident, playbook)),
+    )
+
+
+def _label(stage: Stage | None) -> str:
+    return stage.label if stage else "?"
+
+
+def _visits(incident: Incident, playbook: Playbook, now: datetime) -> Iterable[StageVisit]:
+    stage, entered = Stage.ACKNOWLEDGE, incident.opened_at
+    for event in incident.events[1:]:
+        if event.kind is EventKind.STAGE or event.kind is EventKind.REOPENED:
+            if stage is not Stage.RESOLVED:
+                yield _visit(incident, playbook, stage, entered, event.at, event.at)
+            stage = event.to_stage if event.kind is EventKind.STAGE else Stage.ACKNOWLEDGE
+            assert stage is not None
+            entered = event.at
+    if stage is not Stage.RESOLVED:
+        yield _visit(incident, playbook, stage, entered, None, now)
+
+
+def _visit(incident: Incident, playbook: Playbook, stage: Stage, entered: datetime, left: datetime | None,
+           end: datetime) -> StageVisit:
+    spent = elapsed_since(entered, end)
+    budget = playbook.stage(stage).budget(incident.severity)
+    return StageVisit(stage, entered, left, spent, budget, status_for(spent, budget))
+
+
+def _update_rows(incident: Incident, playbook: Playbook) -> Iterable[UpdateRow]:
+    cadence = playbook.update_cadence(incident.severity)
+    previous = incident.opened_at
+    for event in incident.updates:
+        gap = elapsed_since(previous, event.at)
+        yield UpdateRow(event.at, event.author, event.text or "", gap, gap > cadence)
+        previous = event.at
+
+
+def when(moment: datetime) -> str:
+    """Local time with its zone, to the minute: what a reader of an email expects."""
+    local = moment.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def severity_label(severity: int) -> str:
+    try:
+        return f"{severity} ({Severity(severity).name.lower()})"
+    except ValueError:
+        return str(severity)
+
+
+def _mark(status: Status) -> str:
+    return f"{status.symbol} {status.value}"
+
+
+def _header_rows(s: Summary) -> list[tuple[str, str]]:
+    incident = s.incident
+    total = short_duration(s.total) + ("" if incident.resolved_at else " so far (still open)")
+    return [
+        ("Client", incident.client),
+        ("Severity", severity_label(incident.severity)),
+        ("Stage", incident.stage.label),
+        ("Playbook", f"{incident.playbook} ({s.playbook.title})"),
+        ("Owner", incident.owner),
+        ("Opened", when(incident.opened_at)),
+        ("Resolved", when(incident.resolved_at) if incident.resolved_at else "not yet"),
+        ("Total time", total),
+    ] + _follow_up_row(incident)
+
+
+def _follow_up_row(incident: Incident) -> list[tuple[str, str]]:
+    due = incident.follow_up_due
+    if due is None:
+        return []
+    done = incident.follow_up_done_at
+    return [("Follow-up", f"done {when(done)}" if done else f"due {when(due)}")]
+
+
+def _gesture_text(incident: Incident) -> str | None:
+    entry = incident.report.get(ReportPart.GESTURE)
+    if entry is None:
+        return None
+    if entry.is_no_gesture:
+        return f"No gesture. Why: {entry.reason}"
+    return entry.text
+
+
+def _report_text(incident: Incident, part: ReportPart) -> str | None:
+    if part is ReportPart.GESTURE:
+        return _gesture_text(incident)
+    entry = incident.report.get(part)
+    return entry.text if entry else None
+
+
+# -- Markdown -------------------------------------------------------------------------
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
+
+
+def md_escape(text: str) -> str:
+    """User text as literal Markdown: no emphasis, links, HTML, headings, lists or table breaks."""
+    escaped = _MD_INLINE.sub(r"\\\1", plain(text))
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
+def md_cell(text: str) -> str:
+    return md_escape(one_line(text)).replace("⏎", " / ")
+
+
+def markdown(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
+    return "\n---\n\n".join(_markdown_one(summarise(i, playbook_for(i), now)) for i in incidents)
+
+
+def _markdown_one(s: Summary) -> str:
+    incident = s.incident
+    out = [f"# {incident.id}: {md_cell(incident.title)}", "", "| | |", "|---|---|"]
+    out += [f"| {label} | {md_cell(value)} |" for label, value in _header_rows(s)]
+    out += ["", "## For the client", ""]
+    for part in ReportPart:
+        text = _report_text(incident, part)
+        out += [f"### {part.label}", "", md_escape(text) if text else "_Not written yet._", ""]
+    out += ["## Internal record", "", "### Stages", ""]
+    out += ["| Stage | Entered | Time | Budget | Status |", "|---|---|---|---|---|"]
+    for visit in s.visits:
+        spent = short_duration(visit.spent) + ("" if visit.left else " (so far)")
+        status = _mark(visit.status)
+        if visit.status is Status.BREACH:
+            status = f"**{status}**"
+        out.append(f"| {visit.stage.label} | {when(visit.entered)} | {spent} | "
+                   f"{short_duration(visit.budget)} | {status} |")
+    out += ["", "### Forced moves", ""]
+    out += [f"- {when(f.at)}, {md_cell(f.author)}: {f.move}. Reason: {md_cell(f.reason)}" for f in s.forced] or [
+        "None."]
+    out += ["", "### Client updates", ""]
+    if s.updates:
+        out += ["| Sent | By | Gap | Update |", "|---|---|---|---|"]
+        out += [f"| {when(u.at)} | {md_cell(u.author)} | {short_duration(u.gap)}{' **late**' if u.late else ''} | "
+                f"{md_cell(u.text)} |" for u in s.updates]
+    else:
+        out.append("None sent.")
+    out += ["", "### Notes", ""]
+    out += [f"- {when(n.at)}, {md_cell(n.author)}: {md_cell(n.text or '')}" for n in incident.notes] or ["None."]
+    out += ["", "### Timeline", ""]
+    out += [f"- {when(e.at)}, {md_cell(e.author)}: {md_cell(e.summary())}" for e in incident.events]
+    return "\n".join(out) + "\n"
+
+
+# -- JSON -----------------------------------------------------------------------------
+
+
+def to_json(incidents: Sequence[Incident], now: datetime) -> str:
+    document = {
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "exported_at": format_time(now),
+        "incidents": [incident.to_dict() for incident in incidents],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def from_json(raw: bytes | str) -> list[Incident]:
+    """Incidents from a JSON export, each checked against its own event record."""
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        raise BadExportError(f"not JSON: {error}") from None
+    if not isinstance(document, dict) or "incidents" not in document:
+        raise BadExportError("not a mend export: expected an object with \"schema_version\" and \"incidents\"")
+    version = document.get("schema_version")
+    if version != EXPORT_SCHEMA_VERSION:
+        raise BadExportError(f"export schema_version {version!r} is not one this mend reads ({EXPORT_SCHEMA_VERSION})")
+    if not isinstance(document["incidents"], list):
+        raise BadExportError("\"incidents\" must be a list")
+    incidents: list[Incident] = []
+    seen: set[str] = set()
+    for position, data in enumerate(document["incidents"]):
+        incidents.append(_checked_incident(position, data))
+        if incidents[-1].id in seen:
+            raise BadExportError(f"incidents[{position}]: {incidents[-1].id} appears twice")
+        seen.add(incidents[-1].id)
+    return incidents
+
+
+def _checked_incident(position: int, data: Any) -> Incident:
+    where = f"incidents[{position}]"
+    try:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, found {type(data).__name__}")
+        incident = Incident.from_dict(data)
+        rebuilt = replay(incident.events)
+    except KeyError as error:
+        raise BadExportError(f"{where}: missing {error}") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise BadExportError(f"{where}: {error}") from None
+    # The stored fields must be what the events say: a hand-edited export is refused, not half-trusted.
+    if rebuilt != incident:
+        raise BadExportError(f"{where} ({incident.id}): its fields do not match its own event record")
+    return incident
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    new: tuple[Incident, ...]
+    updated: tuple[Incident, ...]  # the export carries later events than this machine has
+    unchanged: tuple[Incident, ...]
+    kept_newer: tuple[Incident, ...]  # this machine has later events than the export
+
+    @property
+    def to_write(self) -> tuple[Incident, ...]:
+        return self.new + self.updated
+
+
+def plan_import(incoming: Sequence[Incident], existing: Mapping[str, Incident]) -> ImportPlan:
+    """Match incidents by id, so importing the same file twice changes nothing the second time.
+
+    An incident's events only ever grow, so of two copies the one whose events
+    start with the other's is the newer. Copies that differ otherwise were both
+    changed apart; importing would lose one side, so the whole import is refused.
+    """
+    new, updated, unchanged, kept_newer, diverged = [], [], [], [], []
+    for incident in incoming:
+        here = existing.get(incident.id)
+        if here is None:
+            new.append(incident)
+        elif here.events == incident.events:
+            unchanged.append(incident)
+        elif incident.events[: len(here.events)] == here.events:
+            updated.append(incident)
+        elif here.events[: len(incident.events)] == incident.events:
+            kept_newer.append(incident)
+        else:
+            diverged.append(incident.id)
+    if diverged:
+        raise BadExportError(
+            f"{', '.join(diverged[:5])}{' and more' if len(diverged) > 5 else ''}: changed both here and in the "
+            "export since they last matched; nothing was imported"
+        )
+    return ImportPlan(tuple(new), tuple(updated), tuple(unchanged), tuple(kept_newer))
+
+
+# -- HTML -----------------------------------------------------------------------------
+
+_CSS = """
+body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       max-width: 52rem; margin: 2rem auto; padding: 0 1.25rem; }
+h1 { font-size: 1.6rem; margin-bottom: .25rem; }
+h1 .id { color: #57606a; font-weight: 600; margin-right: .4rem; }
+h2 { font-size: 1.2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .25rem; margin-top: 2rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0; }
+th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+th { color: #57606a; font-weight: 600; }
+table.facts th { width: 9rem; }
+.client { background: #f6f8fa; border-left: 4px solid #2f81f7; padding: .25rem 1.25rem 1rem; margin: 1rem 0; }
+.client p, li, td { white-space: pre-wrap; overflow-wrap: anywhere; }
+.missing { color: #9a6700; font-style: italic; }
+.breach { color: #cf222e; font-weight: 700; }
+.warn { color: #9a6700; }
+.ok { color: #1a7f37; }
+.late { color: #cf222e; font-weight: 600; }
+.muted { color: #57606a; }
+hr { border: 0; border-top: 2px dashed #d0d7de; margin: 3rem 0; }
+"""
+
+
+def _h(text: str) -> str:
+    return html.escape(plain(text), quote=True)
+
+
+def to_html(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
+    title = incidents[0].id if len(incidents) == 1 else f"{len(incidents)} incidents"
+    body = "\n<hr>\n".join(_html_one(summarise(i, playbook_for(i), now)) for i in incidents)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>Incident summary: {_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"{body}\n</body>\n</html>\n")
+
+
+def _html_one(s: Summary) -> str:
+    incident = s.incident
+    out = [f'<article id="{_h(incident.id)}">',
+           f'<h1><span class="id">{_h(incident.id)}</span>{_h(one_line(incident.title))}</h1>',
+           '<table class="facts">']
+    out += [f"<tr><th>{label}</th><td>{_h(one_line(value))}</td></tr>" for label, value in _header_rows(s)]
+    out += ["</table>", "<h2>For the client</h2>", '<section class="client">']
+    for part in ReportPart:
+        text = _report_text(incident, part)
+        content = f"<p>{_h(text)}</p>" if text else '<p class="missing">Not written yet.</p>'
+        out += [f"<h3>{part.label}</h3>", content]
+    out += ["</section>", "<h2>Internal record</h2>", "<h3>Stages</h3>",
+            "<table><tr><th>Stage</th><th>Entered</th><th>Time</th><th>Budget</th><th>Status</th></tr>"]
+    for visit in s.visits:
+        spent = short_duration(visit.spent) + ("" if visit.left else " (so far)")
+        out.append(f"<tr><td>{visit.stage.label}</td><td>{_h(when(visit.entered))}</td><td>{spent}</td>"
+                   f'<td>{short_duration(visit.budget)}</td><td class="{visit.status.value}">'
+                   f"{_mark(visit.status)}</td></tr>")
+    out += ["</table>", "<h3>Forced moves</h3>"]
+    if s.forced:
+        out += ["<ul>"] + [f"<li>{_h(when(f.at))}, {_h(f.author)}: {_h(f.move)}. Reason: {_h(f.reason)}</li>"
+                           for f in s.forced] + ["</ul>"]
+    else:
+        out.append('<p class="muted">None.</p>')
+    out.append("<h3>Client updates</h3>")
+    if s.updates:
+        out.append("<table><tr><th>Sent</th><th>By</th><th>Gap</th><th>Update</th></tr>")
+        out += [f"<tr><td>{_h(when(u.at))}</td><td>{_h(u.author)}</td>"
+                f"<td>{short_duration(u.gap)}{' <span class=late>late</span>' if u.late else ''}</td>"
+                f"<td>{_h(u.text)}</td></tr>" for u in s.updates]
+        out.append("</table>")
+    else:
+        out.append('<p class="muted">None sent.</p>')
+    out.append("<h3>Notes</h3>")
+    if incident.notes:
+        out += ["<ul>"] + [f"<li>{_h(when(n.at))}, {_h(n.author)}: {_h(n.text or '')}</li>"
+                           for n in incident.notes] + ["</ul>"]
+    else:
+        out.append('<p class="muted">None.</p>')
+    out += ["<h3>Timeline</h3>", "<ul>"]
+    out += [f"<li>{_h(when(e.at))}, {_h(e.author)}: {_h(e.summary())}</li>" for e in incident.events]
+    out += ["</ul>", "</article>"]
+    return "\n".join(out)
+
+
+def render(fmt: str, incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
+    if fmt == "md":
+        return markdown(incidents, playbook_for, now)
+    if fmt == "json":
+        return to_json(incidents, now)
+    if fmt == "html":
+        return to_html(incidents, playbook_for, now)
+    raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
