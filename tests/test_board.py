@@ -15,6 +15,7 @@ from tui.core.store import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen
+from tui.screens.report import ReportScreen
 from tui.widgets.card import IncidentCard
 
 SIZE = (120, 35)
@@ -41,6 +42,19 @@ async def tick_required_items(pilot, app: MendApp, playbook, stage: Stage) -> No
             await pilot.pause()
 
 
+async def write_report_with_keys(pilot, app: MendApp) -> None:
+    """From the detail screen: r opens the composer; tab walks the parts in order; ctrl+s saves."""
+    await pilot.press("r")
+    await pilot.pause()
+    assert isinstance(app.screen, ReportScreen)
+    await pilot.press(*"Your March invoice was sent twice.", "tab")
+    await pilot.press(*"A retry ran after a timeout.", "tab")
+    await pilot.press(*"We refunded it and fixed the retry.", "tab")
+    await pilot.press(*"A month's fee credited", "ctrl+s")
+    await pilot.pause()
+    assert isinstance(app.screen, DetailScreen)
+
+
 async def test_full_lifecycle_with_keys_only(mend: Mend, playbook, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
@@ -65,6 +79,11 @@ async def test_full_lifecycle_with_keys_only(mend: Mend, playbook, clock):
             await pilot.pause()
             assert isinstance(app.screen, DetailScreen)
             await tick_required_items(pilot, app, playbook, stage)
+            if stage is Stage.REPORT_BACK:
+                # Ticking "told the client" is not enough: the gate wants the words on record.
+                assert {"report:what_happened", "report:gesture"} <= missing
+                await write_report_with_keys(pilot, app)
+                missing -= {item_id for item_id in missing if item_id.startswith("report:")}
             assert set(mend.get("INC-1").checked) >= missing
             await pilot.press("right_square_bracket")
             await pilot.pause()

@@ -7,6 +7,7 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable
 
 from textual.app import App
@@ -19,12 +20,15 @@ from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Mend
 from .core.stats import all_incidents, compute
-from .core.store import StoreError
+from .core.export import markdown
+from .core.store import FollowUp, StoreError, write_new_file
 from .core.text import one_line
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen
+from .screens.follow_ups import FollowUpsScreen
 from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
 from .screens.help import HelpScreen
+from .screens.report import ReportScreen
 from .screens.stats import StatsScreen
 
 TICK_SECONDS = 1.0
@@ -35,6 +39,9 @@ PALETTE_ACTIONS = (
     ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
     ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
     ("Log a client update", "update", "For the focused incident (u)"),
+    ("Write the report-back", "report", "What happened, why, what's next, the gesture (r)"),
+    ("Export a summary", "export", "The focused incident as Markdown, in the current folder (x)"),
+    ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
     ("New incident", "new", "Open a new incident (n)"),
     ("Filter the board", "filter", "By text, client or severity (/)"),
     ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
@@ -67,10 +74,12 @@ class MendApp(App):
     TITLE = "mend"
     COMMANDS = App.COMMANDS | {BoardCommands}
 
-    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None) -> None:
         super().__init__()
         self.mend = mend
         self.tick_seconds = tick_seconds
+        self.export_dir = export_dir or Path.cwd()
+        self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
         self._crossings = CrossingTracker()
         self._store_token: object = None
@@ -109,9 +118,13 @@ class MendApp(App):
         try:
             token = self.mend.store.change_token()
             incidents = self.mend.list_open()
+            follow_ups = self.mend.follow_ups()
         except StoreError as error:
             self._report_storage(error)  # the board keeps showing the last good state
             return
+        if bool(follow_ups) != bool(self.follow_ups):
+            self.board.refresh_bindings()  # the follow-ups key comes or goes
+        self.follow_ups = follow_ups
         self._store_token = token
         self._storage_trouble = ""
         now = self.clock.now()
@@ -119,6 +132,8 @@ class MendApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.refresh_from(incidents, now)
+            elif isinstance(screen, FollowUpsScreen):
+                screen.show(self.follow_ups, now)
 
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
@@ -219,6 +234,52 @@ class MendApp(App):
             self.notify(one_line(str(error)), title="Not done", severity="error")
             return
         self.push_screen(UpdateScreen(incident, self.clock.now()))
+
+    def ask_report(self, incident_id: str) -> None:
+        try:
+            incident = self.mend.get(incident_id)
+        except StoreError as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        self.push_screen(ReportScreen(incident))
+
+    def export_summary(self, incident_id: str) -> Path | None:
+        """Write the incident's Markdown summary to a new file in the export folder; never over another."""
+        try:
+            incident = self.mend.get(incident_id)
+            content = markdown([incident], self.playbook_for, self.clock.now()).encode()
+            for attempt in range(1, 1000):
+                path = self.export_dir / f"{incident.id}-summary{'' if attempt == 1 else f'-{attempt}'}.md"
+                try:
+                    write_new_file(path, content, overwrite=False)
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
+        except StoreError as error:
+            self.notify(one_line(str(error)), title="Not exported", severity="error")
+            return None
+        self.notify(f"{incident.id} summary written to {path}", title="Exported", timeout=15)
+        return path
+
+    def show_follow_ups(self) -> None:
+        self.push_screen(FollowUpsScreen())
+
+    def follow_up_done(self, incident_id: str) -> None:
+        try:
+            incident = self.mend.follow_up_done(incident_id)
+            self.follow_ups = self.mend.follow_ups()
+        except (RuleError, StoreError) as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        self.board.refresh_bindings()
+        now = self.clock.now()
+        for screen in self.screen_stack:
+            if isinstance(screen, FollowUpsScreen):
+                screen.show(self.follow_ups, now)
+        self.board.tick(now)
+        self.notify(f"{incident.id}: follow-up check-in recorded")
 
     def ask_new(self) -> None:
         self.push_screen(NewIncidentScreen(self.mend.playbooks), self._after_new)

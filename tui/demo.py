@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from .core import rules
-from .core.model import Incident, Stage
+from .core.model import Incident, ReportPart, Stage
 from .core.playbook import DEFAULT_PLAYBOOK, Playbook
 from .core.store import Store
 
@@ -30,6 +30,21 @@ DEMO = (
     ("API rate limit cut a batch job short", "Proseware", 2, Stage.REPORT_BACK, 900, 30, 60),
     ("Promised feature missed the launch date", "Blue Yonder Airlines", 3, Stage.REPORT_BACK, 2000, 60, 200),
 )
+
+
+# Closed and reported back, waiting for the follow-up check-in: title, client, severity, days since resolve.
+DEMO_RESOLVED = (
+    ("Newsletter sent to unsubscribed contacts", "Margie's Travel", 2, 8),
+    ("Refund for a cancelled order arrived late", "Coho Winery", 3, 2),
+)
+REPORT = {
+    ReportPart.WHAT_HAPPENED: ("You were told your refund would arrive in 3 days; it took 12.", None),
+    ReportPart.WHY: ("Refunds over a set amount waited for a manual check that nobody was watching.", None),
+    ReportPart.WHATS_NEXT: ("Those checks now page the on-call person, and we review the queue daily.", None),
+    ReportPart.GESTURE: ("A 20% discount on your next order", None),
+}
+# The first report-back card has its report half written, as a person mid-way would.
+DRAFT = {part: REPORT[part] for part in (ReportPart.WHAT_HAPPENED, ReportPart.WHY)}
 
 
 def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author: str = "demo") -> list[Incident]:
@@ -58,6 +73,34 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
         if update_ago is not None:
             incident = rules.add_update(incident, "We know what is wrong and are on it; next update within the hour.",
                                         now=now - timedelta(minutes=update_ago), author=author)
+        if target is Stage.REPORT_BACK and index == 10:
+            incident = _write_report(incident, DRAFT, now, author)
         store.put(incident)
         made.append(incident)
+    for title, client, severity, days_ago in DEMO_RESOLVED:
+        made.append(_resolved(store, playbook, title, client, severity, now - timedelta(days=days_ago), author))
     return made
+
+
+def _write_report(incident: Incident, parts: Mapping[ReportPart, tuple[str, str | None]], now: datetime,
+                  author: str) -> Incident:
+    for part, (text, reason) in parts.items():
+        incident = rules.set_report_part(incident, part, text, reason=reason, now=now, author=author)
+    return incident
+
+
+def _resolved(store: Store, playbook: Playbook, title: str, client: str, severity: int, resolved: datetime,
+              author: str) -> Incident:
+    at = resolved - timedelta(days=1)
+    incident = store.create(lambda incident_id: rules.open_incident(
+        incident_id, title=title, client=client, severity=severity, playbook=playbook, owner=author, now=at))
+    while not incident.is_resolved:
+        at += timedelta(minutes=30)
+        if incident.stage is Stage.REPORT_BACK:
+            incident = _write_report(incident, REPORT, at, author)
+            at = resolved
+        for item in playbook.stage(incident.stage).checklist:
+            incident = rules.set_checked(incident, playbook, item.id, True, now=at, author=author)
+        incident = rules.advance(incident, playbook, now=at, author=author)
+    store.put(incident)
+    return incident

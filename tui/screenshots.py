@@ -51,6 +51,9 @@ SCENES = (
     Scene("update-tone", (120, 35), ("u", *"We are so sorry, so sorry, it was not our fault")),
     Scene("help", (120, 35), ("question_mark",)),
     Scene("stats", (120, 35), ("s",)),
+    # INC-11 in report back has its report half written; r opens the composer on it.
+    Scene("report-back", (120, 35), ("l", "l", "l", "l", "enter", "r")),
+    Scene("follow-ups", (120, 35), ("o",)),
 )
 
 

@@ -23,7 +23,7 @@ from ..widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from ..app import MendApp
 
-CARD_ACTIONS = {"advance", "back", "open", "update"}
+CARD_ACTIONS = {"advance", "back", "open", "update", "report", "export"}
 
 
 def matches(incident: Incident, query: str) -> bool:
@@ -49,7 +49,10 @@ class BoardScreen(Screen):
         Binding("left_square_bracket", "back", "Back", key_display="["),
         Binding("enter", "open", "Open"),
         Binding("u", "update", "Client update"),
+        Binding("r", "report", "Report-back", show=False),
+        Binding("x", "export", "Export", show=False),
         Binding("n", "new", "New"),
+        Binding("o", "follow_ups", "Follow-ups", show=False),  # the status bar shows when one is due
         Binding("s", "app.show_stats", "Stats", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter"),
@@ -167,6 +170,7 @@ class BoardScreen(Screen):
             open_count=len(statuses),
             warn=sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
+            follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
             now=now,
         )
@@ -246,6 +250,8 @@ class BoardScreen(Screen):
                 return can_go_back(card.incident)
         if action == "clear_filter":
             return bool(self._filter)
+        if action == "follow_ups":
+            return bool(self.app.follow_ups)
         return True
 
     def action_advance(self) -> None:
@@ -263,6 +269,17 @@ class BoardScreen(Screen):
     def action_update(self) -> None:
         if (card := self.focused_card) is not None:
             self.app.ask_update(card.incident_id)
+
+    def action_report(self) -> None:
+        if (card := self.focused_card) is not None:
+            self.app.ask_report(card.incident_id)
+
+    def action_export(self) -> None:
+        if (card := self.focused_card) is not None:
+            self.app.export_summary(card.incident_id)
+
+    def action_follow_ups(self) -> None:
+        self.app.show_follow_ups()
 
     def action_new(self) -> None:
         self.app.ask_new()

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.budget import status_for, time_in_stages, update_reading
-from ..core.model import BOARD_STAGES, Incident
+from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back
 from ..core.text import one_line, plain, short_duration
@@ -36,6 +36,7 @@ class DetailScreen(Screen):
         Binding("left_square_bracket", "back", "Back", key_display="["),
         Binding("a", "add_note", "Add note"),
         Binding("u", "update", "Client update"),
+        Binding("r", "report", "Report-back"),
     ]
 
     app: MendApp
@@ -58,6 +59,7 @@ class DetailScreen(Screen):
             with VerticalScroll(id="detail-now"):
                 yield Static(id="detail-goal")
                 yield Static(id="detail-prompts")
+                yield Static(id="detail-report")
                 yield Static("Checklist · space ticks the highlighted item", classes="section-title")
                 yield OptionList(id="checklist")
                 yield Static(id="detail-budgets")
@@ -102,6 +104,7 @@ class DetailScreen(Screen):
             prompts.append(f"• {prompt}\n")
         self.query_one("#detail-prompts", Static).update(prompts)
         self._show_checklist(plan)
+        self._show_report()
         self._show_budgets()
         timeline = Text()
         for event in incident.events:
@@ -140,6 +143,23 @@ class DetailScreen(Screen):
             checklist.add_option(Option(label, id=item.id))
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
+
+    def _show_report(self) -> None:
+        """At report back, or once drafting has begun: which parts are written (r writes them)."""
+        written = self.incident.report
+        box = self.query_one("#detail-report", Static)
+        box.display = self.incident.stage is Stage.REPORT_BACK or bool(written)
+        style = self.get_component_rich_style
+        lines = Text("Report-back · r writes it\n", style=style("detail--heading"))
+        for part in ReportPart:
+            entry = written.get(part)
+            if entry is None:
+                lines.append(f"[ ] {part.label}: not written yet\n", style=style("detail--muted"))
+            else:
+                words = f"none (why: {entry.reason})" if entry.is_no_gesture else entry.text
+                lines.append(f"[x] {part.label}: ", style=style("detail--done"))
+                lines.append(one_line(words) + "\n")
+        box.update(lines)
 
     def _show_budgets(self) -> None:
         spent = time_in_stages(self.incident, self.now)
@@ -190,6 +210,9 @@ class DetailScreen(Screen):
 
     def action_update(self) -> None:
         self.app.ask_update(self.incident.id)
+
+    def action_report(self) -> None:
+        self.app.ask_report(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:

@@ -18,7 +18,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from ..core import tone
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
-from ..core.rules import GateRefused, RuleError
+from ..core.rules import GateRefused, RuleError, is_report_item
 from ..core.store import StoreError
 from ..core.text import one_line, short_duration
 
@@ -55,8 +55,15 @@ class GateScreen(ModalScreen[GateChoice | None]):
         incident = self.refused.incident
         with Vertical(classes="dialog"):
             yield Static(Text(f"{incident.id} cannot leave {incident.stage.label.lower()} yet"), classes="dialog-title")
-            yield Static("These required items are not checked:")
-            for item in self.refused.missing:
+            unchecked = [item for item in self.refused.missing if not is_report_item(item)]
+            unwritten = [item for item in self.refused.missing if is_report_item(item)]
+            if unchecked:
+                yield Static("These required items are not checked:")
+            for item in unchecked:
+                yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
+            if unwritten:
+                yield Static("The report-back is not complete (r in the checklist screen writes it):")
+            for item in unwritten:
                 yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
             yield Static("Press c to open the checklist, or f to force the move with a reason (it is "
                          "recorded and shown in the summary).", classes="dialog-help")

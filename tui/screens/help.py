@@ -18,7 +18,10 @@ KEYS = (
         ("[", "move it back a stage"),
         ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
         ("u", "log a client update"),
+        ("r", "write the report-back: what happened, why, what's next, the gesture"),
+        ("x", "export its summary as Markdown to the current folder"),
         ("n", "open a new incident"),
+        ("o", "follow-up check-ins waiting after a resolve (d marks one done)"),
         ("s", "response metrics: time to acknowledge, stage budgets, forced moves"),
         ("/", "filter by words (id, client, title) or s1..s4 for severity"),
         ("esc", "clear the filter"),
@@ -30,6 +33,7 @@ KEYS = (
         ("a", "add a note"),
         ("] / [", "advance / move back"),
         ("u", "log a client update"),
+        ("r", "write the report-back (ctrl+s saves)"),
         ("esc", "back to the board"),
     )),
     ("Marks", (

@@ -22,9 +22,10 @@ class StatusBar(Horizontal):
         yield Label(id="counts")
         yield Label(id="clock")
 
-    def show(self, *, open_count: int, warn: int, breach: int, filter_text: str, now: datetime) -> None:
+    def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
+             now: datetime) -> None:
         clock = f"{now.astimezone():%a %H:%M}"
-        shown = (open_count, warn, breach, filter_text, clock)
+        shown = (open_count, warn, breach, follow_ups_due, filter_text, clock)
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
@@ -34,6 +35,10 @@ class StatusBar(Horizontal):
         counts.append(f"{Status.WARN.symbol} {warn} warn", style=style("status-bar--warn") if warn else "")
         counts.append("  ")
         counts.append(f"{Status.BREACH.symbol} {breach} breach", style=style("status-bar--breach") if breach else "")
+        if follow_ups_due:
+            counts.append("  ")
+            counts.append(f"{follow_ups_due} follow-up{'s' if follow_ups_due > 1 else ''} due (o)",
+                          style=style("status-bar--warn"))
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
         # One fixed line: redraw it without laying out the board again.
