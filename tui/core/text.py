@@ -7,6 +7,7 @@ a control sequence, and folds text to one line where a card needs one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import timedelta
 
@@ -29,9 +30,19 @@ def _visible(char: str, single_line: bool) -> str:
     return char
 
 
+# Every control (Cc) and format (Cf) character, and no more than a few others: the
+# regex finds candidates at C speed and _visible decides. tests/test_text.py checks
+# that this covers every Cc and Cf code point of the running Python's Unicode.
+_SUSPECT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001345f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
 def plain(text: str, *, single_line: bool = False) -> str:
     """Text safe to put on a terminal: no control sequences, bidi tricks or (optionally) newlines."""
-    return "".join(_visible(char, single_line) for char in text)
+    return _SUSPECT.sub(lambda match: _visible(match.group(), single_line), text)
 
 
 def one_line(text: str) -> str:
