@@ -15,6 +15,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -121,6 +122,7 @@ def _update_rows(incident: Incident, playbook: Playbook) -> Iterable[UpdateRow]:
         previous = event.at
 
 
+@lru_cache(maxsize=4096)  # the events of one incident share many timestamps
 def when(moment: datetime) -> str:
     """Local time with its zone, to the minute: what a reader of an email expects."""
     local = moment.astimezone()
@@ -161,36 +163,34 @@ def _follow_up_row(incident: Incident) -> list[tuple[str, str]]:
     return [("Follow-up", f"done {when(done)}" if done else f"due {when(due)}")]
 
 
-def _gesture_text(incident: Incident) -> str | None:
-    entry = incident.report.get(ReportPart.GESTURE)
-    if entry is None:
-        return None
-    if entry.is_no_gesture:
-        return f"No gesture. Why: {entry.reason}"
-    return entry.text
-
-
-def _report_text(incident: Incident, part: ReportPart) -> str | None:
-    if part is ReportPart.GESTURE:
-        return _gesture_text(incident)
-    entry = incident.report.get(part)
-    return entry.text if entry else None
+def _report_texts(incident: Incident) -> list[tuple[ReportPart, str | None]]:
+    """Each part's words in order, None where not written; a gesture of none reads as its reason."""
+    report = incident.report
+    texts: list[tuple[ReportPart, str | None]] = []
+    for part in ReportPart:
+        entry = report.get(part)
+        if entry is not None and entry.is_no_gesture:
+            texts.append((part, f"No gesture. Why: {entry.reason}"))
+        else:
+            texts.append((part, entry.text if entry else None))
+    return texts
 
 
 # -- Markdown -------------------------------------------------------------------------
 
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_INLINE_TABLE = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|~&"})
 _MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
 
 
 def md_escape(text: str) -> str:
     """User text as literal Markdown: no emphasis, links, HTML, headings, lists or table breaks."""
-    escaped = _MD_INLINE.sub(r"\\\1", plain(text))
+    escaped = plain(text).translate(_MD_INLINE_TABLE)
     return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 def md_cell(text: str) -> str:
-    return md_escape(one_line(text)).replace("⏎", " / ")
+    """User text on one line of a table or list: a line start can't occur, so inline escapes suffice."""
+    return one_line(text).translate(_MD_INLINE_TABLE).replace("⏎", " / ")
 
 
 def markdown(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
@@ -202,8 +202,7 @@ def _markdown_one(s: Summary) -> str:
     out = [f"# {incident.id}: {md_cell(incident.title)}", "", "| | |", "|---|---|"]
     out += [f"| {label} | {md_cell(value)} |" for label, value in _header_rows(s)]
     out += ["", "## For the client", ""]
-    for part in ReportPart:
-        text = _report_text(incident, part)
+    for part, text in _report_texts(incident):
         out += [f"### {part.label}", "", md_escape(text) if text else "_Not written yet._", ""]
     out += ["## Internal record", "", "### Stages", ""]
     out += ["| Stage | Entered | Time | Budget | Status |", "|---|---|---|---|---|"]
@@ -226,8 +225,6 @@ def _markdown_one(s: Summary) -> str:
         out.append("None sent.")
     out += ["", "### Notes", ""]
     out += [f"- {when(n.at)}, {md_cell(n.author)}: {md_cell(n.text or '')}" for n in incident.notes] or ["None."]
-    out += ["", "### Timeline", ""]
-    out += [f"- {when(e.at)}, {md_cell(e.author)}: {md_cell(e.summary())}" for e in incident.events]
     return "\n".join(out) + "\n"
 
 
@@ -368,8 +365,7 @@ def _html_one(s: Summary) -> str:
            '<table class="facts">']
     out += [f"<tr><th>{label}</th><td>{_h(one_line(value))}</td></tr>" for label, value in _header_rows(s)]
     out += ["</table>", "<h2>For the client</h2>", '<section class="client">']
-    for part in ReportPart:
-        text = _report_text(incident, part)
+    for part, text in _report_texts(incident):
         content = f"<p>{_h(text)}</p>" if text else '<p class="missing">Not written yet.</p>'
         out += [f"<h3>{part.label}</h3>", content]
     out += ["</section>", "<h2>Internal record</h2>", "<h3>Stages</h3>",
@@ -400,9 +396,7 @@ def _html_one(s: Summary) -> str:
                            for n in incident.notes] + ["</ul>"]
     else:
         out.append('<p class="muted">None.</p>')
-    out += ["<h3>Timeline</h3>", "<ul>"]
-    out += [f"<li>{_h(when(e.at))}, {_h(e.author)}: {_h(e.summary())}</li>" for e in incident.events]
-    out += ["</ul>", "</article>"]
+    out.append("</article>")
     return "\n".join(out)
 
 
