@@ -30,7 +30,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
 from tui.core import rules
-from tui.core.model import BOARD_STAGES, SCHEMA_VERSION, Incident, Stage, make_id
+from tui.core.model import BOARD_STAGES, SCHEMA_VERSION, Incident, ReportPart, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.stats import all_incidents, compute
 from tui.core.store import SHARD_SIZE, TinyStore
@@ -39,6 +39,7 @@ ARCHIVED = 10_000
 OPEN = 200
 RUNS = 7
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
+REPORT_WORDS = "A retry job sent your invoice twice; we refunded it and the retry now checks first."
 CLIENTS = ("Northwind Traders", "Fabrikam", "Tailspin Toys", "Acme Ltd", "Globex", "Initech", "Contoso",
            "Wide World Importers", "Adventure Works", "Litware", "Proseware", "Blue Yonder Airlines")
 
@@ -59,6 +60,9 @@ def worked(number: int, rng: random.Random, playbook: Playbook, opened: datetime
         if incident.stage is Stage.DIAGNOSE:
             incident = rules.add_update(incident, "We know the cause and are fixing it.", now=at, author="bench")
             incident = rules.add_note(incident, "Retry job ran twice after the deploy.", now=at, author="bench")
+        if incident.stage is Stage.REPORT_BACK:
+            for part in ReportPart:
+                incident = rules.set_report_part(incident, part, REPORT_WORDS, now=at, author="bench")
         forced = incident.stage is forced_stage
         incident = rules.advance(incident, playbook, now=at, author="bench", force=forced,
                                  reason="client asked us to move on" if forced else None)

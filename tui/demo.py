@@ -32,19 +32,28 @@ DEMO = (
 )
 
 
-# Closed and reported back, waiting for the follow-up check-in: title, client, severity, days since resolve.
+# Closed and reported back, waiting for the follow-up check-in: title, client, severity,
+# days since resolve, and the report-back (what happened, why, what's next, gesture).
 DEMO_RESOLVED = (
-    ("Newsletter sent to unsubscribed contacts", "Margie's Travel", 2, 8),
-    ("Refund for a cancelled order arrived late", "Coho Winery", 3, 2),
+    ("Newsletter sent to unsubscribed contacts", "Margie's Travel", 2, 8, (
+        "Our newsletter went to 1,200 of your customers who had unsubscribed, and some complained to you.",
+        "An import we ran for you skipped the unsubscribe list, and nothing checked for that.",
+        "Every send now checks the list first. We wrote to each affected customer on your behalf on 16 "
+        "November, and will send you the replies by Friday.",
+        "Two months of the newsletter plan free",
+    )),
+    ("Refund for a cancelled order arrived late", "Coho Winery", 3, 2, (
+        "You were told your refund would arrive in 3 days; it took 12.",
+        "Refunds over a set amount waited for a manual check that nobody was watching.",
+        "Those checks now page the on-call person, and we review the queue daily.",
+        "A 20% discount on your next order",
+    )),
 )
-REPORT = {
-    ReportPart.WHAT_HAPPENED: ("You were told your refund would arrive in 3 days; it took 12.", None),
-    ReportPart.WHY: ("Refunds over a set amount waited for a manual check that nobody was watching.", None),
-    ReportPart.WHATS_NEXT: ("Those checks now page the on-call person, and we review the queue daily.", None),
-    ReportPart.GESTURE: ("A 20% discount on your next order", None),
-}
 # The first report-back card has its report half written, as a person mid-way would.
-DRAFT = {part: REPORT[part] for part in (ReportPart.WHAT_HAPPENED, ReportPart.WHY)}
+DRAFT = {
+    ReportPart.WHAT_HAPPENED: ("Your nightly batch import stopped after 40,000 of 90,000 records.", None),
+    ReportPart.WHY: ("A rate limit we set for all customers was too low for your batch size.", None),
+}
 
 
 def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author: str = "demo") -> list[Incident]:
@@ -77,8 +86,10 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
             incident = _write_report(incident, DRAFT, now, author)
         store.put(incident)
         made.append(incident)
-    for title, client, severity, days_ago in DEMO_RESOLVED:
-        made.append(_resolved(store, playbook, title, client, severity, now - timedelta(days=days_ago), author))
+    for title, client, severity, days_ago, words in DEMO_RESOLVED:
+        report = {part: (text, None) for part, text in zip(ReportPart, words)}
+        made.append(_resolved(store, playbook, title, client, severity, report, now - timedelta(days=days_ago),
+                              author))
     return made
 
 
@@ -89,15 +100,18 @@ def _write_report(incident: Incident, parts: Mapping[ReportPart, tuple[str, str 
     return incident
 
 
-def _resolved(store: Store, playbook: Playbook, title: str, client: str, severity: int, resolved: datetime,
-              author: str) -> Incident:
+def _resolved(store: Store, playbook: Playbook, title: str, client: str, severity: int,
+              report: Mapping[ReportPart, tuple[str, str | None]], resolved: datetime, author: str) -> Incident:
     at = resolved - timedelta(days=1)
     incident = store.create(lambda incident_id: rules.open_incident(
         incident_id, title=title, client=client, severity=severity, playbook=playbook, owner=author, now=at))
     while not incident.is_resolved:
         at += timedelta(minutes=30)
+        if incident.stage is Stage.DIAGNOSE:
+            incident = rules.add_update(incident, "We know what went wrong and are fixing it; next update by 17:00.",
+                                        now=at, author=author)
         if incident.stage is Stage.REPORT_BACK:
-            incident = _write_report(incident, REPORT, at, author)
+            incident = _write_report(incident, report, at, author)
             at = resolved
         for item in playbook.stage(incident.stage).checklist:
             incident = rules.set_checked(incident, playbook, item.id, True, now=at, author=author)

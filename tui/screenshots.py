@@ -2,6 +2,9 @@
 
     python -m tui.screenshots [OUT_DIR]
 
+It also writes an HTML summary of a demo incident and, where Chromium is
+installed, a PNG of it as a browser shows it (summary-html.png).
+
 The snapshot tests use the same scenes, so what the README shows is what the
 tests check.
 """
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +27,7 @@ from textual.widgets import Input
 
 from .app import MendApp
 from .core.clock import FakeClock
+from .core.export import to_html
 from .core.playbook import load_playbooks
 from .core.service import Mend
 from .core.store import TinyStore
@@ -89,6 +95,29 @@ async def render(scene: Scene, data_dir: Path) -> str:
         return app.export_screenshot(title=f"mend · {scene.name}")
 
 
+# The resolved demo incident with a full report-back and a follow-up booked.
+SUMMARY_INCIDENT = "INC-13"
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def summary_html(data_dir: Path) -> str:
+    mend = Mend(TinyStore(data_dir), load_playbooks(), FakeClock(DEMO_NOW), author="demo")
+    seed(mend.store, mend.playbooks, DEMO_NOW)
+    return to_html([mend.get(SUMMARY_INCIDENT)], mend.playbook_for, DEMO_NOW)
+
+
+def browser_screenshot(page: Path, png: Path) -> bool:
+    """A PNG of the page as headless Chromium draws it; False where there is no Chromium."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        return False
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([browser, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--window-size=1000,1500",
+                        f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    return True
+
+
 def main(argv: list[str]) -> int:
     use_utc()
     out = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "screenshots"
@@ -98,6 +127,14 @@ def main(argv: list[str]) -> int:
             svg = asyncio.run(render(scene, Path(data_dir)))
         (out / f"{scene.name}.svg").write_text(svg, encoding="utf-8")
         print(out / f"{scene.name}.svg")
+    with tempfile.TemporaryDirectory() as data_dir:
+        page = out / "summary.html"
+        page.write_text(summary_html(Path(data_dir)), encoding="utf-8")
+    print(page)
+    if browser_screenshot(page, out / "summary-html.png"):
+        print(out / "summary-html.png")
+    else:
+        print("no Chromium found: summary-html.png not made", file=sys.stderr)
     return 0
 
 
