@@ -23,7 +23,7 @@ from .core.model import BOARD_STAGES, Event, Incident, id_number, make_id
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
-from .core.stats import Filters, all_incidents, compute
+from .core.stats import Filters, compute_stored
 from .core.store import StoreError, TinyStore
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
@@ -257,7 +257,7 @@ def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
                       client=args.client)
     if filters.since and filters.until and filters.since > filters.until:
         raise UsageError(f"--since {filters.since} is after --until {filters.until}")
-    stats = compute(all_incidents(mend.store), mend.playbook_for, mend.clock.now(), filters)
+    stats = compute_stored(mend.store, mend.playbook_for, mend.clock.now(), filters)
     if args.json:
         _print_json(stats.to_dict())
         return EXIT_OK
