@@ -239,8 +239,11 @@ def _stage_name(stage: Stage | None) -> str | None:
     return stage.value if stage else None
 
 
+_STAGES_BY_NAME = {stage.value: stage for stage in Stage}
+
+
 def _stage(name: str | None) -> Stage | None:
-    return Stage(name) if name else None
+    return _STAGES_BY_NAME[name] if name else None  # a dict, not Stage(name): one per forced move
 
 
 def week_of(day: date) -> date:
