@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_cli import ok, run
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, history
-from tui.core.model import Event, EventKind, Incident, apply
+from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
 from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored
 from tui.core.store import TinyStore
 
@@ -146,6 +146,14 @@ def test_a_damaged_kept_file_is_ignored_and_rebuilt(store, data, damage):
     derive.calls.clear()
     assert list(store.derive_archived("test-1", derive)) == values and derive.calls == []  # rebuilt
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_values_kept_under_another_schema_are_derived_afresh(store, monkeypatch):
+    derive = Counted()
+    values = list(store.derive_archived("test-1", derive))
+    monkeypatch.setattr("tui.core.store.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    derive.calls.clear()
+    assert list(store.derive_archived("test-1", derive)) == values and len(derive.calls) == 6
 
 
 def test_kept_files_are_private_and_named_by_key(store, data):

@@ -418,8 +418,9 @@ class TinyStore:
 class _DerivedCache:
     """Derived values for one shard version, kept beside the data and never trusted over it.
 
-    The file is a header line naming the shard version (its token) and a digest of
-    the body, then the body: any mismatch, damage or read error makes it a miss.
+    The file is a header line naming the key, the schema, the shard version (its
+    token) and a digest of the body, then the body: any mismatch, damage or read
+    error makes it a miss.
     """
 
     def __init__(self, path: Path, key: str) -> None:
@@ -448,7 +449,9 @@ class _DerivedCache:
             pass  # a cache that cannot be written (read-only folder, full disk) is rebuilt next time
 
     def _header(self, token: Any, body: bytes) -> dict[str, Any]:
-        return {"key": self.key, "shard": list(token), "digest": hashlib.blake2b(body, digest_size=16).hexdigest()}
+        # The schema too: a mend that reads incidents differently derives afresh.
+        return {"key": self.key, "schema": SCHEMA_VERSION, "shard": list(token),
+                "digest": hashlib.blake2b(body, digest_size=16).hexdigest()}
 
 
 def _upsert(table: Table, doc: Document, *, exists: bool) -> None:
