@@ -1,6 +1,6 @@
 """How long response metrics take over 10,000 archived incidents (and 200 open ones).
 
-    .venv/bin/python benchmarks/bench_stats.py
+    .venv/bin/python benchmarks/bench_stats.py [--runs N] [--histories full|short|both]
 
 Seeds a temporary data dir by writing the store's files directly (10,000 store.put
 calls would take minutes), twice: with full histories (every stage walked with its
@@ -9,15 +9,23 @@ a reopen in one of 50: about 17 events each) and with short ones (opened, then
 force-resolved: 2 events, as bench_board.py seeds its archive). For each it times,
 RUNS times, and prints medians of:
   - compute() over incidents already in memory (the metrics alone);
-  - reading the store and compute() in one process (what the `s` key costs);
-  - the whole `mend stats` and `mend stats --json` commands, in a subprocess.
+  - reading every incident from the store and compute(): the baseline, as before
+    the store kept summaries of archived incidents;
+  - compute_stored() (what the `s` key costs) with nothing kept yet, with one
+    archive shard changed since the last run (the usual case: a resolve rewrites
+    one shard), and with every shard's summaries kept;
+  - the whole `mend stats` command in a subprocess in the same states, and with
+    the cache folder blocked (so nothing can be kept: the baseline); `--json`;
+    and `mend --help` (interpreter and imports alone).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from tui.core import rules
 from tui.core.model import BOARD_STAGES, SCHEMA_VERSION, Incident, ReportPart, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
-from tui.core.stats import all_incidents, compute
+from tui.core.stats import SUMMARY_KEY, all_incidents, compute, compute_stored
 from tui.core.store import SHARD_SIZE, TinyStore
 
 ARCHIVED = 10_000
@@ -104,16 +112,39 @@ def seed(data_dir: Path, full: bool) -> None:
     (data_dir / "open.json").write_text(json.dumps({"incidents": open_docs, "meta": meta}))
 
 
-def median_seconds(operation: Callable[[], object]) -> float:
+def median_seconds(operation: Callable[[], object], runs: int, before: Callable[[], object] = lambda: None) -> float:
+    """Median wall time of `operation`; `before` sets the scene and is not timed."""
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
+        before()
         start = time.perf_counter()
         operation()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def measure(full: bool) -> None:
+def forget_kept(data_dir: Path) -> None:
+    cache = data_dir / "cache"
+    if cache.is_dir():
+        shutil.rmtree(cache)
+    else:
+        cache.unlink(missing_ok=True)  # blocked by block_cache
+
+
+def change_last_shard(data_dir: Path) -> None:
+    """Replace the newest shard with a copy, as a resolve would: a new file version, same incidents."""
+    shard = max((data_dir / "archive").glob("*.json"))
+    copy = shard.with_name(f".{shard.name}.bench.tmp")
+    shutil.copy2(shard, copy)
+    os.replace(copy, shard)
+
+
+def block_cache(data_dir: Path) -> None:
+    forget_kept(data_dir)
+    (data_dir / "cache").write_text("a file where the cache folder would go: nothing can be kept")
+
+
+def measure(full: bool, runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="mend-bench-stats-") as folder:
         data_dir = Path(folder)
         start = time.perf_counter()
@@ -127,33 +158,56 @@ def measure(full: bool) -> None:
         events = sum(len(incident.events) for incident in incidents)
         stats = compute(incidents, playbook_for, NOW)
         assert stats.total == ARCHIVED + OPEN and stats.time_to_acknowledge.count >= ARCHIVED
+        assert compute_stored(store, playbook_for, NOW) == stats == compute_stored(store, playbook_for, NOW)
+        kept = sum(path.stat().st_size for path in (data_dir / "cache" / SUMMARY_KEY).iterdir())
         print(f"\n{'full' if full else 'short'} histories: {ARCHIVED:,} archived + {OPEN} open incidents, "
               f"{events:,} events ({events / len(incidents):.1f} each), {len(stats.forced_moves):,} forced moves, "
-              f"{stats.reopened} reopened; seeded in {seeded:.1f}s")
+              f"{stats.reopened} reopened; seeded in {seeded:.1f}s; summaries kept in {kept / 1e6:.1f} MB")
 
-        in_memory = median_seconds(lambda: compute(incidents, playbook_for, NOW))
-        del incidents  # the command-line runs below should not share the machine with them
-        with_reading = median_seconds(lambda: compute(all_incidents(store), playbook_for, NOW))
+        figures: list[tuple[str, float]] = []
+
+        def timed(label: str, operation: Callable[[], object], before: Callable[[], object] = lambda: None) -> None:
+            figures.append((label, median_seconds(operation, runs, before)))
+
+        timed("compute(), incidents in memory", lambda: compute(incidents, playbook_for, NOW))
+        del incidents  # the runs below should not share the machine with them
+        timed("read every incident + compute() [baseline]", lambda: compute(all_incidents(store), playbook_for, NOW))
+        stored = lambda: compute_stored(store, playbook_for, NOW)  # noqa: E731
+        timed("compute_stored(), nothing kept yet", stored, lambda: forget_kept(data_dir))
+        timed("compute_stored(), one shard changed", stored, lambda: change_last_shard(data_dir))
+        timed("compute_stored(), all kept", stored)
+
         env = {**os.environ, "MEND_DATA": str(data_dir), "MEND_USER": "bench", "COLUMNS": "120"}
 
-        def command(*args: str) -> None:
-            subprocess.run([sys.executable, "-m", "tui", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        def command(*args: str) -> Callable[[], object]:
+            return lambda: subprocess.run([sys.executable, "-m", "tui", *args], env=env, check=True,
+                                          stdout=subprocess.DEVNULL)
 
-        tables = median_seconds(lambda: command("stats"))
-        as_json = median_seconds(lambda: command("stats", "--json"))
-        startup = median_seconds(lambda: command("--help"))
+        timed("`mend stats`, cache blocked [baseline]", command("stats"), lambda: block_cache(data_dir))
+        timed("`mend stats`, nothing kept yet", command("stats"), lambda: forget_kept(data_dir))
+        timed("`mend stats`, one shard changed", command("stats"), lambda: change_last_shard(data_dir))
+        timed("`mend stats`, all kept", command("stats"))
+        timed("`mend stats --json`, all kept", command("stats", "--json"))
+        timed("`mend --help` (interpreter + imports)", command("--help"))
 
-    print(f"  median of {RUNS} runs:")
-    print(f"  compute(), incidents in memory        {in_memory * 1000:7.0f} ms")
-    print(f"  read the store + compute()            {with_reading * 1000:7.0f} ms")
-    print(f"  `mend stats` (subprocess)             {tables * 1000:7.0f} ms")
-    print(f"  `mend stats --json` (subprocess)      {as_json * 1000:7.0f} ms")
-    print(f"  `mend --help` (interpreter + imports) {startup * 1000:7.0f} ms")
+    baseline = dict(figures)
+    print(f"  median of {runs} runs (ratios against the baseline of the same kind):")
+    for label, seconds in figures:
+        against = ("read every incident + compute() [baseline]" if label.startswith("compute_stored")
+                   else "`mend stats`, cache blocked [baseline]" if label.startswith("`mend stats")
+                   and "baseline" not in label else None)
+        ratio = f"  {seconds / baseline[against]:4.2f}x" if against else ""
+        print(f"  {label:45} {seconds * 1000:7.0f} ms{ratio}")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"timed runs per figure (default {RUNS})")
+    parser.add_argument("--histories", choices=("full", "short", "both"), default="both")
+    args = parser.parse_args()
     for full in (True, False):
-        measure(full)
+        if args.histories in ("both", "full" if full else "short"):
+            measure(full, args.runs)
 
 
 if __name__ == "__main__":

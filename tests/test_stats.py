@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -335,9 +336,85 @@ async def test_s_opens_the_stats_screen_and_escape_returns(mend, clock):
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         await pilot.press("s")
+        await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, StatsScreen)
         assert app.screen.stats.total == len(seeded) and app.screen.stats.waiting_for_acknowledgement == 3
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen)
+
+
+@pytest.fixture
+def archive_on_hold(mend, monkeypatch):
+    """The store's archive read waits for the test's word, so the stats screen is seen before its figures."""
+    release = threading.Event()
+    read_archive = mend.store.derive_archived
+
+    def held_back(*args):
+        if not release.wait(timeout=30):  # only if the test broke off before its word
+            raise TimeoutError("the test never released the archive read")
+        yield from read_archive(*args)
+
+    monkeypatch.setattr(mend.store, "derive_archived", held_back)
+    yield release
+    release.set()  # never leave the worker thread waiting
+
+
+async def test_stats_screen_opens_at_once_and_fills_when_the_figures_are_in(mend, clock, archive_on_hold):
+    seed(mend.store, mend.playbooks, clock.now())
+    pressed_at = clock.now()
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StatsScreen) and screen.stats is None
+        assert "Working out the response metrics" in str(screen.query_one("#stats-message").render())
+        assert not screen.query_one("#stats-body").display
+        clock.advance(minutes=5)  # the figures are as of the key press
+        archive_on_hold.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.stats is not None and screen.stats.total == 12 and screen.stats.now == pressed_at
+        assert str(screen.query_one("#stats-title").render()).startswith("Response metrics · 12 incidents")
+        assert not screen.query_one("#stats-message").display and screen.query_one("#stats-body").display
+        table = screen.query_one("#stats-acknowledge")
+        shown = "\n".join(strip.text for strip in table.render_lines(table.region.reset_offset))
+        assert "Time to acknowledge" in shown and "3 still waiting to be acknowledged" in shown
+        assert app.focused is screen.query_one("#stats-body")
+
+
+async def test_leaving_the_stats_screen_before_the_figures_are_in(mend, clock, archive_on_hold):
+    seed(mend.store, mend.playbooks, clock.now())
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen)
+        archive_on_hold.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen) and app.is_running  # the late figures go nowhere
+
+
+async def test_stats_screen_shows_a_storage_error_and_the_board_stays(mend, clock, data_dir):
+    mend.resolve(mend.open("t", "Acme Ltd").id, force=True, reason="duplicate")
+    mend.open("u", "Globex")
+    shard = data_dir / "archive" / "0000.json"
+    shard.write_text("{ not json")
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        message = app.screen.query_one("#stats-message")
+        text = str(message.render())
+        assert text.startswith("Could not work out the metrics: ") and "0000.json is not valid mend data" in text
+        assert message.has_class("-error") and app.screen.stats is None
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
@@ -347,5 +424,7 @@ async def test_stats_screen_with_no_incidents_says_so(mend):
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
+        await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "No incidents to measure" in str(app.screen.query_one("#stats-empty").render())
+        assert "No incidents to measure" in str(app.screen.query_one("#stats-message").render())
+        assert not app.screen.query_one("#stats-body").display

@@ -19,8 +19,8 @@ from .core.model import Incident
 from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Mend
-from .core.stats import all_incidents, compute
 from .core.export import markdown
+from .core.stats import compute_stored
 from .core.store import FollowUp, StoreError, write_new_file
 from .core.text import one_line
 from .screens.board import BoardScreen
@@ -295,9 +295,5 @@ class MendApp(App):
 
     def action_show_stats(self) -> None:
         """Response metrics over every incident, open and archived (the board's `s`)."""
-        try:
-            stats = compute(all_incidents(self.mend.store), self.playbook_for, self.clock.now())
-        except (RuleError, StoreError) as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.push_screen(StatsScreen(stats))
+        now = self.clock.now()  # read here: the screen's worker thread only computes
+        self.push_screen(StatsScreen(lambda: compute_stored(self.mend.store, self.playbook_for, now)))

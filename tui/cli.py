@@ -23,7 +23,7 @@ from .core.model import BOARD_STAGES, Event, Incident, ReportPart, id_number, ma
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
-from .core.stats import Filters, all_incidents, compute
+from .core.stats import Filters, all_incidents, compute_stored
 from .core.store import StoreError, TinyStore
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
@@ -386,7 +386,7 @@ def _local_date(option: str, raw: str | None) -> date | None:
 
 def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
     filters = _filters(args)
-    stats = compute(all_incidents(mend.store), mend.playbook_for, mend.clock.now(), filters)
+    stats = compute_stored(mend.store, mend.playbook_for, mend.clock.now(), filters)
     if args.json:
         _print_json(stats.to_dict())
         return EXIT_OK

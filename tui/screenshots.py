@@ -83,6 +83,7 @@ async def act(pilot: Pilot, scene: Scene) -> None:
     await pilot.pause()
     for key in scene.keys:
         await pilot.press(key)
+    await pilot.app.workers.wait_for_complete()  # the stats screen fills from a thread
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
     await pilot.pause()

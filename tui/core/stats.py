@@ -1,7 +1,10 @@
 """Response metrics: how fast and how well we recover, read from the event record.
 
-`compute` makes one pass over incidents (open and archived alike) and walks each
-incident's events once. Definitions, so a figure never has to be guessed at:
+Each incident's events are walked once, into a `Summary` of what it adds to the
+figures whatever the budgets, the clock and the filters; `compute` then makes one
+pass over the summaries. Archived incidents are resolved and their summaries never
+change, so the store keeps them (`compute_stored`). Definitions, so a figure never
+has to be guessed at:
 
 - Time to acknowledge: from opening to the first stage move out of acknowledge
   (a forced resolve of a false alarm straight from acknowledge counts too).
@@ -24,10 +27,10 @@ import gc
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from itertools import chain
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
-from .budget import Status, status_for
 from .model import BOARD_STAGES, Event, EventKind, Incident, Stage, format_time
 from .playbook import Playbook
 from .store import Store
@@ -42,6 +45,16 @@ def all_incidents(store: Store) -> Iterator[Incident]:
     """Open incidents, then the archive, read one at a time."""
     yield from store.list_open()
     yield from store.iter_archived()
+
+
+class PlaybookUse(Protocol):
+    """What says which playbook version applies: an Incident, or its Summary."""
+
+    @property
+    def playbook(self) -> str: ...
+
+    @property
+    def playbook_digest(self) -> str: ...
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -65,12 +78,12 @@ class Filters:
     until: date | None = None  # opened on or before this local date (inclusive)
     client: str | None = None  # the client's name, ignoring case and surrounding spaces
 
-    def admits(self, incident: Incident, opened_on: date) -> bool:
+    def admits(self, client: str, opened_on: date) -> bool:
         if self.since is not None and opened_on < self.since:
             return False
         if self.until is not None and opened_on > self.until:
             return False
-        return self.client is None or incident.client.strip().casefold() == self.client.strip().casefold()
+        return self.client is None or client.strip().casefold() == self.client.strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -226,22 +239,153 @@ def _stage_name(stage: Stage | None) -> str | None:
     return stage.value if stage else None
 
 
+_STAGES_BY_NAME = {stage.value: stage for stage in Stage}
+
+
+def _stage(name: str | None) -> Stage | None:
+    return _STAGES_BY_NAME[name] if name else None  # a dict, not Stage(name): one per forced move
+
+
 def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# Kept summaries (Store.derive_archived) are filed under this key: change it whenever
+# Summary or summarize changes, and every kept one is rebuilt.
+SUMMARY_KEY = "stats-summary-1"
+
+_MICROSECOND = timedelta(microseconds=1)
+_PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_BOARD_INDEX = {stage: index for index, stage in enumerate(BOARD_STAGES)}
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+class Summary(NamedTuple):
+    """All that one incident adds to the metrics, before budgets, clock and filters apply.
+
+    A resolved incident's summary never changes, so a store may keep it (see SUMMARY_KEY).
+    It is JSON data: times are whole microseconds since the Unix epoch (exact, as
+    timedeltas are, so figures from a summary equal figures from its incident), stages
+    are indexes into BOARD_STAGES, and read back from JSON, its tuples are lists.
+    """
+
+    id: str
+    client: str
+    severity: int
+    playbook: str
+    playbook_digest: str
+    opened_at: int
+    resolved: bool  # in the resolved stage now: counted as resolved, not open
+    visits: Sequence[tuple[int, int]]  # finished visits to board stages: (stage, microseconds spent)
+    current: tuple[int, int] | None  # while open: (stage, entered at)
+    acknowledged_after: int | None  # microseconds from opening to the first move out of acknowledge
+    # Open time in stretches that end where the cadence or openness changes (an update, a
+    # resolve, the end): (start, end or None for now, the last update or else the opening).
+    open_stretches: Sequence[tuple[int, int | None, int]]
+    forced: Sequence[tuple[int, str, str | None, str | None, str | None]]  # at, author, from, to, reason
+    ever_resolved: bool
+    reopened: bool
+
+
+def summarize(incident: Incident) -> Summary:
+    """Walk the incident's events once."""
+    opened = _micros(incident.opened_at)
+    stage, entered = Stage.ACKNOWLEDGE, opened
+    is_open, since, last_update = True, opened, opened
+    acknowledged_at: int | None = None
+    visits: list[tuple[int, int]] = []
+    stretches: list[tuple[int, int | None, int]] = []
+    forced: list[tuple[int, str, str | None, str | None, str | None]] = []
+    resolved_once = reopened = False
+    for event in incident.events:
+        kind = event.kind
+        # Ticks and notes change no figure, so they cost nothing here.
+        if kind is EventKind.STAGE:
+            at = _micros(event.at)
+            if stage in _BOARD_INDEX:  # a hand-edited record may move out of resolved
+                visits.append((_BOARD_INDEX[stage], at - entered))
+            if event.from_stage is Stage.ACKNOWLEDGE and acknowledged_at is None:
+                acknowledged_at = at
+            if event.forced:
+                forced.append((at, event.author, _stage_name(event.from_stage), _stage_name(event.to_stage),
+                               event.reason))
+            stage, entered = event.to_stage, at
+            if stage is Stage.RESOLVED and is_open:
+                stretches.append((since, at, last_update))
+                is_open, resolved_once = False, True
+        elif kind is EventKind.REOPENED:
+            at = _micros(event.at)
+            stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
+        elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
+            at = _micros(event.at)
+            stretches.append((since, at, last_update))
+            since = last_update = at
+    if is_open:
+        stretches.append((since, None, last_update))
+    return Summary(
+        id=incident.id,
+        client=incident.client,
+        severity=incident.severity,
+        playbook=incident.playbook,
+        playbook_digest=incident.playbook_digest,
+        opened_at=opened,
+        resolved=incident.is_resolved,
+        visits=visits,
+        current=(_BOARD_INDEX[stage], entered) if is_open else None,
+        acknowledged_after=None if acknowledged_at is None else acknowledged_at - opened,
+        open_stretches=stretches,
+        forced=forced,
+        ever_resolved=resolved_once,
+        reopened=reopened,
+    )
+
+
 def compute(
     incidents: Iterable[Incident],
-    playbook_for: Callable[[Incident], Playbook],
+    playbook_for: Callable[[PlaybookUse], Playbook],
     now: datetime,
     filters: Filters = Filters(),
 ) -> Stats:
-    tally = _Tally(now)
+    """The metrics over these incidents; playbook_for must go by playbook name and digest alone."""
     with _collector_paused():
-        for incident in incidents:
-            opened_on = incident.opened_at.astimezone().date()
-            if filters.admits(incident, opened_on):
-                tally.add(incident, playbook_for(incident), opened_on)
+        return _compute(map(summarize, incidents), playbook_for, now, filters)
+
+
+def compute_stored(
+    store: Store,
+    playbook_for: Callable[[PlaybookUse], Playbook],
+    now: datetime,
+    filters: Filters = Filters(),
+) -> Stats:
+    """The metrics over every incident in the store, open and archived.
+
+    Archived incidents are resolved, so their summaries are kept by the store
+    and only an archive shard that changed since is read again.
+    """
+    with _collector_paused():
+        archived = (Summary(*kept) for kept in store.derive_archived(SUMMARY_KEY, summarize))
+        return _compute(chain(map(summarize, store.list_open()), archived), playbook_for, now, filters)
+
+
+def _compute(
+    summaries: Iterable[Summary],
+    playbook_for: Callable[[PlaybookUse], Playbook],
+    now: datetime,
+    filters: Filters,
+) -> Stats:
+    tally = _Tally(now, playbook_for)
+    for summary in summaries:
+        opened_on = date.fromtimestamp(summary.opened_at // _PER_SECOND)  # the local date
+        if filters.admits(summary.client, opened_on):
+            tally.add(summary, opened_on)
     return tally.result(filters)
 
 
@@ -260,17 +404,19 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Tally:
-    """Running totals for `compute`; each incident's events are walked once."""
+    """Running totals for `compute`: summaries measured against budgets and the clock."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, playbook_for: Callable[[PlaybookUse], Playbook]) -> None:
         self.now = now
-        self.limits: dict[tuple[str, str, int], tuple[dict[Stage, timedelta], timedelta]] = {}
+        self.now_micros = _micros(now)
+        self.playbook_for = playbook_for
+        self.limits: dict[tuple[str, str, int], tuple[list[int], list[float], int]] = {}
         self.acknowledge_seconds: dict[int, list[float]] = {severity: [] for severity in (1, 2, 3, 4)}
         self.weekly_seconds: defaultdict[date, list[float]] = defaultdict(list)
         self.waiting = 0
-        self.visit_seconds: dict[Stage, list[float]] = {stage: [] for stage in BOARD_STAGES}
-        self.visit_budget_used: dict[Stage, list[float]] = {stage: [] for stage in BOARD_STAGES}
-        self.breaches: Counter[Stage] = Counter()
+        self.visit_seconds: list[list[float]] = [[] for _ in BOARD_STAGES]
+        self.visit_budget_used: list[list[float]] = [[] for _ in BOARD_STAGES]
+        self.breaches = [0 for _ in BOARD_STAGES]
         self.open_seconds = 0.0
         self.overdue_seconds = 0.0
         self.forced: list[ForcedMove] = []
@@ -279,67 +425,53 @@ class _Tally:
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
-    def add(self, incident: Incident, playbook: Playbook, opened_on: date) -> None:
-        budgets, cadence = self._limits(playbook, incident.severity)
-        stage, entered = Stage.ACKNOWLEDGE, incident.opened_at
-        # Open time is counted in stretches that end where the cadence or openness changes
-        # (an update, a resolve, the end); ticks and notes change nothing here, so they cost nothing.
-        is_open, since, update_due = True, incident.opened_at, incident.opened_at + cadence
-        acknowledged_at: datetime | None = None
-        resolved_once = reopened = False
-        for event in incident.events:
-            kind = event.kind
-            if kind is EventKind.STAGE:
-                if stage in budgets:  # a hand-edited record may move out of resolved
-                    self._visit(stage, event.at - entered, budgets[stage], finished=True)
-                if event.from_stage is Stage.ACKNOWLEDGE and acknowledged_at is None:
-                    acknowledged_at = event.at
-                if event.forced:
-                    self.forced.append(ForcedMove(incident.id, incident.client, event))
-                stage, entered = event.to_stage, event.at
-                if stage is Stage.RESOLVED and is_open:
-                    self._open_stretch(since, event.at, update_due)
-                    is_open, resolved_once = False, True
-            elif kind is EventKind.REOPENED:
-                stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, event.at, True, True, event.at
-            elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
-                self._open_stretch(since, event.at, update_due)
-                since, update_due = event.at, event.at + cadence
-        if is_open:
-            self._open_stretch(since, self.now, update_due)
-            self._visit(stage, self.now - entered, budgets[stage], finished=False)
+    def add(self, summary: Summary, opened_on: date) -> None:
+        budgets, budget_seconds, cadence = self._limits(summary)
+        for stage, spent in summary.visits:
+            self._visit(stage, spent, budgets[stage], budget_seconds[stage], finished=True)
+        if summary.current is not None:
+            stage, entered = summary.current
+            self._visit(stage, self.now_micros - entered, budgets[stage], budget_seconds[stage], finished=False)
+        for start, end, last_update in summary.open_stretches:
+            end = self.now_micros if end is None else end
+            self.open_seconds += max((end - start) / _PER_SECOND, 0.0)
+            # Overdue for an update once the cadence has passed since the last one.
+            self.overdue_seconds += max((end - max(start, last_update + cadence)) / _PER_SECOND, 0.0)
+        for at, author, from_stage, to_stage, reason in summary.forced:
+            event = Event(EventKind.STAGE, _moment(at), author, from_stage=_stage(from_stage),
+                          to_stage=_stage(to_stage), forced=True, reason=reason)
+            self.forced.append(ForcedMove(summary.id, summary.client, event))
 
-        if acknowledged_at is not None:
-            seconds = max((acknowledged_at - incident.opened_at).total_seconds(), 0.0)
-            self.acknowledge_seconds[incident.severity].append(seconds)
+        if summary.acknowledged_after is not None:
+            seconds = max(summary.acknowledged_after / _PER_SECOND, 0.0)
+            self.acknowledge_seconds[summary.severity].append(seconds)
             self.weekly_seconds[week_of(opened_on)].append(seconds)
-        elif is_open:
+        elif summary.current is not None:
             self.waiting += 1
-        self.ever_resolved += resolved_once
-        self.reopened += reopened
-        counts = self.resolved_by if incident.is_resolved else self.open_by
-        counts["client"][incident.client] += 1
-        counts["playbook"][incident.playbook] += 1
+        self.ever_resolved += summary.ever_resolved
+        self.reopened += summary.reopened
+        counts = self.resolved_by if summary.resolved else self.open_by
+        counts["client"][summary.client] += 1
+        counts["playbook"][summary.playbook] += 1
 
-    def _limits(self, playbook: Playbook, severity: int) -> tuple[dict[Stage, timedelta], timedelta]:
-        """Stage budgets and update cadence, worked out once per playbook and severity."""
-        key = (playbook.name, playbook.digest, severity)  # the digest tells an edited file apart
+    def _limits(self, summary: Summary) -> tuple[list[int], list[float], int]:
+        """Stage budgets (in microseconds and in seconds, by stage index) and the update
+        cadence in microseconds, worked out once per playbook version and severity."""
+        key = (summary.playbook, summary.playbook_digest, summary.severity)
         if key not in self.limits:
-            budgets = {stage: playbook.stage(stage).budget(severity) for stage in BOARD_STAGES}
-            self.limits[key] = budgets, playbook.update_cadence(severity)
+            playbook, severity = self.playbook_for(summary), summary.severity
+            budgets = [playbook.stage(stage).budget(severity) for stage in BOARD_STAGES]
+            self.limits[key] = ([budget // _MICROSECOND for budget in budgets],
+                                [budget.total_seconds() for budget in budgets],
+                                playbook.update_cadence(severity) // _MICROSECOND)
         return self.limits[key]
 
-    def _open_stretch(self, start: datetime, end: datetime, update_due: datetime) -> None:
-        """Open from start to end; overdue for an update from update_due on."""
-        self.open_seconds += max((end - start).total_seconds(), 0.0)
-        self.overdue_seconds += max((end - max(start, update_due)).total_seconds(), 0.0)
-
-    def _visit(self, stage: Stage, spent: timedelta, budget: timedelta, *, finished: bool) -> None:
-        breached = status_for(spent, budget) is Status.BREACH
+    def _visit(self, stage: int, spent: int, budget: int, budget_seconds: float, *, finished: bool) -> None:
+        breached = spent >= budget  # as budget.status_for has it: at 100% the budget is gone
         if finished or breached:  # a running visit within budget may still end either way
-            seconds = max(spent.total_seconds(), 0.0)
+            seconds = max(spent / _PER_SECOND, 0.0)
             self.visit_seconds[stage].append(seconds)
-            self.visit_budget_used[stage].append(seconds / budget.total_seconds())
+            self.visit_budget_used[stage].append(seconds / budget_seconds)
             if breached:
                 self.breaches[stage] += 1
 
@@ -357,12 +489,12 @@ class _Tally:
             stages=tuple(
                 StageFigures(
                     stage=stage,
-                    time=Spread.of(self.visit_seconds[stage]),
-                    budget_used_median=percentile(self.visit_budget_used[stage], 0.5),
-                    budget_used_p90=percentile(self.visit_budget_used[stage], 0.9),
-                    breaches=self.breaches[stage],
+                    time=Spread.of(self.visit_seconds[index]),
+                    budget_used_median=percentile(self.visit_budget_used[index], 0.5),
+                    budget_used_p90=percentile(self.visit_budget_used[index], 0.9),
+                    breaches=self.breaches[index],
                 )
-                for stage in BOARD_STAGES
+                for index, stage in enumerate(BOARD_STAGES)
             ),
             open_time=timedelta(seconds=self.open_seconds),
             overdue_time=timedelta(seconds=self.overdue_seconds),

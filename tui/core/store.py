@@ -5,6 +5,7 @@ Layout of a data dir:
                       table `meta` (schema_version, next_id) and table `follow_ups`
                       (resolved incidents whose follow-up check-in is not done yet)
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
+    cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
 
 Every file is replaced atomically (temp file, fsync, rename), so plain reads need no
@@ -14,6 +15,7 @@ that cannot be read is never written over.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -71,6 +73,16 @@ class Store(Protocol):
 
     def iter_archived(self) -> Iterator[Incident]:
         """Every resolved incident, by number."""
+        ...
+
+    def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
+        """derive(incident) for every resolved incident, by number: JSON data.
+
+        Resolved incidents seldom change, so the store may keep the values under `key`
+        and give back a kept one (as JSON reads it back: lists for tuples) for an
+        incident unchanged since. So derive must depend on the incident alone, and
+        `key` must change whenever derive does.
+        """
         ...
 
     def get(self, incident_id: str) -> Incident:
@@ -191,6 +203,30 @@ class TinyStore:
             for number, incident in sorted(self._load(self._shard_table(shard)).items()):
                 if number not in open_numbers:
                     yield incident
+
+    def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
+        if not re.fullmatch(r"[a-z0-9-]+", key):
+            raise ValueError(f"not a cache key: {key!r}")
+        open_numbers = {doc.doc_id for doc in self._incidents.all()}  # as in iter_archived
+        for shard in self._shard_numbers():
+            for number, value in self._derived_shard(shard, key, derive):
+                if number not in open_numbers:
+                    yield value
+
+    def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any]) -> list[tuple[int, Any]]:
+        """(number, derive(incident)) for a shard, by number: kept ones while the shard is unchanged."""
+        table = self._shard_table(shard)
+        cache = _DerivedCache(self._dir / "cache" / key / f"{shard:04d}.json", key)
+        # The token is taken before the read: should a writer replace the shard meanwhile,
+        # these values are kept under a version that is gone already, so never used.
+        token = table.storage.token()
+        kept = cache.read(token)
+        if kept is not None:
+            return kept
+        derived = [(number, derive(incident)) for number, incident in sorted(self._load(table).items())]
+        if token is not None:
+            cache.write(token, derived)
+        return derived
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
@@ -476,6 +512,45 @@ def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
     if due is None or incident.follow_up_done_at is not None:
         return None
     return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
+
+
+class _DerivedCache:
+    """Derived values for one shard version, kept beside the data and never trusted over it.
+
+    The file is a header line naming the key, the schema, the shard version (its
+    token) and a digest of the body, then the body: any mismatch, damage or read
+    error makes it a miss.
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+
+    def read(self, token: object) -> list[Any] | None:
+        if token is None:
+            return None
+        try:
+            header, _, body = self.path.read_bytes().partition(b"\n")
+            if json.loads(header) != self._header(token, body):
+                return None
+            return json.loads(body)
+        except (OSError, ValueError, RecursionError):
+            return None
+
+    def write(self, token: object, derived: list[tuple[int, Any]]) -> None:
+        body = json.dumps(derived, separators=(",", ":")).encode()
+        header = json.dumps(self._header(token, body)).encode()
+        try:
+            _make_private_dir(self.path.parent.parent)
+            _make_private_dir(self.path.parent)
+            _write_atomically(self.path, header + b"\n" + body)
+        except StoreError:
+            pass  # a cache that cannot be written (read-only folder, full disk) is rebuilt next time
+
+    def _header(self, token: Any, body: bytes) -> dict[str, Any]:
+        # The schema too: a mend that reads incidents differently derives afresh.
+        return {"key": self.key, "schema": SCHEMA_VERSION, "shard": list(token),
+                "digest": hashlib.blake2b(body, digest_size=16).hexdigest()}
 
 
 def _upsert(table: Table, doc: Document, *, exists: bool) -> None:
