@@ -362,7 +362,7 @@ def archive_on_hold(mend, monkeypatch):
 
 
 async def test_stats_screen_opens_at_once_and_fills_when_the_figures_are_in(mend, clock, archive_on_hold):
-    seed(mend.store, mend.playbooks, clock.now())
+    seeded = len(seed(mend.store, mend.playbooks, clock.now()))
     pressed_at = clock.now()
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(120, 35)) as pilot:
@@ -377,8 +377,8 @@ async def test_stats_screen_opens_at_once_and_fills_when_the_figures_are_in(mend
         archive_on_hold.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert screen.stats is not None and screen.stats.total == 12 and screen.stats.now == pressed_at
-        assert str(screen.query_one("#stats-title").render()).startswith("Response metrics · 12 incidents")
+        assert screen.stats is not None and screen.stats.total == seeded and screen.stats.now == pressed_at
+        assert str(screen.query_one("#stats-title").render()).startswith(f"Response metrics · {seeded} incidents")
         assert not screen.query_one("#stats-message").display and screen.query_one("#stats-body").display
         table = screen.query_one("#stats-acknowledge")
         shown = "\n".join(strip.text for strip in table.render_lines(table.region.reset_offset))

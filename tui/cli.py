@@ -294,7 +294,7 @@ def _selection(mend: Mend, args: argparse.Namespace) -> list[Incident]:
         raise UsageError("say which incidents to export: IDs, --all, or --since DATE (see mend export --help)")
     filters = _filters(args)
     chosen = [incident for incident in all_incidents(mend.store)
-              if filters.admits(incident, incident.opened_at.astimezone().date())]
+              if filters.admits(incident.client, incident.opened_at.astimezone().date())]
     if not chosen:
         raise UsageError("no incidents match that selection; nothing was exported")
     return sorted(chosen, key=lambda incident: incident.number)
