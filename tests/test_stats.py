@@ -19,7 +19,7 @@ from tui.core.stats import Filters, all_incidents, compute, percentile
 from tui.demo import seed
 from tui.screens.board import BoardScreen
 from tui.screens.stats import StatsScreen
-from tui.stats_tables import CLI_PALETTE, bar, budget_bar, sections, share
+from tui.stats_tables import CLI_PALETTE, bar, budget_bar, outcomes_table, sections, share
 
 MINUTE = 60.0
 
@@ -86,6 +86,10 @@ class Script:
     def resolve(self, now: datetime, reason: str | None = None) -> Script:
         self.incident = rules.resolve(self.incident, self.playbook, now=now, author="ana",
                                       force=reason is not None, reason=reason)
+        return self
+
+    def follow_up(self, now: datetime) -> Script:
+        self.incident = rules.follow_up_done(self.incident, now=now, author="ana")
         return self
 
     def reopen(self, now: datetime) -> Script:
@@ -237,6 +241,33 @@ def test_reopen_rate_and_counts_per_client_and_playbook():
         ("test", 2, 2), ("other", 0, 1)]
 
 
+def walked_and_resolved(number: int, opened: datetime) -> Script:
+    """Through every stage at 10-minute steps; resolved 40 minutes after opening, so due 7 days later."""
+    script = Script(number, "Acme Ltd", 2, opened)
+    for step in range(1, 5):
+        if step == 2:
+            script.apology(opened)
+        script.advance(opened + timedelta(minutes=10 * step))
+    return script.report(opened + timedelta(minutes=40)).resolve(opened + timedelta(minutes=40))
+
+
+def test_follow_ups_due_on_time_overdue_and_upcoming():
+    # Each is due 7 days after its resolve at (day, 9:40); NOW is the 23rd at 13:00, grace is one day.
+    on_time = walked_and_resolved(1, at(2, 9)).follow_up(at(10, 9))  # due 9th 9:40, done 10th 9:00
+    late = walked_and_resolved(2, at(2, 9)).follow_up(at(10, 10))  # due 9th 9:40, done 10th 10:00: 20m late
+    overdue = walked_and_resolved(3, at(14, 9))  # due 21st 9:40, past the grace on the 22nd
+    just_past_grace = walked_and_resolved(4, at(15, 9))  # due 22nd 9:40, grace until the 23rd 9:40
+    upcoming = walked_and_resolved(5, at(20, 9))  # due the 27th
+    early_close = Script(6, "Acme Ltd", 2, at(2, 9)).resolve(at(2, 10), reason="duplicate")  # books none
+    stats = stats_of([s.incident for s in (on_time, late, overdue, just_past_grace, upcoming, early_close)])
+    assert (stats.follow_ups_due, stats.follow_ups_on_time, stats.follow_ups_overdue, stats.follow_ups_upcoming) \
+        == (4, 1, 2, 1)
+    assert stats.follow_up_rate == 0.25
+    shown = Console(width=200, record=True)
+    shown.print(outcomes_table(stats, CLI_PALETTE))
+    assert "1 of 4 due done on time (25%); 2 overdue; 1 not due yet" in shown.export_text()
+
+
 def test_filters_by_local_opening_date_and_client():
     incidents = history()
     since = stats_of(incidents, Filters(since=date(2026, 11, 16)))
@@ -254,7 +285,8 @@ def test_filters_by_local_opening_date_and_client():
 def test_json_has_seconds_and_nulls():
     data = stats_of([]).to_dict()
     assert data["time_to_acknowledge"]["all"] == {"count": 0, "median_seconds": None, "p90_seconds": None}
-    assert data["follow_ups"] == {"tracked": False, "note": "not tracked yet"}
+    assert {k: v for k, v in data["follow_ups"].items() if k != "definition"} == {
+        "due": 0, "on_time": 0, "overdue": 0, "upcoming": 0, "on_time_rate": None}
     full = json.loads(json.dumps(stats_of(history()).to_dict()))
     assert full["time_to_acknowledge"]["by_severity"]["2"]["median_seconds"] == 20 * MINUTE
     assert full["client_updates"]["overdue_seconds"] == 230 * MINUTE
@@ -304,7 +336,7 @@ def test_cli_stats_tables_and_json(data_dir):
     ok(data_dir, "advance", "INC-1")
     out = ok(data_dir, "stats")
     assert "Time to acknowledge" in out and "from opening to the first move out of acknowledge" in out
-    assert "Stages against budget" in out and "Follow-ups" in out and "not tracked yet" in out
+    assert "Stages against budget" in out and "Follow-ups" in out and "none due yet; 0 not due yet" in out
     assert "\x1b[31m" not in out and "Acme ␛[31mLtd" in out  # the client's escape is shown, not obeyed
     data = json.loads(ok(data_dir, "stats", "--json"))
     assert data["incidents"] == {"total": 1, "open": 1, "resolved": 0}

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .core.budget import status_for
 from .core.model import Stage
-from .core.stats import FOLLOW_UPS, STAGE_VISITS, TIME_TO_ACKNOWLEDGE, UPDATE_CADENCE, Counts, Filters, Stats
+from .core.stats import STAGE_VISITS, TIME_TO_ACKNOWLEDGE, UPDATE_CADENCE, Counts, Filters, Stats
 from .core.text import one_line, short_duration
 
 DASH = "–"  # a figure that cannot be worked out, such as the median of nothing
@@ -168,6 +168,16 @@ def stages_table(stats: Stats, palette: Palette) -> Group:
     return _titled("Stages against budget", STAGE_VISITS, table, palette)
 
 
+def follow_ups_text(stats: Stats, palette: Palette) -> Text:
+    upcoming = f"{stats.follow_ups_upcoming} not due yet"
+    if not stats.follow_ups_due:
+        return Text(f"none due yet; {upcoming}", style=palette["muted"])
+    text = Text(f"{stats.follow_ups_on_time} of {stats.follow_ups_due} due done on time "
+                f"({share(stats.follow_up_rate)}); ")
+    text.append(f"{stats.follow_ups_overdue} overdue", style=palette["warn"] if stats.follow_ups_overdue else "")
+    return text.append(f"; {upcoming}")
+
+
 def outcomes_table(stats: Stats, palette: Palette) -> Group:
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column(style="bold", no_wrap=True)
@@ -180,7 +190,7 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
     )
     table.add_row(Text("Reopened"), Text(f"{stats.reopened} of {stats.ever_resolved} resolved "
                                          f"({share(stats.reopen_rate)})"))
-    table.add_row(Text("Follow-ups"), Text(FOLLOW_UPS, style=palette["muted"]))
+    table.add_row(Text("Follow-ups"), follow_ups_text(stats, palette))
     forced = len(stats.forced_moves)
     table.add_row(Text("Forced moves"), Text(
         f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)",

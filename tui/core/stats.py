@@ -31,14 +31,15 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
-from .model import BOARD_STAGES, Event, EventKind, Incident, Stage, format_time
+from .model import BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, Stage, format_time, parse_time
 from .playbook import Playbook
 from .store import Store
 
 TIME_TO_ACKNOWLEDGE = "from opening to the first move out of acknowledge"
 STAGE_VISITS = "each visit against the budget for its severity"
 UPDATE_CADENCE = "share of open time with a client update not overdue"
-FOLLOW_UPS = "not tracked yet"
+FOLLOW_UPS = "check-ins booked at resolve and now due; on time means done within a day of the due time"
+FOLLOW_UP_GRACE = timedelta(days=1)
 
 
 def all_incidents(store: Store) -> Iterator[Incident]:
@@ -153,6 +154,10 @@ class Stats:
     forced_moves: tuple[ForcedMove, ...]  # newest first
     ever_resolved: int
     reopened: int
+    follow_ups_due: int  # booked at a resolve, due by now
+    follow_ups_on_time: int  # of those, done within FOLLOW_UP_GRACE of the due time
+    follow_ups_overdue: int  # of those, not done and past the grace
+    follow_ups_upcoming: int  # booked, not due yet
     by_client: Mapping[str, Counts]  # most incidents first
     by_playbook: Mapping[str, Counts]
 
@@ -168,6 +173,10 @@ class Stats:
     @property
     def reopen_rate(self) -> float | None:
         return self.reopened / self.ever_resolved if self.ever_resolved else None
+
+    @property
+    def follow_up_rate(self) -> float | None:
+        return self.follow_ups_on_time / self.follow_ups_due if self.follow_ups_due else None
 
     @property
     def forced_out_of_empathize(self) -> int:
@@ -219,7 +228,9 @@ class Stats:
                 ],
             },
             "reopens": {"ever_resolved": self.ever_resolved, "reopened": self.reopened, "rate": self.reopen_rate},
-            "follow_ups": {"tracked": False, "note": FOLLOW_UPS},
+            "follow_ups": {"definition": FOLLOW_UPS, "due": self.follow_ups_due,
+                           "on_time": self.follow_ups_on_time, "overdue": self.follow_ups_overdue,
+                           "upcoming": self.follow_ups_upcoming, "on_time_rate": self.follow_up_rate},
             "by_client": [{"client": name, "open": c.open, "resolved": c.resolved}
                           for name, c in self.by_client.items()],
             "by_playbook": [{"playbook": name, "open": c.open, "resolved": c.resolved}
@@ -252,7 +263,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-1"
+SUMMARY_KEY = "stats-summary-2"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
@@ -293,6 +304,7 @@ class Summary(NamedTuple):
     forced: Sequence[tuple[int, str, str | None, str | None, str | None]]  # at, author, from, to, reason
     ever_resolved: bool
     reopened: bool
+    follow_ups: Sequence[tuple[int, int | None]]  # per booked check-in: (due, done at or None)
 
 
 def summarize(incident: Incident) -> Summary:
@@ -305,6 +317,7 @@ def summarize(incident: Incident) -> Summary:
     stretches: list[tuple[int, int | None, int]] = []
     forced: list[tuple[int, str, str | None, str | None, str | None]] = []
     resolved_once = reopened = False
+    follow_ups: list[tuple[int, int | None]] = []
     for event in incident.events:
         kind = event.kind
         # Ticks and notes change no figure, so they cost nothing here.
@@ -321,6 +334,10 @@ def summarize(incident: Incident) -> Summary:
             if stage is Stage.RESOLVED and is_open:
                 stretches.append((since, at, last_update))
                 is_open, resolved_once = False, True
+                if event.details and FOLLOW_UP_DUE in event.details:
+                    follow_ups.append((_micros(parse_time(event.details[FOLLOW_UP_DUE])), None))
+        elif kind is EventKind.FOLLOW_UP and follow_ups and follow_ups[-1][1] is None:
+            follow_ups[-1] = (follow_ups[-1][0], _micros(event.at))
         elif kind is EventKind.REOPENED:
             at = _micros(event.at)
             stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
@@ -345,6 +362,7 @@ def summarize(incident: Incident) -> Summary:
         forced=forced,
         ever_resolved=resolved_once,
         reopened=reopened,
+        follow_ups=follow_ups,
     )
 
 
@@ -422,6 +440,7 @@ class _Tally:
         self.forced: list[ForcedMove] = []
         self.ever_resolved = 0
         self.reopened = 0
+        self.follow_ups = Counter[str]()
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
@@ -450,6 +469,16 @@ class _Tally:
             self.waiting += 1
         self.ever_resolved += summary.ever_resolved
         self.reopened += summary.reopened
+        grace = FOLLOW_UP_GRACE // _MICROSECOND
+        for due, done in summary.follow_ups:
+            if due > self.now_micros:
+                self.follow_ups["upcoming"] += 1
+                continue
+            self.follow_ups["due"] += 1
+            if done is not None and done <= due + grace:
+                self.follow_ups["on_time"] += 1
+            elif done is None and self.now_micros > due + grace:
+                self.follow_ups["overdue"] += 1
         counts = self.resolved_by if summary.resolved else self.open_by
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1
@@ -501,6 +530,10 @@ class _Tally:
             forced_moves=tuple(sorted(self.forced, key=lambda move: move.event.at, reverse=True)),
             ever_resolved=self.ever_resolved,
             reopened=self.reopened,
+            follow_ups_due=self.follow_ups["due"],
+            follow_ups_on_time=self.follow_ups["on_time"],
+            follow_ups_overdue=self.follow_ups["overdue"],
+            follow_ups_upcoming=self.follow_ups["upcoming"],
             by_client=self._counts("client"),
             by_playbook=self._counts("playbook"),
         )
