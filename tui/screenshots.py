@@ -115,7 +115,8 @@ def browser_screenshot(page: Path, png: Path) -> bool:
         return False
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run([browser, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--window-size=1000,1500",
-                        f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+                        f"--screenshot={png.resolve()}", page.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=120)
     return True
 
 
