@@ -489,6 +489,12 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 # -- parser -------------------------------------------------------------------
 
 
+def _selection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="incidents opened on or before this local date (YYYY-MM-DD)")
+    p.add_argument("--client", metavar="NAME", help="one client's incidents (case does not matter)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", metavar="DIR", default=argparse.SUPPRESS,
@@ -566,9 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write incident summaries as Markdown (default), JSON or HTML")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="every incident, open and resolved")
-    p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")
-    p.add_argument("--until", metavar="DATE", help="incidents opened on or before this local date (YYYY-MM-DD)")
-    p.add_argument("--client", metavar="NAME", help="one client's incidents (case does not matter)")
+    _selection_options(p)
     p.add_argument("--format", choices=("md", "json", "html"), default="md")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -582,9 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", metavar="TEXT", help="what the client said")
 
     p = command("stats", cmd_stats, "response metrics: time to acknowledge, stage budgets, cadence, forced moves")
-    p.add_argument("--since", metavar="DATE", help="incidents opened on or after this local date (YYYY-MM-DD)")
-    p.add_argument("--until", metavar="DATE", help="incidents opened on or before this local date (YYYY-MM-DD)")
-    p.add_argument("--client", metavar="NAME", help="one client's incidents (case does not matter)")
+    _selection_options(p)
     p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
 
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])

@@ -376,11 +376,7 @@ def _html_one(s: Summary) -> str:
                    f'<td>{short_duration(visit.budget)}</td><td class="{visit.status.value}">'
                    f"{_mark(visit.status)}</td></tr>")
     out += ["</table>", "<h3>Forced moves</h3>"]
-    if s.forced:
-        out += ["<ul>"] + [f"<li>{_h(when(f.at))}, {_h(f.author)}: {_h(f.move)}. Reason: {_h(f.reason)}</li>"
-                           for f in s.forced] + ["</ul>"]
-    else:
-        out.append('<p class="muted">None.</p>')
+    out += _html_list([f"{_h(when(f.at))}, {_h(f.author)}: {_h(f.move)}. Reason: {_h(f.reason)}" for f in s.forced])
     out.append("<h3>Client updates</h3>")
     if s.updates:
         out.append("<table><tr><th>Sent</th><th>By</th><th>Gap</th><th>Update</th></tr>")
@@ -391,13 +387,15 @@ def _html_one(s: Summary) -> str:
     else:
         out.append('<p class="muted">None sent.</p>')
     out.append("<h3>Notes</h3>")
-    if incident.notes:
-        out += ["<ul>"] + [f"<li>{_h(when(n.at))}, {_h(n.author)}: {_h(n.text or '')}</li>"
-                           for n in incident.notes] + ["</ul>"]
-    else:
-        out.append('<p class="muted">None.</p>')
+    out += _html_list([f"{_h(when(n.at))}, {_h(n.author)}: {_h(n.text or '')}" for n in incident.notes])
     out.append("</article>")
     return "\n".join(out)
+
+
+def _html_list(items: list[str]) -> list[str]:
+    if not items:
+        return ['<p class="muted">None.</p>']
+    return ["<ul>", *(f"<li>{item}</li>" for item in items), "</ul>"]
 
 
 def render(fmt: str, incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
