@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..core import tone
+from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError
@@ -113,7 +114,7 @@ class UpdateScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         incident = self.incident
         last = incident.last_update_at
-        waited = f"last update {short_duration(self.now - last)} ago" if last else "no update sent yet"
+        waited = f"last update {short_duration(elapsed_since(last, self.now))} ago" if last else "no update sent yet"
         with Vertical(classes="dialog"):
             yield Static(Text(f"Client update · {incident.id} · {one_line(incident.client)}"),
                          classes="dialog-title")
