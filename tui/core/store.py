@@ -6,6 +6,13 @@ Layout of a data dir:
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
 
+Schema versions (meta.schema_version):
+    0  files from before versioning: no meta record, or one without schema_version,
+       and incidents that may lack `checked` and `playbook_digest`
+    1  today's layout
+An older open.json is upgraded when a store opens it, after its original bytes are
+kept beside it as open.json.v<N>.bak; a newer one is refused, untouched.
+
 Every file is replaced atomically (temp file, fsync, rename), so plain reads need no
 lock; every read-modify-write holds the lock and reads before it writes, so a file
 that cannot be read is never written over.
@@ -154,6 +161,7 @@ class TinyStore:
             # Nobody else is writing now, so any temp file is a crash leftover.
             for leftover in self._dir.rglob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
+            self._upgrade_old_schema()
             if self._read_meta() is None:
                 self._set_next_id(self._next_number(()))
 
@@ -305,6 +313,26 @@ class TinyStore:
                 f"{self._open_path} was written by a newer mend (schema {version}; this one reads {SCHEMA_VERSION})"
             )
         return meta
+
+    def _upgrade_old_schema(self) -> None:
+        """Rewrite a version-0 open.json as version 1, keeping its original bytes beside it first."""
+        storage = self._incidents.storage
+        data = storage.read()  # checks the file's shape: a damaged file is named, never migrated
+        if data is None:
+            return
+        meta = data.get("meta", {}).get("1")
+        if meta is not None and "schema_version" in meta:
+            return  # versioned: _read_meta checks it (and refuses a newer one)
+        incidents = {key: {"checked": [], "playbook_digest": "", **doc}
+                     for key, doc in data.get("incidents", {}).items()}
+        for key, doc in incidents.items():
+            _incident(self._open_path, int(key), doc)  # every record must load before anything is written
+        next_id = meta.get("next_id") if meta is not None else None
+        floor = max((int(key) for key in incidents), default=0) + 1
+        next_id = max(floor, self._highest_archived() + 1, next_id if _is_int(next_id) else 0)
+        _keep_backup(self._open_path, 0)
+        storage.write({**data, "incidents": incidents,
+                       "meta": {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}})
 
     def _set_next_id(self, next_id: int) -> None:
         self._meta.upsert(Document({"schema_version": SCHEMA_VERSION, "next_id": next_id}, doc_id=1))
@@ -467,6 +495,23 @@ def _write_atomically(path: Path, content: bytes) -> None:
             f"wrote {path} but could not sync its directory: {error.strerror or error}; "
             "the change may not survive a crash"
         ) from error
+
+
+def _keep_backup(path: Path, version: int) -> Path:
+    """Copy path to <name>.v<version>.bak (atomically, mode 0600) unless that very copy is there already."""
+    try:
+        original = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
+    backup = path.with_name(f"{path.name}.v{version}.bak")
+    attempt = 1
+    while backup.exists():
+        if backup.read_bytes() == original:
+            return backup  # an upgrade that stopped half-way: its backup is this very file
+        attempt += 1
+        backup = path.with_name(f"{path.name}.v{version}.{attempt}.bak")  # never overwrite an older backup
+    _write_atomically(backup, original)
+    return backup
 
 
 def _write_error(path: Path, error: OSError) -> StoreError:
