@@ -157,13 +157,20 @@ class TinyStore:
         self._incidents = self._db.table("incidents", cache_size=0)
         self._meta = self._db.table("meta", cache_size=0)
         self._shard_dbs: dict[int, TinyDB] = {}
-        with self._locked():
-            # Nobody else is writing now, so any temp file is a crash leftover.
-            for leftover in self._dir.rglob(".*.tmp"):
+        # A data dir this process may not write to can still be read (and has no lock file
+        # to take, perhaps); each write then says why it cannot be made.
+        if os.access(self._dir, os.W_OK):
+            with self._locked():
+                self._tidy_up()
+
+    def _tidy_up(self) -> None:
+        # Nobody else is writing now, so any temp file is a crash leftover.
+        for leftover in self._dir.rglob(".*.tmp"):
+            with suppress(OSError):  # one we may not remove is harmless: it is never read
                 leftover.unlink(missing_ok=True)
-            self._upgrade_old_schema()
-            if self._read_meta() is None:
-                self._set_next_id(self._next_number(()))
+        self._upgrade_old_schema()
+        if self._read_meta() is None:
+            self._set_next_id(self._next_number(()))
 
     # -- reads: no lock, files are only ever replaced whole --------------------------
 
@@ -219,9 +226,13 @@ class TinyStore:
             number = self._next_number({doc.doc_id for doc in self._incidents.all()})
             incident = build(make_id(number))
             _check_id(incident, number)
-            # Bump first: a crash before the insert leaves a gap, never a reused id.
-            self._set_next_id(number + 1)
-            self._write(incident, in_open=False, in_archive=False)
+            # One write holds both the incident and the bumped counter: a failed write or a
+            # crash leaves neither, so no id is ever burned or reused.
+            storage = self._incidents.storage
+            tables = storage.read() or {}
+            tables.setdefault("incidents", {})[str(number)] = incident.to_dict()
+            tables["meta"] = {"1": {"schema_version": SCHEMA_VERSION, "next_id": number + 1}}
+            storage.write(tables)
         return incident
 
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
