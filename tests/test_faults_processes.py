@@ -14,11 +14,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from tui.app import MendApp
 from tui.core.model import EventKind, Stage
 from tui.core.service import Mend
 from tui.core.store import TinyStore
+from tui.screens.board import BoardScreen
+from tui.screens.detail import DetailScreen
 
 from test_cli import run
 
@@ -205,3 +208,26 @@ async def test_a_live_board_ends_showing_exactly_what_another_process_wrote(data
                                               Stage.REPORT_BACK)]
         assert app.is_running
         assert not [n for n in app._notifications if n.title == "Storage problem"]
+
+
+async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(data_dir, mend: Mend, playbooks,
+                                                                              clock):
+    incident = mend.open("Checkout down", "Globex")
+    other = Mend(TinyStore(data_dir), playbooks, clock, "bo")
+    app = MendApp(mend, tick_seconds=3600)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        other.note(incident.id, "from the other terminal")
+        app.tick()
+        await pilot.pause()
+        assert "from the other terminal" in str(app.screen.query_one("#timeline", Static).render())
+        for _ in range(4):
+            other.advance(incident.id, force=True, reason="elsewhere")
+        other.resolve(incident.id, force=True, reason="elsewhere")
+        app.tick()
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen), "the screen still offered to work on a resolved incident"
+        assert [n.message for n in app._notifications][-1] == f"{incident.id} resolved"
+        assert not list(app.board.cards)
