@@ -85,7 +85,7 @@ def test_a_writer_killed_between_writing_and_renaming_loses_nothing_acknowledged
 @pytest.mark.slow
 def test_four_processes_mixing_operations_lose_nothing_and_show_no_error(data_dir, mend: Mend):
     shared_note, shared_update = mend.open("shared: notes", "Acme"), mend.open("shared: updates", "Acme")
-    rounds, go = 12, data_dir.parent / "go"
+    rounds, go = 20, data_dir.parent / "go"
     workers = [worker("mixed", data_dir, rounds, go) for _ in range(4)]
     for proc in workers:
         assert proc.stderr.readline() == "ready\n", proc.stderr.read()

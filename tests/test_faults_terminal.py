@@ -10,6 +10,7 @@ from tui.core.service import Mend
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen, NewIncidentScreen, UpdateScreen
+from tui.screens.stats import StatsScreen
 from tui.screens.too_small import TooSmallScreen
 from tui.widgets.card import IncidentCard
 
@@ -38,12 +39,17 @@ async def open_update(pilot) -> None:
     await pilot.press("u", *"half typed")
 
 
+async def open_stats(pilot) -> None:
+    await pilot.press("s")
+
+
 MODALS = {
     "board": (None, BoardScreen),
     "detail": (open_detail, DetailScreen),
     "gate": (open_gate, GateScreen),
     "new incident": (open_new, NewIncidentScreen),
     "client update": (open_update, UpdateScreen),
+    "stats": (open_stats, StatsScreen),
 }
 
 
