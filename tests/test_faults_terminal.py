@@ -7,6 +7,7 @@ from textual.widgets import Input, Static
 
 from tui.app import MIN_SIZE, MendApp
 from tui.core.service import Mend
+from tui.core.store import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen, NewIncidentScreen, UpdateScreen
@@ -100,3 +101,27 @@ async def test_a_board_started_in_a_tiny_terminal_says_so_then_draws_when_enlarg
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
         assert [c.incident_id for c in app.board.query(IncidentCard)] == ["INC-1"]
+
+
+async def test_an_incident_resolved_elsewhere_while_the_terminal_is_too_small(mend: Mend, data_dir, playbooks, clock):
+    """The detail screen closes itself when its incident is resolved; it must not close the
+    too-small notice on top of it instead."""
+    incident = mend.open("t", "c")
+    other = Mend(TinyStore(data_dir), playbooks, clock, "bo")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        for _ in range(4):
+            other.advance(incident.id, force=True, reason="elsewhere")
+        other.resolve(incident.id, force=True, reason="elsewhere")
+        app.tick()
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(120, 35)
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen)
+        assert [type(s) for s in app.screen_stack][1:] == [BoardScreen]

@@ -111,6 +111,7 @@ class MendApp(App):
         elif self._too_small is not None:
             self._too_small = None
             self.pop_screen()
+            self.reload()  # what changed meanwhile reaches the screens that were covered
 
     def action_command_palette(self) -> None:
         if self._too_small is None:  # nothing to act on while the board is hidden
@@ -144,6 +145,8 @@ class MendApp(App):
         self._storage_trouble = ""
         now = self.clock.now()
         self.board.sync(incidents, now)
+        if self._too_small is not None:
+            return  # a detail screen may close itself, which pops the top screen: wait till it is on top
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.refresh_from(incidents, now)
