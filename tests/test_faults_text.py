@@ -158,3 +158,14 @@ async def test_board_new_incident_form_says_when_a_pasted_title_is_too_long(mend
         await pilot.pause()
         [incident] = mend.list_open()
         assert incident.title == "y" * MAX_TITLE
+
+
+def test_cli_stats_show_hostile_clients_and_reasons_literally(data_dir):
+    for number, (raw, _) in enumerate(HOSTILE.values(), start=1):
+        ok(data_dir, "new", "t", "--client", raw)
+        ok(data_dir, "advance", str(number), "--force", "--reason", raw)
+    out = run(data_dir, "stats", env={"COLUMNS": "300"}).stdout
+    assert not CONTROL.search(out), out
+    for _, shown in HOSTILE.values():
+        # In the by-client table, and as a forced move's client and reason (long ones cut with "…").
+        assert out.count(shown[:10]) >= 2, shown
