@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from textual import events
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.geometry import Size
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
@@ -30,8 +32,11 @@ from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScre
 from .screens.help import HelpScreen
 from .screens.report import ReportScreen
 from .screens.stats import StatsScreen
+from .screens.too_small import TooSmallScreen
 
 TICK_SECONDS = 1.0
+# Below this a card cannot show its time against budget in five columns, nor a column two cards.
+MIN_SIZE = Size(70, 20)
 
 # (title, board action, help): what the command palette offers, and only when valid.
 PALETTE_ACTIONS = (
@@ -84,6 +89,7 @@ class MendApp(App):
         self._crossings = CrossingTracker()
         self._store_token: object = None
         self._storage_trouble = ""
+        self._too_small: TooSmallScreen | None = None
 
     @property
     def clock(self) -> Clock:
@@ -96,12 +102,35 @@ class MendApp(App):
         await self.push_screen(self.board)
         self.reload()
         self.set_interval(self.tick_seconds, self.tick)
+        self._fit(self.size)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size)
+
+    def _fit(self, size: Size) -> None:
+        """Say the terminal is too small rather than draw a board that cannot fit; step aside once it fits."""
+        if self.board not in self.screen_stack:
+            return  # the first resize comes before the board is up: on_mount fits it
+        too_small = size.width < MIN_SIZE.width or size.height < MIN_SIZE.height
+        if too_small and self._too_small is None:
+            self._too_small = TooSmallScreen(MIN_SIZE, size)
+            self.push_screen(self._too_small)
+        elif too_small:
+            self._too_small.show(size)
+        elif self._too_small is not None:
+            self._too_small = None
+            self.pop_screen()
+            self.reload()  # what changed meanwhile reaches the screens that were covered
+
+    def action_command_palette(self) -> None:
+        if self._too_small is None:  # nothing to act on while the board is hidden
+            super().action_command_palette()
 
     # -- the tick ------------------------------------------------------------------
 
     def tick(self) -> None:
-        if not self.board.is_attached:
-            return  # the app is shutting down: the board's widgets are going
+        if not (self.is_running and self.board.is_attached):
+            return  # the app is shutting down: the board's widgets are going (or gone)
         try:
             changed = self.mend.store.change_token() != self._store_token
         except StoreError as error:
@@ -129,6 +158,8 @@ class MendApp(App):
         self._storage_trouble = ""
         now = self.clock.now()
         self.board.sync(incidents, now)
+        if self._too_small is not None:
+            return  # a detail screen may close itself, which pops the top screen: wait till it is on top
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.refresh_from(incidents, now)

@@ -620,13 +620,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args, os.environ, SystemClock())
     except (UsageError, RuleError, StoreError, PlaybookError) as error:
-        print(f"mend: {plain(str(error))}", file=sys.stderr)
+        # one_line: a path or an echoed value may hold a newline, and the message is one line.
+        print(f"mend: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence for a person, not a script
         if os.environ.get("MEND_DEBUG"):
             raise
-        print(f"mend: unexpected error: {type(error).__name__}: {plain(str(error))} "
+        print(f"mend: unexpected error: {type(error).__name__}: {one_line(str(error))} "
               "(set MEND_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_UNEXPECTED

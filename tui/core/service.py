@@ -90,7 +90,8 @@ class Mend:
 
         def build(incident_id: str) -> Incident:
             return rules.open_incident(incident_id, title=title, client=client, severity=severity,
-                                       playbook=chosen, owner=owner or self.author, now=self.clock.now())
+                                       playbook=chosen, owner=self.author if owner is None else owner,
+                                       now=self.clock.now())
 
         build("INC-0")  # validate before the store takes an id, so a typo does not burn one
         self._keep_copy(chosen)

@@ -8,6 +8,13 @@ Layout of a data dir:
     cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
 
+Schema versions (meta.schema_version):
+    0  files from before versioning: no meta record, or one without schema_version,
+       and incidents that may lack `checked` and `playbook_digest`
+    1  today's layout
+An older open.json is upgraded when a store opens it, after its original bytes are
+kept beside it as open.json.v<N>.bak; a newer one is refused, untouched.
+
 Every file is replaced atomically (temp file, fsync, rename), so plain reads need no
 lock; every read-modify-write holds the lock and reads before it writes, so a file
 that cannot be read is never written over.
@@ -134,14 +141,15 @@ class _AtomicJSONStorage(Storage):
         self.checked_token: object = None
 
     def token(self) -> object:
-        """Changes whenever the file is replaced: the rename gives it a new inode."""
+        """Changes whenever the file is replaced (the rename gives it a new inode), or its
+        permissions change (ctime), so a watcher notices a file it can no longer read."""
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
             return None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
@@ -184,12 +192,20 @@ class TinyStore:
         self._meta = self._db.table("meta", cache_size=0)
         self._follow_ups = self._db.table("follow_ups", cache_size=0)
         self._shard_dbs: dict[int, TinyDB] = {}
-        with self._locked():
-            # Nobody else is writing now, so any temp file is a crash leftover.
-            for leftover in self._dir.rglob(".*.tmp"):
+        # A data dir this process may not write to can still be read (and has no lock file
+        # to take, perhaps); each write then says why it cannot be made.
+        if os.access(self._dir, os.W_OK):
+            with self._locked():
+                self._tidy_up()
+
+    def _tidy_up(self) -> None:
+        # Nobody else is writing now, so any temp file is a crash leftover.
+        for leftover in self._dir.rglob(".*.tmp"):
+            with suppress(OSError):  # one we may not remove is harmless: it is never read
                 leftover.unlink(missing_ok=True)
-            if self._read_meta() is None:
-                self._set_next_id(self._next_number(()))
+        self._upgrade_old_schema()
+        if self._read_meta() is None:
+            self._set_next_id(self._next_number(()))
 
     # -- reads: no lock, files are only ever replaced whole --------------------------
 
@@ -277,9 +293,13 @@ class TinyStore:
             number = self._next_number({doc.doc_id for doc in self._incidents.all()})
             incident = build(make_id(number))
             _check_id(incident, number)
-            # Bump first: a crash before the insert leaves a gap, never a reused id.
-            self._set_next_id(number + 1)
-            self._write(incident, in_open=False, in_archive=False)
+            # One write holds both the incident and the bumped counter: a failed write or a
+            # crash leaves neither, so no id is ever burned or reused.
+            storage = self._incidents.storage
+            tables = storage.read() or {}
+            tables.setdefault("incidents", {})[str(number)] = incident.to_dict()
+            tables["meta"] = {"1": {"schema_version": SCHEMA_VERSION, "next_id": number + 1}}
+            storage.write(tables)
         return incident
 
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
@@ -433,6 +453,26 @@ class TinyStore:
                 f"{self._open_path} was written by a newer mend (schema {version}; this one reads {SCHEMA_VERSION})"
             )
         return meta
+
+    def _upgrade_old_schema(self) -> None:
+        """Rewrite a version-0 open.json as version 1, keeping its original bytes beside it first."""
+        storage = self._incidents.storage
+        data = storage.read()  # checks the file's shape: a damaged file is named, never migrated
+        if data is None:
+            return
+        meta = data.get("meta", {}).get("1")
+        if meta is not None and "schema_version" in meta:
+            return  # versioned: _read_meta checks it (and refuses a newer one)
+        incidents = {key: {"checked": [], "playbook_digest": "", **doc}
+                     for key, doc in data.get("incidents", {}).items()}
+        for key, doc in incidents.items():
+            _incident(self._open_path, int(key), doc)  # every record must load before anything is written
+        next_id = meta.get("next_id") if meta is not None else None
+        floor = max((int(key) for key in incidents), default=0) + 1
+        next_id = max(floor, self._highest_archived() + 1, next_id if _is_int(next_id) else 0)
+        _keep_backup(self._open_path, 0)
+        storage.write({**data, "incidents": incidents,
+                       "meta": {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}})
 
     def _set_next_id(self, next_id: int) -> None:
         self._meta.upsert(Document({"schema_version": SCHEMA_VERSION, "next_id": next_id}, doc_id=1))
@@ -641,6 +681,23 @@ def _write_atomically(path: Path, content: bytes) -> None:
             f"wrote {path} but could not sync its directory: {error.strerror or error}; "
             "the change may not survive a crash"
         ) from error
+
+
+def _keep_backup(path: Path, version: int) -> Path:
+    """Copy path to <name>.v<version>.bak (atomically, mode 0600) unless that very copy is there already."""
+    try:
+        original = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
+    backup = path.with_name(f"{path.name}.v{version}.bak")
+    attempt = 1
+    while backup.exists():
+        if backup.read_bytes() == original:
+            return backup  # an upgrade that stopped half-way: its backup is this very file
+        attempt += 1
+        backup = path.with_name(f"{path.name}.v{version}.{attempt}.bak")  # never overwrite an older backup
+    _write_atomically(backup, original)
+    return backup
 
 
 def _write_error(path: Path, error: OSError) -> StoreError:

@@ -18,6 +18,7 @@ from ..core.budget import status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back
+from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
@@ -77,7 +78,13 @@ class DetailScreen(Screen):
     def refresh_from(self, open_incidents: list[Incident], now: datetime) -> None:
         """A reload from the store: show the fresh copy, or say the incident left the board."""
         fresh = next((i for i in open_incidents if i.id == self.incident.id), None)
-        if fresh is not None and fresh != self.incident:
+        if fresh is None:
+            # It left the open set (resolved elsewhere): fetch it, and show() says so and closes.
+            try:
+                fresh = self.app.mend.get(self.incident.id)
+            except StoreError:
+                return  # the app reports storage trouble; keep showing the last good copy
+        if fresh != self.incident:
             self.show(fresh, now)
 
     def show(self, incident: Incident, now: datetime) -> None:

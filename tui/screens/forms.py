@@ -16,9 +16,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..core import tone
+from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
-from ..core.rules import GateRefused, RuleError, is_report_item
+from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item
 from ..core.store import StoreError
 from ..core.text import one_line, short_duration
 
@@ -120,7 +121,7 @@ class UpdateScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         incident = self.incident
         last = incident.last_update_at
-        waited = f"last update {short_duration(self.now - last)} ago" if last else "no update sent yet"
+        waited = f"last update {short_duration(elapsed_since(last, self.now))} ago" if last else "no update sent yet"
         with Vertical(classes="dialog"):
             yield Static(Text(f"Client update · {incident.id} · {one_line(incident.client)}"),
                          classes="dialog-title")
@@ -177,6 +178,15 @@ class UpdateScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+def _field_problem(value: str, when_empty: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        return when_empty
+    if len(value) > limit:
+        return f"At most {limit} characters, please; this is {len(value)}."
+    return ""
+
+
 class NewIncidentScreen(ModalScreen[Incident | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -193,10 +203,11 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         with Vertical(classes="dialog", id="new-incident"):
             yield Static("New incident", classes="dialog-title")
             yield Label("What happened, in a few words")
-            yield Input(placeholder="e.g. Invoices sent twice", id="title", max_length=200)
+            # No max_length: an Input refuses a too-long paste silently; the form says why instead.
+            yield Input(placeholder="e.g. Invoices sent twice", id="title")
             yield Label("", id="title-error", classes="error")
             yield Label("Client")
-            yield Input(placeholder="who was hurt by it", id="client", max_length=100)
+            yield Input(placeholder="who was hurt by it", id="client")
             yield Label("", id="client-error", classes="error")
             yield Label("Severity (1 is the worst)")
             yield Select(
@@ -242,8 +253,8 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         title = self.query_one("#title", Input).value
         client = self.query_one("#client", Input).value
         errors = {
-            "title": "Say what happened." if not title.strip() else "",
-            "client": "Name the client." if not client.strip() else "",
+            "title": _field_problem(title, "Say what happened.", MAX_TITLE),
+            "client": _field_problem(client, "Name the client.", MAX_CLIENT),
         }
         for field, message in errors.items():
             show_error(self.query_one(f"#{field}-error", Label), message)

@@ -1,0 +1,80 @@
+"""Open the board headless on a data dir, inject a storage fault, try to work, report what happened.
+
+    board_probe.py DATA FAULT
+
+FAULT is applied once the board shows the data, from inside this process (so it
+can run as an unprivileged user, whom permissions really stop):
+    read-only-dir   chmod the data dir 0500
+    unreadable      chmod open.json 0000
+    file-size       RLIMIT_FSIZE at open.json's size: the next, longer version fails part-way
+
+It ticks five times, then adds a note, advances with a reason and ticks five times more,
+and prints one JSON object: the notifications (those from the idle ticks apart), the cards
+before and after, and whether it still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tui.app import MendApp  # noqa: E402
+from tui.core.clock import FakeClock  # noqa: E402
+from tui.core.playbook import load_playbooks  # noqa: E402
+from tui.core.service import Mend  # noqa: E402
+from tui.core.store import TinyStore  # noqa: E402
+
+
+def inject(fault: str, data: Path) -> None:
+    if fault == "read-only-dir":
+        data.chmod(0o500)
+    elif fault == "unreadable":
+        (data / "open.json").chmod(0)
+    elif fault == "file-size":
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, ((data / "open.json").stat().st_size, hard))
+    else:
+        raise SystemExit(f"unknown fault {fault!r}")
+
+
+def cards(app: MendApp) -> list[list[object]]:
+    return [[card.incident_id, card.incident.stage.value, len(card.incident.events)] for card in app.board.cards]
+
+
+async def probe(data: Path, fault: str) -> dict[str, object]:
+    clock = FakeClock(datetime.now(timezone.utc))
+    mend = Mend(TinyStore(data), load_playbooks(), clock, "ana")
+    app = MendApp(mend, tick_seconds=3600)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        before = cards(app)
+        inject(fault, data)
+        for _ in range(5):  # the board, left alone, notices what it can
+            app.tick()
+        await pilot.pause()
+        noticed = [[n.title, n.message] for n in app._notifications]
+        target = before[0][0]
+        app.add_note(target, "written during the fault")
+        app.run_operation(lambda: mend.advance(target, force=True, reason="during the fault"))
+        for _ in range(5):
+            app.tick()
+        await pilot.pause()
+        return {
+            "noticed_idle": noticed,
+            "before": before,
+            "after": cards(app),
+            "notifications": [[n.title, n.message] for n in app._notifications],
+            "running": app.is_running,
+            "screen": type(app.screen).__name__,
+        }
+
+
+if __name__ == "__main__":
+    data_dir, fault = sys.argv[1:]
+    print(json.dumps(asyncio.run(probe(Path(data_dir), fault))))
