@@ -47,7 +47,7 @@ def main() -> None:
         sizes = {}
         for fmt in FORMATS:
             sizes[fmt] = len(render(fmt, incidents, playbook_for, NOW).encode())
-            seconds = median_seconds(lambda fmt=fmt: render(fmt, incidents, playbook_for, NOW))
+            seconds = median_seconds(lambda fmt=fmt: render(fmt, incidents, playbook_for, NOW), RUNS)
             print(f"  render {fmt:<4} in memory                 {seconds * 1000:7.0f} ms  ({sizes[fmt] / 1e6:.1f} MB)")
         del incidents
 
@@ -56,12 +56,12 @@ def main() -> None:
         def command(*args: str) -> None:
             subprocess.run([sys.executable, "-m", "tui", *args], env=env, check=True, stdout=subprocess.DEVNULL)
 
-        startup = median_seconds(lambda: command("--help"))
-        listing = median_seconds(lambda: command("list", "--all", "--json"))
+        startup = median_seconds(lambda: command("--help"), RUNS)
+        listing = median_seconds(lambda: command("list", "--all", "--json"), RUNS)
         out = Path(folder) / "out"
         for fmt in FORMATS:
             seconds = median_seconds(lambda fmt=fmt: command("export", "--all", "--format", fmt, "-o",
-                                                             str(out), "--force"))
+                                                             str(out), "--force"), RUNS)
             print(f"  `mend export --all --format {fmt}` {'':<4}        {seconds * 1000:7.0f} ms  "
                   f"({seconds / listing:.2f}x `mend list --all --json`)")
         print(f"  baseline `mend list --all --json`           {listing * 1000:7.0f} ms")
