@@ -656,8 +656,8 @@ def _make_private_dir(path: Path) -> None:
         raise StoreError(f"cannot create {path}: {error.strerror or error}") from error
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
+def _synced_temp(path: Path, content: bytes) -> str:
+    """`content` in a private temp file beside `path`, flushed to disk; removed again on failure."""
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
@@ -668,12 +668,27 @@ def _write_atomically(path: Path, content: bytes) -> None:
             file.write(content)
             file.flush()
             os.fsync(fd)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise _write_error(path, error) from error
+    return temp
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
+    temp = _synced_temp(path, content)
+    try:
         os.replace(temp, path)
     except OSError as error:
         with suppress(OSError):
             os.unlink(temp)
         raise _write_error(path, error) from error
-    # The rename is durable only once the directory entry is on disk.
+    _sync_entry(path)
+
+
+def _sync_entry(path: Path) -> None:
+    # A new directory entry is durable only once the directory is on disk.
     try:
         _fsync_dir(path.parent)
     except OSError as error:
@@ -721,15 +736,8 @@ def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
     if overwrite:
         _write_atomically(path, content)
         return
+    temp = _synced_temp(path, content)
     try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise _write_error(path, error) from error
-    try:
-        with open(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(fd)
         os.link(temp, path)
     except FileExistsError:
         raise  # the caller says what to do instead
@@ -738,3 +746,4 @@ def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
     finally:
         with suppress(OSError):
             os.unlink(temp)
+    _sync_entry(path)
