@@ -250,29 +250,25 @@ class MendApp(App):
     def add_note(self, incident_id: str, text: str) -> bool:
         return self.run_operation(lambda: self.mend.note(incident_id, text)) is not None
 
-    def open_detail(self, incident_id: str) -> None:
+    def _fresh(self, incident_id: str) -> Incident | None:
+        """The stored incident, for a screen about to show it; a storage problem is reported instead."""
         try:
-            incident = self.mend.get(incident_id)
+            return self.mend.get(incident_id)
         except StoreError as error:
             self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
+            return None
+
+    def open_detail(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
 
     def ask_update(self, incident_id: str) -> None:
-        try:
-            incident = self.mend.get(incident_id)
-        except StoreError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.push_screen(UpdateScreen(incident, self.clock.now()))
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(UpdateScreen(incident, self.clock.now()))
 
     def ask_report(self, incident_id: str) -> None:
-        try:
-            incident = self.mend.get(incident_id)
-        except StoreError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.push_screen(ReportScreen(incident))
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(ReportScreen(incident))
 
     def export_summary(self, incident_id: str) -> Path | None:
         """Write the incident's Markdown summary to a new file in the export folder; never over another."""
