@@ -259,3 +259,22 @@ def test_cli_report_shows_the_parts_and_follow_up_lifecycle(data_dir: Path):
     assert "INC-2" in ok(data_dir, "follow-ups")
     assert ok(data_dir, "follow-up", "2", "--note", "all fine") == "INC-2: follow-up check-in recorded\n"
     assert ok(data_dir, "follow-ups") == "No follow-up check-ins waiting.\n"
+
+
+@pytest.mark.parametrize("title", [
+    "right-to-left \u202egnirts\u202c and zero\u200bwidth",
+    "emoji 🔥🧯 and combining é",
+    "OSC link \x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "x" * 200,
+])
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_hostile_titles_stay_literal_on_one_line_in_every_format(mend: Mend, clock, title: str, fmt: str):
+    incident = mend.open(title, "Acme\nLtd")
+    out = export.render(fmt, [incident], mend.playbook_for, clock.now())
+    assert "\x1b" not in out and "\u202e" not in out and "\u200b" not in out
+    if fmt == "json":
+        assert export.from_json(out) == [incident]  # JSON keeps the exact text; escaping is the reader's job
+    else:
+        heading = out.splitlines()[0] if fmt == "md" else next(line for line in out.splitlines() if "<h1>" in line)
+        assert incident.id in heading and ("x" * 200 in heading or title[:5] in heading)
+        assert "Acme⏎Ltd" in out or "Acme / Ltd" in out  # a newline in a client name never breaks a table row

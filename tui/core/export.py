@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .budget import Status, elapsed_since, status_for
 from .model import EventKind, Incident, ReportPart, Severity, Stage, format_time, replay
 from .playbook import Playbook
-from .text import one_line, plain, short_duration
+from .text import json_safe, one_line, plain, short_duration
 
 EXPORT_SCHEMA_VERSION = 1
 FORMATS = ("md", "json", "html")
@@ -237,7 +237,7 @@ def to_json(incidents: Sequence[Incident], now: datetime) -> str:
         "exported_at": format_time(now),
         "incidents": [incident.to_dict() for incident in incidents],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def from_json(raw: bytes | str) -> list[Incident]:

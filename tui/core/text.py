@@ -7,6 +7,7 @@ a control sequence, and folds text to one line where a card needs one.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import timedelta
@@ -43,6 +44,14 @@ _SUSPECT = re.compile(
 def plain(text: str, *, single_line: bool = False) -> str:
     """Text safe to put on a terminal: no control sequences, bidi tricks or (optionally) newlines."""
     return _SUSPECT.sub(lambda match: _visible(match.group(), single_line), text)
+
+
+def json_safe(dumped: str) -> str:
+    """JSON text with every control and format character as a \\u escape: the same value, but
+    `cat` on the file can no longer reorder or hide what follows a bidi override."""
+    # Raw newlines in JSON text are indentation: json.dumps already escaped those in strings.
+    return _SUSPECT.sub(lambda match: "\n" if match.group() == "\n" else json.dumps(match.group()).strip('"'),
+                        dumped)
 
 
 def one_line(text: str) -> str:
