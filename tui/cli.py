@@ -104,7 +104,8 @@ def _print_json(data: Any) -> None:
 
 
 def _event_line(event: Event) -> str:
-    return plain(f"{event.at.astimezone():%Y-%m-%d %H:%M} {event.author}  {event.summary()}")
+    # One line per event: a reason or note with newlines must not break the timeline's indent.
+    return one_line(f"{event.at.astimezone():%Y-%m-%d %H:%M} {event.author}  {event.summary()}")
 
 
 # -- commands -----------------------------------------------------------------

@@ -199,7 +199,9 @@ class TinyStore:
                 self._tidy_up()
 
     def _tidy_up(self) -> None:
-        # Nobody else is writing now, so any temp file is a crash leftover.
+        # No one else writes data while we hold the lock, so a temp file is a crash leftover.
+        # Summary caches are written without the lock: one in flight loses its temp file and
+        # is simply made again next time.
         for leftover in self._dir.rglob(".*.tmp"):
             with suppress(OSError):  # one we may not remove is harmless: it is never read
                 leftover.unlink(missing_ok=True)
