@@ -35,7 +35,7 @@ from tui.core.model import BOARD_STAGES, Incident, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
 from tui.core.store import SHARD_SIZE, TinyStore
-from tui.widgets.card import IncidentCard
+from tui.widgets.column import StageColumn
 
 OPEN = 200
 ARCHIVED = 10_000
@@ -159,15 +159,29 @@ def fresh_heap() -> None:
     gc.freeze()
 
 
-def board_cards(app: App) -> int:
-    return len(app.board.query(IncidentCard)) if isinstance(app, MendApp) else len(app.query(".incident"))
+def board_shown(app: App) -> bool:
+    """All 200 incidents are on the board and every card that fits on screen is mounted.
+
+    The floor mounts a Static for each of the 200 (its columns scroll); the board
+    mounts a card only for the incidents in view and says how many more each column has.
+    """
+    if not isinstance(app, MendApp):
+        return len(app.query(".incident")) == OPEN
+    board = app.board
+    if len(list(board.faces)) != OPEN:
+        return False
+    columns = list(board.query(StageColumn))
+    return all(column.capacity > 0 for column in columns) and all(
+        len(column.cards) == min(column.capacity, len(column.faces)) and all(card.is_mounted for card in column.cards)
+        for column in columns
+    )
 
 
 async def until_board_shown(pilot) -> None:
-    while board_cards(pilot.app) < OPEN:
+    while not board_shown(pilot.app):
         await pilot.pause()
     await pilot.pause()
-    assert board_cards(pilot.app) == OPEN
+    assert board_shown(pilot.app)
 
 
 async def startup(make_app: Callable[[], App]) -> tuple[float, float]:
@@ -207,7 +221,8 @@ async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[floa
     app = MendApp(mend, tick_seconds=NO_TICK)
 
     def card_shown() -> bool:
-        # ] and [ remount the selected card in another column; it is shown once it has a place on screen.
+        # After ] and [ the selected incident is shown once a card in its new column shows it
+        # and that card has a place on screen; after j, once the card that shows it does.
         card = app.board.focused_card
         return card is not None and card.is_mounted and bool(card.region)
 
@@ -230,9 +245,9 @@ async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[floa
         app.board.focus_incident(top.id)
         await pilot.pause()
         for _ in range(KEY_SAMPLES):
-            before = app.board.focused_card
+            before = app.board.selected
             samples["j"].append(await press(pilot, paints, "j"))
-            assert app.board.focused_card is not before, "j did not move the focus"
+            assert app.board.selected is not before, "j did not move the focus"
     return samples
 
 
@@ -342,8 +357,8 @@ async def run(mend: Mend, target_id: str) -> None:
           "cards mounted and laid out), and to the end of the pilot.pause() that confirmed it. No tick runs.")
     print("  key->paint: from handing the key event to the app (as the terminal driver does) to a screen update "
           "turned into terminal output. 'First paint' is the first update after the key; 'card shown' the first "
-          "in which the selected card is on screen (for ] and [: remounted in its new column, after the "
-          "store write with fsync; for j: the newly focused card); 'settled' is the last update before the app went idle (focus, counts and footer "
+          "in which the selected incident is on screen (for ] and [: in a card of its new column, after the "
+          "store write with fsync; for j: the card showing the newly selected incident, the column scrolled if need be); 'settled' is the last update before the app went idle (focus, counts and footer "
           "redrawn too; pilot.pause() may paint pending work itself, at most a frame early). Textual paints on a 60 Hz timer, so any paint may wait up to 16.7 ms for its frame.")
     print("  tick: the synchronous handler only. 'After a store write' is what a board pays one tick after any "
           "change to open.json, its own writes included. The fixed FakeClock means no card label changes "

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from textual.widgets import OptionList
+from textual.widgets._footer import FooterKey
 
 from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
@@ -23,7 +24,10 @@ NO_AUTO_TICK = 3600.0
 
 
 def card_in(app: MendApp, incident_id: str) -> IncidentCard:
-    return app.board.query_one(f"#card-{incident_id}", IncidentCard)
+    """The card widget showing this incident (columns reuse their cards, so it has no id of its own)."""
+    card = app.board.card_for(incident_id)
+    assert card is not None and card.is_mounted, f"{incident_id} is not on screen"
+    return card
 
 
 def column_of(card: IncidentCard) -> str:
@@ -336,3 +340,115 @@ async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbo
         await pilot.pause()
         note = str(app.screen.query_one("#detail-playbook-note").render())
         assert "playbook custom has changed since INC-1 opened" in note
+
+
+# -- columns show only the cards that fit --------------------------------------------
+
+
+def column_lines(app: MendApp, stage: Stage) -> tuple[str, str, str]:
+    """(title, "more above" line, "more below" line) of a column, as drawn."""
+    column = app.board.query_one(f"#column-{stage.value}")
+    return tuple(str(column.query_one(f".{name}").render()) for name in ("column-title", "more-above", "more-below"))
+
+
+def shown_ids(app: MendApp, stage: Stage) -> list[str]:
+    return [card.incident_id for card in app.board.query_one(f"#column-{stage.value}").query(IncidentCard)]
+
+
+async def test_moving_down_a_long_column_scrolls_it_and_says_how_many_are_out_of_sight(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex", severity=2).id for n in range(12)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # 33 lines under the status bar at 120x35: title, two "more" lines and six cards.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "", "▼ 6 more")
+        await pilot.press(*"j" * 7)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[2:8]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "▲ 2 more", "▼ 4 more")
+        assert card_in(app, ids[7]).has_focus
+        await pilot.press(*"k" * 7)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        assert card_in(app, ids[0]).has_focus
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "", "▼ 6 more")
+
+
+async def test_a_card_moved_into_a_full_column_is_scrolled_to_and_keeps_the_focus(mend: Mend, playbook, clock):
+    for n in range(8):
+        mend.advance(mend.open(f"already empathizing {n}", "Globex", severity=1).id, force=True, reason="test")
+    mover = mend.open("least urgent", "Acme", severity=4)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(mover.id, item_id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert card_in(app, mover.id).has_focus
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert mend.get(mover.id).stage is Stage.EMPATHIZE
+        # Severity 4 sorts last: the column scrolls to its bottom to show it.
+        card = card_in(app, mover.id)
+        assert column_of(card) == "empathize" and card.has_focus
+        assert column_lines(app, Stage.EMPATHIZE) == ("Empathize 9", "▲ 3 more", "")
+        assert not app.board.query_one("#column-acknowledge").query(IncidentCard)
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert mend.get(mover.id).stage is Stage.ACKNOWLEDGE
+        assert card_in(app, mover.id).has_focus
+
+
+async def test_resizing_changes_how_many_cards_a_column_shows_and_keeps_the_selection_in_view(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex", severity=2).id for n in range(8)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"j" * 5)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        # 22 lines under the status bar: title, two "more" lines and four cards.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[2:6]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 8", "▲ 2 more", "▼ 2 more")
+        assert card_in(app, ids[5]).has_focus
+        await pilot.resize_terminal(120, 45)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 8", "", "")
+        assert card_in(app, ids[5]).has_focus
+
+
+async def test_a_filter_shows_matching_cards_from_the_top_of_each_column(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex" if n % 2 else "Acme", severity=2).id for n in range(12)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"j" * 9)
+        await pilot.press("slash", *"globex", "enter")
+        await pilot.pause()
+        # The filter field takes four lines from the columns: five cards fit.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[1::2][:5]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 6/12", "", "▼ 1 more")
+        assert card_in(app, ids[1]).has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 12"
+
+
+async def test_the_footer_follows_the_selection(mend: Mend, clock):
+    mend.open("in acknowledge", "A", severity=2)
+    mend.advance(mend.open("in empathize", "B", severity=2).id, force=True, reason="test")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+
+    def footer_keys() -> set[str]:
+        return {key.key for key in app.board.query(FooterKey) if not key.disabled}
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "right_square_bracket" in footer_keys() and "left_square_bracket" not in footer_keys()
+        await pilot.press("l")
+        await pilot.pause()
+        assert "left_square_bracket" in footer_keys(), "the empathize card can go back"
+        await pilot.press("h")
+        await pilot.pause()
+        assert "left_square_bracket" not in footer_keys()

@@ -129,13 +129,13 @@ class MendApp(App):
 
     def _notify_crossings(self) -> None:
         """One notification per crossing; the tracker keeps first sightings silent."""
-        now = self.clock.now()
         live = set()
-        for card in self.board.cards:
-            incident = card.incident
+        for face in self.board.faces:
+            incident = face.incident
+            # The readings the board took this tick (or at the reload just before it).
             for kind, key, reading in (
-                ("stage", stage_key(incident), card.stage_reading(now)),
-                ("update", update_key(incident), card.update_reading(now)),
+                ("stage", stage_key(incident), face.stage),
+                ("update", update_key(incident), face.update),
             ):
                 if reading is None:
                     continue
