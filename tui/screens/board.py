@@ -11,13 +11,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import DescendantFocus
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ..core.budget import Status
 from ..core.model import BOARD_STAGES, Incident, Stage
 from ..core.rules import can_go_back
 from ..widgets.card import CardFace, IncidentCard
 from ..widgets.column import StageColumn, urgency
+from ..widgets.footer import KeyFooter
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class BoardScreen(Screen):
         # Disabled while hidden, or it would take focus and swallow the board's keys.
         yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
                     disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     # -- called by the app ---------------------------------------------------
 
