@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import DescendantFocus
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ..core.budget import Status
@@ -59,6 +61,11 @@ class BoardScreen(Screen):
     ]
 
     app: MendApp
+
+    # Screen.focused repaints the whole screen whenever focus moves; on the board the
+    # card that loses focus and the one that gains it restyle and repaint themselves,
+    # so an arrow key needs two cards redrawn, not the whole screen.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(self) -> None:
         super().__init__(id="board")
