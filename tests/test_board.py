@@ -452,3 +452,22 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
         await pilot.press("h")
         await pilot.pause()
         assert "left_square_bracket" not in footer_keys()
+
+
+async def test_the_focus_stays_on_the_selected_incident_when_another_terminal_adds_one_above_it(
+        data_dir, playbooks, clock):
+    one = Mend(TinyStore(data_dir), playbooks, clock, "ana")
+    ids = [one.open(f"incident {n}", "Globex", severity=3).id for n in range(3)]
+    app = MendApp(one, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j")
+        await pilot.pause()
+        assert card_in(app, ids[1]).has_focus
+        urgent = Mend(TinyStore(data_dir), playbooks, clock, "bo").open("worse", "Acme", severity=1)
+        app.tick()
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == [urgent.id, *ids]
+        assert app.focused is card_in(app, ids[1]), "the highlight stays on the incident, not on its old row"
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen) and app.screen.refused.incident.id == ids[1]

@@ -77,13 +77,15 @@ class BoardScreen(Screen):
         # Set while the selected incident's card is still being mounted: focus
         # changes Textual makes meanwhile must not change the selection.
         self._focus_pending = False
+        self._status_bar = StatusBar(id="status-bar")
+        self._stage_columns = {stage: StageColumn(stage) for stage in BOARD_STAGES}
+        self._empty_hint = Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status-bar")
+        yield self._status_bar
         with Horizontal(id="columns"):
-            for stage in BOARD_STAGES:
-                yield StageColumn(stage)
-        yield Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
+            yield from self._stage_columns.values()
+        yield self._empty_hint
         # Disabled while hidden, or it would take focus and swallow the board's keys.
         yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
                     disabled=True)
@@ -143,12 +145,9 @@ class BoardScreen(Screen):
         elif face.incident != incident:
             old_stage = face.incident.stage
             self._update_face(face, incident, now)
-            self._fill_columns({old_stage, incident.stage}, {incident.id})
-            if self._selected == incident.id:
-                if face.visible:
-                    self.select(face)  # focus follows the card to its new column
-                else:
-                    self._deselect()
+            self._fill_columns({old_stage, incident.stage}, {incident.id})  # the focus follows the card
+            if self._selected == incident.id and not face.visible:
+                self._deselect()
         if refresh_counts:
             self._refresh_counts(now)
 
@@ -167,29 +166,39 @@ class BoardScreen(Screen):
         face.show(incident, self.app.playbook_for(incident), now)
         face.visible = matches(incident, self._filter)
 
-    def _columns(self) -> list[StageColumn]:
-        return list(self.query(StageColumn))
+    def _columns(self) -> Iterable[StageColumn]:
+        return self._stage_columns.values()
 
     def _column(self, stage: Stage) -> StageColumn:
-        return self.query_one(f"#column-{stage.value}", StageColumn)
+        return self._stage_columns[stage]
 
-    def _stage_faces(self, stage: Stage, *, visible_only: bool = True) -> list[CardFace]:
-        """A column's incidents in screen order."""
-        faces = [f for f in self._faces.values() if f.incident.stage is stage and (f.visible or not visible_only)]
-        return sorted(faces, key=lambda face: urgency(face.incident))
+    def _stage_faces(self, stage: Stage) -> list[CardFace]:
+        """A column's incidents in screen order: the ones the filter lets through, most urgent first."""
+        return self._column(stage).faces
 
     def _fill_columns(self, stages: Iterable[Stage], redraw: set[str] = frozenset()) -> None:
         for stage in stages:
-            self._column(stage).show(self._stage_faces(stage), len(self._stage_faces(stage, visible_only=False)),
-                                     redraw=redraw)
+            in_stage = [face for face in self._faces.values() if face.incident.stage is stage]
+            shown = sorted((face for face in in_stage if face.visible), key=lambda face: urgency(face.incident))
+            self._column(stage).show(shown, len(in_stage), redraw=redraw)
+        self._follow_selection()
+
+    def _follow_selection(self) -> None:
+        """Cards were rebound: keep the selected incident in view, and the focus on the card showing it."""
+        face = self.selected
+        if face is None:
+            return
+        self._column(face.incident.stage).reveal(face)
+        if self.focused is None or isinstance(self.focused, IncidentCard):
+            self._focus_selected()
 
     def _refresh_counts(self, now: datetime) -> None:
-        self.query_one("#empty-hint").display = not self._faces
+        self._empty_hint.display = not self._faces
         self._refresh_status_bar(now)
 
     def _refresh_status_bar(self, now: datetime) -> None:
         statuses = [(face.status, face.update_status) for face in self._faces.values()]
-        self.query_one(StatusBar).show(
+        self._status_bar.show(
             open_count=len(statuses),
             warn=sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
