@@ -5,6 +5,8 @@
 Every number is compared with a "floor": a minimal Textual app showing the same 200
 incidents as plain Static widgets in the same five columns, measured the same way, so
 what is left over is the board's own cost. Both run headless (run_test) at 120x35.
+The floor mounts all 200 Statics in scrolling columns; the board mounts cards only
+for the incidents that fit on screen, which are the ones the floor shows too.
 """
 
 from __future__ import annotations
@@ -196,10 +198,12 @@ async def startup(make_app: Callable[[], App]) -> tuple[float, float]:
         return paints[-1][0] - start, settled - start
 
 
-async def press(pilot, paints: list[tuple[float, bool]], key: str) -> tuple[float, float, float]:
+async def press(pilot, paints: list[tuple[float, bool]], key: str,
+                writes: list[float]) -> tuple[float, float, float, float | None]:
     """Seconds from sending `key` to its first paint, to the first paint that shows the
-    selected card in place, and to the last paint it caused."""
-    before = len(paints)
+    selected card in place, to the last paint it caused, and to the end of the last
+    store write it caused (None if it wrote nothing)."""
+    before, written = len(paints), len(writes)
     start = time.perf_counter()
     await pilot.press(key)
     # Settled once the app is idle (pause: queues drained, CPU quiet) and then 50 ms pass
@@ -213,10 +217,25 @@ async def press(pilot, paints: list[tuple[float, bool]], key: str) -> tuple[floa
     caused = paints[before:]
     shown = [at for at, ok in caused if ok]
     assert shown, f"{key!r} never painted its effect"
-    return caused[0][0] - start, shown[0] - start, caused[-1][0] - start
+    stored = writes[-1] - start if len(writes) > written else None
+    return caused[0][0] - start, shown[0] - start, caused[-1][0] - start, stored
 
 
-async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[float, float, float]]]:
+def time_writes(mend: Mend) -> tuple[list[float], Callable[[], None]]:
+    """When each store write returns; and a function that stops recording."""
+    writes: list[float] = []
+    update = mend.store.update
+
+    def timed_update(*args, **kwargs):
+        result = update(*args, **kwargs)
+        writes.append(time.perf_counter())
+        return result
+
+    mend.store.update = timed_update  # type: ignore[method-assign]
+    return writes, lambda: delattr(mend.store, "update")
+
+
+async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[float, float, float, float | None]]]:
     fresh_heap()
     app = MendApp(mend, tick_seconds=NO_TICK)
 
@@ -227,15 +246,16 @@ async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[floa
         return card is not None and card.is_mounted and bool(card.region)
 
     paints = record_paints(app, card_shown)
-    samples: dict[str, list[tuple[float, float, float]]] = {"]": [], "[": [], "j": []}
+    samples: dict[str, list[tuple[float, float, float, float | None]]] = {"]": [], "[": [], "j": []}
+    writes, stop_timing_writes = time_writes(mend)
     async with app.run_test(size=SIZE) as pilot:
         await until_board_shown(pilot)
         app.board.focus_incident(target_id)
         await pilot.pause()
         for _ in range(KEY_SAMPLES):
-            samples["]"].append(await press(pilot, paints, "]"))
+            samples["]"].append(await press(pilot, paints, "]", writes))
             assert mend.get(target_id).stage is Stage.FIX
-            samples["["].append(await press(pilot, paints, "["))
+            samples["["].append(await press(pilot, paints, "[", writes))
             assert mend.get(target_id).stage is Stage.DIAGNOSE
         # A pure focus move: down the fullest column from its most urgent card (worst severity, oldest).
         open_now = mend.list_open()
@@ -246,8 +266,9 @@ async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[floa
         await pilot.pause()
         for _ in range(KEY_SAMPLES):
             before = app.board.selected
-            samples["j"].append(await press(pilot, paints, "j"))
+            samples["j"].append(await press(pilot, paints, "j", writes))
             assert app.board.selected is not before, "j did not move the focus"
+    stop_timing_writes()
     return samples
 
 
@@ -344,21 +365,28 @@ async def run(mend: Mend, target_id: str) -> None:
               f"-> ratio {statistics.median(board) / statistics.median(floor):.2f} (target <= 1.2)")
     for key, what in (("]", "advance"), ("[", "back"), ("j", "focus move")):
         first, shown, settled = ([sample[i] for sample in keys[key]] for i in range(3))
+        stored = [sample[3] for sample in keys[key] if sample[3] is not None]
+        written = f"; stored median {ms(statistics.median(stored))}, p90 {ms(p90(stored))}" if stored else ""
         print(f"key->paint '{key}' {what} (n={len(shown)}): first paint median {ms(statistics.median(first))}; "
               f"card shown median {ms(statistics.median(shown))}, p90 {ms(p90(shown))}; "
-              f"settled median {ms(statistics.median(settled))}, p90 {ms(p90(settled))} (target median < 16 ms)")
+              f"settled median {ms(statistics.median(settled))}, p90 {ms(p90(settled))}{written} "
+              f"(target median < 16 ms)")
     print(f"tick (app.tick alone, no paint): store unchanged median {ms(statistics.median(quiet_tick))}; "
           f"after a store write median {ms(statistics.median(reload_tick))}, p90 {ms(p90(reload_tick))}")
     print(f"idle CPU over ~{IDLE_SECONDS} s: board {board_idle:.1%} of a core ({board_ticks} ticks, "
           f"{board_idle_paints} paints), floor {floor_idle:.1%} ({floor_idle_paints} paints) (target < 2%)")
     print()
     print("notes:")
-    print("  startup: from MendApp()/FloorApp() to the last screen update before the board went quiet (all 200 "
-          "cards mounted and laid out), and to the end of the pilot.pause() that confirmed it. No tick runs.")
+    print("  startup: from MendApp()/FloorApp() to the last screen update before the board went quiet, and to "
+          "the end of the pilot.pause() that confirmed it. No tick runs. The floor mounts and lays out a Static "
+          "for each of the 200 incidents in scrolling columns; the board loads all 200 but mounts a card only "
+          "for those that fit on screen (6 per column at 120x35), the same ones the floor shows.")
     print("  key->paint: from handing the key event to the app (as the terminal driver does) to a screen update "
           "turned into terminal output. 'First paint' is the first update after the key; 'card shown' the first "
-          "in which the selected incident is on screen (for ] and [: in a card of its new column, after the "
-          "store write with fsync; for j: the card showing the newly selected incident, the column scrolled if need be); 'settled' is the last update before the app went idle (focus, counts and footer "
+          "in which the selected incident is on screen (for ] and [: in a card of its new column, drawn from the "
+          "board's copy before the store write; for j: the card showing the newly selected incident, the column "
+          "scrolled if need be); 'stored' is when the store write (lock, read, fsync, rename) returned, after "
+          "that paint; 'settled' is the last update before the app went idle (focus, counts and footer "
           "redrawn too; pilot.pause() may paint pending work itself, at most a frame early). Textual paints on a 60 Hz timer, so any paint may wait up to 16.7 ms for its frame.")
     print("  tick: the synchronous handler only. 'After a store write' is what a board pays one tick after any "
           "change to open.json, its own writes included. The fixed FakeClock means no card label changes "

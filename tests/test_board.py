@@ -12,7 +12,7 @@ from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store import StoreError, TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen
@@ -452,6 +452,77 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
         await pilot.press("h")
         await pilot.pause()
         assert "left_square_bracket" not in footer_keys()
+
+
+# -- ] and [ show the move, then store it ----------------------------------------------
+
+
+async def test_a_move_is_on_screen_before_it_is_stored_and_the_stored_state_is_shown(mend: Mend, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(incident.id, item_id)
+    before = mend.get(incident.id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    seen_at_write = []
+    store_change = mend.apply
+
+    def watched_apply(incident_id, change):
+        seen_at_write.append(column_of(card_in(app, incident_id)))
+        return store_change(incident_id, change)
+
+    mend.apply = watched_apply  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert seen_at_write == ["empathize"]
+        stored = mend.get(incident.id)
+        assert stored.stage is Stage.EMPATHIZE and stored.events[:-1] == before.events, "stored once"
+        assert card_in(app, incident.id).incident == stored
+        assert card_in(app, incident.id).has_focus
+
+
+async def test_a_failed_write_is_reported_and_the_card_goes_back(mend: Mend, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(incident.id, item_id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+
+    def failing_apply(incident_id, change):
+        raise StoreError("cannot write open.json: No space left on device")
+
+    mend.apply = failing_apply  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert [n.message for n in app._notifications if n.title == "Not done"] == [
+            "cannot write open.json: No space left on device"]
+        assert mend.get(incident.id).stage is Stage.ACKNOWLEDGE
+        card = card_in(app, incident.id)
+        assert column_of(card) == "acknowledge" and card.incident.stage is Stage.ACKNOWLEDGE
+        assert card.has_focus
+        assert not app.board.query_one("#column-empathize").query(IncidentCard)
+
+
+async def test_a_gate_closed_by_another_terminal_is_shown_and_the_card_stays(data_dir, playbooks, playbook, clock):
+    one = Mend(TinyStore(data_dir), playbooks, clock, "ana")
+    incident = one.open("Checkout down", "Globex", severity=1)
+    required = playbook.stage(Stage.ACKNOWLEDGE).required_ids()
+    for item_id in required:
+        one.set_checked(incident.id, item_id)
+    app = MendApp(one, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # Unticked elsewhere; this board has not reloaded yet, so its copy passes the gate.
+        Mend(TinyStore(data_dir), playbooks, clock, "bo").set_checked(incident.id, required[0], False)
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen)
+        assert [item.id for item in app.screen.refused.missing] == [required[0]]
+        assert one.get(incident.id).stage is Stage.ACKNOWLEDGE
+        await pilot.press("escape")
+        await pilot.pause()
+        card = card_in(app, incident.id)
+        assert column_of(card) == "acknowledge" and card.incident.stage is Stage.ACKNOWLEDGE
 
 
 async def test_the_focus_stays_on_the_selected_incident_when_another_terminal_adds_one_above_it(

@@ -323,13 +323,13 @@ class BoardScreen(Screen):
             return bool(self._filter)
         return True
 
-    def action_advance(self) -> None:
+    async def action_advance(self) -> None:
         if (face := self.selected) is not None:
-            self.app.advance(face.incident_id)
+            await self.app.move_on_board(face.incident, self.app.mend.advance_change())
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if (face := self.selected) is not None:
-            self.app.back(face.incident_id)
+            await self.app.move_on_board(face.incident, self.app.mend.back_change())
 
     def action_open(self) -> None:
         if (face := self.selected) is not None:
