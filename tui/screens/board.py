@@ -251,7 +251,8 @@ class BoardScreen(Screen):
 
     def _focus_after_mount(self) -> None:
         self._focus_pending = False
-        self._focus_selected()
+        if self.focused is None or isinstance(self.focused, IncidentCard):  # not while typing a filter
+            self._focus_selected()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         # A click or tab also selects (Textual refreshes the footer on focus changes).
