@@ -5,6 +5,8 @@
 Every number is compared with a "floor": a minimal Textual app showing the same 200
 incidents as plain Static widgets in the same five columns, measured the same way, so
 what is left over is the board's own cost. Both run headless (run_test) at 120x35.
+The floor mounts all 200 Statics in scrolling columns; the board mounts cards only
+for the incidents that fit on screen, which are the ones the floor shows too.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tui.core.model import BOARD_STAGES, Incident, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
 from tui.core.store import SHARD_SIZE, TinyStore
-from tui.widgets.card import IncidentCard
+from tui.widgets.column import StageColumn
 
 OPEN = 200
 ARCHIVED = 10_000
@@ -159,15 +161,29 @@ def fresh_heap() -> None:
     gc.freeze()
 
 
-def board_cards(app: App) -> int:
-    return len(app.board.query(IncidentCard)) if isinstance(app, MendApp) else len(app.query(".incident"))
+def board_shown(app: App) -> bool:
+    """All 200 incidents are on the board and every card that fits on screen is mounted.
+
+    The floor mounts a Static for each of the 200 (its columns scroll); the board
+    mounts a card only for the incidents in view and says how many more each column has.
+    """
+    if not isinstance(app, MendApp):
+        return len(app.query(".incident")) == OPEN
+    board = app.board
+    if len(list(board.faces)) != OPEN:
+        return False
+    columns = list(board.query(StageColumn))
+    return all(column.capacity > 0 for column in columns) and all(
+        len(column.cards) == min(column.capacity, len(column.faces)) and all(card.is_mounted for card in column.cards)
+        for column in columns
+    )
 
 
 async def until_board_shown(pilot) -> None:
-    while board_cards(pilot.app) < OPEN:
+    while not board_shown(pilot.app):
         await pilot.pause()
     await pilot.pause()
-    assert board_cards(pilot.app) == OPEN
+    assert board_shown(pilot.app)
 
 
 async def startup(make_app: Callable[[], App]) -> tuple[float, float]:
@@ -182,10 +198,12 @@ async def startup(make_app: Callable[[], App]) -> tuple[float, float]:
         return paints[-1][0] - start, settled - start
 
 
-async def press(pilot, paints: list[tuple[float, bool]], key: str) -> tuple[float, float, float]:
+async def press(pilot, paints: list[tuple[float, bool]], key: str,
+                writes: list[float]) -> tuple[float, float, float, float | None]:
     """Seconds from sending `key` to its first paint, to the first paint that shows the
-    selected card in place, and to the last paint it caused."""
-    before = len(paints)
+    selected card in place, to the last paint it caused, and to the end of the last
+    store write it caused (None if it wrote nothing)."""
+    before, written = len(paints), len(writes)
     start = time.perf_counter()
     await pilot.press(key)
     # Settled once the app is idle (pause: queues drained, CPU quiet) and then 50 ms pass
@@ -199,28 +217,45 @@ async def press(pilot, paints: list[tuple[float, bool]], key: str) -> tuple[floa
     caused = paints[before:]
     shown = [at for at, ok in caused if ok]
     assert shown, f"{key!r} never painted its effect"
-    return caused[0][0] - start, shown[0] - start, caused[-1][0] - start
+    stored = writes[-1] - start if len(writes) > written else None
+    return caused[0][0] - start, shown[0] - start, caused[-1][0] - start, stored
 
 
-async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[float, float, float]]]:
+def time_writes(mend: Mend) -> tuple[list[float], Callable[[], None]]:
+    """When each store write returns; and a function that stops recording."""
+    writes: list[float] = []
+    update = mend.store.update
+
+    def timed_update(*args, **kwargs):
+        result = update(*args, **kwargs)
+        writes.append(time.perf_counter())
+        return result
+
+    mend.store.update = timed_update  # type: ignore[method-assign]
+    return writes, lambda: delattr(mend.store, "update")
+
+
+async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[float, float, float, float | None]]]:
     fresh_heap()
     app = MendApp(mend, tick_seconds=NO_TICK)
 
     def card_shown() -> bool:
-        # ] and [ remount the selected card in another column; it is shown once it has a place on screen.
+        # After ] and [ the selected incident is shown once a card in its new column shows it
+        # and that card has a place on screen; after j, once the card that shows it does.
         card = app.board.focused_card
         return card is not None and card.is_mounted and bool(card.region)
 
     paints = record_paints(app, card_shown)
-    samples: dict[str, list[tuple[float, float, float]]] = {"]": [], "[": [], "j": []}
+    samples: dict[str, list[tuple[float, float, float, float | None]]] = {"]": [], "[": [], "j": []}
+    writes, stop_timing_writes = time_writes(mend)
     async with app.run_test(size=SIZE) as pilot:
         await until_board_shown(pilot)
         app.board.focus_incident(target_id)
         await pilot.pause()
         for _ in range(KEY_SAMPLES):
-            samples["]"].append(await press(pilot, paints, "]"))
+            samples["]"].append(await press(pilot, paints, "]", writes))
             assert mend.get(target_id).stage is Stage.FIX
-            samples["["].append(await press(pilot, paints, "["))
+            samples["["].append(await press(pilot, paints, "[", writes))
             assert mend.get(target_id).stage is Stage.DIAGNOSE
         # A pure focus move: down the fullest column from its most urgent card (worst severity, oldest).
         open_now = mend.list_open()
@@ -230,9 +265,10 @@ async def key_latencies(mend: Mend, target_id: str) -> dict[str, list[tuple[floa
         app.board.focus_incident(top.id)
         await pilot.pause()
         for _ in range(KEY_SAMPLES):
-            before = app.board.focused_card
-            samples["j"].append(await press(pilot, paints, "j"))
-            assert app.board.focused_card is not before, "j did not move the focus"
+            before = app.board.selected
+            samples["j"].append(await press(pilot, paints, "j", writes))
+            assert app.board.selected is not before, "j did not move the focus"
+    stop_timing_writes()
     return samples
 
 
@@ -329,21 +365,28 @@ async def run(mend: Mend, target_id: str) -> None:
               f"-> ratio {statistics.median(board) / statistics.median(floor):.2f} (target <= 1.2)")
     for key, what in (("]", "advance"), ("[", "back"), ("j", "focus move")):
         first, shown, settled = ([sample[i] for sample in keys[key]] for i in range(3))
+        stored = [sample[3] for sample in keys[key] if sample[3] is not None]
+        written = f"; stored median {ms(statistics.median(stored))}, p90 {ms(p90(stored))}" if stored else ""
         print(f"key->paint '{key}' {what} (n={len(shown)}): first paint median {ms(statistics.median(first))}; "
               f"card shown median {ms(statistics.median(shown))}, p90 {ms(p90(shown))}; "
-              f"settled median {ms(statistics.median(settled))}, p90 {ms(p90(settled))} (target median < 16 ms)")
+              f"settled median {ms(statistics.median(settled))}, p90 {ms(p90(settled))}{written} "
+              f"(target median < 16 ms)")
     print(f"tick (app.tick alone, no paint): store unchanged median {ms(statistics.median(quiet_tick))}; "
           f"after a store write median {ms(statistics.median(reload_tick))}, p90 {ms(p90(reload_tick))}")
     print(f"idle CPU over ~{IDLE_SECONDS} s: board {board_idle:.1%} of a core ({board_ticks} ticks, "
           f"{board_idle_paints} paints), floor {floor_idle:.1%} ({floor_idle_paints} paints) (target < 2%)")
     print()
     print("notes:")
-    print("  startup: from MendApp()/FloorApp() to the last screen update before the board went quiet (all 200 "
-          "cards mounted and laid out), and to the end of the pilot.pause() that confirmed it. No tick runs.")
+    print("  startup: from MendApp()/FloorApp() to the last screen update before the board went quiet, and to "
+          "the end of the pilot.pause() that confirmed it. No tick runs. The floor mounts and lays out a Static "
+          "for each of the 200 incidents in scrolling columns; the board loads all 200 but mounts a card only "
+          "for those that fit on screen (6 per column at 120x35), the same ones the floor shows.")
     print("  key->paint: from handing the key event to the app (as the terminal driver does) to a screen update "
           "turned into terminal output. 'First paint' is the first update after the key; 'card shown' the first "
-          "in which the selected card is on screen (for ] and [: remounted in its new column, after the "
-          "store write with fsync; for j: the newly focused card); 'settled' is the last update before the app went idle (focus, counts and footer "
+          "in which the selected incident is on screen (for ] and [: in a card of its new column, drawn from the "
+          "board's copy before the store write; for j: the card showing the newly selected incident, the column "
+          "scrolled if need be); 'stored' is when the store write (lock, read, fsync, rename) returned, after "
+          "that paint; 'settled' is the last update before the app went idle (focus, counts and footer "
           "redrawn too; pilot.pause() may paint pending work itself, at most a frame early). Textual paints on a 60 Hz timer, so any paint may wait up to 16.7 ms for its frame.")
     print("  tick: the synchronous handler only. 'After a store write' is what a board pays one tick after any "
           "change to open.json, its own writes included. The fixed FakeClock means no card label changes "

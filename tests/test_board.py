@@ -6,12 +6,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 from textual.widgets import OptionList
+from textual.widgets._footer import FooterKey
 
 from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store import StoreError, TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen
@@ -24,7 +25,10 @@ NO_AUTO_TICK = 3600.0
 
 
 def card_in(app: MendApp, incident_id: str) -> IncidentCard:
-    return app.board.query_one(f"#card-{incident_id}", IncidentCard)
+    """The card widget showing this incident (columns reuse their cards, so it has no id of its own)."""
+    card = app.board.card_for(incident_id)
+    assert card is not None and card.is_mounted, f"{incident_id} is not on screen"
+    return card
 
 
 def column_of(card: IncidentCard) -> str:
@@ -355,3 +359,205 @@ async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbo
         await pilot.pause()
         note = str(app.screen.query_one("#detail-playbook-note").render())
         assert "playbook custom has changed since INC-1 opened" in note
+
+
+# -- columns show only the cards that fit --------------------------------------------
+
+
+def column_lines(app: MendApp, stage: Stage) -> tuple[str, str, str]:
+    """(title, "more above" line, "more below" line) of a column, as drawn."""
+    column = app.board.query_one(f"#column-{stage.value}")
+    return tuple(str(column.query_one(f".{name}").render()) for name in ("column-title", "more-above", "more-below"))
+
+
+def shown_ids(app: MendApp, stage: Stage) -> list[str]:
+    return [card.incident_id for card in app.board.query_one(f"#column-{stage.value}").query(IncidentCard)]
+
+
+async def test_moving_down_a_long_column_scrolls_it_and_says_how_many_are_out_of_sight(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex", severity=2).id for n in range(12)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # 33 lines under the status bar at 120x35: title, two "more" lines and six cards.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "", "▼ 6 more")
+        await pilot.press(*"j" * 7)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[2:8]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "▲ 2 more", "▼ 4 more")
+        assert card_in(app, ids[7]).has_focus
+        await pilot.press(*"k" * 7)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        assert card_in(app, ids[0]).has_focus
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 12", "", "▼ 6 more")
+
+
+async def test_a_card_moved_into_a_full_column_is_scrolled_to_and_keeps_the_focus(mend: Mend, playbook, clock):
+    for n in range(8):
+        mend.advance(mend.open(f"already empathizing {n}", "Globex", severity=1).id, force=True, reason="test")
+    mover = mend.open("least urgent", "Acme", severity=4)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(mover.id, item_id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert card_in(app, mover.id).has_focus
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert mend.get(mover.id).stage is Stage.EMPATHIZE
+        # Severity 4 sorts last: the column scrolls to its bottom to show it.
+        card = card_in(app, mover.id)
+        assert column_of(card) == "empathize" and card.has_focus
+        assert column_lines(app, Stage.EMPATHIZE) == ("Empathize 9", "▲ 3 more", "")
+        assert not app.board.query_one("#column-acknowledge").query(IncidentCard)
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert mend.get(mover.id).stage is Stage.ACKNOWLEDGE
+        assert card_in(app, mover.id).has_focus
+
+
+async def test_resizing_changes_how_many_cards_a_column_shows_and_keeps_the_selection_in_view(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex", severity=2).id for n in range(8)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"j" * 5)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[:6]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        # 22 lines under the status bar: title, two "more" lines and four cards.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[2:6]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 8", "▲ 2 more", "▼ 2 more")
+        assert card_in(app, ids[5]).has_focus
+        await pilot.resize_terminal(120, 45)
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 8", "", "")
+        assert card_in(app, ids[5]).has_focus
+
+
+async def test_a_filter_shows_matching_cards_from_the_top_of_each_column(mend: Mend, clock):
+    ids = [mend.open(f"incident {n}", "Globex" if n % 2 else "Acme", severity=2).id for n in range(12)]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"j" * 9)
+        await pilot.press("slash", *"globex", "enter")
+        await pilot.pause()
+        # The filter field takes four lines from the columns: five cards fit.
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[1::2][:5]
+        assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 6/12", "", "▼ 1 more")
+        assert card_in(app, ids[1]).has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 12"
+
+
+async def test_the_footer_follows_the_selection(mend: Mend, clock):
+    mend.open("in acknowledge", "A", severity=2)
+    mend.advance(mend.open("in empathize", "B", severity=2).id, force=True, reason="test")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+
+    def footer_keys() -> set[str]:
+        return {key.key for key in app.board.query(FooterKey) if not key.disabled}
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "right_square_bracket" in footer_keys() and "left_square_bracket" not in footer_keys()
+        await pilot.press("l")
+        await pilot.pause()
+        assert "left_square_bracket" in footer_keys(), "the empathize card can go back"
+        await pilot.press("h")
+        await pilot.pause()
+        assert "left_square_bracket" not in footer_keys()
+
+
+# -- ] and [ show the move, then store it ----------------------------------------------
+
+
+async def test_a_move_is_on_screen_before_it_is_stored_and_the_stored_state_is_shown(mend: Mend, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(incident.id, item_id)
+    before = mend.get(incident.id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    seen_at_write = []
+    store_change = mend.apply
+
+    def watched_apply(incident_id, change):
+        seen_at_write.append(column_of(card_in(app, incident_id)))
+        return store_change(incident_id, change)
+
+    mend.apply = watched_apply  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert seen_at_write == ["empathize"]
+        stored = mend.get(incident.id)
+        assert stored.stage is Stage.EMPATHIZE and stored.events[:-1] == before.events, "stored once"
+        assert card_in(app, incident.id).incident == stored
+        assert card_in(app, incident.id).has_focus
+
+
+async def test_a_failed_write_is_reported_and_the_card_goes_back(mend: Mend, playbook, clock):
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    for item_id in playbook.stage(Stage.ACKNOWLEDGE).required_ids():
+        mend.set_checked(incident.id, item_id)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+
+    def failing_apply(incident_id, change):
+        raise StoreError("cannot write open.json: No space left on device")
+
+    mend.apply = failing_apply  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert [n.message for n in app._notifications if n.title == "Not done"] == [
+            "cannot write open.json: No space left on device"]
+        assert mend.get(incident.id).stage is Stage.ACKNOWLEDGE
+        card = card_in(app, incident.id)
+        assert column_of(card) == "acknowledge" and card.incident.stage is Stage.ACKNOWLEDGE
+        assert card.has_focus
+        assert not app.board.query_one("#column-empathize").query(IncidentCard)
+
+
+async def test_a_gate_closed_by_another_terminal_is_shown_and_the_card_stays(data_dir, playbooks, playbook, clock):
+    one = Mend(TinyStore(data_dir), playbooks, clock, "ana")
+    incident = one.open("Checkout down", "Globex", severity=1)
+    required = playbook.stage(Stage.ACKNOWLEDGE).required_ids()
+    for item_id in required:
+        one.set_checked(incident.id, item_id)
+    app = MendApp(one, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # Unticked elsewhere; this board has not reloaded yet, so its copy passes the gate.
+        Mend(TinyStore(data_dir), playbooks, clock, "bo").set_checked(incident.id, required[0], False)
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen)
+        assert [item.id for item in app.screen.refused.missing] == [required[0]]
+        assert one.get(incident.id).stage is Stage.ACKNOWLEDGE
+        await pilot.press("escape")
+        await pilot.pause()
+        card = card_in(app, incident.id)
+        assert column_of(card) == "acknowledge" and card.incident.stage is Stage.ACKNOWLEDGE
+
+
+async def test_the_focus_stays_on_the_selected_incident_when_another_terminal_adds_one_above_it(
+        data_dir, playbooks, clock):
+    one = Mend(TinyStore(data_dir), playbooks, clock, "ana")
+    ids = [one.open(f"incident {n}", "Globex", severity=3).id for n in range(3)]
+    app = MendApp(one, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j")
+        await pilot.pause()
+        assert card_in(app, ids[1]).has_focus
+        urgent = Mend(TinyStore(data_dir), playbooks, clock, "bo").open("worse", "Acme", severity=1)
+        app.tick()
+        await pilot.pause()
+        assert shown_ids(app, Stage.ACKNOWLEDGE) == [urgent.id, *ids]
+        assert app.focused is card_in(app, ids[1]), "the highlight stays on the incident, not on its old row"
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen) and app.screen.refused.incident.id == ids[1]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from textual.widgets import Static
 
+from tests.test_board import card_in
 from tui.app import MendApp
 from tui.core.clock import FakeClock
 from tui.core.service import Mend
@@ -35,7 +36,7 @@ def numbers_in(data: object) -> list[float]:
 
 
 def card(app: MendApp, incident_id: str) -> IncidentCard:
-    return app.board.query_one(f"#card-{incident_id}", IncidentCard)
+    return card_in(app, incident_id)
 
 
 async def test_a_backward_jump_shows_zero_not_negative_time_everywhere_on_the_board(mend: Mend, clock):

@@ -14,12 +14,12 @@ import pytest
 from textual import events
 from textual.widgets import Input, Label, Static
 
+from tests.test_board import card_in
 from tui.app import MendApp
 from tui.core.model import make_id
 from tui.core.rules import MAX_TITLE
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
-from tui.widgets.card import IncidentCard
 
 from test_cli import ok, run
 
@@ -99,7 +99,7 @@ def test_cli_an_error_naming_a_hostile_data_path_stays_one_line(tmp_path):
 
 
 def card_lines(app: MendApp, incident_id: str) -> list[str]:
-    return app.board.query_one(f"#card-{incident_id}", IncidentCard).render().plain.split("\n")
+    return card_in(app, incident_id).render().plain.split("\n")
 
 
 async def test_board_cards_show_hostile_text_literally_on_one_line_each(mend: Mend, clock):
@@ -109,7 +109,7 @@ async def test_board_cards_show_hostile_text_literally_on_one_line_each(mend: Me
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
         for number, (_, shown) in enumerate(HOSTILE.values(), start=1):
-            card = app.board.query_one(f"#card-{make_id(number)}", IncidentCard)
+            card = card_in(app, make_id(number))
             lines = card.render().plain.split("\n")
             assert len(lines) == 4, lines  # id, client, title, time: never more
             assert not any(CONTROL.search(line) for line in lines), lines

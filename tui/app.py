@@ -17,11 +17,11 @@ from textual.geometry import Size
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
+from .core.export import markdown
 from .core.model import Incident
 from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
-from .core.service import Mend
-from .core.export import markdown
+from .core.service import Change, Mend
 from .core.stats import compute_stored
 from .core.store import FollowUp, StoreError, write_new_file
 from .core.text import one_line
@@ -175,13 +175,13 @@ class MendApp(App):
 
     def _notify_crossings(self) -> None:
         """One notification per crossing; the tracker keeps first sightings silent."""
-        now = self.clock.now()
         live = set()
-        for card in self.board.cards:
-            incident = card.incident
+        for face in self.board.faces:
+            incident = face.incident
+            # The readings the board took this tick (or at the reload just before it).
             for kind, key, reading in (
-                ("stage", stage_key(incident), card.stage_reading(now)),
-                ("update", update_key(incident), card.update_reading(now)),
+                ("stage", stage_key(incident), face.stage),
+                ("update", update_key(incident), face.update),
             ):
                 if reading is None:
                     continue
@@ -231,7 +231,46 @@ class MendApp(App):
         try:
             self.run_operation(lambda: self.mend.advance(incident_id))
         except GateRefused as refused:
-            self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
+            self._ask_gate(refused)
+
+    def _ask_gate(self, refused: GateRefused) -> None:
+        incident_id = refused.incident.id
+        self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
+
+    async def move_on_board(self, incident: Incident, change: Change) -> None:
+        """`]` or `[` on the board: the card moves at once, and the move is stored right after.
+
+        The write (lock, read, fsync, rename) is most of what a key press costs, so the
+        board first shows the change applied to its own copy of the incident. The store
+        then applies the same change to its freshest copy, and the board shows what was
+        stored. A refused or failed write is reported and the stored state put back.
+        Keys wait meanwhile: the next one acts on the stored state.
+        """
+        try:
+            shown = change(incident)
+        except GateRefused as refused:
+            self._ask_gate(refused)
+            return
+        except RuleError as error:
+            self.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        self.board.place(shown, self.clock.now())
+        await self.board.wait_for_refresh()
+        try:
+            stored = self.run_operation(lambda: self.mend.apply(incident.id, change))
+        except GateRefused as refused:  # another terminal unticked an item meanwhile
+            stored = None
+            self._ask_gate(refused)
+        if stored is None:
+            self._show_stored(incident)
+
+    def _show_stored(self, before: Incident) -> None:
+        """What the store holds; if it cannot be read, the state before the change (the last one read)."""
+        try:
+            stored = self.mend.get(before.id)
+        except StoreError:
+            stored = before
+        self.show_incident(stored)
 
     def _after_gate(self, incident_id: str, choice: GateChoice | None) -> None:
         if choice is None:

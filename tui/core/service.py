@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from . import rules
 from .clock import Clock
 from .model import Incident, ReportPart
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import FollowUp, Store
+
+Change = Callable[[Incident], Incident]
 
 
 class Mend:
@@ -108,14 +110,27 @@ class Mend:
             self.store.keep_playbook_copy(playbook.name, playbook.digest, raw)
 
     def advance(self, incident_id: str, *, force: bool = False, reason: str | None = None) -> Incident:
-        return self.store.update(
-            incident_id,
-            lambda inc: rules.advance(inc, self.playbook_for(inc), now=self.clock.now(), author=self.author,
-                                      force=force, reason=reason),
-        )
+        return self.store.update(incident_id, self.advance_change(force=force, reason=reason))
 
     def back(self, incident_id: str) -> Incident:
-        return self.store.update(incident_id, lambda inc: rules.back(inc, now=self.clock.now(), author=self.author))
+        return self.store.update(incident_id, self.back_change())
+
+    # A screen may show a move before it is stored: it applies the same change to its
+    # own copy first, then stores it with `apply`, which runs it on the stored copy.
+
+    def advance_change(self, *, force: bool = False, reason: str | None = None) -> Change:
+        """What `advance` does to an incident, timed now."""
+        now = self.clock.now()
+        return lambda inc: rules.advance(inc, self.playbook_for(inc), now=now, author=self.author, force=force,
+                                         reason=reason)
+
+    def back_change(self) -> Change:
+        """What `back` does to an incident, timed now."""
+        now = self.clock.now()
+        return lambda inc: rules.back(inc, now=now, author=self.author)
+
+    def apply(self, incident_id: str, change: Change) -> Incident:
+        return self.store.update(incident_id, change)
 
     def resolve(self, incident_id: str, *, force: bool = False, reason: str | None = None) -> Incident:
         return self.store.update(

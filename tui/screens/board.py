@@ -10,14 +10,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import DescendantFocus
+from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
 from ..core.budget import Status
 from ..core.model import BOARD_STAGES, Incident, Stage
 from ..core.rules import can_go_back
-from ..widgets.card import IncidentCard
+from ..widgets.card import CardFace, IncidentCard
 from ..widgets.column import StageColumn, urgency
+from ..widgets.footer import KeyFooter
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -62,111 +65,143 @@ class BoardScreen(Screen):
 
     app: MendApp
 
+    # Screen.focused repaints the whole screen whenever focus moves; on the board the
+    # card that loses focus and the one that gains it restyle and repaint themselves,
+    # so an arrow key needs two cards redrawn, not the whole screen.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
     def __init__(self) -> None:
         super().__init__(id="board")
-        self._cards: dict[str, IncidentCard] = {}
+        self._faces: dict[str, CardFace] = {}  # every open incident, shown or not
         self._filter = ""
         # The incident the keys act on. Kept here, not read from focus, because
         # Widget.focus() is deferred: a fast `l ]` must advance the card `l` chose.
         self._selected: str | None = None
-        self._moving: str | None = None  # the selected incident while its card is remounted
+        # Set while the selected incident's card is still being mounted: focus
+        # changes Textual makes meanwhile must not change the selection.
+        self._focus_pending = False
+        self._status_bar = StatusBar(id="status-bar")
+        self._stage_columns = {stage: StageColumn(stage) for stage in BOARD_STAGES}
+        self._empty_hint = Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status-bar")
+        yield self._status_bar
         with Horizontal(id="columns"):
-            for stage in BOARD_STAGES:
-                yield StageColumn(stage)
-        yield Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
+            yield from self._stage_columns.values()
+        yield self._empty_hint
         # Disabled while hidden, or it would take focus and swallow the board's keys.
         yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
                     disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     # -- called by the app ---------------------------------------------------
 
     @property
-    def cards(self) -> Iterable[IncidentCard]:
-        return self._cards.values()
+    def faces(self) -> Iterable[CardFace]:
+        """Every open incident on the board, in view or not, with its latest readings."""
+        return self._faces.values()
+
+    @property
+    def cards(self) -> list[IncidentCard]:
+        """The card widgets on screen, each showing one incident."""
+        return [card for column in self._columns() for card in column.cards]
+
+    def card_for(self, incident_id: str) -> IncidentCard | None:
+        """The card showing this incident, if it is in view."""
+        face = self._faces.get(incident_id)
+        return self._column(face.incident.stage).card_for(incident_id) if face else None
 
     def sync(self, incidents: list[Incident], now: datetime) -> None:
         """Make the board show exactly these open incidents, touching only cards that changed."""
         wanted = {incident.id: incident for incident in incidents}
-        for incident_id in [i for i in self._cards if i not in wanted]:
-            self._remove(incident_id)
-        new = [incident for incident in incidents if incident.id not in self._cards]
-        for stage in BOARD_STAGES:
-            cards = [self._card_for(incident, now) for incident in new if incident.stage is stage]
-            if cards:
-                self._column(stage).add_cards(cards)
+        gone = [self._faces[incident_id] for incident_id in self._faces if incident_id not in wanted]
+        for face in gone:
+            del self._faces[face.incident_id]
+        changed: set[str] = set()
         for incident in incidents:
-            self.place(incident, now, refresh_counts=False)
-        if self.focused_card is None:
+            face = self._faces.get(incident.id)
+            if face is None:
+                self._faces[incident.id] = self._face_for(incident, now)
+            elif face.incident != incident:
+                self._update_face(face, incident, now)
+                changed.add(incident.id)
+        self._fill_columns(BOARD_STAGES, changed)
+        if self._selected is not None and self._selected not in self._faces:
+            self._select_neighbour(next(face for face in gone if face.incident_id == self._selected))
+        elif self._selected is None:
             # Start on the most urgent card, so the keys work from the first press.
-            self.call_after_refresh(lambda: self.select(self._first_card()))
+            self.select(self._first_face())
         self._refresh_counts(now)
 
     def place(self, incident: Incident, now: datetime, *, refresh_counts: bool = True) -> None:
         """Show one incident's latest state: update its card in place, move it, or remove it."""
-        card = self._cards.get(incident.id)
+        face = self._faces.get(incident.id)
         if incident.is_resolved:
-            if card is not None:
-                self._remove(incident.id)
-        elif card is None:
-            self._add(incident, now)
-        elif card.incident.stage is not incident.stage:
-            # Remount in the new column; the selection (an id) follows it there.
-            if self._selected == incident.id:
-                # Textual hands focus to a neighbour when the old card goes; that must
-                # not steal the selection before the new card takes it back.
-                self._moving = incident.id
-                self.call_after_refresh(self._focus_selected)
-            self._cards.pop(incident.id).remove()
-            self._add(incident, now)
-        elif card.incident != incident:
-            card.show(incident, self.app.playbook_for(incident), now)
-            card.display = matches(incident, self._filter)
+            if face is not None:
+                del self._faces[incident.id]
+                self._fill_columns([face.incident.stage])
+                if self._selected == incident.id:
+                    self._select_neighbour(face)
+        elif face is None:
+            self._faces[incident.id] = self._face_for(incident, now)
+            self._fill_columns([incident.stage])
+        elif face.incident != incident:
+            old_stage = face.incident.stage
+            self._update_face(face, incident, now)
+            self._fill_columns({old_stage, incident.stage}, {incident.id})  # the focus follows the card
+            if self._selected == incident.id and not face.visible:
+                self._deselect()
         if refresh_counts:
             self._refresh_counts(now)
 
     def tick(self, now: datetime) -> None:
-        for card in self._cards.values():
-            card.tick(now)
+        changed = {face.incident_id for face in self._faces.values() if face.measure(now)}
+        if changed:
+            self._fill_columns({self._faces[incident_id].incident.stage for incident_id in changed}, changed)
         self._refresh_status_bar(now)
 
-    def _card_for(self, incident: Incident, now: datetime) -> IncidentCard:
-        card = IncidentCard(incident, self.app.playbook_for(incident), now)
-        card.display = matches(incident, self._filter)
-        self._cards[incident.id] = card
-        return card
+    def _face_for(self, incident: Incident, now: datetime) -> CardFace:
+        face = CardFace(incident, self.app.playbook_for(incident), now)
+        face.visible = matches(incident, self._filter)
+        return face
 
-    def _add(self, incident: Incident, now: datetime) -> None:
-        self._column(incident.stage).add_cards([self._card_for(incident, now)])
+    def _update_face(self, face: CardFace, incident: Incident, now: datetime) -> None:
+        face.show(incident, self.app.playbook_for(incident), now)
+        face.visible = matches(incident, self._filter)
 
-    def _remove(self, incident_id: str) -> None:
-        card = self._cards.pop(incident_id)
-        if self._selected == incident_id:
-            self._select_neighbour(card)
-        card.remove()
+    def _columns(self) -> Iterable[StageColumn]:
+        return self._stage_columns.values()
 
     def _column(self, stage: Stage) -> StageColumn:
-        return self.query_one(f"#column-{stage.value}", StageColumn)
+        return self._stage_columns[stage]
 
-    def _stage_cards(self, stage: Stage, *, visible_only: bool = True) -> list[IncidentCard]:
-        """A column's cards in screen order, from the board's own map: a removed card
-        may linger in the DOM until the next refresh, so the DOM is not asked."""
-        cards = [c for c in self._cards.values() if c.incident.stage is stage and (c.display or not visible_only)]
-        return sorted(cards, key=lambda card: urgency(card.incident))
+    def _stage_faces(self, stage: Stage) -> list[CardFace]:
+        """A column's incidents in screen order: the ones the filter lets through, most urgent first."""
+        return self._column(stage).faces
+
+    def _fill_columns(self, stages: Iterable[Stage], redraw: set[str] = frozenset()) -> None:
+        for stage in stages:
+            in_stage = [face for face in self._faces.values() if face.incident.stage is stage]
+            shown = sorted((face for face in in_stage if face.visible), key=lambda face: urgency(face.incident))
+            self._column(stage).show(shown, len(in_stage), redraw=redraw)
+        self._follow_selection()
+
+    def _follow_selection(self) -> None:
+        """Cards were rebound: keep the selected incident in view, and the focus on the card showing it."""
+        face = self.selected
+        if face is None:
+            return
+        self._column(face.incident.stage).reveal(face)
+        if self.focused is None or isinstance(self.focused, IncidentCard):
+            self._focus_selected()
 
     def _refresh_counts(self, now: datetime) -> None:
-        for column in self.query(StageColumn):
-            column.show_count(len(self._stage_cards(column.stage)),
-                              len(self._stage_cards(column.stage, visible_only=False)))
-        self.query_one("#empty-hint").display = not self._cards
+        self._empty_hint.display = not self._faces
         self._refresh_status_bar(now)
 
     def _refresh_status_bar(self, now: datetime) -> None:
-        statuses = [(card.status, card.update_status) for card in self._cards.values()]
-        self.query_one(StatusBar).show(
+        statuses = [(face.status, face.update_status) for face in self._faces.values()]
+        self._status_bar.show(
             open_count=len(statuses),
             warn=sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
@@ -175,67 +210,108 @@ class BoardScreen(Screen):
             now=now,
         )
 
-    # -- focus -----------------------------------------------------------------
+    # -- selection and focus -------------------------------------------------------
+
+    @property
+    def selected(self) -> CardFace | None:
+        """The incident the card keys act on, while the filter shows it."""
+        face = self._faces.get(self._selected) if self._selected else None
+        return face if face is not None and face.visible else None
 
     @property
     def focused_card(self) -> IncidentCard | None:
-        """The selected card: what the card keys act on."""
-        return self._cards.get(self._selected) if self._selected else None
+        """The card showing the selected incident, if it is in view."""
+        return self.card_for(self._selected) if self.selected else None
 
-    def select(self, card: IncidentCard | None) -> None:
-        self._selected = card.incident_id if card else None
-        if card is None:
-            self.refresh_bindings()  # no focus change will do it; each call rebuilds the footer
-        self._focus_selected()
+    def select(self, face: CardFace | None, *, take_focus: bool = True) -> None:
+        """Select this incident, scroll its column to show it, and focus its card."""
+        if face is None:
+            self._deselect()
+            return
+        self._selected = face.incident_id
+        self._column(face.incident.stage).reveal(face)
+        if take_focus:
+            self._focus_selected()
+
+    def _deselect(self) -> None:
+        self._selected = None
+        self.refresh_bindings()  # no focus change will do it
 
     def focus_incident(self, incident_id: str) -> None:
-        self.select(self._cards.get(incident_id))
+        self.select(self._faces.get(incident_id))
 
     def _focus_selected(self) -> None:
-        self._moving = None
         card = self.focused_card
-        if card is not None and card.is_mounted:
-            self.set_focus(card)
+        if card is None:
+            return
+        if card.is_mounted:
+            self._focus_pending = False
+            self.set_focus(card, scroll_visible=False)
+        elif not self._focus_pending:
+            # Just mounted in a column that had fewer cards: focus it once it is in the DOM.
+            self._focus_pending = True
+            self.set_focus(None)  # no other card may look selected meanwhile
+            self.call_after_refresh(self._focus_after_mount)
+
+    def _focus_after_mount(self) -> None:
+        self._focus_pending = False
+        if self.focused is None or isinstance(self.focused, IncidentCard):  # not while typing a filter
+            self._focus_selected()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         # A click or tab also selects (Textual refreshes the footer on focus changes).
-        if self._moving is not None:
+        if self._focus_pending:
             return
-        if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._cards:
+        if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._faces:
             self._selected = event.widget.incident_id
 
-    def _first_card(self) -> IncidentCard | None:
-        return next((cards[0] for stage in BOARD_STAGES if (cards := self._stage_cards(stage))), None)
+    @on(StageColumn.Reflowed)
+    def _column_reflowed(self, event: StageColumn.Reflowed) -> None:
+        column = event.column
+        selected = self.selected
+        if selected is None or selected.incident.stage is not column.stage:
+            return
+        # While a filter is typed (its field takes room from the columns) the focus stays in the field.
+        take_focus = not isinstance(self.focused, Input)
+        if event.scrolled:
+            # The wheel scrolled the selected card away: select what is in its place.
+            row = column.row_of(selected)
+            if not 0 <= row < column.capacity:
+                selected = column.face_at_row(0 if row < 0 else column.capacity - 1)
+        self.select(selected, take_focus=take_focus)
 
-    def _select_neighbour(self, leaving: IncidentCard) -> None:
-        siblings = [card for card in self._stage_cards(leaving.incident.stage) if card is not leaving]
-        target = siblings[0] if siblings else None
-        if target is None:
-            target = next((c for c in self._cards.values() if c is not leaving and c.display), None)
+    def _first_face(self) -> CardFace | None:
+        return next((faces[0] for stage in BOARD_STAGES if (faces := self._stage_faces(stage))), None)
+
+    def _select_neighbour(self, leaving: CardFace) -> None:
+        """The selected incident left the board: select the top card of its column, or any card."""
+        siblings = self._stage_faces(leaving.incident.stage)
+        target = siblings[0] if siblings else next((f for f in self._faces.values() if f.visible), None)
         self.select(target)
 
     def action_focus_card(self, delta: int) -> None:
-        card = self.focused_card
-        if card is None or not card.display:
-            self.select(self._first_card())
+        face = self.selected
+        if face is None:
+            self.select(self._first_face())
             return
-        cards = self._stage_cards(card.incident.stage)
-        index = cards.index(card) + delta
-        if 0 <= index < len(cards):
-            self.select(cards[index])
+        faces = self._stage_faces(face.incident.stage)
+        index = faces.index(face) + delta
+        if 0 <= index < len(faces):
+            self.select(faces[index])
 
     def action_focus_column(self, delta: int) -> None:
-        card = self.focused_card
-        if card is None or not card.display:
-            self.select(self._first_card())
+        face = self.selected
+        if face is None:
+            self.select(self._first_face())
             return
-        row = self._stage_cards(card.incident.stage).index(card)
-        index = BOARD_STAGES.index(card.incident.stage) + delta
+        # Land on the card beside this one on screen, not the one at the same depth in the list.
+        row = self._column(face.incident.stage).row_of(face)
+        index = BOARD_STAGES.index(face.incident.stage) + delta
         # Skip empty columns, so a key press always lands somewhere useful.
         while 0 <= index < len(BOARD_STAGES):
-            cards = self._stage_cards(BOARD_STAGES[index])
-            if cards:
-                self.select(cards[min(row, len(cards) - 1)])
+            target = self._column(BOARD_STAGES[index]).face_at_row(row)
+            if target is not None:
+                self.select(target)
                 return
             index += delta
 
@@ -243,32 +319,32 @@ class BoardScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in CARD_ACTIONS:
-            card = self.focused_card
-            if card is None:
+            face = self.selected
+            if face is None:
                 return False
             if action == "back":
-                return can_go_back(card.incident)
+                return can_go_back(face.incident)
         if action == "clear_filter":
             return bool(self._filter)
         if action == "follow_ups":
             return bool(self.app.follow_ups)
         return True
 
-    def action_advance(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.advance(card.incident_id)
+    async def action_advance(self) -> None:
+        if (face := self.selected) is not None:
+            await self.app.move_on_board(face.incident, self.app.mend.advance_change())
 
-    def action_back(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.back(card.incident_id)
+    async def action_back(self) -> None:
+        if (face := self.selected) is not None:
+            await self.app.move_on_board(face.incident, self.app.mend.back_change())
 
     def action_open(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.open_detail(card.incident_id)
+        if (face := self.selected) is not None:
+            self.app.open_detail(face.incident_id)
 
     def action_update(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.ask_update(card.incident_id)
+        if (face := self.selected) is not None:
+            self.app.ask_update(face.incident_id)
 
     def action_report(self) -> None:
         if (card := self.focused_card) is not None:
@@ -309,16 +385,15 @@ class BoardScreen(Screen):
         field = self.query_one("#filter", Input)
         field.display = bool(self._filter)
         field.disabled = not self._filter
-        self.select(self._first_card())
+        self.select(self._first_face())
 
     def _apply_filter(self, query: str) -> None:
         self._filter = query
-        for card in self._cards.values():
-            card.display = matches(card.incident, query)
-        selected = self.focused_card
-        if selected is not None and not selected.display:
-            self._selected = None
-            self.refresh_bindings()
+        for face in self._faces.values():
+            face.visible = matches(face.incident, query)
+        self._fill_columns(BOARD_STAGES)
+        if self._selected is not None and self.selected is None:
+            self._deselect()
         self._refresh_counts(self.app.clock.now())
 
     @on(IncidentCard.Selected)

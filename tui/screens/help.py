@@ -41,6 +41,7 @@ KEYS = (
         ("▲", "75% of the budget used: warn"),
         ("✖", "over budget: breach"),
         ("✉▲ ✉✖", "a client update is due / overdue"),
+        ("▲ 3 more", "cards above / below what fits in a column; the selection or the mouse wheel scrolls it"),
     )),
 )
 

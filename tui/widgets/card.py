@@ -1,4 +1,4 @@
-"""One incident on the board."""
+"""One incident on the board: what it shows (CardFace) and the widget that draws it (IncidentCard)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,51 @@ from ..core.text import one_line, short_duration
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 
 
+class CardFace:
+    """An open incident as the board shows it: the incident, its playbook, and its last readings.
+
+    The board keeps one per open incident, shown on screen or not: counts, budget
+    crossings and the tick read these, so nothing is measured twice per tick.
+    """
+
+    def __init__(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
+        self.incident = incident
+        self.playbook = playbook
+        self.time_label = ""
+        self.status = Status.OK
+        self.update_status = Status.OK
+        self.stage: Reading | None = None
+        self.update: Reading | None = None
+        self.visible = True  # whether the board's filter lets it through
+        self.measure(now)
+
+    @property
+    def incident_id(self) -> str:
+        return self.incident.id
+
+    def show(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
+        self.incident = incident
+        self.playbook = playbook
+        self.measure(now)
+
+    def measure(self, now: datetime) -> bool:
+        """Take fresh readings; True if what the card shows changed."""
+        before = (self.time_label, self.status, self.update_status)
+        self.stage = stage_reading(self.incident, self.playbook, now)
+        self.update = update_reading(self.incident, self.playbook, now)
+        if self.stage is not None and self.update is not None:
+            self.status = self.stage.status
+            self.update_status = self.update.status
+            self.time_label = f"{short_duration(self.stage.elapsed)}/{short_duration(self.stage.budget)}"
+        return (self.time_label, self.status, self.update_status) != before
+
+
 class IncidentCard(Widget, can_focus=True):
     """Four lines: id and severity, client, title, time in stage against budget.
 
-    The board calls `show` with fresh data and `tick` with the time; the card
-    repaints only when what it shows changes (at most once a minute when idle).
+    A column mounts only as many cards as it has room for and shows an incident
+    in each with `bind`; scrolling, moves and filters rebind them in place. The
+    box never changes size, so a rebind is a repaint, never a layout.
     """
 
     # Colours for parts of the text live in mend.tcss, under these names.
@@ -40,60 +80,45 @@ class IncidentCard(Widget, can_focus=True):
             super().__init__()
             self.card = card
 
-    def __init__(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
-        super().__init__(id=f"card-{incident.id}")
-        self.incident = incident
-        self.playbook = playbook
-        self._time_label = ""
-        self._status = Status.OK
-        self._update_status = Status.OK
-        self._measure(now)
+    def __init__(self, face: CardFace) -> None:
+        super().__init__()
+        self.face = face
+        self._set_status_class(update=False)  # the mount styles it once
+
+    def bind(self, face: CardFace) -> None:
+        """Show this incident (or its latest state) in this card."""
+        self.face = face
+        self._set_status_class(update=True)
+        self.refresh()
+
+    def _set_status_class(self, *, update: bool) -> None:
+        wanted = STATUS_CLASSES[self.face.status]
+        if self.has_class(wanted):
+            return
+        # One restyle for the swap, not one per class.
+        self.remove_class(*STATUS_CLASSES.values(), update=False)
+        self.add_class(wanted, update=update)
+
+    @property
+    def incident(self) -> Incident:
+        return self.face.incident
 
     @property
     def incident_id(self) -> str:
-        return self.incident.id
-
-    def show(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
-        self.incident = incident
-        self.playbook = playbook
-        self._measure(now)
-        self.refresh()
-
-    def tick(self, now: datetime) -> None:
-        before = (self._time_label, self._status, self._update_status)
-        self._measure(now)
-        if (self._time_label, self._status, self._update_status) != before:
-            self.refresh()
-
-    def stage_reading(self, now: datetime) -> Reading | None:
-        return stage_reading(self.incident, self.playbook, now)
-
-    def update_reading(self, now: datetime) -> Reading | None:
-        return update_reading(self.incident, self.playbook, now)
-
-    def _measure(self, now: datetime) -> None:
-        reading = self.stage_reading(now)
-        update = self.update_reading(now)
-        if reading is None or update is None:
-            return
-        self._status = reading.status
-        self._update_status = update.status
-        self._time_label = f"{short_duration(reading.elapsed)}/{short_duration(reading.budget)}"
-        for status, css_class in STATUS_CLASSES.items():
-            # Before mounting, a class change must not restyle: the mount styles it once.
-            self.set_class(status is self._status, css_class, update=self.is_mounted)
+        return self.face.incident.id
 
     @property
     def status(self) -> Status:
-        return self._status
+        return self.face.status
 
     @property
     def update_status(self) -> Status:
-        return self._update_status
+        return self.face.update_status
 
     def render(self) -> RenderResult:
         width = max(self.content_size.width, 1)
-        incident = self.incident
+        face = self.face
+        incident = face.incident
         severity = f"S{incident.severity}"
         style = self.get_component_rich_style
         head = Text(incident.id, style=style("card--id"))
@@ -101,10 +126,10 @@ class IncidentCard(Widget, can_focus=True):
         head.append(severity, style=style(f"card--sev{incident.severity}"))
         client = Text(one_line(incident.client), style=style("card--client"))
         title = Text(one_line(incident.title))
-        status = Text(f"{self._status.symbol} {self._time_label}", style=style(f"card--{self._status.value}"))
-        if self._update_status is not Status.OK:
+        status = Text(f"{face.status.symbol} {face.time_label}", style=style(f"card--{face.status.value}"))
+        if face.update_status is not Status.OK:
             # The client is waiting on an update: its own mark, beside the stage time.
-            status.append(f" ✉{self._update_status.symbol}", style=style(f"card--{self._update_status.value}"))
+            status.append(f" ✉{face.update_status.symbol}", style=style(f"card--{face.update_status.value}"))
         lines = [head, client, title, status]
         for line in lines:
             line.truncate(width, overflow="ellipsis")

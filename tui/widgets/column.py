@@ -1,13 +1,28 @@
-"""One stage of the board: a title with its card count, and the cards in order of urgency."""
+"""One stage of the board: a title with its card count, and the cards in order of urgency.
+
+A column mounts only as many cards as fit its height and shows a window onto its
+incidents in them. Moving, filtering, ticking and scrolling rebind those cards in
+place; a card is mounted or removed only when the number that fits (or the number
+of incidents, if fewer) changes. Lines above and below the cards say how many
+more there are out of sight.
+"""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
 
 from ..core.model import Incident, Stage
-from .card import IncidentCard
+from .card import CardFace, IncidentCard
+
+# Must agree with mend.tcss: a card is CARD_HEIGHT lines with CARD_GAP blank lines
+# between cards, under three one-line rows (title, "more above", "more below").
+CARD_HEIGHT = 4
+CARD_GAP = 1
+FRAME_LINES = 3
 
 
 def urgency(incident: Incident) -> tuple[int, int]:
@@ -15,38 +30,123 @@ def urgency(incident: Incident) -> tuple[int, int]:
     return (incident.severity, incident.number)
 
 
+def cards_that_fit(height: int) -> int:
+    return max(0, (height - FRAME_LINES + CARD_GAP) // (CARD_HEIGHT + CARD_GAP))
+
+
 class StageColumn(Vertical):
+    class Reflowed(Message):
+        """Which incident each card shows changed without the board asking.
+
+        `scrolled` is True for the mouse wheel (the selection may now be out of view),
+        False for a resize (the board scrolls the selection back into view).
+        """
+
+        def __init__(self, column: StageColumn, *, scrolled: bool) -> None:
+            super().__init__()
+            self.column = column
+            self.scrolled = scrolled
+
     def __init__(self, stage: Stage) -> None:
         super().__init__(id=f"column-{stage.value}", classes="column")
         self.stage = stage
-        self._title = ""
+        self.faces: list[CardFace] = []  # the incidents the filter lets through, most urgent first
+        self.top = 0  # index in `faces` of the incident in the first card
+        self.capacity = 0  # cards that fit; known after the first resize
+        self._slots: list[IncidentCard] = []
+        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(self.stage.label, classes="column-title")
-        # Only cards take focus: a focusable container restyles all its cards on blur.
-        yield VerticalScroll(classes="cards", can_focus=False)
+        yield Static("", classes="more-above")
+        yield Vertical(classes="cards")
+        yield Static("", classes="more-below")
 
-    def add_cards(self, cards: list[IncidentCard]) -> None:
-        """Mount in urgency order, so the worst incident is always on top.
+    # -- called by the board ----------------------------------------------------------
 
-        New cards that go before the same existing card are mounted in one call:
-        the first sync of 200 incidents is five mounts, not two hundred layouts.
+    def show(self, faces: list[CardFace], total: int, *, redraw: set[str] = frozenset()) -> None:
+        """Show these incidents (already filtered and in order), `total` being all in this stage.
+
+        Cards whose incident changed in place are named in `redraw`.
         """
-        container = self.query_one(".cards", VerticalScroll)
-        existing = list(container.query_children(IncidentCard))
-        groups: dict[IncidentCard | None, list[IncidentCard]] = {}
-        for card in sorted(cards, key=lambda c: urgency(c.incident)):
-            key = urgency(card.incident)
-            anchor = next((c for c in existing if urgency(c.incident) > key), None)
-            groups.setdefault(anchor, []).append(card)
-        for anchor, group in groups.items():
-            container.mount_all(group, before=anchor)
-
-    def show_count(self, shown: int, total: int) -> None:
-        count = f"{shown}" if shown == total else f"{shown}/{total}"
+        self.faces = faces
         # No brackets: "Acknowledge 3" still fits a column at 80 columns wide.
-        title = f"{self.stage.label} {count}"
-        label = self.query_one(".column-title", Static)
-        if title != self._title:
-            self._title = title
-            label.update(title, layout=False)  # a fixed one-line box: no relayout of 200 cards
+        shown = f"{len(faces)}" if len(faces) == total else f"{len(faces)}/{total}"
+        self._set_text(".column-title", f"{self.stage.label} {shown}")
+        self._fill(redraw)
+
+    def reveal(self, face: CardFace) -> None:
+        """Scroll the window the least amount that puts this incident in a card."""
+        index = self.faces.index(face)
+        if index < self.top:
+            self.top = index
+        elif index >= self.top + self.capacity:
+            self.top = index - self.capacity + 1
+        self._fill()
+
+    def card_for(self, incident_id: str) -> IncidentCard | None:
+        """The card showing this incident, if it is in view."""
+        return next((slot for slot in self._slots if slot.face.incident_id == incident_id), None)
+
+    @property
+    def cards(self) -> list[IncidentCard]:
+        return list(self._slots)
+
+    def row_of(self, face: CardFace) -> int:
+        """The card (counted from the top of the column) that shows this incident."""
+        return self.faces.index(face) - self.top
+
+    def face_at_row(self, row: int) -> CardFace | None:
+        """The incident shown `row` cards from the top, or in the last card if there are fewer."""
+        if not self._slots:
+            return None
+        return self._slots[min(max(row, 0), len(self._slots) - 1)].face
+
+    # -- the window ---------------------------------------------------------------------
+
+    def _fill(self, redraw: set[str] = frozenset()) -> None:
+        """Make the cards show faces[top:top + capacity], mounting or removing cards only if their number changed."""
+        self.top = max(0, min(self.top, len(self.faces) - self.capacity))
+        window = self.faces[self.top:self.top + self.capacity]
+        slots = self._slots
+        for slot, face in zip(slots, window):
+            if slot.face is not face or face.incident_id in redraw:
+                slot.bind(face)
+        if len(window) > len(slots):
+            new = [IncidentCard(face) for face in window[len(slots):]]
+            slots.extend(new)
+            self.query_one(".cards", Vertical).mount_all(new)
+        elif len(window) < len(slots):
+            for slot in slots[len(window):]:
+                slot.remove()
+            del slots[len(window):]
+        below = len(self.faces) - self.top - len(window)
+        self._set_text(".more-above", f"▲ {self.top} more" if self.top else "")
+        self._set_text(".more-below", f"▼ {below} more" if below > 0 else "")
+
+    def _set_text(self, selector: str, text: str) -> None:
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)  # one fixed line: no relayout
+
+    def scroll_cards(self, delta: int) -> None:
+        top = self.top
+        self.top += delta
+        self._fill()
+        if self.top != top:
+            self.post_message(self.Reflowed(self, scrolled=True))
+
+    def on_resize(self, event: events.Resize) -> None:
+        capacity = cards_that_fit(event.size.height)
+        if capacity != self.capacity:
+            self.capacity = capacity
+            self._fill()
+            self.post_message(self.Reflowed(self, scrolled=False))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_cards(1)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_cards(-1)
