@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -278,3 +279,25 @@ def test_hostile_titles_stay_literal_on_one_line_in_every_format(mend: Mend, clo
         heading = out.splitlines()[0] if fmt == "md" else next(line for line in out.splitlines() if "<h1>" in line)
         assert incident.id in heading and ("x" * 200 in heading or title[:5] in heading)
         assert "Acme⏎Ltd" in out or "Acme / Ltd" in out  # a newline in a client name never breaks a table row
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_bulk_export_keeps_archived_parts_and_never_serves_a_stale_one(data_dir: Path, fmt: str):
+    def export_of(*args: str) -> str:
+        # JSON says when it was made, by the wall clock of the subprocess.
+        return re.sub(r'"exported_at": "[^"]*"', "", ok(data_dir, "export", *args, "--format", fmt))
+
+    walked(data_dir)  # INC-1 resolved early (archived), INC-2 open
+    for _ in range(4):
+        ok(data_dir, "advance", "2", "--force", "--reason", "scripted")
+    ok(data_dir, "report", "2", "--why", "A bad deploy.", "--next", "Automatic rollback.")
+    ok(data_dir, "resolve", "2", "--force", "--reason", "told by phone")  # archived, follow-up booked
+    by_id = export_of("1", "2")
+    first = export_of("--all")
+    assert list((data_dir / "cache").glob(f"export-{fmt}-*/0000.json")), "the archive's parts were not kept"
+    # The kept parts make the same document as rendering every incident afresh.
+    assert export_of("--all") == first == by_id
+    # A change to an archived incident replaces its shard: its part is made again.
+    ok(data_dir, "follow-up", "2", "--note", "all well")
+    after = export_of("--all")
+    assert after != first and after == export_of("1", "2")

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn, Sequence
 
@@ -19,7 +19,7 @@ from rich.text import Text
 
 from .core import budget, tone
 from .core.clock import Clock, SystemClock
-from .core.model import BOARD_STAGES, Event, Incident, ReportPart, id_number, make_id
+from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
@@ -284,29 +284,42 @@ def _print_report(incident: Incident) -> None:
                 out.print(Text("  why none: " + plain(entry.reason)))
 
 
-def _selection(mend: Mend, args: argparse.Namespace) -> list[Incident]:
+def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
+    """How many incidents were chosen, and the document."""
+    from .core import export
+
     filtered = args.since or args.until or args.client
     if args.ids and (args.all or filtered):
         raise UsageError("give incident ids, or --all, or --since/--until/--client; not a mix")
+    now = mend.clock.now()
     if args.ids:
         ids = dict.fromkeys(normalize_id(raw) for raw in args.ids)
-        return sorted((mend.get(incident_id) for incident_id in ids), key=lambda incident: incident.number)
+        incidents = sorted((mend.get(incident_id) for incident_id in ids), key=lambda incident: incident.number)
+        return len(incidents), export.render(args.format, incidents, mend.playbook_for, now)
     if not (args.all or filtered):
         raise UsageError("say which incidents to export: IDs, --all, or --since DATE (see mend export --help)")
     filters = _filters(args)
-    chosen = [incident for incident in all_incidents(mend.store)
-              if filters.admits(incident.client, incident.opened_at.astimezone().date())]
+
+    def row(incident: Incident, at: datetime) -> list[Any]:
+        piece = export.part(args.format, incident, mend.playbook_for(incident), at)
+        return [incident.number, incident.id, incident.client, format_time(incident.opened_at), piece]
+
+    # A resolved incident's part never changes, so the store keeps it: a second export of a
+    # big archive reads those instead of every incident (see Store.derive_archived).
+    key = export.part_cache_key(args.format, mend.playbooks.values())
+    archived = mend.store.derive_archived(key, lambda incident: row(incident, incident.resolved_at or now))
+    rows = [row(incident, now) for incident in mend.store.list_open()] + list(archived)
+    chosen = sorted((r for r in rows if filters.admits(r[2], parse_time(r[3]).astimezone().date())),
+                    key=lambda r: r[0])
     if not chosen:
         raise UsageError("no incidents match that selection; nothing was exported")
-    return sorted(chosen, key=lambda incident: incident.number)
+    return len(chosen), export.document(args.format, [r[4] for r in chosen], [r[1] for r in chosen], now)
 
 
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
-    from .core.export import render
     from .core.store import write_new_file
 
-    incidents = _selection(mend, args)
-    content = render(args.format, incidents, mend.playbook_for, mend.clock.now())
+    count, content = _exported(mend, args)
     if args.output is None:
         if args.force:
             raise UsageError("--force goes with -o FILE")
@@ -319,7 +332,7 @@ def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
         write_new_file(path, content.encode(), overwrite=args.force)
     except FileExistsError:
         raise UsageError(f"-o {path}: the file exists; add --force to replace it") from None
-    print(f"exported {len(incidents)} incident{'s' if len(incidents) != 1 else ''} to {path}")
+    print(f"exported {count} incident{'s' if count != 1 else ''} to {path}")
     return EXIT_OK
 
 

@@ -11,8 +11,10 @@ and cleaned of control sequences; it can never restyle or break the document.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import time
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +27,7 @@ from .playbook import Playbook
 from .text import json_safe, one_line, plain, short_duration
 
 EXPORT_SCHEMA_VERSION = 1
+PART_VERSION = 1  # bump when a format's output changes, so kept parts are made afresh
 FORMATS = ("md", "json", "html")
 
 PlaybookFor = Callable[[Incident], Playbook]
@@ -191,7 +194,7 @@ def md_cell(text: str) -> str:
 
 
 def markdown(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
-    return "\n---\n\n".join(_markdown_one(summarise(i, playbook_for(i), now)) for i in incidents)
+    return render("md", incidents, playbook_for, now)
 
 
 def _markdown_one(s: Summary) -> str:
@@ -229,10 +232,18 @@ def _markdown_one(s: Summary) -> str:
 
 
 def to_json(incidents: Sequence[Incident], now: datetime) -> str:
+    return _json_document([_json_row(incident) for incident in incidents], now)
+
+
+def _json_row(incident: Incident) -> str:
+    return json.dumps(incident.to_dict(), ensure_ascii=False)
+
+
+def _json_document(rows: Sequence[str], now: datetime) -> str:
     """One incident per line: easy to diff and grep, and fast (only unindented JSON gets the C encoder)."""
     head = json.dumps({"schema_version": EXPORT_SCHEMA_VERSION, "exported_at": format_time(now)})
-    rows = ",\n".join(json.dumps(incident.to_dict(), ensure_ascii=False) for incident in incidents)
-    return json_safe(f'{head[:-1]}, "incidents": [' + (f"\n{rows}\n" if rows else "") + "]}") + "\n"
+    joined = ",\n".join(rows)
+    return json_safe(f'{head[:-1]}, "incidents": [' + (f"\n{joined}\n" if joined else "") + "]}") + "\n"
 
 
 def from_json(raw: bytes | str) -> list[Incident]:
@@ -345,8 +356,11 @@ def _h(text: str) -> str:
 
 
 def to_html(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
-    title = incidents[0].id if len(incidents) == 1 else f"{len(incidents)} incidents"
-    body = "\n<hr>\n".join(_html_one(summarise(i, playbook_for(i), now)) for i in incidents)
+    return render("html", incidents, playbook_for, now)
+
+
+def _html_document(articles: Sequence[str], title: str) -> str:
+    body = "\n<hr>\n".join(articles)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>Incident summary: {_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
@@ -394,10 +408,35 @@ def _html_list(items: list[str]) -> list[str]:
 
 
 def render(fmt: str, incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datetime) -> str:
+    return document(fmt, [part(fmt, incident, playbook_for(incident), now) for incident in incidents],
+                    [incident.id for incident in incidents], now)
+
+
+def part(fmt: str, incident: Incident, playbook: Playbook, now: datetime) -> str:
+    """One incident's piece of a document: it depends on the incident, its playbook, the local
+    time zone and, while the incident is open, `now`."""
     if fmt == "md":
-        return markdown(incidents, playbook_for, now)
+        return _markdown_one(summarise(incident, playbook, now))
     if fmt == "json":
-        return to_json(incidents, now)
+        return _json_row(incident)
     if fmt == "html":
-        return to_html(incidents, playbook_for, now)
+        return _html_one(summarise(incident, playbook, now))
     raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def document(fmt: str, parts: Sequence[str], ids: Sequence[str], now: datetime) -> str:
+    if fmt == "md":
+        return "\n---\n\n".join(parts)
+    if fmt == "json":
+        return _json_document(parts, now)
+    return _html_document(parts, ids[0] if len(ids) == 1 else f"{len(ids)} incidents")
+
+
+def part_cache_key(fmt: str, playbooks: Iterable[Playbook]) -> str:
+    """Names what a resolved incident's part depends on besides the incident, so a store may
+    keep parts under it (Store.derive_archived): the format and its version, the local time
+    zone, and the loaded playbooks (kept copies are named by their content already)."""
+    zone = f"{time.tzname}{time.timezone}{time.altzone}"
+    loaded = sorted((playbook.name, playbook.digest) for playbook in playbooks)
+    digest = hashlib.blake2b(repr((PART_VERSION, zone, loaded)).encode(), digest_size=8).hexdigest()
+    return f"export-{fmt}-{digest}"
