@@ -170,9 +170,9 @@ class Mend:
         """Write several report-back parts in one go: one event per part that changed."""
 
         def change(incident: Incident) -> Incident:
+            now = self.clock.now()  # one save, one moment
             for part, (text, reason) in parts.items():
-                incident = rules.set_report_part(incident, part, text, reason=reason, now=self.clock.now(),
-                                                 author=self.author)
+                incident = rules.set_report_part(incident, part, text, reason=reason, now=now, author=self.author)
             return incident
 
         return self.store.update(incident_id, change)
