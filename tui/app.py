@@ -335,16 +335,10 @@ class MendApp(App):
     def follow_up_done(self, incident_id: str) -> None:
         try:
             incident = self.mend.follow_up_done(incident_id)
-            self.follow_ups = self.mend.follow_ups()
         except (RuleError, StoreError) as error:
             self.notify(one_line(str(error)), title="Not done", severity="error")
             return
-        self.board.refresh_bindings()
-        now = self.clock.now()
-        for screen in self.screen_stack:
-            if isinstance(screen, FollowUpsScreen):
-                screen.show(self.follow_ups, now)
-        self.board.tick(now)
+        self.reload()  # the list, the top line's count and the o key, as for a change from elsewhere
         self.notify(f"{incident.id}: follow-up check-in recorded")
 
     def ask_new(self) -> None:
