@@ -17,14 +17,14 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .core import budget, tone
+from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
-from .core.store import StoreError, TinyStore
+from .core.store import StoreError, TinyStore, write_new_file
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
@@ -286,8 +286,6 @@ def _print_report(incident: Incident) -> None:
 
 def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
     """How many incidents were chosen, and the document."""
-    from .core import export
-
     filtered = args.since or args.until or args.client
     if args.ids and (args.all or filtered):
         raise UsageError("give incident ids, or --all, or --since/--until/--client; not a mix")
@@ -317,8 +315,6 @@ def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
 
 
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
-    from .core.store import write_new_file
-
     count, content = _exported(mend, args)
     if args.output is None:
         if args.force:
@@ -337,16 +333,15 @@ def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
-    from .core.export import BadExportError, from_json, plan_import
-
     path = Path(args.file).expanduser()
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or error}") from None
     try:
-        plan = plan_import(from_json(raw), {incident.id: incident for incident in all_incidents(mend.store)})
-    except BadExportError as error:
+        plan = export.plan_import(export.from_json(raw),
+                                  {incident.id: incident for incident in all_incidents(mend.store)})
+    except export.BadExportError as error:
         raise UsageError(f"{args.file}: {error}") from None
     mend.store.put_many(plan.to_write)
     print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
@@ -587,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="every incident, open and resolved")
     _selection_options(p)
-    p.add_argument("--format", choices=("md", "json", "html"), default="md")
+    p.add_argument("--format", choices=export.FORMATS, default="md")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
