@@ -300,7 +300,7 @@ class TinyStore:
             storage = self._incidents.storage
             tables = storage.read() or {}
             tables.setdefault("incidents", {})[str(number)] = incident.to_dict()
-            tables["meta"] = {"1": {"schema_version": SCHEMA_VERSION, "next_id": number + 1}}
+            tables["meta"] = _meta_table(number + 1)
             storage.write(tables)
         return incident
 
@@ -342,18 +342,18 @@ class TinyStore:
             open_data = self._incidents.storage.read() or {}
             open_docs = open_data.setdefault("incidents", {})
             follow_ups = open_data.setdefault("follow_ups", {})
-            archived: dict[int, dict[str, dict[str, Any]]] = {}
+            by_shard: dict[int, dict[str, dict[str, Any]]] = {}
             for incident in incidents:
-                archived.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
+                by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
             # Copy first, delete second, as in _write: a crash leaves two copies, never none.
             # 1. Resolved incidents into their shards.
-            shards = {number: self._shard_table(number) for number in archived}
+            shards = {number: self._shard_table(number) for number in by_shard}
             shard_data = {}
             for number, table in shards.items():
                 self._check_all(table)
                 shard_data[number] = table.storage.read() or {}
                 rows = shard_data[number].setdefault("incidents", {})
-                resolved = {key: doc for key, doc in archived[number].items() if doc["stage"] == "resolved"}
+                resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
                 if resolved:
                     rows.update(resolved)
                     table.storage.write(shard_data[number])
@@ -371,13 +371,12 @@ class TinyStore:
                     follow_ups.pop(key, None)
             highest = max(incident.number for incident in incidents)
             next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
-            meta = open_data.setdefault("meta", {}).setdefault("1", {})
-            meta.update(schema_version=SCHEMA_VERSION, next_id=next_id)
+            open_data["meta"] = _meta_table(next_id)
             self._incidents.storage.write(open_data)
             # 3. Open ones out of the archive.
             for number, table in shards.items():
                 rows = shard_data[number]["incidents"]
-                stale = [key for key, doc in archived[number].items() if doc["stage"] != "resolved" and key in rows]
+                stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
                 if stale:
                     for key in stale:
                         del rows[key]
@@ -474,10 +473,10 @@ class TinyStore:
         next_id = max(floor, self._highest_archived() + 1, next_id if _is_int(next_id) else 0)
         _keep_backup(self._open_path, 0)
         storage.write({**data, "incidents": incidents,
-                       "meta": {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}})
+                       "meta": _meta_table(next_id)})
 
     def _set_next_id(self, next_id: int) -> None:
-        self._meta.upsert(Document({"schema_version": SCHEMA_VERSION, "next_id": next_id}, doc_id=1))
+        self._meta.upsert(Document(_meta_table(next_id)["1"], doc_id=1))
 
     def _next_number(self, open_numbers: Iterable[int]) -> int:
         """The next unused number: never below anything stored, even if meta is lost."""
@@ -547,6 +546,11 @@ class TinyStore:
         except (OSError, ValueError):
             return "another process"
         return f"pid {pid} on {host}"
+
+
+def _meta_table(next_id: int) -> dict[str, dict[str, int]]:
+    """The `meta` table as written: one record, id 1."""
+    return {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}
 
 
 def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
