@@ -83,6 +83,11 @@ _PART_LABELS = {
 NO_GESTURE = "none"
 
 
+def is_no_gesture(text: str) -> bool:
+    """The gesture part says there is none (and so needs a reason)."""
+    return text.strip().lower() == NO_GESTURE
+
+
 @dataclass(frozen=True)
 class ReportEntry:
     text: str
@@ -90,7 +95,7 @@ class ReportEntry:
 
     @property
     def is_no_gesture(self) -> bool:
-        return self.text.strip().lower() == NO_GESTURE
+        return is_no_gesture(self.text)
 
 
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
@@ -242,27 +247,27 @@ class Incident:
                 parts[ReportPart(event.item)] = ReportEntry(event.text or "", event.reason)
         return {part: parts[part] for part in ReportPart if part in parts}
 
+    def _since_resolve(self) -> tuple[Event, ...]:
+        """The latest resolve and what came after it; nothing while open."""
+        if not self.is_resolved:
+            return ()
+        for index in range(len(self.events) - 1, -1, -1):
+            event = self.events[index]
+            if event.kind is EventKind.STAGE and event.to_stage is Stage.RESOLVED:
+                return self.events[index:]
+        return ()
+
     @property
     def follow_up_due(self) -> datetime | None:
         """When to check back with the client, set by the resolve; None while open or if none was set."""
-        if not self.is_resolved:
-            return None
-        due = None
-        for event in reversed(self.events):
-            if event.kind is EventKind.STAGE and event.to_stage is Stage.RESOLVED:
-                due = (event.details or {}).get(FOLLOW_UP_DUE)
-                break
+        since = self._since_resolve()
+        due = (since[0].details or {}).get(FOLLOW_UP_DUE) if since else None
         return parse_time(due) if due else None
 
     @property
     def follow_up_done_at(self) -> datetime | None:
         """When the follow-up of the latest resolve was done."""
-        for event in reversed(self.events):
-            if event.kind is EventKind.FOLLOW_UP:
-                return event.at
-            if event.kind is EventKind.STAGE and event.to_stage is Stage.RESOLVED:
-                return None
-        return None
+        return next((event.at for event in self._since_resolve() if event.kind is EventKind.FOLLOW_UP), None)
 
     @property
     def follow_up_pending(self) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, NO_GESTURE, Event, EventKind, Incident, ReportPart, Stage,
-                    apply, format_time)
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
+                    format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 
 MAX_TITLE = 200
@@ -259,7 +259,7 @@ def set_report_part(
     _require_open(incident)
     text = _bounded(part.label.lower(), text, MAX_TEXT)
     reason = _bounded("the reason for no gesture", reason, MAX_TEXT, required=False) if reason else None
-    is_none = part is ReportPart.GESTURE and text.lower() == NO_GESTURE
+    is_none = part is ReportPart.GESTURE and is_no_gesture(text)
     if is_none and not reason:
         raise RuleError('a gesture of "none" needs a reason: say why no gesture fits this harm')
     if reason and not is_none:

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ..core import tone
-from ..core.model import NO_GESTURE, Incident, ReportPart
+from ..core.model import NO_GESTURE, Incident, ReportPart, is_no_gesture
 from ..core.rules import RuleError
 from ..core.store import StoreError
 from ..core.text import one_line
@@ -81,7 +81,7 @@ class ReportScreen(ModalScreen[None]):
         }
         gesture = self.query_one("#report-gesture", Input).value
         reason = self.query_one("#report-reason", Input).value.strip()
-        drafts[ReportPart.GESTURE] = (gesture, reason if _is_none(gesture) else None)
+        drafts[ReportPart.GESTURE] = (gesture, reason if is_no_gesture(gesture) else None)
         return drafts
 
     def _changed(self) -> dict[ReportPart, tuple[str, str | None]]:
@@ -109,7 +109,7 @@ class ReportScreen(ModalScreen[None]):
 
     def _show_reason(self) -> None:
         reason = self.query_one("#report-reason", Input)
-        reason.display = _is_none(self.query_one("#report-gesture", Input).value)
+        reason.display = is_no_gesture(self.query_one("#report-gesture", Input).value)
         if reason.display:
             self.call_after_refresh(reason.scroll_visible)
 
@@ -136,7 +136,7 @@ class ReportScreen(ModalScreen[None]):
             except (RuleError, StoreError) as error:
                 show_error(self.query_one("#report-error", Label), str(error))
                 gesture = changed.get(ReportPart.GESTURE)
-                if gesture is not None and _is_none(gesture[0]) and not gesture[1]:
+                if gesture is not None and is_no_gesture(gesture[0]) and not gesture[1]:
                     self.query_one("#report-reason", Input).focus()
                 return
             self.app.show_incident(incident)
@@ -154,6 +154,3 @@ class ReportScreen(ModalScreen[None]):
             return
         self.dismiss(None)
 
-
-def _is_none(gesture: str) -> bool:
-    return gesture.strip().lower() == NO_GESTURE
