@@ -153,4 +153,3 @@ class ReportScreen(ModalScreen[None]):
                        "Unsaved changes: ctrl+s saves, escape again discards them.")
             return
         self.dismiss(None)
-
