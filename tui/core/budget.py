@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Hashable
+from typing import Hashable, Iterator
 
 from .model import BOARD_STAGES, EventKind, Incident, Stage
 from .playbook import Playbook
@@ -75,18 +75,24 @@ def update_reading(incident: Incident, playbook: Playbook, now: datetime) -> Rea
     return Reading(elapsed_since(since, now), playbook.update_cadence(incident.severity))
 
 
-def time_in_stages(incident: Incident, now: datetime) -> dict[Stage, timedelta]:
-    """Total time spent in each board stage so far, counting every visit."""
-    spent = {stage: timedelta(0) for stage in BOARD_STAGES}
+def stage_visits(incident: Incident) -> Iterator[tuple[Stage, datetime, datetime | None]]:
+    """Each visit to a board stage, in order: (stage, entered, left, or None while still there)."""
     current, since = Stage.ACKNOWLEDGE, incident.opened_at
     for event in incident.events:
         if event.kind is EventKind.STAGE or event.kind is EventKind.REOPENED:
-            if current in spent:
-                spent[current] += elapsed_since(since, event.at)
+            if current in BOARD_STAGES:
+                yield current, since, event.at
             current = event.to_stage if event.kind is EventKind.STAGE else Stage.ACKNOWLEDGE
             since = event.at
-    if current in spent:
-        spent[current] += elapsed_since(since, now)
+    if current in BOARD_STAGES:
+        yield current, since, None
+
+
+def time_in_stages(incident: Incident, now: datetime) -> dict[Stage, timedelta]:
+    """Total time spent in each board stage so far, counting every visit."""
+    spent = {stage: timedelta(0) for stage in BOARD_STAGES}
+    for stage, entered, left in stage_visits(incident):
+        spent[stage] += elapsed_since(entered, left or now)
     return spent
 
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from .budget import Status, elapsed_since, status_for
+from .budget import Status, elapsed_since, stage_visits, status_for
 from .model import EventKind, Incident, ReportPart, Severity, Stage, format_time, replay
 from .playbook import Playbook
 from .text import json_safe, one_line, plain, short_duration
@@ -94,23 +94,10 @@ def _label(stage: Stage | None) -> str:
 
 
 def _visits(incident: Incident, playbook: Playbook, now: datetime) -> Iterable[StageVisit]:
-    stage, entered = Stage.ACKNOWLEDGE, incident.opened_at
-    for event in incident.events[1:]:
-        if event.kind is EventKind.STAGE or event.kind is EventKind.REOPENED:
-            if stage is not Stage.RESOLVED:
-                yield _visit(incident, playbook, stage, entered, event.at, event.at)
-            stage = event.to_stage if event.kind is EventKind.STAGE else Stage.ACKNOWLEDGE
-            assert stage is not None
-            entered = event.at
-    if stage is not Stage.RESOLVED:
-        yield _visit(incident, playbook, stage, entered, None, now)
-
-
-def _visit(incident: Incident, playbook: Playbook, stage: Stage, entered: datetime, left: datetime | None,
-           end: datetime) -> StageVisit:
-    spent = elapsed_since(entered, end)
-    budget = playbook.stage(stage).budget(incident.severity)
-    return StageVisit(stage, entered, left, spent, budget, status_for(spent, budget))
+    for stage, entered, left in stage_visits(incident):
+        spent = elapsed_since(entered, left or now)
+        budget = playbook.stage(stage).budget(incident.severity)
+        yield StageVisit(stage, entered, left, spent, budget, status_for(spent, budget))
 
 
 def _update_rows(incident: Incident, playbook: Playbook) -> Iterable[UpdateRow]:
