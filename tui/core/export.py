@@ -82,15 +82,11 @@ def summarise(incident: Incident, playbook: Playbook, now: datetime) -> Summary:
         total=elapsed_since(incident.opened_at, end),
         visits=tuple(_visits(incident, playbook, now)),
         forced=tuple(
-            ForcedMove(e.at, e.author, f"{_label(e.from_stage)} → {_label(e.to_stage)}", e.reason or "")
+            ForcedMove(e.at, e.author, e.move, e.reason or "")
             for e in incident.events if e.kind is EventKind.STAGE and e.forced
         ),
         updates=tuple(_update_rows(incident, playbook)),
     )
-
-
-def _label(stage: Stage | None) -> str:
-    return stage.label if stage else "?"
 
 
 def _visits(incident: Incident, playbook: Playbook, now: datetime) -> Iterable[StageVisit]:

@@ -133,14 +133,18 @@ class Event:
     reason: str | None = None
     details: Mapping[str, Any] | None = None  # OPENED: client, severity, playbook, owner
 
+    @property
+    def move(self) -> str:
+        """A STAGE event's move, as "Fix → Report back"."""
+        return f"{self.from_stage.label if self.from_stage else '?'} → {self.to_stage.label if self.to_stage else '?'}"
+
     def summary(self) -> str:
         """One human line for timelines (the text is raw: clean it before display)."""
         match self.kind:
             case EventKind.OPENED:
                 return f"opened: {self.text}"
             case EventKind.STAGE:
-                moved = f"{self.from_stage.label if self.from_stage else '?'} → {self.to_stage.label if self.to_stage else '?'}"
-                return f"{moved} (FORCED: {self.reason})" if self.forced else moved
+                return f"{self.move} (FORCED: {self.reason})" if self.forced else self.move
             case EventKind.CHECK:
                 return f"checked {self.item}"
             case EventKind.UNCHECK:
