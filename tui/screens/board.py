@@ -18,7 +18,7 @@ from textual.widgets import Input, Static
 from ..core.budget import Status
 from ..core.model import BOARD_STAGES, Incident, Stage
 from ..core.rules import can_go_back
-from ..widgets.card import CardFace, IncidentCard
+from ..widgets.card import CARD_INKS, CardFace, IncidentCard
 from ..widgets.column import StageColumn, urgency
 from ..widgets.footer import KeyFooter
 from ..widgets.status_bar import StatusBar
@@ -43,6 +43,8 @@ def matches(incident: Incident, query: str) -> bool:
 
 
 class BoardScreen(Screen):
+    COMPONENT_CLASSES = CARD_INKS  # the cards' text colours, styled once here (see card.py)
+
     BINDINGS = [
         Binding("right,l", "focus_column(1)", "Next column", show=False),
         Binding("left,h", "focus_column(-1)", "Previous column", show=False),
