@@ -98,9 +98,10 @@ class MendApp(App):
     def playbook_for(self, incident: Incident) -> Playbook:
         return self.mend.playbook_for(incident)
 
-    async def on_mount(self) -> None:
-        await self.push_screen(self.board)
+    def on_mount(self) -> None:
+        # Loaded before the board is composed, so its first frame has its cards and keys.
         self.reload()
+        self.push_screen(self.board)
         self.set_interval(self.tick_seconds, self.tick)
         self._fit(self.size)
 

@@ -96,6 +96,12 @@ class BoardScreen(Screen):
                     disabled=True)
         yield KeyFooter()
 
+    def on_mount(self) -> None:
+        # The app loaded the incidents before the board was composed, when the columns
+        # had no height to scroll the selection into view: do it now, and focus it.
+        if (face := self.selected) is not None:
+            self.select(face)
+
     # -- called by the app ---------------------------------------------------
 
     @property

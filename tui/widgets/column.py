@@ -23,6 +23,8 @@ from .card import CardFace, IncidentCard
 CARD_HEIGHT = 4
 CARD_GAP = 1
 FRAME_LINES = 3
+# The board's lines above and below the columns: the status bar and the footer.
+BOARD_EDGE_LINES = 2
 
 
 def urgency(incident: Incident) -> tuple[int, int]:
@@ -52,15 +54,24 @@ class StageColumn(Vertical):
         self.stage = stage
         self.faces: list[CardFace] = []  # the incidents the filter lets through, most urgent first
         self.top = 0  # index in `faces` of the incident in the first card
-        self.capacity = 0  # cards that fit; known after the first resize
+        self.capacity = 0  # cards that fit: guessed when composed, known after the first resize
         self._slots: list[IncidentCard] = []
-        self._texts: dict[str, str] = {}
+        self._texts: dict[Static, str] = {}
+        self._title = Static(stage.label, classes="column-title")
+        self._more_above = Static("", classes="more-above")
+        self._cards = Vertical(classes="cards")
+        self._more_below = Static("", classes="more-below")
 
     def compose(self) -> ComposeResult:
-        yield Static(self.stage.label, classes="column-title")
-        yield Static("", classes="more-above")
-        yield Vertical(classes="cards")
-        yield Static("", classes="more-below")
+        # The board is shown with its cards in the first frame: the column's height is
+        # guessed from the terminal's, and the first resize corrects a wrong guess.
+        self.capacity = cards_that_fit(self.app.size.height - BOARD_EDGE_LINES)
+        self._fill()
+        yield self._title
+        yield self._more_above
+        with self._cards:
+            yield from self._slots
+        yield self._more_below
 
     # -- called by the board ----------------------------------------------------------
 
@@ -72,7 +83,7 @@ class StageColumn(Vertical):
         self.faces = faces
         # No brackets: "Acknowledge 3" still fits a column at 80 columns wide.
         shown = f"{len(faces)}" if len(faces) == total else f"{len(faces)}/{total}"
-        self._set_text(".column-title", f"{self.stage.label} {shown}")
+        self._set_text(self._title, f"{self.stage.label} {shown}")
         self._fill(redraw)
 
     def reveal(self, face: CardFace) -> None:
@@ -80,7 +91,7 @@ class StageColumn(Vertical):
         index = self.faces.index(face)
         if index < self.top:
             self.top = index
-        elif index >= self.top + self.capacity:
+        elif self.capacity and index >= self.top + self.capacity:  # (no height yet: nothing to scroll)
             self.top = index - self.capacity + 1
         self._fill()
 
@@ -114,20 +125,23 @@ class StageColumn(Vertical):
                 slot.bind(face)
         if len(window) > len(slots):
             new = [IncidentCard(face) for face in window[len(slots):]]
+            if not slots:
+                new[0].add_class("-top")  # cards are only added and removed at the bottom
             slots.extend(new)
-            self.query_one(".cards", Vertical).mount_all(new)
+            if self._cards.is_mounted:  # otherwise compose is about to yield them
+                self._cards.mount_all(new)
         elif len(window) < len(slots):
             for slot in slots[len(window):]:
                 slot.remove()
             del slots[len(window):]
         below = len(self.faces) - self.top - len(window)
-        self._set_text(".more-above", f"▲ {self.top} more" if self.top else "")
-        self._set_text(".more-below", f"▼ {below} more" if below > 0 else "")
+        self._set_text(self._more_above, f"▲ {self.top} more" if self.top else "")
+        self._set_text(self._more_below, f"▼ {below} more" if below > 0 else "")
 
-    def _set_text(self, selector: str, text: str) -> None:
-        if self._texts.get(selector) != text:
-            self._texts[selector] = text
-            self.query_one(selector, Static).update(text, layout=False)  # one fixed line: no relayout
+    def _set_text(self, line: Static, text: str) -> None:
+        if self._texts.get(line) != text:
+            self._texts[line] = text
+            line.update(text, layout=False)  # one fixed line: no relayout
 
     def scroll_cards(self, delta: int) -> None:
         top = self.top

@@ -16,11 +16,14 @@ from ..core.text import one_line
 class StatusBar(Horizontal):
     COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach"}
 
-    _shown: tuple[object, ...] = ()
+    _shown: tuple[int, int, int, int, str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="counts")
         yield Label(id="clock")
+
+    def on_mount(self) -> None:
+        self._draw()  # what the board told it before it was on screen
 
     def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
              now: datetime) -> None:
@@ -29,6 +32,13 @@ class StatusBar(Horizontal):
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
+        if self.is_mounted:  # its colours come from the stylesheet, applied at mount
+            self._draw()
+
+    def _draw(self) -> None:
+        if self._shown is None:
+            return
+        open_count, warn, breach, follow_ups_due, filter_text, clock = self._shown
         style = self.get_component_rich_style
         counts = Text("mend", style=style("status-bar--title"))
         counts.append(f"  {open_count} open  ")
