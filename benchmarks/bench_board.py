@@ -2,11 +2,15 @@
 
     .venv/bin/python benchmarks/bench_board.py
 
-Every number is compared with a "floor": a minimal Textual app showing the same 200
-incidents as plain Static widgets in the same five columns, measured the same way, so
-what is left over is the board's own cost. Both run headless (run_test) at 120x35.
-The floor mounts all 200 Statics in scrolling columns; the board mounts cards only
-for the incidents that fit on screen, which are the ones the floor shows too.
+Every number is compared with "floors": minimal Textual apps showing the same incidents
+as plain Static widgets in the same five columns, measured the same way in the same run,
+so what is left over is the board's own cost. All run headless (run_test) at 120x35.
+
+- The floor mounts a Static for each of the 200 incidents in scrolling columns: the
+  same board built from plain Statics, as the issue asks.
+- The visible floor is stricter: a status line, the five column titles, a Static for
+  each incident that fits on screen (the ones the board mounts cards for) and a key
+  line. It is what the board's first frame costs at the least.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from tui.core.model import BOARD_STAGES, Incident, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
 from tui.core.store import SHARD_SIZE, TinyStore
-from tui.widgets.column import StageColumn
+from tui.widgets.column import BOARD_EDGE_LINES, StageColumn, cards_that_fit
 
 OPEN = 200
 ARCHIVED = 10_000
@@ -131,6 +135,32 @@ class FloorApp(App):
                                          f"{incident.title}\n{incident.stage_entered_at:%H:%M}", classes="incident")
 
 
+class VisibleFloorApp(FloorApp):
+    """Statics for what the board's first frame shows, and nothing more."""
+
+    CSS = FloorApp.CSS + """
+    .title, .edge { height: 1; }
+    .edge { dock: top; }
+    .edge.keys { dock: bottom; }
+    """
+
+    def compose(self) -> ComposeResult:
+        incidents = self.store.list_open()
+        fit = cards_that_fit(self.size.height - BOARD_EDGE_LINES)
+        columns = {stage: [i for i in incidents if i.stage is stage][:fit] for stage in BOARD_STAGES}
+        self.in_view = sum(map(len, columns.values()))
+        yield Static(f"mend  {len(incidents)} open", classes="edge")
+        with Horizontal():
+            for stage, shown in columns.items():
+                with VerticalScroll():
+                    yield Static(stage.label, classes="title")
+                    for incident in shown:
+                        yield Static(f"{incident.id} S{incident.severity}\n{incident.client}\n"
+                                     f"{incident.title}\n{incident.stage_entered_at:%H:%M}", classes="incident")
+        yield Static("] Advance  [ Back  enter Open  u Client update  n New  / Filter  ? Help  q Quit",
+                     classes="edge keys")
+
+
 # -- measuring -------------------------------------------------------------------------
 
 
@@ -167,6 +197,8 @@ def board_shown(app: App) -> bool:
     The floor mounts a Static for each of the 200 (its columns scroll); the board
     mounts a card only for the incidents in view and says how many more each column has.
     """
+    if isinstance(app, VisibleFloorApp):
+        return len(app.query(".incident")) == app.in_view
     if not isinstance(app, MendApp):
         return len(app.query(".incident")) == OPEN
     board = app.board
@@ -342,14 +374,16 @@ def p90(values: list[float]) -> float:
 async def run(mend: Mend, target_id: str) -> None:
     make_board = lambda: MendApp(mend, tick_seconds=NO_TICK)  # noqa: E731
     make_floor = lambda: FloorApp(mend.store)  # noqa: E731
+    make_visible_floor = lambda: VisibleFloorApp(mend.store)  # noqa: E731
+    apps = {"board": make_board, "floor": make_floor, "visible floor": make_visible_floor}
 
-    # One untimed start of each first: imports and Textual's caches warm up for both alike.
-    await startup(make_board)
-    await startup(make_floor)
-    board_runs, floor_runs = [], []
-    for _ in range(STARTUP_RUNS):  # interleaved, so drift hits both the same
-        board_runs.append(await startup(make_board))
-        floor_runs.append(await startup(make_floor))
+    # One untimed start of each first: imports and Textual's caches warm up for all alike.
+    for make_app in apps.values():
+        await startup(make_app)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
+    for _ in range(STARTUP_RUNS):  # interleaved, so drift hits all the same
+        for name, make_app in apps.items():
+            runs[name].append(await startup(make_app))
     keys = await key_latencies(mend, target_id)
     quiet_tick, reload_tick = await tick_costs(mend, target_id)
     board_idle, board_idle_paints, board_ticks = await idle_cpu(lambda: MendApp(mend))  # the real 1 s tick
@@ -358,11 +392,13 @@ async def run(mend: Mend, target_id: str) -> None:
     print(f"scale: {OPEN} open + {ARCHIVED:,} archived, {SIZE[0]}x{SIZE[1]}, headless run_test, "
           f"Python {sys.version.split()[0]}")
     for label, index in (("to last paint", 0), ("to settled pilot.pause()", 1)):
-        board = [run[index] for run in board_runs]
-        floor = [run[index] for run in floor_runs]
-        print(f"startup {label}: board median {statistics.median(board):.3f} s (min {min(board):.3f}), "
-              f"floor median {statistics.median(floor):.3f} s (min {min(floor):.3f}) "
-              f"-> ratio {statistics.median(board) / statistics.median(floor):.2f} (target <= 1.2)")
+        medians = {name: statistics.median(run[index] for run in app_runs) for name, app_runs in runs.items()}
+        board = medians["board"]
+        print(f"startup {label}: " + ", ".join(
+            f"{name} median {median:.3f} s (min {min(run[index] for run in runs[name]):.3f})"
+            for name, median in medians.items()))
+        print(f"  -> board / floor {board / medians['floor']:.2f} (target <= 1.2); "
+              f"board / visible floor {board / medians['visible floor']:.2f}")
     for key, what in (("]", "advance"), ("[", "back"), ("j", "focus move")):
         first, shown, settled = ([sample[i] for sample in keys[key]] for i in range(3))
         stored = [sample[3] for sample in keys[key] if sample[3] is not None]
@@ -380,7 +416,9 @@ async def run(mend: Mend, target_id: str) -> None:
     print("  startup: from MendApp()/FloorApp() to the last screen update before the board went quiet, and to "
           "the end of the pilot.pause() that confirmed it. No tick runs. The floor mounts and lays out a Static "
           "for each of the 200 incidents in scrolling columns; the board loads all 200 but mounts a card only "
-          "for those that fit on screen (6 per column at 120x35), the same ones the floor shows.")
+          "for those that fit on screen (6 per column at 120x35), the same ones the floor shows. The visible "
+          "floor mounts Statics for just those, the column titles, a status line and a key line: the least "
+          "the board's first frame can cost.")
     print("  key->paint: from handing the key event to the app (as the terminal driver does) to a screen update "
           "turned into terminal output. 'First paint' is the first update after the key; 'card shown' the first "
           "in which the selected incident is on screen (for ] and [: in a card of its new column, drawn from the "
