@@ -124,4 +124,4 @@ async def test_an_incident_resolved_elsewhere_while_the_terminal_is_too_small(me
         await pilot.resize_terminal(120, 35)
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
-        assert [type(s) for s in app.screen_stack][1:] == [BoardScreen]
+        assert [type(s) for s in app.screen_stack] == [BoardScreen]

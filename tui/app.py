@@ -14,6 +14,7 @@ from textual import events
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
+from textual.screen import Screen
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
@@ -98,20 +99,23 @@ class MendApp(App):
     def playbook_for(self, incident: Incident) -> Playbook:
         return self.mend.playbook_for(incident)
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
         # Loaded before the board is composed, so its first frame has its cards and keys.
         self.reload()
-        self.push_screen(self.board)
+
+    def get_default_screen(self) -> Screen:
+        # The board is the bottom screen, not pushed over Textual's empty default one,
+        # which would be laid out and painted first for nothing.
+        return self.board
+
+    def on_mount(self) -> None:
         self.set_interval(self.tick_seconds, self.tick)
-        self._fit(self.size)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
 
     def _fit(self, size: Size) -> None:
         """Say the terminal is too small rather than draw a board that cannot fit; step aside once it fits."""
-        if self.board not in self.screen_stack:
-            return  # the first resize comes before the board is up: on_mount fits it
         too_small = size.width < MIN_SIZE.width or size.height < MIN_SIZE.height
         if too_small and self._too_small is None:
             self._too_small = TooSmallScreen(MIN_SIZE, size)
