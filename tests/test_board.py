@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets._footer import FooterKey
 
@@ -364,10 +366,15 @@ async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbo
 # -- columns show only the cards that fit --------------------------------------------
 
 
+def drawn(widget: Widget) -> str:
+    """The text a widget puts on screen, as one stripped line."""
+    return "".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.region.size))).strip()
+
+
 def column_lines(app: MendApp, stage: Stage) -> tuple[str, str, str]:
     """(title, "more above" line, "more below" line) of a column, as drawn."""
     column = app.board.query_one(f"#column-{stage.value}")
-    return tuple(str(column.query_one(f".{name}").render()) for name in ("column-title", "more-above", "more-below"))
+    return tuple(drawn(column.query_one(f".{name}")) for name in ("column-title", "more-above", "more-below"))
 
 
 def shown_ids(app: MendApp, stage: Stage) -> list[str]:
@@ -452,6 +459,23 @@ async def test_a_filter_shows_matching_cards_from_the_top_of_each_column(mend: M
         await pilot.press("escape")
         await pilot.pause()
         assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 12"
+
+
+async def test_a_narrow_column_cuts_its_name_not_its_count(mend: Mend, clock):
+    for n in range(7):
+        mend.open(f"incident {n}", "Globex" if n < 3 else "Acme", severity=2)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 7"
+        await pilot.press("slash", *"globex", "enter")
+        await pilot.pause()
+        # 13 columns of text: "Acknowledge 3/7" is 15.
+        assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowle… 3/7"
+        assert column_lines(app, Stage.REPORT_BACK)[0] == "Report back 0"  # nothing hidden: no fraction
+        await pilot.resize_terminal(120, 35)
+        await pilot.pause()
+        assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 3/7"
 
 
 async def test_the_footer_follows_the_selection(mend: Mend, clock):

@@ -9,8 +9,9 @@ more there are out of sight.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
@@ -36,6 +37,28 @@ def cards_that_fit(height: int) -> int:
     return max(0, (height - FRAME_LINES + CARD_GAP) // (CARD_HEIGHT + CARD_GAP))
 
 
+class ColumnTitle(Static):
+    """A stage's name and card count. In a narrow column the name is cut, never the count."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(classes="column-title")
+        self.label = label
+        self.count = ""
+
+    def show_count(self, count: str) -> None:
+        if count != self.count:
+            self.count = count
+            self.refresh()
+
+    def render(self) -> RenderResult:
+        text = f"{self.label} {self.count}"
+        width = self.content_size.width
+        if len(text) > width:
+            keep = width - len(self.count) - 2  # the cut name, "…", a space, the count
+            text = f"{self.label[:keep]}… {self.count}" if keep > 0 else self.count
+        return Text(text, no_wrap=True, overflow="crop")
+
+
 class StageColumn(Vertical):
     class Reflowed(Message):
         """Which incident each card shows changed without the board asking.
@@ -57,7 +80,7 @@ class StageColumn(Vertical):
         self.capacity = 0  # cards that fit: guessed when composed, known after the first resize
         self._slots: list[IncidentCard] = []
         self._texts: dict[Static, str] = {}
-        self._title = Static(stage.label, classes="column-title")
+        self._title = ColumnTitle(stage.label)
         self._more_above = Static("", classes="more-above")
         self._cards = Vertical(classes="cards")
         self._more_below = Static("", classes="more-below")
@@ -83,7 +106,7 @@ class StageColumn(Vertical):
         self.faces = faces
         # No brackets: "Acknowledge 3" still fits a column at 80 columns wide.
         shown = f"{len(faces)}" if len(faces) == total else f"{len(faces)}/{total}"
-        self._set_text(self._title, f"{self.stage.label} {shown}")
+        self._title.show_count(shown)
         self._fill(redraw)
 
     def reveal(self, face: CardFace) -> None:
