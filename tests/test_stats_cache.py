@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -13,7 +14,7 @@ from tests.test_cli import ok, run
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, history
 from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
 from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored
-from tui.core.store import TinyStore
+from tui.core.store import CACHE_UNUSED_DAYS, TinyStore
 
 SECOND_SHARD = ["INC-501", "INC-502", "INC-503"]
 
@@ -190,3 +191,30 @@ def test_cli_stats_prints_when_summaries_cannot_be_kept(data_dir):
         assert json.loads(result.stdout)["incidents"] == {"total": 2, "open": 1, "resolved": 1}
     assert "Time to acknowledge" in ok(data_dir, "stats")
     assert (data_dir / "cache").read_text() == "not a folder"
+
+
+
+def test_a_key_no_run_has_used_for_a_month_is_removed(store, data):
+    resolved = [value[0] for value in store.derive_archived("old-key", Counted())]
+    list(store.derive_archived("recent-key", Counted()))
+    (data / "cache" / "not-a-key.txt").write_text("left alone")
+    list(store.derive_archived("current-key", Counted()))
+    now = (data / "cache" / "current-key").stat().st_mtime
+    day = 86400
+    os.utime(data / "cache" / "old-key", (now, now - (CACHE_UNUSED_DAYS + 1) * day))
+    os.utime(data / "cache" / "recent-key", (now, now - (CACHE_UNUSED_DAYS - 1) * day))
+    os.utime(data / "cache" / "current-key", (now, now - (CACHE_UNUSED_DAYS + 5) * day))  # unused, until now
+
+    counted = Counted()
+    assert [value[0] for value in store.derive_archived("current-key", counted)] == resolved
+    assert counted.calls == []  # its own kept values were read, then its folder marked used
+    assert sorted(path.name for path in (data / "cache").iterdir()) == ["current-key", "not-a-key.txt", "recent-key"]
+    assert len(list(store.derive_archived("recent-key", Counted()))) == len(resolved)
+
+
+def test_a_store_with_nothing_archived_keeps_no_cache(tmp_path):
+    store = TinyStore(tmp_path / "data")
+    still_open = next(incident for incident in scripted() if not incident.is_resolved)
+    store.put(still_open)
+    assert list(store.derive_archived("current-key", Counted())) == []
+    assert not (tmp_path / "data" / "cache").exists()

@@ -5,7 +5,8 @@ Layout of a data dir:
                       table `meta` (schema_version, next_id) and table `follow_ups`
                       (resolved incidents whose follow-up check-in is not done yet)
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
-    cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete
+    cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete,
+                      and removed once no run has used KEY for CACHE_UNUSED_DAYS
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
 
 Schema versions (meta.schema_version):
@@ -26,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 from contextlib import contextmanager, suppress
@@ -223,13 +225,14 @@ class TinyStore:
                     yield incident
 
     def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
-        if not re.fullmatch(r"[a-z0-9-]+", key):
+        if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
         open_numbers = {doc.doc_id for doc in self._incidents.all()}  # as in iter_archived
         for shard in self._shard_numbers():
             for number, value in self._derived_shard(shard, key, derive):
                 if number not in open_numbers:
                     yield value
+        _prune_cache(self._dir / "cache", key)
 
     def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any]) -> list[tuple[int, Any]]:
         """(number, derive(incident)) for a shard, by number: kept ones while the shard is unchanged."""
@@ -558,6 +561,35 @@ def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
     if due is None or incident.follow_up_done_at is not None:
         return None
     return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
+
+
+# A key's folder is removed once no run has used it for this long: keys change with
+# the playbooks, the time zone and the formats, and each old one holds a copy of the archive.
+CACHE_UNUSED_DAYS = 30
+CACHE_KEY_PATTERN = r"[a-z0-9-]+"
+
+
+def _prune_cache(cache_dir: Path, used_key: str) -> None:
+    """Mark `used_key` used and remove the folders of keys unused for CACHE_UNUSED_DAYS.
+
+    Use is the folder's mtime, which this touches on every run, so another mend on
+    the same data (another time zone, other playbooks) keeps its own key alive.
+    The file system's clock dates both, so the process never reads the wall clock.
+    A folder in use by a run that started before the touch is rebuilt if removed: the
+    cache is never trusted over the data. Failures leave the cache as it was.
+    """
+    used = cache_dir / used_key
+    try:
+        os.utime(used)
+        now = used.stat().st_mtime
+        folders = [entry for entry in os.scandir(cache_dir)
+                   if entry.is_dir(follow_symlinks=False) and re.fullmatch(CACHE_KEY_PATTERN, entry.name)]
+    except OSError:
+        return  # never written (read-only data dir) or unreadable: nothing to keep tidy
+    for folder in folders:
+        with suppress(OSError):
+            if now - folder.stat(follow_symlinks=False).st_mtime > CACHE_UNUSED_DAYS * 86400:
+                shutil.rmtree(folder.path)
 
 
 class _DerivedCache:
