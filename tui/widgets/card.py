@@ -85,8 +85,10 @@ class IncidentCard(Widget, can_focus=True):
             super().__init__()
             self.card = card
 
-    def __init__(self, face: CardFace) -> None:
-        super().__init__()
+    def __init__(self, face: CardFace, *, top: bool = False) -> None:
+        # A column's first card has no gap above it: a class, as :first-child would
+        # restyle every card in the column whenever one mounts.
+        super().__init__(classes="-top" if top else None)
         self.face = face
         self._set_status_class(update=False)  # the mount styles it once
 

@@ -147,9 +147,8 @@ class StageColumn(Vertical):
             if slot.face is not face or face.incident_id in redraw:
                 slot.bind(face)
         if len(window) > len(slots):
-            new = [IncidentCard(face) for face in window[len(slots):]]
-            if not slots:
-                new[0].add_class("-top")  # cards are only added and removed at the bottom
+            # Cards are only added and removed at the bottom: the first one made stays on top.
+            new = [IncidentCard(face, top=not slots and n == 0) for n, face in enumerate(window[len(slots):])]
             slots.extend(new)
             if self._cards.is_mounted:  # otherwise compose is about to yield them
                 self._cards.mount_all(new)
