@@ -8,7 +8,6 @@ from datetime import timedelta
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import OptionList
-from textual.widgets._footer import FooterKey
 
 from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
@@ -17,9 +16,10 @@ from tui.core.service import Mend
 from tui.core.store import StoreError, TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
-from tui.screens.forms import GateScreen
+from tui.screens.forms import GateScreen, NewIncidentScreen
 from tui.screens.report import ReportScreen
 from tui.widgets.card import IncidentCard
+from tui.widgets.footer import KeyBar
 
 SIZE = (120, 35)
 # Tests drive the tick by hand after moving the fake clock; the interval must not race them.
@@ -484,7 +484,7 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
 
     def footer_keys() -> set[str]:
-        return {key.key for key in app.board.query(FooterKey) if not key.disabled}
+        return {key.key for key in app.board.query_one(KeyBar).keys if key.enabled}
 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -495,6 +495,20 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
         await pilot.press("h")
         await pilot.pause()
         assert "left_square_bracket" not in footer_keys()
+        assert drawn(app.board.query_one(KeyBar)).startswith("] Advance  ⏎ Open  u Client update  n New")
+
+
+async def test_a_click_on_a_key_in_the_key_line_presses_it(mend: Mend, clock):
+    mend.open("t", "c")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bar = app.board.query_one(KeyBar)
+        line = drawn(bar)
+        assert line.endswith("▏^p palette"), "the palette's key stays on the right of a narrow line"
+        await pilot.click(KeyBar, offset=(line.index(" New") + 2, 0))  # +1 for the line's leading space
+        await pilot.pause()
+        assert isinstance(app.screen, NewIncidentScreen)
 
 
 # -- ] and [ show the move, then store it ----------------------------------------------

@@ -20,7 +20,7 @@ from ..core.model import BOARD_STAGES, Incident, Stage
 from ..core.rules import can_go_back
 from ..widgets.card import CARD_INKS, CardFace, IncidentCard
 from ..widgets.column import StageColumn, urgency
-from ..widgets.footer import KeyFooter
+from ..widgets.footer import KeyBar
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class BoardScreen(Screen):
         # Disabled while hidden, or it would take focus and swallow the board's keys.
         yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
                     disabled=True)
-        yield KeyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # The app loaded the incidents before the board was composed, when the columns
