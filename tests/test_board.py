@@ -461,6 +461,17 @@ async def test_a_filter_shows_matching_cards_from_the_top_of_each_column(mend: M
         assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 12"
 
 
+async def test_the_top_line_grows_with_what_it_says(mend: Mend, clock):
+    mend.open("incident", "Globex", severity=2)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach")
+        await pilot.press("slash", *"globex", "enter")
+        await pilot.pause()
+        assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex")
+
+
 async def test_a_narrow_column_cuts_its_name_not_its_count(mend: Mend, clock):
     for n in range(7):
         mend.open(f"incident {n}", "Globex" if n < 3 else "Acme", severity=2)
