@@ -195,12 +195,9 @@ class DetailScreen(Screen):
         self.dismiss()
 
     def action_toggle_item(self) -> None:
-        checklist = self.query_one("#checklist", OptionList)
-        if checklist.highlighted is None:
-            return
-        item_id = checklist.get_option_at_index(checklist.highlighted).id
-        if item_id is not None:
-            self.app.toggle_item(self.incident.id, item_id)
+        option = self.query_one("#checklist", OptionList).highlighted_option
+        if option is not None and option.id is not None:
+            self.app.toggle_item(self.incident.id, option.id)
 
     @on(OptionList.OptionSelected, "#checklist")
     def _item_selected(self) -> None:

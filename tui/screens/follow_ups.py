@@ -75,9 +75,6 @@ class FollowUpsScreen(ModalScreen[None]):
         return True
 
     def action_done(self) -> None:
-        listing = self.query_one("#follow-up-list", OptionList)
-        if listing.highlighted is None:
-            return
-        incident_id = listing.get_option_at_index(listing.highlighted).id
-        if incident_id is not None:
-            self.app.follow_up_done(incident_id)
+        option = self.query_one("#follow-up-list", OptionList).highlighted_option
+        if option is not None and option.id is not None:
+            self.app.follow_up_done(option.id)
