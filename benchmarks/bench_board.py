@@ -40,7 +40,7 @@ from tui.core.clock import FakeClock
 from tui.core.model import BOARD_STAGES, Incident, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
-from tui.core.store import SHARD_SIZE, TinyStore
+from tui.core.store.tinydb import SHARD_SIZE, TinyStore
 from tui.widgets.column import BOARD_EDGE_LINES, StageColumn, cards_that_fit
 
 OPEN = 200

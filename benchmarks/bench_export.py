@@ -29,7 +29,7 @@ from bench_stats import ARCHIVED, NOW, OPEN, RUNS, forget_kept, median_seconds, 
 from tui.core.export import FORMATS, render  # noqa: E402
 from tui.core.playbook import load_playbooks  # noqa: E402
 from tui.core.stats import all_incidents  # noqa: E402
-from tui.core.store import TinyStore  # noqa: E402
+from tui.core.store.tinydb import TinyStore  # noqa: E402
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ from tui.core import rules
 from tui.core.model import BOARD_STAGES, SCHEMA_VERSION, Incident, ReportPart, Stage, make_id
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.stats import SUMMARY_KEY, all_incidents, compute, compute_stored
-from tui.core.store import SHARD_SIZE, TinyStore
+from tui.core.store.tinydb import SHARD_SIZE, TinyStore
 
 ARCHIVED = 10_000
 OPEN = 200

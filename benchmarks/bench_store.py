@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from tui.core.model import BOARD_STAGES, Event, EventKind, Incident, Stage, apply, make_id
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 OPEN = 200
 ARCHIVED = 10_000

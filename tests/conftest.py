@@ -8,7 +8,7 @@ import pytest
 from tui.core.clock import FakeClock
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store import open_store
 from tui.screenshots import use_utc
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -39,4 +39,4 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
-    return Mend(TinyStore(data_dir), playbooks, clock, author="ana")
+    return Mend(open_store(data_dir), playbooks, clock, author="ana")

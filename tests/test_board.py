@@ -13,7 +13,8 @@ from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
-from tui.core.store import StoreError, TinyStore
+from tui.core.store import StoreError
+from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen, NewIncidentScreen

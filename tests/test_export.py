@@ -18,7 +18,7 @@ from tui.core import export
 from tui.core.clock import FakeClock
 from tui.core.model import Incident, ReportPart
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 GOLDEN = Path(__file__).parent / "golden"
 # Regenerate with MEND_UPDATE_GOLDENS=1, then read the diff before committing it.

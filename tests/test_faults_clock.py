@@ -16,7 +16,7 @@ from tests.test_board import card_in
 from tui.app import MendApp
 from tui.core.clock import FakeClock
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import UpdateScreen
 from tui.widgets.card import IncidentCard

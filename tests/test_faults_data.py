@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tui.core.model import SCHEMA_VERSION
-from tui.core.store import CorruptDataError, StoreError, TinyStore
+from tui.core.store import CorruptDataError, StoreError
+from tui.core.store.tinydb import TinyStore
 
 from test_cli import ok, run
 from test_store import opened, resolve, snapshot

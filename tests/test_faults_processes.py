@@ -19,7 +19,7 @@ from textual.widgets import Static
 from tui.app import MendApp
 from tui.core.model import EventKind, Stage
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 

@@ -23,7 +23,7 @@ import pytest
 
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 from test_store import snapshot
 

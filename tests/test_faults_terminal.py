@@ -7,7 +7,7 @@ from textual.widgets import Input, Static
 
 from tui.app import MIN_SIZE, MendApp
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import GateScreen, NewIncidentScreen, UpdateScreen

@@ -10,7 +10,7 @@ from tests.conftest import START
 from tui.core import rules
 from tui.core.model import EventKind, Incident, ReportPart, Stage, replay
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 WORDS = {
     ReportPart.WHAT_HAPPENED: ("Your March invoice was sent twice.", None),

@@ -11,7 +11,7 @@ from tests.test_report import WORDS, at_report_back
 from tui.app import MendApp
 from tui.core.model import ReportPart
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.follow_ups import FollowUpsScreen

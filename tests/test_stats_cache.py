@@ -14,7 +14,7 @@ from tests.test_cli import ok, run
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, history
 from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
 from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored
-from tui.core.store import CACHE_UNUSED_DAYS, TinyStore
+from tui.core.store.tinydb import CACHE_UNUSED_DAYS, TinyStore
 
 SECOND_SHARD = ["INC-501", "INC-502", "INC-503"]
 
@@ -152,7 +152,7 @@ def test_a_damaged_kept_file_is_ignored_and_rebuilt(store, data, damage):
 def test_values_kept_under_another_schema_are_derived_afresh(store, monkeypatch):
     derive = Counted()
     values = list(store.derive_archived("test-1", derive))
-    monkeypatch.setattr("tui.core.store.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr("tui.core.store.tinydb.SCHEMA_VERSION", SCHEMA_VERSION + 1)
     derive.calls.clear()
     assert list(store.derive_archived("test-1", derive)) == values and len(derive.calls) == 6
 

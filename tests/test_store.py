@@ -17,7 +17,8 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from tinydb.table import Table
 
 from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
-from tui.core.store import CorruptDataError, StoreError, TinyStore, UnknownIncidentError
+from tui.core.store import CorruptDataError, StoreError, UnknownIncidentError
+from tui.core.store.tinydb import TinyStore
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tui.core.model import EventKind
-from tui.core.store import LockTimeoutError, TinyStore
+from tui.core.store import LockTimeoutError
+from tui.core.store.tinydb import TinyStore
 
 WORKER = Path(__file__).parent / "helpers" / "store_worker.py"
 TIMEOUT = 120

@@ -24,7 +24,8 @@ from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.stats import compute_stored
-from .core.store import FollowUp, StoreError, write_new_file
+from .core.files import write_new_file
+from .core.store import FollowUp, StoreError
 from .core.text import one_line
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen

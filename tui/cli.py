@@ -24,7 +24,8 @@ from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
-from .core.store import StoreError, TinyStore, write_new_file
+from .core.files import write_new_file
+from .core.store import StoreError, open_store
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
@@ -66,7 +67,7 @@ def author(env: Mapping[str, str]) -> str:
 
 def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
     playbooks = load_playbooks(playbook_dirs(args, env))
-    return Mend(TinyStore(data_dir(args, env)), playbooks, clock, author(env))
+    return Mend(open_store(data_dir(args, env)), playbooks, clock, author(env))
 
 
 def normalize_id(raw: str) -> str:

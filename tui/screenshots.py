@@ -30,7 +30,7 @@ from .core.clock import FakeClock
 from .core.export import to_html
 from .core.playbook import load_playbooks
 from .core.service import Mend
-from .core.store import TinyStore
+from .core.store import open_store
 from .demo import seed
 
 DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
@@ -71,7 +71,7 @@ def use_utc() -> None:
 
 def demo_app(data_dir: Path) -> MendApp:
     clock = FakeClock(DEMO_NOW)
-    mend = Mend(TinyStore(data_dir), load_playbooks(), clock, author="demo")
+    mend = Mend(open_store(data_dir), load_playbooks(), clock, author="demo")
     seed(mend.store, mend.playbooks, clock.now())
     app = MendApp(mend, tick_seconds=NO_TICK)
     app.animation_level = "none"
@@ -103,7 +103,7 @@ BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollba
 
 
 def summary_html(data_dir: Path) -> str:
-    mend = Mend(TinyStore(data_dir), load_playbooks(), FakeClock(DEMO_NOW), author="demo")
+    mend = Mend(open_store(data_dir), load_playbooks(), FakeClock(DEMO_NOW), author="demo")
     seed(mend.store, mend.playbooks, DEMO_NOW)
     return to_html([mend.get(SUMMARY_INCIDENT)], mend.playbook_for, DEMO_NOW)
 

@@ -28,7 +28,7 @@ from tui.app import MendApp  # noqa: E402
 from tui.core.clock import FakeClock  # noqa: E402
 from tui.core.playbook import load_playbooks  # noqa: E402
 from tui.core.service import Mend  # noqa: E402
-from tui.core.store import TinyStore  # noqa: E402
+from tui.core.store.tinydb import TinyStore  # noqa: E402
 
 
 def inject(fault: str, data: Path) -> None:

@@ -27,7 +27,7 @@ from tui.core.clock import SystemClock  # noqa: E402
 from tui.core.model import Incident, Stage  # noqa: E402
 from tui.core.playbook import load_playbooks  # noqa: E402
 from tui.core.service import Mend  # noqa: E402
-from tui.core.store import TinyStore  # noqa: E402
+from tui.core.store.tinydb import TinyStore  # noqa: E402
 
 
 def report(op: str, incident: Incident) -> Incident:

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tui.core.model import Event, EventKind, Incident, Stage, apply  # noqa: E402
-from tui.core.store import TinyStore  # noqa: E402
+from tui.core.store.tinydb import TinyStore  # noqa: E402
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""Where incidents live: the Store interface and its TinyDB-backed implementation.
+"""The TinyDB store: the zero-setup default, one data folder on one machine.
 
 Layout of a data dir:
     open.json         the hot set: table `incidents` (doc_id = incident number),
@@ -29,108 +29,28 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from tui.core.model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
+from ..files import keep_backup, make_private_dir, write_atomically
+from ..model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
+from .base import (
+    CACHE_KEY_PATTERN,
+    CorruptDataError,
+    FollowUp,
+    LockTimeoutError,
+    StoreError,
+    UnknownIncidentError,
+)
 
 SHARD_SIZE = 500
 _SHARD_NAME = re.compile(r"^(\d{4,})\.json$")
-
-
-class StoreError(Exception):
-    """A storage problem to show a user in one line (names the file)."""
-
-
-class CorruptDataError(StoreError):
-    """A file exists but is not valid mend data; it was left untouched."""
-
-
-class LockTimeoutError(StoreError):
-    """Another process held the lock for longer than the timeout."""
-
-
-class UnknownIncidentError(StoreError):
-    """No incident has that id."""
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A resolved incident waiting for its check-in with the client."""
-
-    id: str
-    title: str
-    client: str
-    due: datetime
-
-
-class Store(Protocol):
-    """What the UI and CLI see. A server backend will implement this too."""
-
-    def list_open(self) -> list[Incident]:
-        """Unresolved incidents, sorted by number."""
-        ...
-
-    def iter_archived(self) -> Iterator[Incident]:
-        """Every resolved incident, by number."""
-        ...
-
-    def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
-        """derive(incident) for every resolved incident, by number: JSON data.
-
-        Resolved incidents seldom change, so the store may keep the values under `key`
-        and give back a kept one (as JSON reads it back: lists for tuples) for an
-        incident unchanged since. So derive must depend on the incident alone, and
-        `key` must change whenever derive does.
-        """
-        ...
-
-    def get(self, incident_id: str) -> Incident:
-        """The incident, open or archived; UnknownIncidentError if there is none."""
-        ...
-
-    def create(self, build: Callable[[str], Incident]) -> Incident:
-        """Allocate the next id (never reused), store build(id) and return it."""
-        ...
-
-    def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
-        """Store change(current), where current is read afresh; exceptions from change write nothing."""
-        ...
-
-    def put_many(self, incidents: Sequence[Incident]) -> None:
-        """Store many incidents as given (an import), with a few whole-file writes instead of one per incident."""
-        ...
-
-    def put(self, incident: Incident) -> None:
-        """Store an incident as it is (import, seeding)."""
-        ...
-
-    def follow_ups(self) -> list[FollowUp]:
-        """Follow-up check-ins not done yet, soonest due first, without reading the archive."""
-        ...
-
-    def change_token(self) -> object:
-        """Cheap; differs from an earlier token once someone changed the open set."""
-        ...
-
-    def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
-        """Keep this version of a playbook, so incidents opened with it outlive edits to it."""
-        ...
-
-    def playbook_copy(self, name: str, digest: str) -> bytes | None:
-        """A kept playbook version, or None."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class _AtomicJSONStorage(Storage):
@@ -170,7 +90,7 @@ class _AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        _write_atomically(self.path, json.dumps(data).encode())
+        write_atomically(self.path, json.dumps(data).encode())
         # Only ever called under the store's lock, after the file was checked: what
         # we just wrote is a checked version too.
         self.checked_token = self.token()
@@ -182,8 +102,8 @@ class TinyStore:
     def __init__(self, data_dir: Path, *, lock_timeout: float = 5.0) -> None:
         self._dir = Path(data_dir)
         self._archive_dir = self._dir / "archive"
-        _make_private_dir(self._dir)
-        _make_private_dir(self._archive_dir)
+        make_private_dir(self._dir)
+        make_private_dir(self._archive_dir)
         self._open_path = self._dir / "open.json"
         self._lock_path = self._dir / "mend.lock"
         self._owner_path = self._dir / "mend.lock.owner"
@@ -273,8 +193,8 @@ class TinyStore:
         if path.exists():
             return  # named by its content hash: an existing copy is this very version
         with self._locked():
-            _make_private_dir(path.parent)
-            _write_atomically(path, content)
+            make_private_dir(path.parent)
+            write_atomically(path, content)
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         try:
@@ -474,7 +394,7 @@ class TinyStore:
         next_id = meta.get("next_id") if meta is not None else None
         floor = max((int(key) for key in incidents), default=0) + 1
         next_id = max(floor, self._highest_archived() + 1, next_id if _is_int(next_id) else 0)
-        _keep_backup(self._open_path, 0)
+        keep_backup(self._open_path, 0)
         storage.write({**data, "incidents": incidents,
                        "meta": _meta_table(next_id)})
 
@@ -566,7 +486,6 @@ def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
 # A key's folder is removed once no run has used it for this long: keys change with
 # the playbooks, the time zone and the formats, and each old one holds a copy of the archive.
 CACHE_UNUSED_DAYS = 30
-CACHE_KEY_PATTERN = r"[a-z0-9-]+"
 
 
 def _prune_cache(cache_dir: Path, used_key: str) -> None:
@@ -619,9 +538,9 @@ class _DerivedCache:
         body = json.dumps(derived, separators=(",", ":")).encode()
         header = json.dumps(self._header(token, body)).encode()
         try:
-            _make_private_dir(self.path.parent.parent)
-            _make_private_dir(self.path.parent)
-            _write_atomically(self.path, header + b"\n" + body)
+            make_private_dir(self.path.parent.parent)
+            make_private_dir(self.path.parent)
+            write_atomically(self.path, header + b"\n" + body)
         except StoreError:
             pass  # a cache that cannot be written (read-only folder, full disk) is rebuilt next time
 
@@ -682,106 +601,3 @@ def _number(incident_id: str) -> int:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _make_private_dir(path: Path) -> None:
-    try:
-        path.mkdir(mode=0o700, parents=True)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-    except FileExistsError:
-        pass
-    except OSError as error:
-        raise StoreError(f"cannot create {path}: {error.strerror or error}") from error
-
-
-def _synced_temp(path: Path, content: bytes) -> str:
-    """`content` in a private temp file beside `path`, flushed to disk; removed again on failure."""
-    try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise _write_error(path, error) from error
-    try:
-        with open(fd, "wb") as file:
-            os.fchmod(fd, 0o600)
-            file.write(content)
-            file.flush()
-            os.fsync(fd)
-    except OSError as error:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise _write_error(path, error) from error
-    return temp
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
-    temp = _synced_temp(path, content)
-    try:
-        os.replace(temp, path)
-    except OSError as error:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise _write_error(path, error) from error
-    _sync_entry(path)
-
-
-def _sync_entry(path: Path) -> None:
-    # A new directory entry is durable only once the directory is on disk.
-    try:
-        _fsync_dir(path.parent)
-    except OSError as error:
-        raise StoreError(
-            f"wrote {path} but could not sync its directory: {error.strerror or error}; "
-            "the change may not survive a crash"
-        ) from error
-
-
-def _keep_backup(path: Path, version: int) -> Path:
-    """Copy path to <name>.v<version>.bak (atomically, mode 0600) unless that very copy is there already."""
-    try:
-        original = path.read_bytes()
-    except OSError as error:
-        raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
-    backup = path.with_name(f"{path.name}.v{version}.bak")
-    attempt = 1
-    while backup.exists():
-        if backup.read_bytes() == original:
-            return backup  # an upgrade that stopped half-way: its backup is this very file
-        attempt += 1
-        backup = path.with_name(f"{path.name}.v{version}.{attempt}.bak")  # never overwrite an older backup
-    _write_atomically(backup, original)
-    return backup
-
-
-def _write_error(path: Path, error: OSError) -> StoreError:
-    return StoreError(f"cannot write {path}: {error.strerror or error}; the previous version was kept")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
-    """Write a file a person asked for (an export): whole or not at all.
-
-    Without `overwrite` an existing file raises FileExistsError, checked at the
-    moment the finished temp file is linked into place, so a race cannot clobber it.
-    """
-    if overwrite:
-        _write_atomically(path, content)
-        return
-    temp = _synced_temp(path, content)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        raise  # the caller says what to do instead
-    except OSError as error:
-        raise _write_error(path, error) from error
-    finally:
-        with suppress(OSError):
-            os.unlink(temp)
-    _sync_entry(path)

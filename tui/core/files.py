@@ -1,0 +1,118 @@
+"""Files written whole or not at all, shared by the TinyDB store and the exports.
+
+Every write goes to a private temp file beside its target, is flushed to disk,
+then renamed (or hard-linked, for files that must not be replaced) into place,
+and the folder is synced, so a crash leaves the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+
+from .store.base import StoreError
+
+
+def make_private_dir(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StoreError(f"cannot create {path}: {error.strerror or error}") from error
+
+
+def _synced_temp(path: Path, content: bytes) -> str:
+    """`content` in a private temp file beside `path`, flushed to disk; removed again on failure."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _write_error(path, error) from error
+    try:
+        with open(fd, "wb") as file:
+            os.fchmod(fd, 0o600)
+            file.write(content)
+            file.flush()
+            os.fsync(fd)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise _write_error(path, error) from error
+    return temp
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
+    temp = _synced_temp(path, content)
+    try:
+        os.replace(temp, path)
+    except OSError as error:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise _write_error(path, error) from error
+    _sync_entry(path)
+
+
+def _sync_entry(path: Path) -> None:
+    # A new directory entry is durable only once the directory is on disk.
+    try:
+        _fsync_dir(path.parent)
+    except OSError as error:
+        raise StoreError(
+            f"wrote {path} but could not sync its directory: {error.strerror or error}; "
+            "the change may not survive a crash"
+        ) from error
+
+
+def keep_backup(path: Path, version: int) -> Path:
+    """Copy path to <name>.v<version>.bak (atomically, mode 0600) unless that very copy is there already."""
+    try:
+        original = path.read_bytes()
+    except OSError as error:
+        raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
+    backup = path.with_name(f"{path.name}.v{version}.bak")
+    attempt = 1
+    while backup.exists():
+        if backup.read_bytes() == original:
+            return backup  # an upgrade that stopped half-way: its backup is this very file
+        attempt += 1
+        backup = path.with_name(f"{path.name}.v{version}.{attempt}.bak")  # never overwrite an older backup
+    write_atomically(backup, original)
+    return backup
+
+
+def _write_error(path: Path, error: OSError) -> StoreError:
+    return StoreError(f"cannot write {path}: {error.strerror or error}; the previous version was kept")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
+    """Write a file a person asked for (an export): whole or not at all.
+
+    Without `overwrite` an existing file raises FileExistsError, checked at the
+    moment the finished temp file is linked into place, so a race cannot clobber it.
+    """
+    if overwrite:
+        write_atomically(path, content)
+        return
+    temp = _synced_temp(path, content)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise  # the caller says what to do instead
+    except OSError as error:
+        raise _write_error(path, error) from error
+    finally:
+        with suppress(OSError):
+            os.unlink(temp)
+    _sync_entry(path)

@@ -1,0 +1,117 @@
+"""The Store interface every backend implements, its errors and value types, and the factory.
+
+Everything above the store (the service, the CLI, the screens) sees only what is here:
+no TinyDB, no files, no SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+from ..model import Incident
+
+# Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
+CACHE_KEY_PATTERN = r"[a-z0-9-]+"
+
+
+class StoreError(Exception):
+    """A storage problem to show a user in one line (names the file)."""
+
+
+class CorruptDataError(StoreError):
+    """A file exists but is not valid mend data; it was left untouched."""
+
+
+class LockTimeoutError(StoreError):
+    """Another process held the lock for longer than the timeout."""
+
+
+class UnknownIncidentError(StoreError):
+    """No incident has that id."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A resolved incident waiting for its check-in with the client."""
+
+    id: str
+    title: str
+    client: str
+    due: datetime
+
+
+class Store(Protocol):
+    """What the service sees: every backend implements this, and the contract tests check it."""
+
+    def list_open(self) -> list[Incident]:
+        """Unresolved incidents, sorted by number."""
+        ...
+
+    def iter_archived(self) -> Iterator[Incident]:
+        """Every resolved incident, by number."""
+        ...
+
+    def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
+        """derive(incident) for every resolved incident, by number: JSON data.
+
+        Resolved incidents seldom change, so the store may keep the values under `key`
+        and give back a kept one (as JSON reads it back: lists for tuples) for an
+        incident unchanged since. So derive must depend on the incident alone, and
+        `key` must change whenever derive does.
+        """
+        ...
+
+    def get(self, incident_id: str) -> Incident:
+        """The incident, open or archived; UnknownIncidentError if there is none."""
+        ...
+
+    def create(self, build: Callable[[str], Incident]) -> Incident:
+        """Allocate the next id (never reused), store build(id) and return it."""
+        ...
+
+    def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
+        """Store change(current), where current is read afresh; exceptions from change write nothing."""
+        ...
+
+    def put_many(self, incidents: Sequence[Incident]) -> None:
+        """Store many incidents as given (an import), with a few whole-file writes instead of one per incident."""
+        ...
+
+    def put(self, incident: Incident) -> None:
+        """Store an incident as it is (import, seeding)."""
+        ...
+
+    def follow_ups(self) -> list[FollowUp]:
+        """Follow-up check-ins not done yet, soonest due first, without reading the archive."""
+        ...
+
+    def change_token(self) -> object:
+        """Cheap; differs from an earlier token once someone changed the open set."""
+        ...
+
+    def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
+        """Keep this version of a playbook, so incidents opened with it outlive edits to it."""
+        ...
+
+    def playbook_copy(self, name: str, digest: str) -> bytes | None:
+        """A kept playbook version, or None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def is_server_url(target: str | Path) -> bool:
+    """A PostgreSQL URL names the team store; anything else is a data folder."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(target: str | Path) -> Store:
+    """The store at `target`: a `postgresql://` URL, or a data folder (TinyDB, the default)."""
+    if is_server_url(target):
+        raise StoreError("a PostgreSQL store is not available in this mend")
+    from .tinydb import TinyStore  # noqa: PLC0415 - one backend is imported, the one asked for
+
+    return TinyStore(Path(target).expanduser())
