@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from unprivileged import private_folder, unprivileged
 
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.playbook import (
@@ -245,14 +246,11 @@ def test_unreadable_file_is_a_problem(tmp_path):
     assert problem.key == "(file)" and problem.message.startswith("cannot read the file")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read any file")
-def test_file_without_read_permission_is_a_problem(tmp_path):
-    path = write(tmp_path, VALID)
-    path.chmod(0)
-    try:
+def test_file_without_read_permission_is_a_problem():
+    with private_folder() as folder, unprivileged():
+        path = write(folder / "playbooks", VALID)
+        path.chmod(0)
         (problem,) = problems_of(path)
-    finally:
-        path.chmod(0o644)
     assert (problem.key, problem.message) == ("(file)", "cannot read the file: Permission denied")
 
 

@@ -15,6 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from tinydb.table import Table
+from unprivileged import private_folder, unprivileged
 
 from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import CorruptDataError, StoreError, UnknownIncidentError
@@ -364,16 +365,14 @@ def test_an_unreadable_file_is_a_store_error_naming_it(store, data):
         store.update("INC-1", note("x"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_a_permission_denied_file_is_a_store_error_naming_it(store, data):
-    store.create(opened)
-    path = data / "open.json"
-    path.chmod(0)
-    try:
+def test_a_permission_denied_file_is_a_store_error_naming_it():
+    with private_folder() as folder, unprivileged():
+        store = TinyStore(folder / "data")
+        store.create(opened)
+        path = folder / "data" / "open.json"
+        path.chmod(0)
         with pytest.raises(StoreError, match=str(path)):
             store.list_open()
-    finally:
-        path.chmod(0o600)
 
 
 @pytest.mark.parametrize("call", ["replace", "fsync"])
@@ -396,17 +395,16 @@ def test_a_failed_write_keeps_the_old_file_and_no_temp_file(store, data, monkeyp
     assert [e.text for e in store.update("INC-1", note("kept")).notes] == ["kept"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_a_read_only_data_dir_is_a_store_error(store, data):
-    store.create(opened)
-    before = snapshot(data)
-    data.chmod(0o500)
-    try:
+def test_a_read_only_data_dir_is_a_store_error():
+    with private_folder() as folder, unprivileged():
+        data = folder / "data"
+        store = TinyStore(data)
+        store.create(opened)
+        before = snapshot(data)
+        data.chmod(0o500)
         with pytest.raises(StoreError, match=str(data)):
             store.update("INC-1", note("x"))
-    finally:
-        data.chmod(0o700)
-    assert snapshot(data) == before
+        assert snapshot(data) == before
 
 
 # -- the store against a plain model ----------------------------------------------------
