@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
