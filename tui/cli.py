@@ -19,6 +19,7 @@ from rich.text import Text
 
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
+from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
@@ -162,6 +163,9 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
     out.print(Text(f"client {one_line(incident.client)} · severity {incident.severity} · playbook "
                    f"{incident.playbook} · owner {one_line(incident.owner)}"))
     out.print(Text.assemble(f"stage {incident.stage.label} ", _in_stage(mend, incident)))
+    if (source := incident.source) is not None:
+        out.print(Text(one_line(f"from {source.get('kind')} alert {source.get('fingerprint')}, firing since "
+                                f"{source.get('starts_at')}" + (f" ({source['url']})" if source.get("url") else ""))))
     if not incident.is_resolved:
         plan = playbook.stage(incident.stage)
         out.print(Text(f"goal: {plan.goal}"))
@@ -347,6 +351,61 @@ def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     mend.store.put_many(plan.to_write)
     print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
           + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
+    return EXIT_OK
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    if env.get("MEND_CONFIG"):
+        return Path(env["MEND_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "mend" / "config.toml"
+
+
+def read_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """The parsed settings file, {} when there is none."""
+    import tomllib
+
+    path = config_path(env)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path}: not valid TOML: {error}") from None
+
+
+def intake_rules(env: Mapping[str, str]) -> IntakeRules:
+    try:
+        return parse_intake_rules(read_config(env).get("intake"))
+    except ValueError as error:
+        raise UsageError(f"{config_path(env)}: {error}") from None
+
+
+def _read_body(name: str) -> bytes:
+    """At most one byte over the limit, so a huge file or endless pipe is refused without being read whole."""
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read(MAX_BODY + 1)
+        with open(Path(name).expanduser(), "rb") as file:
+            return file.read(MAX_BODY + 1)
+    except OSError as error:
+        raise UsageError(f"{name}: {error.strerror or error}") from None
+
+
+def cmd_intake(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    mapping = intake_rules(env)
+    try:
+        notification = parse_notification(_read_body(args.file))
+    except IntakeError as error:
+        raise UsageError(f"{args.file}: {error}; nothing was stored") from None
+    result = build_mend(args, env, clock).intake(notification, mapping)
+    if args.json:
+        _print_json({"opened": result.opened, "noted": result.noted, "repeats": result.repeats,
+                     "unmatched": result.unmatched})
+    else:
+        print(result.summary())
     return EXIT_OK
 
 
@@ -590,6 +649,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("import", cmd_import, "add or update incidents from a JSON export (safe to repeat)")
     p.add_argument("file", metavar="FILE", help="a file from mend export --format json, or - for stdin")
 
+    p = command("intake", cmd_intake, "open or update incidents from an Alertmanager or Grafana webhook body")
+    p.add_argument("file", nargs="?", default="-", metavar="FILE", help="the JSON body, or - for stdin (default)")
+    p.add_argument("--json", action="store_true", help="print what was opened and noted as JSON")
+
     command("follow-ups", cmd_follow_ups, "list follow-up check-ins that are not done yet")
     p = command("follow-up", cmd_follow_up, "record the follow-up check-in with the client of a resolved incident")
     p.add_argument("id")
@@ -620,7 +683,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
-    if handler is cmd_demo:
+    if handler in (cmd_demo, cmd_intake):
         return handler(args, env, clock)
     return handler(build_mend(args, env, clock), args)
 

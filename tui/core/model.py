@@ -230,6 +230,12 @@ class Incident:
         return self.stage is Stage.RESOLVED
 
     @property
+    def source(self) -> Mapping[str, Any] | None:
+        """Where an incident opened from outside came from (an alert), as its OPENED event recorded it."""
+        source = (self.events[0].details or {}).get("source") if self.events else None
+        return source if isinstance(source, Mapping) else None
+
+    @property
     def notes(self) -> tuple[Event, ...]:
         return tuple(e for e in self.events if e.kind is EventKind.NOTE)
 

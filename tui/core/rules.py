@@ -8,6 +8,7 @@ and from a key press leave the same record.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Mapping
 
 from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
@@ -67,7 +68,9 @@ def open_incident(
     playbook: Playbook,
     owner: str,
     now: datetime,
+    source: Mapping[str, Any] | None = None,
 ) -> Incident:
+    """`source` records where an incident opened from outside came from (an alert's identity)."""
     if severity not in (1, 2, 3, 4):
         raise RuleError(f"severity must be 1 (worst) to 4, not {severity}")
     owner = _bounded("owner", owner, MAX_NAME)
@@ -83,6 +86,7 @@ def open_incident(
             "playbook": playbook.name,
             "playbook_digest": playbook.digest,
             "owner": owner,
+            **({"source": dict(source)} if source is not None else {}),
         },
     )
     return apply(None, event)
@@ -237,8 +241,11 @@ def set_checked(
     return apply(incident, Event(kind=kind, at=now, author=author, item=item_id))
 
 
-def add_note(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:
-    return apply(incident, Event(kind=EventKind.NOTE, at=now, author=author, text=_bounded("note", text, MAX_TEXT)))
+def add_note(incident: Incident, text: str, *, now: datetime, author: str,
+             details: Mapping[str, Any] | None = None) -> Incident:
+    """`details` says what wrote a note that did not come from a person (an alert's identity)."""
+    return apply(incident, Event(kind=EventKind.NOTE, at=now, author=author, text=_bounded("note", text, MAX_TEXT),
+                                 details=details))
 
 
 def add_update(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:

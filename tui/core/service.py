@@ -8,15 +8,52 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from . import rules
 from .clock import Clock
-from .model import Incident, ReportPart
+from .intake import FIRING, IntakeRules, Notification, note_text, opening
+from .model import EventKind, Incident, ReportPart
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import FollowUp, Store
 
 Change = Callable[[Incident], Incident]
+
+# Cache key for the alert identities of archived incidents (see Store.derive_archived).
+ALERT_SOURCES_KEY = "alert-sources-1"
+
+
+@dataclass
+class IntakeResult:
+    opened: list[str] = field(default_factory=list)
+    noted: list[str] = field(default_factory=list)
+    repeats: int = 0  # notifications of what is on record already
+    unmatched: int = 0  # resolved alerts that opened nothing here
+
+    def summary(self) -> str:
+        parts = [f"opened {', '.join(self.opened) or 'none'}"]
+        if self.noted:
+            parts.append(f"noted on {', '.join(self.noted)}")
+        if self.repeats:
+            parts.append(f"{self.repeats} already on record")
+        if self.unmatched:
+            parts.append(f"{self.unmatched} resolved alert(s) with no incident here")
+        return "; ".join(parts)
+
+
+def alert_record(incident: Incident) -> tuple[str, list[list[str]]] | None:
+    """The alert an incident opened from, and each firing or resolve of it on record, as
+    (fingerprint, [[status, starts_at], ...]); None for an incident a person opened."""
+    source = incident.source
+    if source is None or not isinstance(source.get("fingerprint"), str):
+        return None
+    seen = [["firing", str(source.get("starts_at"))]]
+    for event in incident.events:
+        alert = (event.details or {}).get("alert") if event.kind is EventKind.NOTE else None
+        if isinstance(alert, Mapping):
+            seen.append([str(alert.get("status")), str(alert.get("starts_at"))])
+    return source["fingerprint"], seen
 
 
 class Mend:
@@ -87,13 +124,14 @@ class Mend:
         severity: int = 2,
         playbook: str = DEFAULT_PLAYBOOK,
         owner: str | None = None,
+        source: Mapping[str, Any] | None = None,
     ) -> Incident:
         chosen = self.playbook(playbook)
 
         def build(incident_id: str) -> Incident:
             return rules.open_incident(incident_id, title=title, client=client, severity=severity,
                                        playbook=chosen, owner=self.author if owner is None else owner,
-                                       now=self.clock.now())
+                                       now=self.clock.now(), source=source)
 
         build("INC-0")  # validate before the store takes an id, so a typo does not burn one
         self._keep_copy(chosen)
@@ -184,3 +222,54 @@ class Mend:
 
     def follow_ups(self) -> list[FollowUp]:
         return self.store.follow_ups()
+
+    def intake(self, notification: Notification, mapping: IntakeRules) -> IntakeResult:
+        """Open an incident for each new alert; note a resolve or a new firing on the one it opened.
+
+        A repeat notification adds nothing, and a resolve never resolves an incident:
+        the client still needs to hear from us. All of it is decided under the store's
+        lock, so two receivers given the same alert open one incident.
+        """
+        result = IntakeResult()
+        fallback = self.playbook(DEFAULT_PLAYBOOK).name
+        with self.store.locked():
+            # fingerprint -> [incident id, occurrences on record, open?]; the latest incident wins.
+            known: dict[str, list[Any]] = {}
+            for incident in self.store.list_open():
+                if (record := alert_record(incident)) is not None:
+                    known[record[0]] = [incident.id, {tuple(o) for o in record[1]}, True]
+            archived: dict[str, list[Any]] | None = None
+            for alert in notification.alerts:
+                entry = known.get(alert.fingerprint)
+                if entry is None:
+                    if archived is None:
+                        archived = {}
+                        for row in self.store.derive_archived(ALERT_SOURCES_KEY, _archived_alert):
+                            if row is not None:
+                                archived[row[1]] = [row[0], {tuple(o) for o in row[2]}, False]
+                    entry = archived.get(alert.fingerprint)
+                plan = opening(alert, notification, mapping, self.playbooks, fallback)
+                if entry is not None and alert.occurrence in entry[1]:
+                    result.repeats += 1
+                elif alert.status == FIRING and (entry is None or not entry[2]):
+                    # A firing after its incident was resolved here is a new problem for the client.
+                    incident = self.open(plan.title, plan.client, severity=plan.severity, playbook=plan.playbook,
+                                         owner=plan.owner, source=plan.source)
+                    known[alert.fingerprint] = [incident.id, {alert.occurrence}, True]
+                    result.opened.append(incident.id)
+                elif entry is None:
+                    result.unmatched += 1
+                else:
+                    details = {"alert": {"fingerprint": alert.fingerprint, "status": alert.status,
+                                         "starts_at": alert.occurrence[1]}}
+                    self.store.update(entry[0], lambda inc, alert=alert, details=details: rules.add_note(
+                        inc, note_text(alert, plan.title), now=self.clock.now(), author=notification.kind,
+                        details=details))
+                    entry[1].add(alert.occurrence)
+                    result.noted.append(entry[0])
+        return result
+
+
+def _archived_alert(incident: Incident) -> list[Any] | None:
+    record = alert_record(incident)
+    return None if record is None else [incident.id, record[0], record[1]]

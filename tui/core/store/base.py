@@ -6,6 +6,7 @@ no TinyDB, no files, no SQL.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from ..model import Incident
 
 # Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
 CACHE_KEY_PATTERN = r"[a-z0-9-]+"
+# A fired hook's mark is kept this long: longer than any watcher waits between ticks.
+MARK_DAYS = 7
 
 
 class StoreError(Exception):
@@ -98,6 +101,19 @@ class Store(Protocol):
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         """A kept playbook version, or None."""
+        ...
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the store's lock across several reads and writes (it nests), so a decision
+        made on what was read (is this alert known yet?) cannot race another process."""
+        ...
+
+    def claim(self, marks: Sequence[str], now: datetime) -> set[str]:
+        """Record marks (a hook's firing) not recorded yet; returns the ones this call recorded.
+
+        Of any number of processes claiming one mark, exactly one gets it back. Marks
+        older than MARK_DAYS before `now` are forgotten.
+        """
         ...
 
     def close(self) -> None: ...

@@ -8,6 +8,7 @@ Layout of a data dir:
     cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete,
                       and removed once no run has used KEY for CACHE_UNUSED_DAYS
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
+    marks.json        hooks fired lately ({mark: time}), so two watchers fire each once
 
 Schema versions (meta.schema_version):
     0  files from before versioning: no meta record, or one without schema_version,
@@ -29,7 +30,8 @@ import os
 import re
 import shutil
 import socket
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -46,6 +48,7 @@ from .base import (
     FollowUp,
     LockTimeoutError,
     StoreError,
+    MARK_DAYS,
     UnknownIncidentError,
 )
 
@@ -106,6 +109,7 @@ class TinyStore:
         make_private_dir(self._archive_dir)
         self._open_path = self._dir / "open.json"
         self._lock_path = self._dir / "mend.lock"
+        self._marks_path = self._dir / "marks.json"
         self._owner_path = self._dir / "mend.lock.owner"
         self._lock_timeout = lock_timeout
         self._lock = FileLock(self._lock_path, timeout=lock_timeout, mode=0o600)
@@ -211,6 +215,37 @@ class TinyStore:
         return self._dir / "playbooks" / digest / f"{name}.toml"
 
     # -- writes: under the lock, every file read (and checked) before it is written --
+
+    def locked(self) -> AbstractContextManager[None]:
+        return self._locked()
+
+    def claim(self, marks: Sequence[str], now: datetime) -> set[str]:
+        if not marks:
+            return set()
+        # A file of its own: claiming does not change open.json, so boards do not reload for it.
+        with self._locked():
+            kept = self._read_marks()
+            horizon = format_time(now - timedelta(days=MARK_DAYS))
+            kept = {mark: at for mark, at in kept.items() if at >= horizon}
+            won = {mark for mark in marks if mark not in kept}
+            if won:
+                stamp = format_time(now)
+                kept.update(dict.fromkeys(won, stamp))
+                write_atomically(self._marks_path, json.dumps(kept).encode())
+        return won
+
+    def _read_marks(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._marks_path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except OSError as error:
+            raise StoreError(f"cannot read {self._marks_path}: {error.strerror or error}") from error
+        except ValueError as error:
+            raise _corrupt(self._marks_path, f"not JSON: {error}") from error
+        if not (isinstance(data, dict) and all(isinstance(at, str) for at in data.values())):
+            raise _corrupt(self._marks_path, "expected an object of mark: time")
+        return data
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
         with self._locked():
