@@ -233,41 +233,53 @@ class Mend:
         result = IntakeResult()
         fallback = self.playbook(DEFAULT_PLAYBOOK).name
         with self.store.locked():
-            # fingerprint -> [incident id, occurrences on record, open?]; the latest incident wins.
-            known: dict[str, list[Any]] = {}
+            known: dict[str, list[_AlertEntry]] = {}  # fingerprint -> incidents opened by it, open ones first
             for incident in self.store.list_open():
                 if (record := alert_record(incident)) is not None:
-                    known[record[0]] = [incident.id, {tuple(o) for o in record[1]}, True]
-            archived: dict[str, list[Any]] | None = None
+                    known.setdefault(record[0], []).append(_AlertEntry(incident.id, record[1], True))
+            archived: dict[str, list[_AlertEntry]] | None = None
             for alert in notification.alerts:
-                entry = known.get(alert.fingerprint)
-                if entry is None:
-                    if archived is None:
+                entries = known.get(alert.fingerprint, [])
+                if not any(alert.occurrence in entry.seen for entry in entries):
+                    if archived is None:  # read only when needed: most alerts are repeats of open ones
                         archived = {}
                         for row in self.store.derive_archived(ALERT_SOURCES_KEY, _archived_alert):
                             if row is not None:
-                                archived[row[1]] = [row[0], {tuple(o) for o in row[2]}, False]
-                    entry = archived.get(alert.fingerprint)
+                                archived.setdefault(row[1], []).insert(0, _AlertEntry(row[0], row[2], False))
+                    entries = entries + archived.get(alert.fingerprint, [])
                 plan = opening(alert, notification, mapping, self.playbooks, fallback)
-                if entry is not None and alert.occurrence in entry[1]:
+                firing = ("firing", alert.occurrence[1])
+                open_one = next((entry for entry in entries if entry.open), None)
+                target = open_one if alert.status == FIRING else next(
+                    (entry for entry in entries if firing in entry.seen), open_one or (entries[0] if entries else None))
+                if any(alert.occurrence in entry.seen for entry in entries):
                     result.repeats += 1
-                elif alert.status == FIRING and (entry is None or not entry[2]):
+                elif target is None and alert.status == FIRING:
                     # A firing after its incident was resolved here is a new problem for the client.
                     incident = self.open(plan.title, plan.client, severity=plan.severity, playbook=plan.playbook,
                                          owner=plan.owner, source=plan.source)
-                    known[alert.fingerprint] = [incident.id, {alert.occurrence}, True]
+                    known.setdefault(alert.fingerprint, []).insert(0, _AlertEntry(incident.id, [list(firing)], True))
                     result.opened.append(incident.id)
-                elif entry is None:
+                elif target is None:
                     result.unmatched += 1
                 else:
                     details = {"alert": {"fingerprint": alert.fingerprint, "status": alert.status,
                                          "starts_at": alert.occurrence[1]}}
-                    self.store.update(entry[0], lambda inc, alert=alert, details=details: rules.add_note(
+                    self.store.update(target.id, lambda inc, alert=alert, details=details: rules.add_note(
                         inc, note_text(alert, plan.title), now=self.clock.now(), author=notification.kind,
                         details=details))
-                    entry[1].add(alert.occurrence)
-                    result.noted.append(entry[0])
+                    target.seen.add(alert.occurrence)
+                    result.noted.append(target.id)
         return result
+
+
+class _AlertEntry:
+    """An incident an alert opened, and the firings and resolves of it on record."""
+
+    def __init__(self, incident_id: str, seen: list[list[str]], is_open: bool) -> None:
+        self.id = incident_id
+        self.seen = {(status, starts_at) for status, starts_at in seen}
+        self.open = is_open
 
 
 def _archived_alert(incident: Incident) -> list[Any] | None:
