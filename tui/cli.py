@@ -409,6 +409,54 @@ def cmd_intake(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     return EXIT_OK
 
 
+def listen_token(env: Mapping[str, str]) -> str | None:
+    """MEND_LISTEN_TOKEN, else `token` in the [listen] table of the settings file."""
+    if env.get("MEND_LISTEN_TOKEN"):
+        return env["MEND_LISTEN_TOKEN"]
+    table = read_config(env).get("listen", {})
+    token = table.get("token") if isinstance(table, dict) else None
+    if not isinstance(table, dict) or set(table) - {"token"} or not (token is None or isinstance(token, str)):
+        raise UsageError(f"{config_path(env)}: [listen] takes one key, token = \"...\"")
+    return token or None
+
+
+def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    try:
+        import aiohttp  # noqa: F401 - only to say what is missing
+    except ImportError:
+        raise UsageError("mend listen needs aiohttp: pip install 'mend[alerts]'") from None
+    import asyncio
+
+    from .listen import is_loopback, make_app, serve
+
+    mapping = intake_rules(env)
+    token = listen_token(env)
+    if token is None and not is_loopback(args.host):
+        raise UsageError(f"--host {args.host} is reachable from other machines: set MEND_LISTEN_TOKEN "
+                         "(senders then need that bearer token)")
+    mend = build_mend(args, env, clock)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    def ready(addresses: list[Any]) -> None:
+        host, port = addresses[0][:2]
+        guard = "bearer token required" if token else "no token: loopback only"
+        log(f"mend listen: receiving on http://{host}:{port}/alerts ({guard}); ctrl+c stops")
+
+    try:
+        asyncio.run(serve(make_app(mend, mapping, token=token, log=log), args.host, args.port, ready))
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {raw!r}")
+    return int(raw)
+
+
 def cmd_follow_ups(mend: Mend, args: argparse.Namespace) -> int:
     pending = mend.follow_ups()
     if not pending:
@@ -653,6 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="-", metavar="FILE", help="the JSON body, or - for stdin (default)")
     p.add_argument("--json", action="store_true", help="print what was opened and noted as JSON")
 
+    p = command("listen", cmd_listen, "receive Alertmanager and Grafana webhooks over HTTP at /alerts "
+                "(needs the alerts extra)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs "
+                   "MEND_LISTEN_TOKEN)")
+    p.add_argument("--port", type=_port, default=9095, help="default 9095; 0 picks a free one")
+
     command("follow-ups", cmd_follow_ups, "list follow-up check-ins that are not done yet")
     p = command("follow-up", cmd_follow_up, "record the follow-up check-in with the client of a resolved incident")
     p.add_argument("id")
@@ -683,7 +737,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
-    if handler in (cmd_demo, cmd_intake):
+    if handler in (cmd_demo, cmd_intake, cmd_listen):
         return handler(args, env, clock)
     return handler(build_mend(args, env, clock), args)
 
