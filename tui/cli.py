@@ -19,11 +19,13 @@ from rich.text import Text
 
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
+from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
+from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import write_new_file
 from .core.store import StoreError, open_store
@@ -31,6 +33,7 @@ from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
+EXIT_LATE = 1  # mend due: something is over budget or overdue
 
 
 class UsageError(Exception):
@@ -451,6 +454,75 @@ def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     return EXIT_OK
 
 
+def load_hooks(env: Mapping[str, str]) -> tuple[Hook, ...]:
+    try:
+        return parse_hooks(read_config(env).get("hooks"))
+    except ValueError as error:
+        raise UsageError(f"{config_path(env)}: {error}") from None
+
+
+def cmd_watch(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    import signal
+    import threading
+
+    hooks = load_hooks(env)
+    mend = build_mend(args, env, clock)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    runner = HookRunner(hooks, say, env=env)
+    watcher = Watcher(mend, runner.fire)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    trouble = None  # the last store problem, said once until it changes
+    try:
+        watcher.tick()  # the baseline: what is late already was told before
+        say(f"mend watch: {len(hooks)} hook(s), a look every {args.interval:g}s; ctrl+c stops")
+        while not stop.wait(args.interval):
+            try:
+                for payload in watcher.tick():
+                    print(one_line(f"{payload['event']} {payload['incident']['id']}"), flush=True)
+                trouble = None
+            except StoreError as error:
+                if str(error) != trouble:
+                    trouble = str(error)
+                    say(f"mend watch: {one_line(trouble)}; trying again")
+    except KeyboardInterrupt:
+        pass
+    runner.close(wait=not stop.is_set())
+    return EXIT_OK
+
+
+def cmd_due(mend: Mend, args: argparse.Namespace) -> int:
+    late = due_now(mend, mend.clock.now())
+    if args.json:
+        _print_json([item.to_dict() for item in late])
+    elif not late:
+        print("Nothing is over budget or overdue.")
+    else:
+        table = Table(box=None, pad_edge=False)
+        for column in ("ID", "WHAT", "LATE BY", "CLIENT", "TITLE"):
+            table.add_column(column, no_wrap=column != "TITLE")
+        what = {"over_budget": "over budget in {stage}", "update_overdue": "client update overdue",
+                "follow_up_due": "follow-up due"}
+        for item in late:
+            table.add_row(item.id, what[item.kind].format(stage=(item.stage or "").replace("_", " ")),
+                          short_duration(item.late_by), Text(one_line(item.client)), Text(one_line(item.title)))
+        _console().print(table)
+    return EXIT_LATE if late else EXIT_OK
+
+
+def _interval(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.05 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"an interval is seconds from 0.05 to 3600, not {raw!r}")
+    return value
+
+
 def _port(raw: str) -> int:
     if not raw.isdigit() or int(raw) > 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {raw!r}")
@@ -707,6 +779,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "MEND_LISTEN_TOKEN)")
     p.add_argument("--port", type=_port, default=9095, help="default 9095; 0 picks a free one")
 
+    p = command("watch", cmd_watch, "run the board's tick without a screen: fire the hooks in config.toml for "
+                "new events, warnings, breaches and overdue updates (once per team, however many watch)")
+    p.add_argument("--interval", type=_interval, default=1.0, metavar="SECONDS", help="between looks (default 1)")
+
+    p = command("due", cmd_due, "list what is over budget or overdue now; exit status 1 when anything is")
+    p.add_argument("--json", action="store_true")
+
     command("follow-ups", cmd_follow_ups, "list follow-up check-ins that are not done yet")
     p = command("follow-up", cmd_follow_up, "record the follow-up check-in with the client of a resolved incident")
     p.add_argument("id")
@@ -737,7 +816,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
-    if handler in (cmd_demo, cmd_intake, cmd_listen):
+    if handler in (cmd_demo, cmd_intake, cmd_listen, cmd_watch):
         return handler(args, env, clock)
     return handler(build_mend(args, env, clock), args)
 
