@@ -359,3 +359,11 @@ def test_an_alert_taken_by_two_receivers_at_once_is_decided_under_the_lock(data_
     assert results["first"].opened == ["INC-1"]
     assert results["second"].opened == [] and results["second"].repeats == 1
     assert [incident.id for incident in first.list_open()] == ["INC-1"]
+
+
+def test_an_alert_another_process_opened_meanwhile_is_seen(mend, data_dir, playbooks, clock):
+    intake(mend, AM)  # mend now keeps its index of alerts
+    other = Mend(TinyStore(data_dir), playbooks, clock, author="b")
+    assert intake(other, GRAFANA).opened == ["INC-3"]
+    assert intake(mend, GRAFANA).repeats == 1
+    assert len(mend.list_open()) == 3

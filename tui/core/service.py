@@ -63,6 +63,7 @@ class Mend:
         self.clock = clock
         self.author = author
         self._copies: dict[tuple[str, str], Playbook | None] = {}
+        self._alert_index: tuple[object, dict[str, list[_AlertEntry]]] = (None, {})  # see intake
 
     def playbook(self, name: str) -> Playbook:
         try:
@@ -233,10 +234,12 @@ class Mend:
         result = IntakeResult()
         fallback = self.playbook(DEFAULT_PLAYBOOK).name
         with self.store.locked():
-            known: dict[str, list[_AlertEntry]] = {}  # fingerprint -> incidents opened by it, open ones first
-            for incident in self.store.list_open():
-                if (record := alert_record(incident)) is not None:
-                    known.setdefault(record[0], []).append(_AlertEntry(incident.id, record[1], True))
+            # fingerprint -> incidents opened by it, open ones first. Kept from the last call while
+            # the open set is unchanged since (a stream of alerts meets only its own writes).
+            token, cached = self._alert_index
+            self._alert_index = (None, {})
+            known: dict[str, list[_AlertEntry]] = cached if token is not None and token == self.store.change_token() \
+                else self._open_alerts()
             archived: dict[str, list[_AlertEntry]] | None = None
             for alert in notification.alerts:
                 entries = known.get(alert.fingerprint, [])
@@ -270,7 +273,15 @@ class Mend:
                         details=details))
                     target.seen.add(alert.occurrence)
                     result.noted.append(target.id)
+            self._alert_index = (self.store.change_token(), known)
         return result
+
+    def _open_alerts(self) -> dict[str, list[_AlertEntry]]:
+        known: dict[str, list[_AlertEntry]] = {}
+        for incident in self.store.list_open():
+            if (record := alert_record(incident)) is not None:
+                known.setdefault(record[0], []).append(_AlertEntry(incident.id, record[1], True))
+        return known
 
 
 class _AlertEntry:
