@@ -367,3 +367,17 @@ def test_an_alert_another_process_opened_meanwhile_is_seen(mend, data_dir, playb
     assert intake(other, GRAFANA).opened == ["INC-3"]
     assert intake(mend, GRAFANA).repeats == 1
     assert len(mend.list_open()) == 3
+
+
+def test_the_readme_settings_example_is_valid():
+    import re
+    import tomllib
+
+    from tui.core.hooks import parse_hooks
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = tomllib.loads(re.search(r"```toml\n(\[intake\].*?)```", readme, re.S)[1])
+    assert parse_intake_rules(example["intake"]) == IntakeRules(
+        severities={**IntakeRules().severities, "p1": 1, "p2": 2})
+    assert [hook.events for hook in parse_hooks(example["hooks"])] == [("warn", "breach", "update_overdue"),
+                                                                      ("new",)]
