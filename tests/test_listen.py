@@ -144,7 +144,8 @@ def start_listener(data: Path, *args: str, **env: str) -> tuple[subprocess.Popen
 def test_mend_listen_serves_until_sigterm_and_keeps_the_token_out_of_its_output(data_dir):
     proc, url = start_listener(data_dir, MEND_LISTEN_TOKEN="t0ken-never-shown")
     try:
-        request = urllib.request.Request(url + "/alerts", data=AM, headers={"Authorization": "Bearer t0ken-never-shown"})
+        request = urllib.request.Request(url + "/alerts", data=AM,
+                                         headers={"Authorization": "Bearer t0ken-never-shown"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.loads(response.read())["opened"] == ["INC-1", "INC-2"]
     finally:

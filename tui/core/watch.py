@@ -132,7 +132,8 @@ class Watcher:
                 live.add(key)
                 crossed = self._crossings.observe(key, stage.status)
                 if crossed is not None:
-                    mark = f"{incident.id}/{crossed.value}/{incident.stage.value}/{format_time(incident.stage_entered_at)}"
+                    entered = format_time(incident.stage_entered_at)
+                    mark = f"{incident.id}/{crossed.value}/{incident.stage.value}/{entered}"
                     out.append((mark, _reading_payload(crossed.value, incident, stage, now)))
             if update is not None:
                 key = budget.update_key(incident)
