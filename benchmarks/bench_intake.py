@@ -6,7 +6,8 @@ Intake: ALERTS Alertmanager notifications of one new alert each, then the same a
 (repeats, which store nothing), then GROUPS notifications of GROUP_SIZE alerts. Each
 set goes once through a real `mend listen` subprocess over HTTP (one keep-alive
 connection, as Alertmanager's sender uses) and once straight through the service in
-this process (the baseline: parser and store, no HTTP), each on a fresh data folder.
+this process (the baseline: parser and store, no HTTP), each on a fresh data folder,
+ROUNDS times in turn; each figure is the best round.
 
 Hook latency: a watcher tick that finds a breach, until its hook (a shell running
 `cat`) has run to the end; the baseline is a tick that finds nothing. A running
@@ -36,8 +37,9 @@ from tui.core.service import Mend
 from tui.core.store import TinyStore
 from tui.core.watch import Watcher
 
-ALERTS = 200
-GROUPS = 10
+ALERTS = 150
+GROUPS = 6
+ROUNDS = 2
 GROUP_SIZE = 50
 HOOK_REPS = 20
 SAMPLE = json.loads((Path(__file__).parent.parent / "tests" / "alerts" / "alertmanager-firing.json").read_text())
@@ -122,9 +124,13 @@ def hook_latency(folder: Path) -> tuple[list[float], list[float]]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        service = through_service(Path(tmp) / "service")
-        listen = through_listen(Path(tmp) / "listen")
-        print(f"Intake throughput (alerts per second; {ALERTS} single-alert bodies, {GROUPS} bodies of {GROUP_SIZE})")
+        # Alternate, and keep each one's best: other work on the machine then hits both alike.
+        rounds = [(through_service(Path(tmp) / f"service{n}"), through_listen(Path(tmp) / f"listen{n}"))
+                  for n in range(ROUNDS)]
+        service = [max(figures) for figures in zip(*(s for s, _ in rounds))]
+        listen = [max(figures) for figures in zip(*(h for _, h in rounds))]
+        print(f"Intake throughput (alerts per second, best of {ROUNDS}; {ALERTS} single-alert bodies, "
+              f"{GROUPS} bodies of {GROUP_SIZE})")
         print(f"{'':26}{'mend listen (HTTP)':>20}{'service (baseline)':>20}")
         for (name, _, _), over_http, direct in zip(workload(), listen, service):
             print(f"{name:26}{over_http:>20.0f}{direct:>20.0f}")
