@@ -34,7 +34,7 @@ from tui.core.hooks import Hook, HookRunner
 from tui.core.intake import IntakeRules, parse_notification
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.core.watch import Watcher
 
 ALERTS = 150

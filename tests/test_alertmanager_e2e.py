@@ -25,7 +25,7 @@ import pytest
 
 from tui.core.clock import SystemClock
 from tui.core.model import EventKind, Incident, format_time
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 pytestmark = pytest.mark.slow
 

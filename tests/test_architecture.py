@@ -31,6 +31,7 @@ def test_the_import_contracts_hold() -> None:
     ("tui/core/rules.py", "from tui.screens import board", "The domain core imports nothing from Textual"),
     ("tui/widgets/card.py", "from tui.screens import board", "Widgets do not import screens"),
     ("tui/cli.py", "import tinydb", "Only the store package talks to TinyDB"),
+    ("tui/core/service.py", "import aiohttp", "Only the receiver talks to aiohttp"),
 ])
 def test_a_broken_rule_is_caught(tmp_path: Path, module: str, line: str, contract: str) -> None:
     shutil.copytree(ROOT / "tui", tmp_path / "tui", ignore=shutil.ignore_patterns("__pycache__"))

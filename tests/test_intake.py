@@ -19,7 +19,7 @@ from tui.core.intake import (MAX_BODY, MAX_DEPTH, IntakeError, IntakeRules, pars
 from tui.core.model import EventKind
 from tui.core.rules import MAX_TITLE
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 
 ALERTS = Path(__file__).parent / "alerts"
 AM = json.loads((ALERTS / "alertmanager-firing.json").read_text())

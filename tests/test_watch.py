@@ -16,7 +16,8 @@ import pytest
 from tui.core.hooks import Hook, HookRunner, parse_hooks
 from tui.core.model import ReportPart
 from tui.core.service import Mend
-from tui.core.store import StoreError, TinyStore
+from tui.core.store import StoreError
+from tui.core.store.tinydb import TinyStore
 from tui.core.watch import Watcher, due_now
 
 

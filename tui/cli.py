@@ -424,11 +424,11 @@ def listen_token(env: Mapping[str, str]) -> str | None:
 
 
 def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
-    try:
-        import aiohttp  # noqa: F401 - only to say what is missing
-    except ImportError:
-        raise UsageError("mend listen needs aiohttp: pip install 'mend[alerts]'") from None
     import asyncio
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UsageError("mend listen needs aiohttp: pip install 'mend[alerts]'")
 
     from .listen import is_loopback, make_app, serve
 
