@@ -381,3 +381,23 @@ def test_the_readme_settings_example_is_valid():
         severities={**IntakeRules().severities, "p1": 1, "p2": 2})
     assert [hook.events for hook in parse_hooks(example["hooks"])] == [("warn", "breach", "update_overdue"),
                                                                       ("new",)]
+
+
+def _config_values():
+    scalars = st.none() | st.booleans() | st.integers(-2, 6) | st.floats(allow_nan=False) | st.text(max_size=8)
+    keys = st.sampled_from(["client_labels", "severity_label", "severities", "default_severity", "title_labels",
+                            "playbook_label", "default_client", "other", "critical"])
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(keys, inner, max_size=4), max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_config_values())
+def test_any_intake_table_is_taken_or_refused_with_a_clear_error(value):
+    try:
+        rules = parse_intake_rules(value)
+    except ValueError as error:
+        assert "\n" not in str(error)
+        return
+    assert rules.default_severity in (1, 2, 3, 4) and set(rules.severities.values()) <= {1, 2, 3, 4}
+    assert all(name.strip() for name in rules.client_labels)

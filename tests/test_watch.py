@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tui.core.hooks import Hook, HookRunner, parse_hooks
 from tui.core.model import ReportPart
@@ -305,3 +307,22 @@ def test_mend_watch_names_a_bad_hooks_table(tmp_path, data_dir):
     config.write_text('[[hooks]]\nevent = "nwe"\ncommand = "true"\n')
     result = cli(data_dir, "watch", config=config)
     assert result.returncode == 2 and "unknown event 'nwe'" in result.stderr
+
+
+def _toml_values():
+    scalars = (st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=False)
+               | st.sampled_from(["new", "breach", "*", "", "nwe", "true", "event", "command", "timeout"]))
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["event", "command", "timeout", "other"]), inner, max_size=4), max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_toml_values())
+def test_any_hooks_value_is_taken_or_refused_with_a_clear_error(value):
+    try:
+        hooks = parse_hooks(value)
+    except ValueError as error:
+        assert "\n" not in str(error)
+        return
+    for hook in hooks:
+        assert hook.events and hook.command and 0 < hook.timeout <= 3600
