@@ -390,6 +390,8 @@ def _read_body(name: str) -> bytes:
     """At most one byte over the limit, so a huge file or endless pipe is refused without being read whole."""
     try:
         if name == "-":
+            if sys.stdin.isatty():
+                raise UsageError("give the webhook body as FILE, or pipe it in")
             return sys.stdin.buffer.read(MAX_BODY + 1)
         with open(Path(name).expanduser(), "rb") as file:
             return file.read(MAX_BODY + 1)
