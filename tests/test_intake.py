@@ -197,7 +197,7 @@ def test_bad_intake_rules_are_named(table, problem):
     (body({**AM, "status": "on fire"}), 'status: expected "firing" or "resolved"'),
     (body({**AM, "version": "3"}), "version '3'"),
     (body({**AM, "alerts": [1]}), r"alerts\[0\]: expected an object"),
-    (body(one_alert({"client": 7})), r"labels.client: expected a string"),
+    (body(one_alert({"client": 7})), r"labels\[.client.\]: expected a string"),
     (body(one_alert({}, startsAt="yesterday")), "expected an RFC 3339 time"),
     (body(one_alert({}, startsAt="2026-13-45T00:00:00Z")), "not a real time"),
     (body(one_alert({}, fingerprint="../../etc")), "fingerprint"),

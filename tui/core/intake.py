@@ -192,8 +192,8 @@ def _strings(value: Any, where: str) -> Mapping[str, str]:
     for key, item in value.items():
         _text(key, f"{where} key", MAX_KEY)
         if not isinstance(item, str):
-            raise IntakeError(f"{where}.{key[:40]}: expected a string, found {_type(item)}")
-        _text(item, f"{where}.{key[:40]}", MAX_VALUE)
+            raise IntakeError(f"{where}[{key[:40]!r}]: expected a string, found {_type(item)}")
+        _text(item, f"{where}[{key[:40]!r}]", MAX_VALUE)
     return MappingProxyType(dict(value))
 
 
