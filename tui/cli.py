@@ -21,7 +21,7 @@ from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, missing_required
+from .core.rules import RuleError, is_done, missing_required
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.store import StoreError, TinyStore, write_new_file
@@ -165,9 +165,10 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
         plan = playbook.stage(incident.stage)
         out.print(Text(f"goal: {plan.goal}"))
         for item in plan.checklist:
-            mark = "x" if item.id in incident.checked else " "
+            mark = "x" if is_done(incident, item) else " "
             required = " (required)" if item.required else ""
-            out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}"))
+            by_data = " · done by what is on record" if item.id not in incident.checked and mark == "x" else ""
+            out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}{by_data}"))
     out.print(Text("timeline:"))
     for event in incident.events:
         out.print(Text("  " + _event_line(event)))
@@ -232,7 +233,8 @@ def _tone_line(finding: tone.Finding, text: str) -> str:
 
 def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
-    findings = tone.check(args.text, "update", mend.playbook_for(mend.get(incident_id)))
+    incident = mend.get(incident_id)
+    findings = tone.check_message(args.text, incident.stage, mend.playbook_for(incident))
     for finding in findings:
         print(_tone_line(finding, args.text), file=sys.stderr)
     if findings and args.strict:
@@ -564,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
 
     p = command("update", cmd_update, "record a client-facing update (restarts the update cadence); the tone "
-                "coach's warnings go to stderr")
+                "coach reads it by the rules of the incident's stage (the apology rules in acknowledge and "
+                "empathize) and its warnings go to stderr")
     p.add_argument("id")
     p.add_argument("text")
     p.add_argument("--strict", action="store_true", help="any tone warning refuses the update (exit 2)")

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 from .model import BOARD_STAGES, Stage
+from .satisfied import PREDICATES
 
 DEFAULT_PLAYBOOK = "service-recovery"
 SCHEMA = 1
@@ -29,7 +30,7 @@ SEVERITIES = (1, 2, 3, 4)
 _TOP_KEYS = ("schema", "name", "title", "when_to_use", "severities", "follow_up_days",
              "update_cadence_minutes", "stages", "tone")
 _STAGE_KEYS = ("goal", "prompts", "budget_minutes", "checklist")
-_ITEM_KEYS = ("id", "text", "required")
+_ITEM_KEYS = ("id", "text", "required", "satisfied_by")
 _TONE_KEYS = ("apology_phrase", "blame_phrases", "excuse_phrases")
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -41,6 +42,7 @@ class ChecklistItem:
     id: str
     text: str
     required: bool
+    satisfied_by: str | None = None  # a name in satisfied.PREDICATES: data that ticks it
 
 
 @dataclass(frozen=True)
@@ -364,8 +366,20 @@ class _Reader:
             required = entry.get("required", False)
             if not isinstance(required, bool):
                 self.problem(_join(item_key, "required"), f"must be true or false, not {_describe(required)}")
-            items.append(ChecklistItem(id=item_id, text=text, required=required))
+            satisfied_by = self.satisfied_by(entry, item_key)
+            items.append(ChecklistItem(id=item_id, text=text, required=required, satisfied_by=satisfied_by))
         return tuple(items)
+
+    def satisfied_by(self, entry: dict[str, Any], item_key: str) -> str | None:
+        if "satisfied_by" not in entry:
+            return None
+        name = self.text(entry, "satisfied_by", item_key)
+        if name is not None and name not in PREDICATES:
+            close = difflib.get_close_matches(name, PREDICATES, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(PREDICATES))}"
+            self.problem(_join(item_key, "satisfied_by"), f"unknown name {name!r}; {hint}")
+            return None
+        return name
 
     def severities(self, data: dict[str, Any]) -> tuple[int, ...]:
         value = data.get("severities", list(SEVERITIES))

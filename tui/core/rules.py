@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
+from .satisfied import APOLOGY, MESSAGE_KIND, by_data
+from .tone import has_apology
 
 MAX_TITLE = 200
 MAX_CLIENT = 100
@@ -93,6 +95,11 @@ def _require_open(incident: Incident) -> None:
         raise RuleError(f"{incident.id} is resolved; reopen it first")
 
 
+def is_done(incident: Incident, item: ChecklistItem) -> bool:
+    """Ticked by hand, or answered by data the incident already holds (satisfied_by)."""
+    return item.id in incident.checked or by_data(incident, item.satisfied_by)
+
+
 def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:
     """Required items of the current stage that are not ticked yet.
 
@@ -102,7 +109,7 @@ def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistI
     if incident.is_resolved:
         return ()
     plan = playbook.stage(incident.stage)
-    missing = tuple(item for item in plan.checklist if item.required and item.id not in incident.checked)
+    missing = tuple(item for item in plan.checklist if item.required and not is_done(incident, item))
     if incident.stage is Stage.REPORT_BACK:
         written = incident.report
         missing += tuple(
@@ -241,11 +248,18 @@ def add_note(incident: Incident, text: str, *, now: datetime, author: str) -> In
     return apply(incident, Event(kind=EventKind.NOTE, at=now, author=author, text=_bounded("note", text, MAX_TEXT)))
 
 
-def add_update(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:
-    """Record a client-facing update: it restarts the update cadence."""
+def add_update(
+    incident: Incident, text: str, *, now: datetime, author: str, playbook: Playbook | None = None
+) -> Incident:
+    """Record a client-facing update: it restarts the update cadence.
+
+    With the playbook, an update that says its apology words is recorded as the
+    apology (so the apology item counts as done, whatever the stage).
+    """
     _require_open(incident)
     text = _bounded("client update", text, MAX_TEXT)
-    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text))
+    details = {MESSAGE_KIND: APOLOGY} if playbook is not None and has_apology(text, playbook) else None
+    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text, details=details))
 
 
 def set_report_part(

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from ..core.budget import status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
-from ..core.rules import can_go_back
+from ..core.rules import can_go_back, is_done
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
 
@@ -141,12 +141,14 @@ class DetailScreen(Screen):
         highlighted = checklist.highlighted
         checklist.clear_options()
         for item in plan.checklist:
-            done = item.id in self.incident.checked
+            done = is_done(self.incident, item)
             style = self.get_component_rich_style
             label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
             label.append(item.text)
             if item.required:
                 label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
+            if done and item.id not in self.incident.checked:
+                label.append(" · on record", style=style("detail--muted"))
             checklist.add_option(Option(label, id=item.id))
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
@@ -196,8 +198,14 @@ class DetailScreen(Screen):
 
     def action_toggle_item(self) -> None:
         option = self.query_one("#checklist", OptionList).highlighted_option
-        if option is not None and option.id is not None:
-            self.app.toggle_item(self.incident.id, option.id)
+        if option is None or option.id is None:
+            return
+        _, item = self.playbook.item(option.id)
+        if item.id not in self.incident.checked and is_done(self.incident, item):
+            # Ticking it would record the same fact twice; the record already answers it.
+            self.app.notify(f"{item.text}: already done by what is on record")
+            return
+        self.app.toggle_item(self.incident.id, option.id)
 
     @on(OptionList.OptionSelected, "#checklist")
     def _item_selected(self) -> None:

@@ -145,7 +145,7 @@ class UpdateScreen(ModalScreen[None]):
     @on(Input.Changed, "#update-text")
     def _coach(self, event: Input.Changed) -> None:
         text = event.value
-        findings = tone.check(text, "update", self.app.mend.playbook_for(self.incident))
+        findings = tone.check_message(text, self.incident.stage, self.app.mend.playbook_for(self.incident))
         style = self._style
         marked = Text()
         at = 0
@@ -155,7 +155,9 @@ class UpdateScreen(ModalScreen[None]):
                 marked.append(one_line(text[start:end]), style=style("tone--offending"))
                 at = end
         marked.append(one_line(text[at:]))
-        lines = Text().append("Tone coach · advice only, enter still records it", style=style("tone--heading"))
+        rules = "apology rules" if tone.context_for(self.incident.stage) == "apology" else "update rules"
+        lines = Text().append(f"Tone coach · {rules} for {self.incident.stage.label.lower()} · advice only, "
+                              "enter still records it", style=style("tone--heading"))
         for finding in findings:
             excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
             lines.append("\n")
