@@ -63,6 +63,28 @@ def test_the_apology_words_are_whole_words_in_any_case_and_spacing():
     assert [f.rule for f in tone.check("I am very sorryish.", "apology")] == ["missing-apology"]
 
 
+@pytest.mark.parametrize("text", ["I'm very sorry, truly.", "I’m  very sorry.", "i'M VERY SORRY"])
+def test_the_apology_words_match_their_plain_contraction(text):
+    assert tone.check(text, "apology") == [] and tone.has_apology(text)
+
+
+@pytest.mark.parametrize("text", ["Apologies for any inconvenience.", "We are very sorry.", "Im very sorry.",
+                                  "I am sorry.", "So sorry about this."])
+def test_no_substitute_phrase_is_the_apology(text):
+    assert "missing-apology" in [f.rule for f in tone.check(text, "apology")]
+    assert not tone.has_apology(text)
+
+
+def test_the_stage_chooses_the_rules():
+    from tui.core.model import Stage
+
+    text = "It was due to a database deploy; we will fix it soon."
+    assert {f.rule for f in tone.check_message(text, Stage.EMPATHIZE)} == {"missing-apology", "excuse"}
+    assert {f.rule for f in tone.check_message(text, Stage.ACKNOWLEDGE)} == {"missing-apology", "excuse"}
+    for stage in (Stage.DIAGNOSE, Stage.FIX, Stage.REPORT_BACK):
+        assert {f.rule for f in tone.check_message(text, stage)} == {"vague-timing"}
+
+
 def with_tone(tmp_path: Path, table: str):
     # The shipped default playbook plus a [tone] table, loaded as a user playbook would be.
     shipped = (shipped_dir() / "service-recovery.toml").read_text(encoding="utf-8")

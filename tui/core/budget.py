@@ -68,11 +68,10 @@ def stage_reading(incident: Incident, playbook: Playbook, now: datetime) -> Read
 
 
 def update_reading(incident: Incident, playbook: Playbook, now: datetime) -> Reading | None:
-    """Time since the client last heard from us (or since opening) against the cadence."""
+    """Time since the client last heard from us (or since opening or reopening) against the cadence."""
     if incident.is_resolved:
         return None
-    since = incident.last_update_at or incident.opened_at
-    return Reading(elapsed_since(since, now), playbook.update_cadence(incident.severity))
+    return Reading(elapsed_since(incident.cadence_since, now), playbook.update_cadence(incident.severity))
 
 
 def stage_visits(incident: Incident) -> Iterator[tuple[Stage, datetime, datetime | None]]:
@@ -103,7 +102,7 @@ def stage_key(incident: Incident) -> tuple[Hashable, ...]:
 
 def update_key(incident: Incident) -> tuple[Hashable, ...]:
     """Identifies one wait for a client update: sending one starts a new wait."""
-    return (incident.id, "update", incident.last_update_at)
+    return (incident.id, "update", incident.cadence_since)
 
 
 class CrossingTracker:

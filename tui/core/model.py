@@ -243,6 +243,15 @@ class Incident:
         return updates[-1].at if updates else None
 
     @property
+    def cadence_since(self) -> datetime:
+        """Where the wait for the next client update starts: the last update, the latest
+        reopen (a reopen starts the response again), or the opening."""
+        for event in reversed(self.events):
+            if event.kind is EventKind.UPDATE or event.kind is EventKind.REOPENED:
+                return event.at
+        return self.opened_at
+
+    @property
     def report(self) -> dict[ReportPart, ReportEntry]:
         """The latest words for each report-back part written so far."""
         parts: dict[ReportPart, ReportEntry] = {}

@@ -263,7 +263,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-2"
+SUMMARY_KEY = "stats-summary-3"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
@@ -340,7 +340,8 @@ def summarize(incident: Incident) -> Summary:
             follow_ups[-1] = (follow_ups[-1][0], _micros(event.at))
         elif kind is EventKind.REOPENED:
             at = _micros(event.at)
-            stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
+            # A reopen restarts the update cadence, as on the board.
+            stage, entered, is_open, reopened, since, last_update = Stage.ACKNOWLEDGE, at, True, True, at, at
         elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
             at = _micros(event.at)
             stretches.append((since, at, last_update))

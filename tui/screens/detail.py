@@ -131,7 +131,9 @@ class DetailScreen(Screen):
                      style=self.get_component_rich_style(f"detail--{status.value}"))
         reading = update_reading(incident, self.playbook, self.now)
         if reading is not None:
-            last = "since opening" if incident.last_update_at is None else "since the last client update"
+            last = ("since opening" if incident.cadence_since == incident.opened_at
+                    else "since the last client update" if incident.cadence_since == incident.last_update_at
+                    else "since reopening")
             times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} "
                          f"(cadence {short_duration(reading.budget)})")
         self.query_one("#detail-times", Static).update(times)
