@@ -17,7 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .core import budget, export, tone
+from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
@@ -243,6 +243,46 @@ def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_message(mend: Mend, args: argparse.Namespace) -> int:
+    incident_id = normalize_id(args.id)
+    incident = mend.get(incident_id)
+    playbook = mend.playbook_for(incident)
+    kind = args.kind or messages.kind_for(incident.stage)
+    if args.say is not None and kind != "update":
+        raise UsageError("--say goes with --kind update")
+    if args.strict and not args.send:
+        raise UsageError("--strict goes with --send")
+    if args.force and args.output is None:
+        raise UsageError("--force goes with -o FILE")
+    who, now = messages.sender(args.env), mend.clock.now()
+    try:
+        draft = messages.draft(incident, playbook, kind, now, who, news=args.say)
+        content = messages.render(draft, args.format, who, now)
+    except messages.MessageError as error:
+        raise UsageError(str(error)) from None
+    findings = tone.check(draft.text, messages.tone_context(kind, incident.stage), playbook)
+    for finding in findings:
+        print(_tone_line(finding, draft.text), file=sys.stderr)
+    if args.send and findings and args.strict:
+        raise UsageError(f"message not sent: the tone coach has {len(findings)} warning(s) and --strict is on")
+    if args.output is not None:
+        path = Path(args.output).expanduser()
+        if path.is_dir():
+            raise UsageError(f"-o {path}: is a folder; give a file name")
+        try:
+            write_new_file(path, content, overwrite=args.force)
+        except FileExistsError:
+            raise UsageError(f"-o {path}: the file exists; add --force to replace it") from None
+        print(f"{incident.id}: {kind} message written to {path}")
+    else:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+    if args.send:
+        mend.update(incident_id, draft.text)
+        print(f"{incident.id}: {kind} message recorded as a client update", file=sys.stderr)
+    return EXIT_OK
+
+
 _REPORT_OPTIONS = (
     (ReportPart.WHAT_HAPPENED, "what_happened"),
     (ReportPart.WHY, "why"),
@@ -316,8 +356,25 @@ def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
     return len(chosen), export.document(args.format, [r[4] for r in chosen], [r[1] for r in chosen], now)
 
 
+def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
+    """The report-back as a message to the client, one per incident: nothing from the internal record."""
+    if args.format != "md":
+        raise UsageError("--audience client writes Markdown; leave out --format or give --format md")
+    if not args.ids or args.all or args.since or args.until or args.client:
+        raise UsageError("--audience client takes incident ids: each summary is addressed to one client")
+    who, now = messages.sender(args.env), mend.clock.now()
+    parts = []
+    for incident_id in dict.fromkeys(normalize_id(raw) for raw in args.ids):
+        incident = mend.get(incident_id)
+        try:
+            parts.append(messages.draft(incident, mend.playbook_for(incident), "report-back", now, who).markdown)
+        except messages.MessageError as error:
+            raise UsageError(str(error)) from None
+    return len(parts), "\n---\n\n".join(parts)
+
+
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
-    count, content = _exported(mend, args)
+    count, content = _client_summary(mend, args) if args.audience == "client" else _exported(mend, args)
     if args.output is None:
         if args.force:
             raise UsageError("--force goes with -o FILE")
@@ -586,8 +643,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every incident, open and resolved")
     _selection_options(p)
     p.add_argument("--format", choices=export.FORMATS, default="md")
+    p.add_argument("--audience", choices=("internal", "client"), default="internal",
+                   help="client: only what the client should read (greeting, apology, the report-back, the "
+                   "gesture, sign-off), as Markdown")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    p = command("message", cmd_message, "draft a client message from the playbook's templates, tone-checked; "
+                "--send records it as a client update")
+    p.add_argument("id")
+    p.add_argument("--kind", choices=messages.KINDS,
+                   help="default: by stage (acknowledge, apology in empathize, update, report-back)")
+    p.add_argument("--format", choices=messages.FORMATS, default="text",
+                   help="text (default), md (Markdown) or eml (an email draft a mail client opens)")
+    p.add_argument("--say", metavar="TEXT", help="what to tell the client in an update")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--send", action="store_true", help="record the message as a client update")
+    p.add_argument("--strict", action="store_true", help="with --send: any tone warning refuses it (exit 2)")
 
     p = command("import", cmd_import, "add or update incidents from a JSON export (safe to repeat)")
     p.add_argument("file", metavar="FILE", help="a file from mend export --format json, or - for stdin")
@@ -619,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     args = build_parser().parse_args(argv)
+    args.env = env  # for the sender of client messages (messages.sender)
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)

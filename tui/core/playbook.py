@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -28,10 +28,11 @@ SCHEMA = 1
 SEVERITIES = (1, 2, 3, 4)
 
 _TOP_KEYS = ("schema", "name", "title", "when_to_use", "severities", "follow_up_days",
-             "update_cadence_minutes", "stages", "tone")
+             "update_cadence_minutes", "stages", "tone", "messages")
 _STAGE_KEYS = ("goal", "prompts", "budget_minutes", "checklist")
 _ITEM_KEYS = ("id", "text", "required", "satisfied_by")
 _TONE_KEYS = ("apology_phrase", "blame_phrases", "excuse_phrases")
+MESSAGE_KINDS = ("acknowledge", "apology", "update", "report-back")
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_WHERE = re.compile(r"^(.*) \(at (line \d+, column \d+|end of document)\)$", re.DOTALL)
@@ -82,6 +83,7 @@ class Playbook:
     path: Path
     digest: str  # first 12 hex chars of the file's sha256, so an edited playbook can be noticed
     tone: ToneSettings = ToneSettings()
+    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # message kind -> its template, replacing the shipped one
 
     def stage(self, stage: Stage) -> StagePlan:
         return self.stages[stage]
@@ -256,13 +258,34 @@ class _Reader:
         cadence = self.by_severity(data, "update_cadence_minutes", "")
         stages = self.stages(data)
         tone = self.tone(data)
+        messages = self.messages(data)
         if self.problems:
             return None
         return Playbook(
             name=name, title=title, when_to_use=when_to_use, severities=severities,
             follow_up_days=follow_up_days, update_cadence_minutes=cadence, stages=stages,
-            source=source, path=self.path, digest=digest, tone=tone,
+            source=source, path=self.path, digest=digest, tone=tone, messages=messages,
         )
+
+    def messages(self, data: dict[str, Any]) -> Mapping[str, str]:
+        """Templates for client messages; checked as text here, as templates by `mend playbooks check`."""
+        if "messages" not in data:
+            return MappingProxyType({})
+        table = self.table(data, "messages", "", example='{ apology = "..." }')
+        if table is None:
+            return MappingProxyType({})
+        self.unknown_keys(table, MESSAGE_KINDS, "messages")
+        templates = {}
+        for kind in MESSAGE_KINDS:
+            text = self.text(table, kind, "messages") if kind in table else None
+            if text is None:
+                continue
+            from .messages import check_template  # Jinja2 loads only for a playbook with its own templates
+
+            if (problem := check_template(text)) is not None:
+                self.problem(_join("messages", kind), problem)
+            templates[kind] = text
+        return MappingProxyType(templates)
 
     def tone(self, data: dict[str, Any]) -> ToneSettings:
         if "tone" not in data:

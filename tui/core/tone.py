@@ -70,6 +70,12 @@ def check_message(text: str, stage: Stage, playbook: Playbook | None = None) -> 
     return check(text, context_for(stage), playbook)
 
 
+def apology_phrase(playbook: Playbook | None = None) -> str:
+    """The apology words the playbook asks for ("I am very sorry" unless its [tone] changes them)."""
+    tone = playbook.tone if playbook else ToneSettings()
+    return tone.apology_phrase or _rules_data()["apology"]["phrase"]
+
+
 def has_apology(text: str, playbook: Playbook | None = None) -> bool:
     """The message says the playbook's apology words (or their plain contraction)."""
     tone = playbook.tone if playbook else ToneSettings()
