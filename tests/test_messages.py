@@ -224,3 +224,53 @@ def test_the_client_summary_refuses_what_it_cannot_do(data_dir):
                        (("--all",), "takes incident ids")]:
         result = run(data_dir, "export", *args, "--audience", "client")
         assert result.returncode == 2 and says in result.stderr and result.stdout == ""
+
+
+async def test_x_offers_the_client_only_summary(mend, clock, tmp_path):
+    from tui.app import MendApp
+
+    incident = at_fix(mend, clock)
+    mend.advance(incident.id, force=True, reason="to report back")
+    out = tmp_path / "out"
+    out.mkdir()
+    app = MendApp(mend, tick_seconds=3600.0, export_dir=out, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("x", "c")
+        await pilot.pause()
+        await pilot.press("x", "escape")
+        await pilot.pause()
+    assert sorted(path.name for path in out.iterdir()) == ["INC-1-client.md"]
+    assert (out / "INC-1-client.md").read_bytes() == messages.draft(
+        mend.get(incident.id), mend.playbook_for(incident), "report-back", clock.now(), WHO).markdown.encode()
+
+
+async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, clock):
+    from textual.widgets import TextArea
+
+    from tui.app import MendApp
+    from tui.screens.detail import DetailScreen
+    from tui.screens.messages import MessageScreen
+
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="to empathize")
+    app = MendApp(mend, tick_seconds=3600.0, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter", "m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        text = app.screen.query_one("#message-text", TextArea).text
+        assert text.startswith("Hello Acme Ltd,\n\nI am very sorry.")
+        assert not app.screen.query_one("#message-tone").display  # the shipped draft passes its rules
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        first = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
+        assert first.startswith("[x] Said the words") and first.endswith("on record")
+    assert mend.get(incident.id).updates[-1].text == text.strip()  # stored as written, trimmed
+
+
+def test_the_board_and_the_core_start_without_jinja2():
+    code = ("import sys, tui.app, tui.cli, tui.core.messages; "
+            "assert 'jinja2' not in sys.modules, 'jinja2 loaded at startup'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -537,7 +537,7 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    MendApp(mend).run()
+    MendApp(mend, sender=messages.sender(args.env)).run()
     return EXIT_OK
 
 

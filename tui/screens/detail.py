@@ -38,6 +38,7 @@ class DetailScreen(Screen):
         Binding("a", "add_note", "Add note"),
         Binding("u", "update", "Client update"),
         Binding("r", "report", "Report-back"),
+        Binding("m", "message", "Message", id="detail.message"),
     ]
 
     app: MendApp
@@ -227,6 +228,9 @@ class DetailScreen(Screen):
 
     def action_report(self) -> None:
         self.app.ask_report(self.incident.id)
+
+    def action_message(self) -> None:
+        self.app.ask_message(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:
