@@ -188,6 +188,10 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
         Text(f"{share(kept)}: the {UPDATE_CADENCE} (overdue {short_duration(stats.overdue_time)} of "
              f"{short_duration(stats.open_time)})" if kept is not None else f"{DASH} (no open time)"),
     )
+    broken = stats.promises_broken
+    table.add_row(Text("Promised updates"), Text(
+        f"{broken} of {stats.promises_made} promised times missed" if stats.promises_made else "none promised",
+        style=palette["breach"] if broken else "" if stats.promises_made else palette["muted"]))
     table.add_row(Text("Reopened"), Text(f"{stats.reopened} of {stats.ever_resolved} resolved "
                                          f"({share(stats.reopen_rate)})"))
     table.add_row(Text("Follow-ups"), follow_ups_text(stats, palette))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 from .satisfied import APOLOGY, MESSAGE_KIND, by_data
+from .promise import promised
 from .tone import has_apology
 
 MAX_TITLE = 200
@@ -254,12 +255,17 @@ def add_update(
     """Record a client-facing update: it restarts the update cadence.
 
     With the playbook, an update that says its apology words is recorded as the
-    apology (so the apology item counts as done, whatever the stage).
+    apology (so the apology item counts as done, whatever the stage). A promise of
+    the next update ("next update by 15:00") is kept with it.
     """
     _require_open(incident)
     text = _bounded("client update", text, MAX_TEXT)
-    details = {MESSAGE_KIND: APOLOGY} if playbook is not None and has_apology(text, playbook) else None
-    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text, details=details))
+    details: dict[str, str] = {}
+    if playbook is not None and has_apology(text, playbook):
+        details[MESSAGE_KIND] = APOLOGY
+    if (due := promised(text, now)) is not None:
+        details[PROMISED] = format_time(due)  # the next update is due then, not at the cadence
+    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text, details=details or None))
 
 
 def set_report_part(

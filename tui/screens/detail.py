@@ -135,8 +135,10 @@ class DetailScreen(Screen):
             last = ("since opening" if incident.cadence_since == incident.opened_at
                     else "since the last client update" if incident.cadence_since == incident.last_update_at
                     else "since reopening")
-            times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} "
-                         f"(cadence {short_duration(reading.budget)})")
+            promised = incident.promised_update_at
+            wait = (f"next promised by {promised.astimezone():%H:%M}" if promised is not None
+                    else f"cadence {short_duration(reading.budget)}")
+            times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} ({wait})")
         self.query_one("#detail-times", Static).update(times)
 
     def _show_checklist(self, plan: StagePlan) -> None:
