@@ -21,7 +21,7 @@ from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, is_done, missing_required
+from .core.rules import RuleError, apology_skipped, is_done, missing_required
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.store import StoreError, TinyStore, write_new_file
@@ -195,7 +195,13 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
-    _print_stage(mend, mend.advance(normalize_id(args.id), **_forced(args)))
+    incident_id = normalize_id(args.id)
+    skipped_before = apology_skipped(mend.get(incident_id))
+    incident = mend.advance(incident_id, **_forced(args))
+    _print_stage(mend, incident)
+    if apology_skipped(incident) and not skipped_before:
+        print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
+              f"(mend message {incident.id} --kind apology --send)", file=sys.stderr)
     return EXIT_OK
 
 

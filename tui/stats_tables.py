@@ -197,7 +197,8 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
     table.add_row(Text("Follow-ups"), follow_ups_text(stats, palette))
     forced = len(stats.forced_moves)
     table.add_row(Text("Forced moves"), Text(
-        f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)",
+        f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)"
+        + (f"; {stats.apologies_missing} still without an apology ♡✗" if stats.apologies_missing else ""),
         style=palette["breach"] if stats.forced_out_of_empathize else palette["warn"] if forced else "",
     ))
     return _titled("Outcomes", "", table, palette)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
-from .satisfied import APOLOGY, MESSAGE_KIND, by_data
+from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
 from .promise import promised
 from .tone import has_apology
 
@@ -99,6 +99,25 @@ def _require_open(incident: Incident) -> None:
 def is_done(incident: Incident, item: ChecklistItem) -> bool:
     """Ticked by hand, or answered by data the incident already holds (satisfied_by)."""
     return item.id in incident.checked or by_data(incident, item.satisfied_by)
+
+
+APOLOGY_ITEM = "apology"  # the empathize item every shipped playbook gates on
+
+
+def apology_skipped(incident: Incident) -> bool:
+    """Forced out of empathize since the latest reopen, and no apology recorded (ticked or sent) since."""
+    forced = False
+    for event in incident.events:
+        if event.kind is EventKind.REOPENED:
+            forced = False
+        elif event.kind is EventKind.STAGE and event.forced and event.from_stage is Stage.EMPATHIZE:
+            forced = True
+    return forced and APOLOGY_ITEM not in incident.checked and not apology_recorded(incident)
+
+
+def skips_apology(incident: Incident, missing: tuple[ChecklistItem, ...]) -> bool:
+    """Forcing this move now would leave empathize without the apology."""
+    return incident.stage is Stage.EMPATHIZE and any(item.id == APOLOGY_ITEM for item in missing)
 
 
 def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:

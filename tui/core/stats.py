@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Proto
 
 from .model import BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, Stage, format_time, parse_time
 from .playbook import Playbook
+from .rules import apology_skipped
 from .store import Store
 
 TIME_TO_ACKNOWLEDGE = "from opening to the first move out of acknowledge"
@@ -153,6 +154,7 @@ class Stats:
     overdue_time: timedelta
     promises_made: int  # updates that promised the next one by a time ("next update by 15:00")
     promises_broken: int  # of those, due by now with no update (or resolve) by then
+    apologies_missing: int  # incidents forced past the apology with none recorded since
     forced_moves: tuple[ForcedMove, ...]  # newest first
     ever_resolved: int
     reopened: int
@@ -223,6 +225,7 @@ class Stats:
             "forced_moves": {
                 "count": len(self.forced_moves),
                 "out_of_empathize": self.forced_out_of_empathize,
+                "apology_still_missing": self.apologies_missing,
                 "moves": [
                     {"incident": move.incident_id, "client": move.client, "at": format_time(move.event.at),
                      "author": move.event.author, "from": _stage_name(move.event.from_stage),
@@ -310,6 +313,7 @@ class Summary(NamedTuple):
     reopened: bool
     follow_ups: Sequence[tuple[int, int | None]]  # per booked check-in: (due, done at or None)
     promises: Sequence[tuple[int, int | None]]  # per promised update: (due, when the wait ended, or None)
+    apology_missing: bool  # forced out of empathize, and no apology recorded since
 
 
 def summarize(incident: Incident) -> Summary:
@@ -382,6 +386,7 @@ def summarize(incident: Incident) -> Summary:
         reopened=reopened,
         follow_ups=follow_ups,
         promises=promises,
+        apology_missing=apology_skipped(incident),
     )
 
 
@@ -461,6 +466,7 @@ class _Tally:
         self.reopened = 0
         self.follow_ups = Counter[str]()
         self.promises = Counter[str]()
+        self.apologies_missing = 0
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
@@ -477,6 +483,7 @@ class _Tally:
             # Overdue for an update once the time promised, or else the cadence, has passed since the last one.
             due = promise if promise is not None else last_update + cadence
             self.overdue_seconds += max((end - max(start, due)) / _PER_SECOND, 0.0)
+        self.apologies_missing += summary.apology_missing
         for due, ended in summary.promises:
             self.promises["made"] += 1
             if due < (self.now_micros if ended is None else min(ended, self.now_micros)):
@@ -554,6 +561,7 @@ class _Tally:
             overdue_time=timedelta(seconds=self.overdue_seconds),
             promises_made=self.promises["made"],
             promises_broken=self.promises["broken"],
+            apologies_missing=self.apologies_missing,
             forced_moves=tuple(sorted(self.forced, key=lambda move: move.event.at, reverse=True)),
             ever_resolved=self.ever_resolved,
             reopened=self.reopened,
