@@ -172,13 +172,31 @@ def _report_texts(incident: Incident) -> list[tuple[ReportPart, str | None]]:
 # -- Markdown -------------------------------------------------------------------------
 
 _MD_INLINE_TABLE = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|~&"})
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
+# What opens a block at the start of a line: a heading, quote, list item, rule or setext line.
+_MD_LINE_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))")
+_MD_EDGE_SPACE = re.compile(r"^\s+|\s+$")
+
+
+def _md_line(line: str) -> str:
+    # "1." becomes "1\." (a backslash before a digit would be shown); the rest get one in front.
+    line = _MD_LINE_START.sub(lambda m: m[1] + (f"\\{m[2]}" if m[2] else f"{m[3]}\\{m[4]}"), line, count=1)
+    # Spaces at either end would be dropped, and four in front make a code block: keep them as
+    # character references, which Markdown shows as the characters and never reads as structure.
+    return _MD_EDGE_SPACE.sub(lambda m: "".join(f"&#{ord(char)};" for char in m[0]), line)
 
 
 def md_escape(text: str) -> str:
-    """User text as literal Markdown: no emphasis, links, HTML, headings, lists or table breaks."""
+    """User text as literal Markdown that renders back to exactly itself (after plain()).
+
+    No emphasis, links, HTML, headings, lists, code blocks or table breaks; every line
+    break is kept as a hard break (a blank line would start a new paragraph), and a
+    final line break as a character reference, since a hard break cannot end a paragraph.
+    """
     escaped = plain(text).translate(_MD_INLINE_TABLE)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    ending = ""
+    if escaped.endswith("\n"):
+        escaped, ending = escaped[:-1], "&#10;"
+    return "\\\n".join(_md_line(line) for line in escaped.split("\n")) + ending
 
 
 def md_cell(text: str) -> str:
