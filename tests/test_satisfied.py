@@ -115,7 +115,28 @@ async def test_write_a_report_back_and_advance_without_ticking_anything(mend: Me
         assert isinstance(app.screen, DetailScreen)
         shown = [str(app.screen.query_one("#checklist").get_option_at_index(i).prompt) for i in range(4)]
         assert all(line.startswith("[x] ") and line.endswith("· on record") for line in shown), shown
+        report = str(app.screen.query_one("#detail-report").render())
+        assert "] resolves it and books a follow-up check-in in 7 days" in report
         await pilot.press("right_square_bracket")
         await pilot.pause()
+        assert [n.message for n in app._notifications][-1] == (
+            "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     incident = mend.get(incident_id)
     assert incident.is_resolved and not incident.checked
+
+
+async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_palette_offers_it(mend: Mend):
+    from tui.app import PALETTE_ACTIONS
+
+    incident_id = to_report_back(mend)
+    mend.write_report(incident_id, {part: WORDS[part] for part in ReportPart})
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        assert app.board.check_action("resolve", ())
+        assert ("Resolve the focused incident", "resolve") in [(title, action) for title, action, _ in PALETTE_ACTIONS]
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert [n.message for n in app._notifications][-1] == (
+            "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
+    assert mend.get(incident_id).is_resolved

@@ -29,7 +29,7 @@ from .core.stats import compute_stored
 from .core.store import FollowUp, StoreError, write_new_file
 from .core.text import one_line
 from .screens.board import BoardScreen
-from .screens.detail import DetailScreen
+from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
 from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
 from .screens.help import HelpScreen
@@ -45,6 +45,8 @@ MIN_SIZE = Size(70, 20)
 # (title, board action, help): what the command palette offers, and only when valid.
 PALETTE_ACTIONS = (
     ("Advance the focused incident", "advance", "Move it to the next stage (]"),
+    ("Resolve the focused incident", "resolve", "At report back: it leaves the board and a follow-up "
+     "check-in is booked (])"),
     ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
     ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
     ("Log a client update", "update", "For the focused incident (u)"),
@@ -228,8 +230,14 @@ class MendApp(App):
         except (RuleError, StoreError, PlaybookError) as error:
             self.notify(one_line(str(error)), title="Not done", severity="error")
             return None
+        if incident.is_resolved and not self._detail_open(incident.id):  # an open detail screen says it
+            self.notify(resolved_message(incident), title="Resolved", timeout=10)
         self.show_incident(incident)
         return incident
+
+    def _detail_open(self, incident_id: str) -> bool:
+        return any(isinstance(screen, DetailScreen) and screen.incident_id == incident_id
+                   for screen in self.screen_stack)
 
     def show_incident(self, incident: Incident) -> None:
         now = self.clock.now()

@@ -26,7 +26,7 @@ from ..widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from ..app import MendApp
 
-CARD_ACTIONS = {"advance", "back", "open", "update", "report", "export", "message"}
+CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message"}
 
 
 def matches(incident: Incident, query: str) -> bool:
@@ -333,6 +333,8 @@ class BoardScreen(Screen):
                 return False
             if action == "back":
                 return can_go_back(face.incident)
+            if action == "resolve":  # the palette's name for ] at report back
+                return face.incident.stage is Stage.REPORT_BACK
         if action == "clear_filter":
             return bool(self._filter)
         if action == "follow_ups":
@@ -342,6 +344,9 @@ class BoardScreen(Screen):
     async def action_advance(self) -> None:
         if (face := self.selected) is not None:
             await self.app.move_on_board(face.incident, self.app.mend.advance_change())
+
+    async def action_resolve(self) -> None:
+        await self.action_advance()
 
     async def action_back(self) -> None:
         if (face := self.selected) is not None:

@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from ..app import MendApp
 
 
+def resolved_message(incident: Incident) -> str:
+    """What resolving did: the card leaves the board, and when the follow-up check-in is due."""
+    due = incident.follow_up_due
+    booked = (f"; follow-up check-in due {due.astimezone():%a %d %b %H:%M} (o lists them)" if due is not None
+              else "; no follow-up check-in booked")
+    return f"{incident.id} resolved{booked}"
+
+
 class DetailScreen(Screen):
     COMPONENT_CLASSES = {
         "detail--ok", "detail--warn", "detail--breach", "detail--forced", "detail--done",
@@ -93,7 +101,7 @@ class DetailScreen(Screen):
         self.now = now
         if incident.is_resolved:
             # Nothing left to do here: back to the board, where the card has gone.
-            self.app.notify(f"{incident.id} resolved", timeout=5)
+            self.app.notify(resolved_message(incident), title="Resolved", timeout=10)
             self.dismiss()
             return
         plan = self.playbook.stage(incident.stage)
@@ -164,7 +172,12 @@ class DetailScreen(Screen):
         box = self.query_one("#detail-report", Static)
         box.display = self.incident.stage is Stage.REPORT_BACK or bool(written)
         style = self.get_component_rich_style
-        lines = Text("Report-back · r writes it\n", style=style("detail--heading"))
+        lines = Text("Report-back · r writes it", style=style("detail--heading"))
+        if self.incident.stage is Stage.REPORT_BACK:
+            days = self.playbook.follow_up_days
+            books = f"books a follow-up check-in in {days} days" if days else "books no follow-up check-in"
+            lines.append(f" · ] resolves it and {books}", style=style("detail--muted"))
+        lines.append("\n")
         for part in ReportPart:
             entry = written.get(part)
             if entry is None:

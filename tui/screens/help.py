@@ -14,7 +14,8 @@ KEYS = (
     ("Board", (
         ("← → / h l", "move between columns"),
         ("↑ ↓ / k j", "move between cards"),
-        ("]", "advance the focused incident (the gate may ask for checklist items)"),
+        ("]", "advance the focused incident (the gate may ask for checklist items); at report back it "
+              "resolves it: the card leaves and a follow-up check-in is booked"),
         ("[", "move it back a stage"),
         ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
         ("u", "log a client update (checked by the rules of its stage)"),
