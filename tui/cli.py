@@ -240,7 +240,8 @@ def _tone_line(finding: tone.Finding, text: str) -> str:
 def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
     incident = mend.get(incident_id)
-    findings = tone.check_message(args.text, incident.stage, mend.playbook_for(incident))
+    # Blank text is refused by the rules below; advice on it would only be noise.
+    findings = tone.check_message(args.text, incident.stage, mend.playbook_for(incident)) if args.text.strip() else []
     for finding in findings:
         print(_tone_line(finding, args.text), file=sys.stderr)
     if findings and args.strict:
