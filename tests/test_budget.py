@@ -11,6 +11,7 @@ from tui.core.budget import (
     stage_reading,
     status_for,
     time_in_stages,
+    update_key,
     update_reading,
 )
 from tui.core.model import Stage
@@ -101,3 +102,16 @@ def test_time_in_stages_counts_every_visit(playbook):
     spent = time_in_stages(incident, t + timedelta(minutes=4))
     assert spent[Stage.ACKNOWLEDGE] == timedelta(minutes=7)
     assert spent[Stage.EMPATHIZE] == timedelta(minutes=11)
+
+
+def test_a_reopen_restarts_the_update_cadence(playbook):
+    incident = rules.open_incident("INC-1", title="t", client="c", severity=2, playbook=playbook, owner="ana",
+                                   now=START)
+    incident = rules.resolve(incident, playbook, now=START, author="ana", force=True, reason="dup")
+    later = START + timedelta(days=3)
+    reopened = rules.reopen(incident, now=later, author="ana")
+    reading = update_reading(reopened, playbook, later + timedelta(minutes=10))
+    assert reading.elapsed == timedelta(minutes=10) and reading.status is Status.OK
+    assert update_key(reopened) != update_key(incident)  # a new wait may warn again
+    updated = rules.add_update(reopened, "on it", now=later + timedelta(minutes=20), author="ana")
+    assert update_reading(updated, playbook, later + timedelta(minutes=30)).elapsed == timedelta(minutes=10)

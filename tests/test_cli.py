@@ -214,6 +214,7 @@ def test_playbooks_show_unknown_name_is_one_line_and_exit_2(tmp_path):
 
 def test_update_prints_tone_warnings_and_still_records_it(data_dir):
     ok(data_dir, "new", "t", "--client", "c")
+    to_diagnose(data_dir)
     result = run(data_dir, "update", "INC-1", "So sorry, so sorry, it was not our fault; fixed soon.")
     assert (result.returncode, result.stdout) == (0, "INC-1: client update recorded\n")
     lines = result.stderr.splitlines()
@@ -223,8 +224,14 @@ def test_update_prints_tone_warnings_and_still_records_it(data_dir):
     assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["events"][-1]["kind"] == "update"
 
 
+def to_diagnose(data_dir, incident_id="INC-1"):
+    for reason in ("skip for the test", "skip for the test"):
+        ok(data_dir, "advance", incident_id, "--force", "--reason", reason)
+
+
 def test_strict_update_with_warnings_exits_2_and_records_nothing(data_dir):
     ok(data_dir, "new", "t", "--client", "c")
+    to_diagnose(data_dir)
     result = run(data_dir, "update", "INC-1", "We will fix it asap.", "--strict")
     assert (result.returncode, result.stdout) == (2, "")
     first, last = result.stderr.splitlines()
@@ -240,8 +247,45 @@ def test_update_uses_the_incident_playbooks_tone_phrases(data_dir):
     ok(data_dir, "new", "t", "--client", "c", "--playbook", "billing-error")
     ok(data_dir, "new", "t", "--client", "c")
     text = "The double charge came from the bank; refund by Friday."
+    to_diagnose(data_dir, "INC-1")
+    to_diagnose(data_dir, "INC-2")
     assert 'tone: blame-shifting: ' in run(data_dir, "update", "INC-1", text).stderr
     assert run(data_dir, "update", "INC-2", text).stderr == ""
+
+
+def test_an_update_in_empathize_is_read_with_the_apology_rules_and_strict_refuses_it(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    ok(data_dir, "check", "INC-1", "ack-client-told")
+    ok(data_dir, "advance", "INC-1")
+    text = "We are looking into it; it was due to a database deploy and the server config was wrong."
+    result = run(data_dir, "update", "INC-1", text, "--strict")
+    assert result.returncode == 2
+    rules = [line.split(":")[1].strip() for line in result.stderr.splitlines() if line.startswith("tone:")]
+    assert rules[0] == "missing-apology" and set(rules) == {"missing-apology", "excuse"}
+    assert "update" not in [event["kind"] for event in json.loads(ok(data_dir, "show", "INC-1", "--json"))["events"]]
+    # Without --strict it is advice: recorded, with the same warnings.
+    loose = run(data_dir, "update", "INC-1", text)
+    assert loose.returncode == 0 and "tone: missing-apology" in loose.stderr
+
+
+def test_the_same_words_after_empathize_are_read_as_an_update(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    to_diagnose(data_dir)
+    result = run(data_dir, "update", "INC-1", "The cause was a database deploy; next update at 15:00.", "--strict")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    ok(data_dir, "check", "INC-1", "ack-client-told")
+    ok(data_dir, "advance", "INC-1")
+    ok(data_dir, "check", "INC-1", "impact-echoed")
+    assert run(data_dir, "advance", "INC-1").returncode == 2
+    result = run(data_dir, "update", "INC-1", "I'm very sorry: your invoices went out twice and your week was spent on it.",
+                 "--strict")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "[x] apology:" in ok(data_dir, "show", "INC-1")
+    assert ok(data_dir, "advance", "INC-1").startswith("INC-1 is now at diagnose")
 
 
 def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir):

@@ -229,5 +229,6 @@ async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(d
         app.tick()
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen), "the screen still offered to work on a resolved incident"
-        assert [n.message for n in app._notifications][-1] == f"{incident.id} resolved"
+        assert [n.message for n in app._notifications][-1].startswith(
+            f"{incident.id} resolved; follow-up check-in due ")
         assert not list(app.board.cards)

@@ -30,8 +30,8 @@ async def test_x_writes_the_summary_to_a_new_file_and_says_where(mend: Mend, tmp
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("x")
-        await pilot.press("x")
+        await pilot.press("x", "i")
+        await pilot.press("x", "enter")  # the internal summary is the default choice
         await pilot.pause()
     first, second = tmp_path / "INC-1-summary.md", tmp_path / "INC-1-summary-2.md"
     assert first.read_text().startswith(f"# {incident.id}: Checkout \\*down\\*\n")

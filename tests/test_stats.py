@@ -208,14 +208,14 @@ def test_update_cadence_kept_as_share_of_open_time():
     # Open time and overdue time, in minutes:
     #   A (S1, cadence 30): open 9:00-11:30 = 150; update 9:10, due 9:40, overdue 9:40-11:30 = 110
     #   B (S2, cadence 60): open 10:00-11:00 and 12:00-13:00 = 120; no update, due 11:00,
-    #     so the first stretch is on time and the second is all overdue = 60
+    #     so the first stretch is on time; the reopen restarts the cadence, due 13:00 = 0
     #   C (S1): open 12:30-13:00 = 30, due 13:00 = 0
     #   D (S2): open 9:00-9:20 = 20, due 10:00 then 10:15 = 0
     #   E (S3, cadence 120): open 10:00-13:30 = 210; update 10:30, due 12:30, overdue 60
-    # Open 530, overdue 230: kept 300 / 530.
+    # Open 530, overdue 170: kept 360 / 530.
     assert minutes(stats.open_time) == 530
-    assert minutes(stats.overdue_time) == 230
-    assert stats.update_cadence_kept == pytest.approx(300 / 530)
+    assert minutes(stats.overdue_time) == 170
+    assert stats.update_cadence_kept == pytest.approx(360 / 530)
 
 
 def test_forced_moves_are_counted_and_listed_newest_first():
@@ -289,7 +289,7 @@ def test_json_has_seconds_and_nulls():
         "due": 0, "on_time": 0, "overdue": 0, "upcoming": 0, "on_time_rate": None}
     full = json.loads(json.dumps(stats_of(history()).to_dict()))
     assert full["time_to_acknowledge"]["by_severity"]["2"]["median_seconds"] == 20 * MINUTE
-    assert full["client_updates"]["overdue_seconds"] == 230 * MINUTE
+    assert full["client_updates"]["overdue_seconds"] == 170 * MINUTE
     assert full["forced_moves"]["moves"][0] == {
         "incident": "INC-2", "client": "Globex", "at": "2026-11-23T11:00:00Z", "author": "ana",
         "from": "diagnose", "to": "resolved", "reason": "duplicate of INC-1"}

@@ -63,6 +63,28 @@ def test_the_apology_words_are_whole_words_in_any_case_and_spacing():
     assert [f.rule for f in tone.check("I am very sorryish.", "apology")] == ["missing-apology"]
 
 
+@pytest.mark.parametrize("text", ["I'm very sorry, truly.", "I’m  very sorry.", "i'M VERY SORRY"])
+def test_the_apology_words_match_their_plain_contraction(text):
+    assert tone.check(text, "apology") == [] and tone.has_apology(text)
+
+
+@pytest.mark.parametrize("text", ["Apologies for any inconvenience.", "We are very sorry.", "Im very sorry.",
+                                  "I am sorry.", "So sorry about this."])
+def test_no_substitute_phrase_is_the_apology(text):
+    assert "missing-apology" in [f.rule for f in tone.check(text, "apology")]
+    assert not tone.has_apology(text)
+
+
+def test_the_stage_chooses_the_rules():
+    from tui.core.model import Stage
+
+    text = "It was due to a database deploy; we will fix it soon."
+    assert {f.rule for f in tone.check_message(text, Stage.EMPATHIZE)} == {"missing-apology", "excuse"}
+    assert {f.rule for f in tone.check_message(text, Stage.ACKNOWLEDGE)} == {"missing-apology", "excuse"}
+    for stage in (Stage.DIAGNOSE, Stage.FIX, Stage.REPORT_BACK):
+        assert {f.rule for f in tone.check_message(text, stage)} == {"vague-timing"}
+
+
 def with_tone(tmp_path: Path, table: str):
     # The shipped default playbook plus a [tone] table, loaded as a user playbook would be.
     shipped = (shipped_dir() / "service-recovery.toml").read_text(encoding="utf-8")
@@ -121,6 +143,8 @@ def test_unknown_context_is_a_programming_error():
 
 async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
     mend.open("Invoices sent twice", "Acme Ltd")
+    for _ in range(2):
+        mend.advance("INC-1", force=True, reason="to diagnose")
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.press("u", *"We are on it.")
@@ -137,6 +161,26 @@ async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
         await pilot.pause()
         assert not isinstance(app.screen, UpdateScreen)
     assert mend.get("INC-1").events[-1].text == "We are on it. Sorry, so sorry; back soon."
+
+
+async def test_the_update_editor_in_empathize_reads_with_the_apology_rules_and_ticks_the_apology(mend):
+    mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance("INC-1", force=True, reason="to empathize")
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("u", *"It was due to a database deploy.")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#update-tone", Static).content)
+        assert "apology rules for empathize" in shown
+        assert "✖ missing-apology" in shown and '▲ excuse: ' in shown and '("database")' in shown
+        await pilot.press(*["backspace"] * 40, *"I'm very sorry: your invoices went out twice.")
+        await pilot.pause()
+        assert not app.screen.query_one("#update-tone", Static).display
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        checklist = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
+        assert checklist.startswith("[x] Said the words") and checklist.endswith("· on record")
+    assert "apology" not in mend.get("INC-1").checked  # done by the record, not a second tick
 
 
 def test_the_core_does_not_load_textual():

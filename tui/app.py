@@ -7,6 +7,7 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,6 +19,7 @@ from textual.screen import Screen
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
+from .core import messages
 from .core.export import markdown
 from .core.model import Incident
 from .core.playbook import Playbook, PlaybookError
@@ -28,10 +30,11 @@ from .core.files import write_new_file
 from .core.store import FollowUp, StoreError
 from .core.text import one_line
 from .screens.board import BoardScreen
-from .screens.detail import DetailScreen
+from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
 from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
 from .screens.help import HelpScreen
+from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen
 from .screens.stats import StatsScreen
 from .screens.too_small import TooSmallScreen
@@ -43,11 +46,14 @@ MIN_SIZE = Size(70, 20)
 # (title, board action, help): what the command palette offers, and only when valid.
 PALETTE_ACTIONS = (
     ("Advance the focused incident", "advance", "Move it to the next stage (]"),
+    ("Resolve the focused incident", "resolve", "At report back: it leaves the board and a follow-up "
+     "check-in is booked (])"),
     ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
     ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
     ("Log a client update", "update", "For the focused incident (u)"),
     ("Write the report-back", "report", "What happened, why, what's next, the gesture (r)"),
-    ("Export a summary", "export", "The focused incident as Markdown, in the current folder (x)"),
+    ("Export a summary", "export", "Internal or client-only, as Markdown, in the current folder (x)"),
+    ("Draft a client message", "message", "From the playbook's template, tone-checked, to send or copy (m)"),
     ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
     ("New incident", "new", "Open a new incident (n)"),
     ("Filter the board", "filter", "By text, client or severity (/)"),
@@ -81,11 +87,13 @@ class MendApp(App):
     TITLE = "mend"
     COMMANDS = App.COMMANDS | {BoardCommands}
 
-    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None) -> None:
+    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None,
+                 sender: messages.Sender | None = None) -> None:
         super().__init__()
         self.mend = mend
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
+        self.sender = sender or messages.sender(os.environ)  # who signs client messages
         self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
         self._crossings = CrossingTracker()
@@ -223,8 +231,14 @@ class MendApp(App):
         except (RuleError, StoreError, PlaybookError) as error:
             self.notify(one_line(str(error)), title="Not done", severity="error")
             return None
+        if incident.is_resolved and not self._detail_open(incident.id):  # an open detail screen says it
+            self.notify(resolved_message(incident), title="Resolved", timeout=10)
         self.show_incident(incident)
         return incident
+
+    def _detail_open(self, incident_id: str) -> bool:
+        return any(isinstance(screen, DetailScreen) and screen.incident_id == incident_id
+                   for screen in self.screen_stack)
 
     def show_incident(self, incident: Incident) -> None:
         now = self.clock.now()
@@ -315,13 +329,31 @@ class MendApp(App):
         if (incident := self._fresh(incident_id)) is not None:
             self.push_screen(ReportScreen(incident))
 
-    def export_summary(self, incident_id: str) -> Path | None:
+    def ask_message(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(MessageScreen(incident))
+
+    def ask_export(self, incident_id: str) -> None:
+        """x: choose the internal summary or the client-only one, then write it."""
+
+        def chosen(audience: str | None) -> None:
+            if audience is not None:
+                self.export_summary(incident_id, audience)
+
+        self.push_screen(ExportChoiceScreen(incident_id), chosen)
+
+    def export_summary(self, incident_id: str, audience: str = "internal") -> Path | None:
         """Write the incident's Markdown summary to a new file in the export folder; never over another."""
         try:
             incident = self.mend.get(incident_id)
-            content = markdown([incident], self.playbook_for, self.clock.now()).encode()
+            if audience == "client":
+                content = messages.draft(incident, self.playbook_for(incident), "report-back", self.clock.now(),
+                                         self.sender).markdown.encode()
+            else:
+                content = markdown([incident], self.playbook_for, self.clock.now()).encode()
+            name = "client" if audience == "client" else "summary"
             for attempt in range(1, 1000):
-                path = self.export_dir / f"{incident.id}-summary{'' if attempt == 1 else f'-{attempt}'}.md"
+                path = self.export_dir / f"{incident.id}-{name}{'' if attempt == 1 else f'-{attempt}'}.md"
                 try:
                     write_new_file(path, content, overwrite=False)
                     break
@@ -329,10 +361,11 @@ class MendApp(App):
                     continue
             else:
                 raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
-        except StoreError as error:
+        except (StoreError, messages.MessageError) as error:
             self.notify(one_line(str(error)), title="Not exported", severity="error")
             return None
-        self.notify(f"{incident.id} summary written to {path}", title="Exported", timeout=15)
+        what = "client-only summary" if audience == "client" else "summary"
+        self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)
         return path
 
     def show_follow_ups(self) -> None:

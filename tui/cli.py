@@ -17,13 +17,13 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .core import budget, export, tone
+from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, missing_required
+from .core.rules import RuleError, apology_skipped, is_done, missing_required
 from .core.service import Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
@@ -173,9 +173,10 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
         plan = playbook.stage(incident.stage)
         out.print(Text(f"goal: {plan.goal}"))
         for item in plan.checklist:
-            mark = "x" if item.id in incident.checked else " "
+            mark = "x" if is_done(incident, item) else " "
             required = " (required)" if item.required else ""
-            out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}"))
+            by_data = " · done by what is on record" if item.id not in incident.checked and mark == "x" else ""
+            out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}{by_data}"))
     out.print(Text("timeline:"))
     for event in incident.events:
         out.print(Text("  " + _event_line(event)))
@@ -202,7 +203,13 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
-    _print_stage(mend, mend.advance(normalize_id(args.id), **_forced(args)))
+    incident_id = normalize_id(args.id)
+    skipped_before = apology_skipped(mend.get(incident_id))
+    incident = mend.advance(incident_id, **_forced(args))
+    _print_stage(mend, incident)
+    if apology_skipped(incident) and not skipped_before:
+        print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
+              f"(mend message {incident.id} --kind apology --send)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -240,12 +247,54 @@ def _tone_line(finding: tone.Finding, text: str) -> str:
 
 def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
-    findings = tone.check(args.text, "update", mend.playbook_for(mend.get(incident_id)))
+    incident = mend.get(incident_id)
+    # Blank text is refused by the rules below; advice on it would only be noise.
+    findings = tone.check_message(args.text, incident.stage, mend.playbook_for(incident)) if args.text.strip() else []
     for finding in findings:
         print(_tone_line(finding, args.text), file=sys.stderr)
     if findings and args.strict:
         raise UsageError(f"update not recorded: the tone coach has {len(findings)} warning(s) and --strict is on")
     print(f"{mend.update(incident_id, args.text).id}: client update recorded")
+    return EXIT_OK
+
+
+def cmd_message(mend: Mend, args: argparse.Namespace) -> int:
+    incident_id = normalize_id(args.id)
+    incident = mend.get(incident_id)
+    playbook = mend.playbook_for(incident)
+    kind = args.kind or messages.kind_for(incident.stage)
+    if args.say is not None and kind != "update":
+        raise UsageError("--say goes with --kind update")
+    if args.strict and not args.send:
+        raise UsageError("--strict goes with --send")
+    if args.force and args.output is None:
+        raise UsageError("--force goes with -o FILE")
+    who, now = messages.sender(args.env), mend.clock.now()
+    try:
+        draft = messages.draft(incident, playbook, kind, now, who, news=args.say)
+        content = messages.render(draft, args.format, who, now)
+    except messages.MessageError as error:
+        raise UsageError(str(error)) from None
+    findings = tone.check(draft.text, messages.tone_context(kind, incident.stage), playbook)
+    for finding in findings:
+        print(_tone_line(finding, draft.text), file=sys.stderr)
+    if args.send and findings and args.strict:
+        raise UsageError(f"message not sent: the tone coach has {len(findings)} warning(s) and --strict is on")
+    if args.output is not None:
+        path = Path(args.output).expanduser()
+        if path.is_dir():
+            raise UsageError(f"-o {path}: is a folder; give a file name")
+        try:
+            write_new_file(path, content, overwrite=args.force)
+        except FileExistsError:
+            raise UsageError(f"-o {path}: the file exists; add --force to replace it") from None
+        print(f"{incident.id}: {kind} message written to {path}")
+    else:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+    if args.send:
+        mend.update(incident_id, draft.text)
+        print(f"{incident.id}: {kind} message recorded as a client update", file=sys.stderr)
     return EXIT_OK
 
 
@@ -322,8 +371,25 @@ def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
     return len(chosen), export.document(args.format, [r[4] for r in chosen], [r[1] for r in chosen], now)
 
 
+def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
+    """The report-back as a message to the client, one per incident: nothing from the internal record."""
+    if args.format != "md":
+        raise UsageError("--audience client writes Markdown; leave out --format or give --format md")
+    if not args.ids or args.all or args.since or args.until or args.client:
+        raise UsageError("--audience client takes incident ids: each summary is addressed to one client")
+    who, now = messages.sender(args.env), mend.clock.now()
+    parts = []
+    for incident_id in dict.fromkeys(normalize_id(raw) for raw in args.ids):
+        incident = mend.get(incident_id)
+        try:
+            parts.append(messages.draft(incident, mend.playbook_for(incident), "report-back", now, who).markdown)
+        except messages.MessageError as error:
+            raise UsageError(str(error)) from None
+    return len(parts), "\n---\n\n".join(parts)
+
+
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
-    count, content = _exported(mend, args)
+    count, content = _client_summary(mend, args) if args.audience == "client" else _exported(mend, args)
     if args.output is None:
         if args.force:
             raise UsageError("--force goes with -o FILE")
@@ -660,7 +726,7 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    MendApp(mend).run()
+    MendApp(mend, sender=messages.sender(args.env)).run()
     return EXIT_OK
 
 
@@ -746,7 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
 
     p = command("update", cmd_update, "record a client-facing update (restarts the update cadence); the tone "
-                "coach's warnings go to stderr")
+                "coach reads it by the rules of the incident's stage (the apology rules in acknowledge and "
+                "empathize) and its warnings go to stderr")
     p.add_argument("id")
     p.add_argument("text")
     p.add_argument("--strict", action="store_true", help="any tone warning refuses the update (exit 2)")
@@ -765,8 +832,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every incident, open and resolved")
     _selection_options(p)
     p.add_argument("--format", choices=export.FORMATS, default="md")
+    p.add_argument("--audience", choices=("internal", "client"), default="internal",
+                   help="client: only what the client should read (greeting, apology, the report-back, the "
+                   "gesture, sign-off), as Markdown")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    p = command("message", cmd_message, "draft a client message from the playbook's templates, tone-checked; "
+                "--send records it as a client update")
+    p.add_argument("id")
+    p.add_argument("--kind", choices=messages.KINDS,
+                   help="default: by stage (acknowledge, apology in empathize, update, report-back)")
+    p.add_argument("--format", choices=messages.FORMATS, default="text",
+                   help="text (default), md (Markdown) or eml (an email draft a mail client opens)")
+    p.add_argument("--say", metavar="TEXT", help="what to tell the client in an update")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--send", action="store_true", help="record the message as a client update")
+    p.add_argument("--strict", action="store_true", help="with --send: any tone warning refuses it (exit 2)")
 
     p = command("import", cmd_import, "add or update incidents from a JSON export (safe to repeat)")
     p.add_argument("file", metavar="FILE", help="a file from mend export --format json, or - for stdin")
@@ -815,6 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     args = build_parser().parse_args(argv)
+    args.env = env  # for the sender of client messages (messages.sender)
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)

@@ -23,11 +23,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from .app import MendApp
 from .core.clock import FakeClock
 from .core.export import to_html
+from .core.messages import Sender
 from .core.playbook import load_playbooks
 from .core.service import Mend
 from .core.store import open_store
@@ -60,6 +61,9 @@ SCENES = (
     # INC-11 in report back has its report half written; r opens the composer on it.
     Scene("report-back", (120, 35), ("l", "l", "l", "l", "enter", "r")),
     Scene("follow-ups", (120, 35), ("o",)),
+    # INC-4 waits on its apology: m drafts it from the playbook's template.
+    Scene("message", (120, 35), ("l", "m")),
+    Scene("export-choice", (120, 35), ("x",)),
 )
 
 
@@ -73,7 +77,7 @@ def demo_app(data_dir: Path) -> MendApp:
     clock = FakeClock(DEMO_NOW)
     mend = Mend(open_store(data_dir), load_playbooks(), clock, author="demo")
     seed(mend.store, mend.playbooks, clock.now())
-    app = MendApp(mend, tick_seconds=NO_TICK)
+    app = MendApp(mend, tick_seconds=NO_TICK, sender=Sender("Dana Demo", "Customer care, Mend Co"))
     app.animation_level = "none"
     return app
 
@@ -86,6 +90,8 @@ async def act(pilot: Pilot, scene: Scene) -> None:
     await pilot.app.workers.wait_for_complete()  # the stats screen fills from a thread
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
+    for area in pilot.app.screen.query(TextArea):
+        area.cursor_blink = False
     await pilot.pause()
 
 

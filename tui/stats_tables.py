@@ -188,12 +188,17 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
         Text(f"{share(kept)}: the {UPDATE_CADENCE} (overdue {short_duration(stats.overdue_time)} of "
              f"{short_duration(stats.open_time)})" if kept is not None else f"{DASH} (no open time)"),
     )
+    broken = stats.promises_broken
+    table.add_row(Text("Promised updates"), Text(
+        f"{broken} of {stats.promises_made} promised times missed" if stats.promises_made else "none promised",
+        style=palette["breach"] if broken else "" if stats.promises_made else palette["muted"]))
     table.add_row(Text("Reopened"), Text(f"{stats.reopened} of {stats.ever_resolved} resolved "
                                          f"({share(stats.reopen_rate)})"))
     table.add_row(Text("Follow-ups"), follow_ups_text(stats, palette))
     forced = len(stats.forced_moves)
     table.add_row(Text("Forced moves"), Text(
-        f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)",
+        f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)"
+        + (f"; {stats.apologies_missing} still without an apology ♡✗" if stats.apologies_missing else ""),
         style=palette["breach"] if stats.forced_out_of_empathize else palette["warn"] if forced else "",
     ))
     return _titled("Outcomes", "", table, palette)

@@ -68,11 +68,15 @@ def stage_reading(incident: Incident, playbook: Playbook, now: datetime) -> Read
 
 
 def update_reading(incident: Incident, playbook: Playbook, now: datetime) -> Reading | None:
-    """Time since the client last heard from us (or since opening) against the cadence."""
+    """Time since the client last heard from us (or since opening or reopening) against the cadence,
+    or against the time the last update promised the next one by."""
     if incident.is_resolved:
         return None
-    since = incident.last_update_at or incident.opened_at
-    return Reading(elapsed_since(since, now), playbook.update_cadence(incident.severity))
+    since = incident.cadence_since
+    promised = incident.promised_update_at
+    # A promise ("next update by 15:00") sets the wait in place of the cadence; missing it reads as overdue.
+    wait = promised - since if promised is not None else playbook.update_cadence(incident.severity)
+    return Reading(elapsed_since(since, now), max(wait, timedelta(minutes=1)))
 
 
 def stage_visits(incident: Incident) -> Iterator[tuple[Stage, datetime, datetime | None]]:
@@ -103,7 +107,7 @@ def stage_key(incident: Incident) -> tuple[Hashable, ...]:
 
 def update_key(incident: Incident) -> tuple[Hashable, ...]:
     """Identifies one wait for a client update: sending one starts a new wait."""
-    return (incident.id, "update", incident.last_update_at)
+    return (incident.id, "update", incident.cadence_since)
 
 
 class CrossingTracker:

@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .budget import Status, elapsed_since, stage_visits, status_for
-from .model import EventKind, Incident, ReportPart, Severity, Stage, format_time, replay
+from .model import PROMISED, EventKind, Incident, ReportPart, Severity, Stage, format_time, parse_time, replay
 from .playbook import Playbook
+from .rules import apology_skipped
 from .text import json_safe, one_line, plain, short_duration
 
 EXPORT_SCHEMA_VERSION = 1
-PART_VERSION = 1  # bump when a format's output changes, so kept parts are made afresh
+PART_VERSION = 2  # bump when a format's output changes, so kept parts are made afresh
 FORMATS = ("md", "json", "html")
 
 PlaybookFor = Callable[[Incident], Playbook]
@@ -98,11 +99,13 @@ def _visits(incident: Incident, playbook: Playbook, now: datetime) -> Iterable[S
 
 def _update_rows(incident: Incident, playbook: Playbook) -> Iterable[UpdateRow]:
     cadence = playbook.update_cadence(incident.severity)
-    previous = incident.opened_at
+    previous, due = incident.opened_at, incident.opened_at + cadence
     for event in incident.updates:
         gap = elapsed_since(previous, event.at)
-        yield UpdateRow(event.at, event.author, event.text or "", gap, gap > cadence)
-        previous = event.at
+        yield UpdateRow(event.at, event.author, event.text or "", gap, event.at > due)
+        # Late is measured against what the client was told: the promised time, else the cadence.
+        promised = (event.details or {}).get(PROMISED)
+        previous, due = event.at, parse_time(promised) if promised else event.at + cadence
 
 
 @lru_cache(maxsize=4096)  # the events of one incident share many timestamps
@@ -135,7 +138,14 @@ def _header_rows(s: Summary) -> list[tuple[str, str]]:
         ("Opened", when(incident.opened_at)),
         ("Resolved", when(incident.resolved_at) if incident.resolved_at else "not yet"),
         ("Total time", total),
-    ] + _follow_up_row(incident)
+    ] + _apology_row(incident) + _follow_up_row(incident)
+
+
+def _apology_row(incident: Incident) -> list[tuple[str, str]]:
+    """Heart before head, skipped: the summary says so until an apology is on record."""
+    if apology_skipped(incident):
+        return [("Apology", "SKIPPED: forced out of empathize, and no apology recorded since")]
+    return []
 
 
 def _follow_up_row(incident: Incident) -> list[tuple[str, str]]:
@@ -162,13 +172,31 @@ def _report_texts(incident: Incident) -> list[tuple[ReportPart, str | None]]:
 # -- Markdown -------------------------------------------------------------------------
 
 _MD_INLINE_TABLE = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|~&"})
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
+# What opens a block at the start of a line: a heading, quote, list item, rule or setext line.
+_MD_LINE_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))")
+_MD_EDGE_SPACE = re.compile(r"^\s+|\s+$")
+
+
+def _md_line(line: str) -> str:
+    # "1." becomes "1\." (a backslash before a digit would be shown); the rest get one in front.
+    line = _MD_LINE_START.sub(lambda m: m[1] + (f"\\{m[2]}" if m[2] else f"{m[3]}\\{m[4]}"), line, count=1)
+    # Spaces at either end would be dropped, and four in front make a code block: keep them as
+    # character references, which Markdown shows as the characters and never reads as structure.
+    return _MD_EDGE_SPACE.sub(lambda m: "".join(f"&#{ord(char)};" for char in m[0]), line)
 
 
 def md_escape(text: str) -> str:
-    """User text as literal Markdown: no emphasis, links, HTML, headings, lists or table breaks."""
+    """User text as literal Markdown that renders back to exactly itself (after plain()).
+
+    No emphasis, links, HTML, headings, lists, code blocks or table breaks; every line
+    break is kept as a hard break (a blank line would start a new paragraph), and a
+    final line break as a character reference, since a hard break cannot end a paragraph.
+    """
     escaped = plain(text).translate(_MD_INLINE_TABLE)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    ending = ""
+    if escaped.endswith("\n"):
+        escaped, ending = escaped[:-1], "&#10;"
+    return "\\\n".join(_md_line(line) for line in escaped.split("\n")) + ending
 
 
 def md_cell(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
 FOLLOW_UP_DUE = "follow_up_due"  # key in a resolving STAGE event's details
+PROMISED = "promised"  # key in an UPDATE event's details: when it promised the next update
 
 
 class Stage(StrEnum):
@@ -247,6 +248,26 @@ class Incident:
     def last_update_at(self) -> datetime | None:
         updates = self.updates
         return updates[-1].at if updates else None
+
+    @property
+    def cadence_since(self) -> datetime:
+        """Where the wait for the next client update starts: the last update, the latest
+        reopen (a reopen starts the response again), or the opening."""
+        for event in reversed(self.events):
+            if event.kind is EventKind.UPDATE or event.kind is EventKind.REOPENED:
+                return event.at
+        return self.opened_at
+
+    @property
+    def promised_update_at(self) -> datetime | None:
+        """When the latest update promised the next one; None without a promise (or after a reopen)."""
+        for event in reversed(self.events):
+            if event.kind is EventKind.REOPENED:
+                return None
+            if event.kind is EventKind.UPDATE:
+                due = (event.details or {}).get(PROMISED)
+                return parse_time(due) if due else None
+        return None
 
     @property
     def report(self) -> dict[ReportPart, ReportEntry]:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -21,16 +21,18 @@ from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 from .model import BOARD_STAGES, Stage
+from .satisfied import PREDICATES
 
 DEFAULT_PLAYBOOK = "service-recovery"
 SCHEMA = 1
 SEVERITIES = (1, 2, 3, 4)
 
 _TOP_KEYS = ("schema", "name", "title", "when_to_use", "severities", "follow_up_days",
-             "update_cadence_minutes", "stages", "tone")
+             "update_cadence_minutes", "stages", "tone", "messages")
 _STAGE_KEYS = ("goal", "prompts", "budget_minutes", "checklist")
-_ITEM_KEYS = ("id", "text", "required")
+_ITEM_KEYS = ("id", "text", "required", "satisfied_by")
 _TONE_KEYS = ("apology_phrase", "blame_phrases", "excuse_phrases")
+MESSAGE_KINDS = ("acknowledge", "apology", "update", "report-back")
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_WHERE = re.compile(r"^(.*) \(at (line \d+, column \d+|end of document)\)$", re.DOTALL)
@@ -41,6 +43,7 @@ class ChecklistItem:
     id: str
     text: str
     required: bool
+    satisfied_by: str | None = None  # a name in satisfied.PREDICATES: data that ticks it
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Playbook:
     path: Path
     digest: str  # first 12 hex chars of the file's sha256, so an edited playbook can be noticed
     tone: ToneSettings = ToneSettings()
+    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # message kind -> its template, replacing the shipped one
 
     def stage(self, stage: Stage) -> StagePlan:
         return self.stages[stage]
@@ -254,13 +258,34 @@ class _Reader:
         cadence = self.by_severity(data, "update_cadence_minutes", "")
         stages = self.stages(data)
         tone = self.tone(data)
+        messages = self.messages(data)
         if self.problems:
             return None
         return Playbook(
             name=name, title=title, when_to_use=when_to_use, severities=severities,
             follow_up_days=follow_up_days, update_cadence_minutes=cadence, stages=stages,
-            source=source, path=self.path, digest=digest, tone=tone,
+            source=source, path=self.path, digest=digest, tone=tone, messages=messages,
         )
+
+    def messages(self, data: dict[str, Any]) -> Mapping[str, str]:
+        """Templates for client messages; checked as text here, as templates by `mend playbooks check`."""
+        if "messages" not in data:
+            return MappingProxyType({})
+        table = self.table(data, "messages", "", example='{ apology = "..." }')
+        if table is None:
+            return MappingProxyType({})
+        self.unknown_keys(table, MESSAGE_KINDS, "messages")
+        templates = {}
+        for kind in MESSAGE_KINDS:
+            text = self.text(table, kind, "messages") if kind in table else None
+            if text is None:
+                continue
+            from .messages import check_template  # Jinja2 loads only for a playbook with its own templates
+
+            if (problem := check_template(text)) is not None:
+                self.problem(_join("messages", kind), problem)
+            templates[kind] = text
+        return MappingProxyType(templates)
 
     def tone(self, data: dict[str, Any]) -> ToneSettings:
         if "tone" not in data:
@@ -364,8 +389,20 @@ class _Reader:
             required = entry.get("required", False)
             if not isinstance(required, bool):
                 self.problem(_join(item_key, "required"), f"must be true or false, not {_describe(required)}")
-            items.append(ChecklistItem(id=item_id, text=text, required=required))
+            satisfied_by = self.satisfied_by(entry, item_key)
+            items.append(ChecklistItem(id=item_id, text=text, required=required, satisfied_by=satisfied_by))
         return tuple(items)
+
+    def satisfied_by(self, entry: dict[str, Any], item_key: str) -> str | None:
+        if "satisfied_by" not in entry:
+            return None
+        name = self.text(entry, "satisfied_by", item_key)
+        if name is not None and name not in PREDICATES:
+            close = difflib.get_close_matches(name, PREDICATES, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(PREDICATES))}"
+            self.problem(_join(item_key, "satisfied_by"), f"unknown name {name!r}; {hint}")
+            return None
+        return name
 
     def severities(self, data: dict[str, Any]) -> tuple[int, ...]:
         value = data.get("severities", list(SEVERITIES))

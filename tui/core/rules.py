@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
+from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
+from .promise import promised
+from .tone import has_apology
 
 MAX_TITLE = 200
 MAX_CLIENT = 100
@@ -97,6 +100,30 @@ def _require_open(incident: Incident) -> None:
         raise RuleError(f"{incident.id} is resolved; reopen it first")
 
 
+def is_done(incident: Incident, item: ChecklistItem) -> bool:
+    """Ticked by hand, or answered by data the incident already holds (satisfied_by)."""
+    return item.id in incident.checked or by_data(incident, item.satisfied_by)
+
+
+APOLOGY_ITEM = "apology"  # the empathize item every shipped playbook gates on
+
+
+def apology_skipped(incident: Incident) -> bool:
+    """Forced out of empathize since the latest reopen, and no apology recorded (ticked or sent) since."""
+    forced = False
+    for event in incident.events:
+        if event.kind is EventKind.REOPENED:
+            forced = False
+        elif event.kind is EventKind.STAGE and event.forced and event.from_stage is Stage.EMPATHIZE:
+            forced = True
+    return forced and APOLOGY_ITEM not in incident.checked and not apology_recorded(incident)
+
+
+def skips_apology(incident: Incident, missing: tuple[ChecklistItem, ...]) -> bool:
+    """Forcing this move now would leave empathize without the apology."""
+    return incident.stage is Stage.EMPATHIZE and any(item.id == APOLOGY_ITEM for item in missing)
+
+
 def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:
     """Required items of the current stage that are not ticked yet.
 
@@ -106,7 +133,7 @@ def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistI
     if incident.is_resolved:
         return ()
     plan = playbook.stage(incident.stage)
-    missing = tuple(item for item in plan.checklist if item.required and item.id not in incident.checked)
+    missing = tuple(item for item in plan.checklist if item.required and not is_done(incident, item))
     if incident.stage is Stage.REPORT_BACK:
         written = incident.report
         missing += tuple(
@@ -248,11 +275,23 @@ def add_note(incident: Incident, text: str, *, now: datetime, author: str,
                                  details=details))
 
 
-def add_update(incident: Incident, text: str, *, now: datetime, author: str) -> Incident:
-    """Record a client-facing update: it restarts the update cadence."""
+def add_update(
+    incident: Incident, text: str, *, now: datetime, author: str, playbook: Playbook | None = None
+) -> Incident:
+    """Record a client-facing update: it restarts the update cadence.
+
+    With the playbook, an update that says its apology words is recorded as the
+    apology (so the apology item counts as done, whatever the stage). A promise of
+    the next update ("next update by 15:00") is kept with it.
+    """
     _require_open(incident)
     text = _bounded("client update", text, MAX_TEXT)
-    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text))
+    details: dict[str, str] = {}
+    if playbook is not None and has_apology(text, playbook):
+        details[MESSAGE_KIND] = APOLOGY
+    if (due := promised(text, now)) is not None:
+        details[PROMISED] = format_time(due)  # the next update is due then, not at the cadence
+    return apply(incident, Event(kind=EventKind.UPDATE, at=now, author=author, text=text, details=details or None))
 
 
 def set_report_part(

@@ -203,7 +203,8 @@ class Mend:
 
     def update(self, incident_id: str, text: str) -> Incident:
         return self.store.update(incident_id, lambda inc: rules.add_update(inc, text, now=self.clock.now(),
-                                                                      author=self.author))
+                                                                      author=self.author,
+                                                                      playbook=self.playbook_for(inc)))
 
     def write_report(self, incident_id: str, parts: Mapping[ReportPart, tuple[str, str | None]]) -> Incident:
         """Write several report-back parts in one go: one event per part that changed."""

@@ -31,8 +31,9 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
-from .model import BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, Stage, format_time, parse_time
+from .model import BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, Stage, format_time, parse_time
 from .playbook import Playbook
+from .rules import apology_skipped
 from .store import Store
 
 TIME_TO_ACKNOWLEDGE = "from opening to the first move out of acknowledge"
@@ -151,6 +152,9 @@ class Stats:
     stages: tuple[StageFigures, ...]  # in board order
     open_time: timedelta
     overdue_time: timedelta
+    promises_made: int  # updates that promised the next one by a time ("next update by 15:00")
+    promises_broken: int  # of those, due by now with no update (or resolve) by then
+    apologies_missing: int  # incidents forced past the apology with none recorded since
     forced_moves: tuple[ForcedMove, ...]  # newest first
     ever_resolved: int
     reopened: int
@@ -216,10 +220,12 @@ class Stats:
                 "open_seconds": self.open_time.total_seconds(),
                 "overdue_seconds": self.overdue_time.total_seconds(),
                 "kept": self.update_cadence_kept,
+                "promises": {"made": self.promises_made, "broken": self.promises_broken},
             },
             "forced_moves": {
                 "count": len(self.forced_moves),
                 "out_of_empathize": self.forced_out_of_empathize,
+                "apology_still_missing": self.apologies_missing,
                 "moves": [
                     {"incident": move.incident_id, "client": move.client, "at": format_time(move.event.at),
                      "author": move.event.author, "from": _stage_name(move.event.from_stage),
@@ -263,7 +269,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-2"
+SUMMARY_KEY = "stats-summary-3"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
@@ -299,12 +305,15 @@ class Summary(NamedTuple):
     current: tuple[int, int] | None  # while open: (stage, entered at)
     acknowledged_after: int | None  # microseconds from opening to the first move out of acknowledge
     # Open time in stretches that end where the cadence or openness changes (an update, a
-    # resolve, the end): (start, end or None for now, the last update or else the opening).
-    open_stretches: Sequence[tuple[int, int | None, int]]
+    # resolve, the end): (start, end or None for now, the last update or else the opening or
+    # reopening, the time that update promised the next one by or None).
+    open_stretches: Sequence[tuple[int, int | None, int, int | None]]
     forced: Sequence[tuple[int, str, str | None, str | None, str | None]]  # at, author, from, to, reason
     ever_resolved: bool
     reopened: bool
     follow_ups: Sequence[tuple[int, int | None]]  # per booked check-in: (due, done at or None)
+    promises: Sequence[tuple[int, int | None]]  # per promised update: (due, when the wait ended, or None)
+    apology_missing: bool  # forced out of empathize, and no apology recorded since
 
 
 def summarize(incident: Incident) -> Summary:
@@ -314,7 +323,9 @@ def summarize(incident: Incident) -> Summary:
     is_open, since, last_update = True, opened, opened
     acknowledged_at: int | None = None
     visits: list[tuple[int, int]] = []
-    stretches: list[tuple[int, int | None, int]] = []
+    stretches: list[tuple[int, int | None, int, int | None]] = []
+    promises: list[tuple[int, int | None]] = []
+    promise: int | None = None
     forced: list[tuple[int, str, str | None, str | None, str | None]] = []
     resolved_once = reopened = False
     follow_ups: list[tuple[int, int | None]] = []
@@ -332,21 +343,32 @@ def summarize(incident: Incident) -> Summary:
                                event.reason))
             stage, entered = event.to_stage, at
             if stage is Stage.RESOLVED and is_open:
-                stretches.append((since, at, last_update))
+                stretches.append((since, at, last_update, promise))
                 is_open, resolved_once = False, True
+                if promise is not None:
+                    promises.append((promise, at))
+                    promise = None
                 if event.details and FOLLOW_UP_DUE in event.details:
                     follow_ups.append((_micros(parse_time(event.details[FOLLOW_UP_DUE])), None))
         elif kind is EventKind.FOLLOW_UP and follow_ups and follow_ups[-1][1] is None:
             follow_ups[-1] = (follow_ups[-1][0], _micros(event.at))
         elif kind is EventKind.REOPENED:
             at = _micros(event.at)
-            stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
+            # A reopen restarts the update cadence, as on the board.
+            stage, entered, is_open, reopened, since, last_update = Stage.ACKNOWLEDGE, at, True, True, at, at
+            promise = None
         elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
             at = _micros(event.at)
-            stretches.append((since, at, last_update))
+            stretches.append((since, at, last_update, promise))
+            if promise is not None:
+                promises.append((promise, at))
             since = last_update = at
+            promised = (event.details or {}).get(PROMISED)
+            promise = _micros(parse_time(promised)) if promised else None
     if is_open:
-        stretches.append((since, None, last_update))
+        stretches.append((since, None, last_update, promise))
+        if promise is not None:
+            promises.append((promise, None))
     return Summary(
         id=incident.id,
         client=incident.client,
@@ -363,6 +385,8 @@ def summarize(incident: Incident) -> Summary:
         ever_resolved=resolved_once,
         reopened=reopened,
         follow_ups=follow_ups,
+        promises=promises,
+        apology_missing=apology_skipped(incident),
     )
 
 
@@ -441,6 +465,8 @@ class _Tally:
         self.ever_resolved = 0
         self.reopened = 0
         self.follow_ups = Counter[str]()
+        self.promises = Counter[str]()
+        self.apologies_missing = 0
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
@@ -451,11 +477,17 @@ class _Tally:
         if summary.current is not None:
             stage, entered = summary.current
             self._visit(stage, self.now_micros - entered, budgets[stage], budget_seconds[stage], finished=False)
-        for start, end, last_update in summary.open_stretches:
+        for start, end, last_update, promise in summary.open_stretches:
             end = self.now_micros if end is None else end
             self.open_seconds += max((end - start) / _PER_SECOND, 0.0)
-            # Overdue for an update once the cadence has passed since the last one.
-            self.overdue_seconds += max((end - max(start, last_update + cadence)) / _PER_SECOND, 0.0)
+            # Overdue for an update once the time promised, or else the cadence, has passed since the last one.
+            due = promise if promise is not None else last_update + cadence
+            self.overdue_seconds += max((end - max(start, due)) / _PER_SECOND, 0.0)
+        self.apologies_missing += summary.apology_missing
+        for due, ended in summary.promises:
+            self.promises["made"] += 1
+            if due < (self.now_micros if ended is None else min(ended, self.now_micros)):
+                self.promises["broken"] += 1
         for at, author, from_stage, to_stage, reason in summary.forced:
             event = Event(EventKind.STAGE, _moment(at), author, from_stage=_stage(from_stage),
                           to_stage=_stage(to_stage), forced=True, reason=reason)
@@ -527,6 +559,9 @@ class _Tally:
             ),
             open_time=timedelta(seconds=self.open_seconds),
             overdue_time=timedelta(seconds=self.overdue_seconds),
+            promises_made=self.promises["made"],
+            promises_broken=self.promises["broken"],
+            apologies_missing=self.apologies_missing,
             forced_moves=tuple(sorted(self.forced, key=lambda move: move.event.at, reverse=True)),
             ever_resolved=self.ever_resolved,
             reopened=self.reopened,

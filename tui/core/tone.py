@@ -54,6 +54,44 @@ def phrase_pattern(phrase: str) -> str:
     return r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)"
 
 
+# The rules a client message is read with, by the stage the incident is in: heart
+# before head until the apology is behind us, then honest updates.
+_STAGE_CONTEXTS = {Stage.ACKNOWLEDGE: "apology", Stage.EMPATHIZE: "apology"}
+_CONTRACTIONS = {"i am": "I'm", "we are": "we're"}
+
+
+def context_for(stage: Stage) -> str:
+    """The context for a client message written while the incident is at `stage`."""
+    return _STAGE_CONTEXTS.get(stage, "update")
+
+
+def check_message(text: str, stage: Stage, playbook: Playbook | None = None) -> list[Finding]:
+    """Findings for a client message, by the rules of the incident's stage (CLI and board share this)."""
+    return check(text, context_for(stage), playbook)
+
+
+def apology_phrase(playbook: Playbook | None = None) -> str:
+    """The apology words the playbook asks for ("I am very sorry" unless its [tone] changes them)."""
+    tone = playbook.tone if playbook else ToneSettings()
+    return tone.apology_phrase or _rules_data()["apology"]["phrase"]
+
+
+def has_apology(text: str, playbook: Playbook | None = None) -> bool:
+    """The message says the playbook's apology words (or their plain contraction)."""
+    tone = playbook.tone if playbook else ToneSettings()
+    return _coach(tone, False).apology.search(text) is not None
+
+
+def apology_pattern(phrase: str) -> str:
+    """The phrase, or the same words with its plain contraction ("I'm very sorry"); no other substitute."""
+    variants = [phrase]
+    lowered = " ".join(phrase.split()).lower()
+    for full, short in _CONTRACTIONS.items():
+        if lowered.startswith(full + " "):
+            variants.append(short + lowered[len(full):])
+    return "(?:" + "|".join(phrase_pattern(variant) for variant in variants) + ")"
+
+
 def check(text: str, context: str, playbook: Playbook | None = None) -> list[Finding]:
     """Findings for a draft, missing ones first, then in text order."""
     if context not in CONTEXTS:
@@ -169,7 +207,7 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
             raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
         return _Coach(
             apology_id=apology["id"], apology_contexts=frozenset(apology["contexts"]),
-            apology=re.compile(phrase_pattern(phrase), _FLAGS),
+            apology=re.compile(apology_pattern(phrase), _FLAGS),
             apology_explanation=apology["explanation"].format(phrase=phrase),
             apology_severity="error" if gated else "warn",
             rules=tuple(rules),

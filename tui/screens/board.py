@@ -26,7 +26,7 @@ from ..widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from ..app import MendApp
 
-CARD_ACTIONS = {"advance", "back", "open", "update", "report", "export"}
+CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message"}
 
 
 def matches(incident: Incident, query: str) -> bool:
@@ -56,6 +56,7 @@ class BoardScreen(Screen):
         Binding("u", "update", "Client update"),
         Binding("r", "report", "Report-back", show=False),
         Binding("x", "export", "Export", show=False),
+        Binding("m", "message", "Message", show=False, id="board.message"),
         Binding("n", "new", "New"),
         Binding("o", "follow_ups", "Follow-ups", show=False),  # the status bar shows when one is due
         Binding("s", "app.show_stats", "Stats", show=False),
@@ -332,6 +333,8 @@ class BoardScreen(Screen):
                 return False
             if action == "back":
                 return can_go_back(face.incident)
+            if action == "resolve":  # the palette's name for ] at report back
+                return face.incident.stage is Stage.REPORT_BACK
         if action == "clear_filter":
             return bool(self._filter)
         if action == "follow_ups":
@@ -341,6 +344,9 @@ class BoardScreen(Screen):
     async def action_advance(self) -> None:
         if (face := self.selected) is not None:
             await self.app.move_on_board(face.incident, self.app.mend.advance_change())
+
+    async def action_resolve(self) -> None:
+        await self.action_advance()
 
     async def action_back(self) -> None:
         if (face := self.selected) is not None:
@@ -360,7 +366,11 @@ class BoardScreen(Screen):
 
     def action_export(self) -> None:
         if (card := self.focused_card) is not None:
-            self.app.export_summary(card.incident_id)
+            self.app.ask_export(card.incident_id)
+
+    def action_message(self) -> None:
+        if (card := self.focused_card) is not None:
+            self.app.ask_message(card.incident_id)
 
     def action_follow_ups(self) -> None:
         self.app.show_follow_ups()

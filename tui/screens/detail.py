@@ -17,12 +17,20 @@ from textual.widgets.option_list import Option
 from ..core.budget import status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
-from ..core.rules import can_go_back
+from ..core.rules import can_go_back, is_done
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp
+
+
+def resolved_message(incident: Incident) -> str:
+    """What resolving did: the card leaves the board, and when the follow-up check-in is due."""
+    due = incident.follow_up_due
+    booked = (f"; follow-up check-in due {due.astimezone():%a %d %b %H:%M} (o lists them)" if due is not None
+              else "; no follow-up check-in booked")
+    return f"{incident.id} resolved{booked}"
 
 
 class DetailScreen(Screen):
@@ -38,6 +46,7 @@ class DetailScreen(Screen):
         Binding("a", "add_note", "Add note"),
         Binding("u", "update", "Client update"),
         Binding("r", "report", "Report-back"),
+        Binding("m", "message", "Message", id="detail.message"),
     ]
 
     app: MendApp
@@ -92,7 +101,7 @@ class DetailScreen(Screen):
         self.now = now
         if incident.is_resolved:
             # Nothing left to do here: back to the board, where the card has gone.
-            self.app.notify(f"{incident.id} resolved", timeout=5)
+            self.app.notify(resolved_message(incident), title="Resolved", timeout=10)
             self.dismiss()
             return
         plan = self.playbook.stage(incident.stage)
@@ -131,9 +140,13 @@ class DetailScreen(Screen):
                      style=self.get_component_rich_style(f"detail--{status.value}"))
         reading = update_reading(incident, self.playbook, self.now)
         if reading is not None:
-            last = "since opening" if incident.last_update_at is None else "since the last client update"
-            times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} "
-                         f"(cadence {short_duration(reading.budget)})")
+            last = ("since opening" if incident.cadence_since == incident.opened_at
+                    else "since the last client update" if incident.cadence_since == incident.last_update_at
+                    else "since reopening")
+            promised = incident.promised_update_at
+            wait = (f"next promised by {promised.astimezone():%H:%M}" if promised is not None
+                    else f"cadence {short_duration(reading.budget)}")
+            times.append(f"   {reading.status.symbol} {short_duration(reading.elapsed)} {last} ({wait})")
         self.query_one("#detail-times", Static).update(times)
 
     def _show_checklist(self, plan: StagePlan) -> None:
@@ -141,12 +154,14 @@ class DetailScreen(Screen):
         highlighted = checklist.highlighted
         checklist.clear_options()
         for item in plan.checklist:
-            done = item.id in self.incident.checked
+            done = is_done(self.incident, item)
             style = self.get_component_rich_style
             label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
             label.append(item.text)
             if item.required:
                 label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
+            if done and item.id not in self.incident.checked:
+                label.append(" · on record", style=style("detail--muted"))
             checklist.add_option(Option(label, id=item.id))
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
@@ -157,7 +172,12 @@ class DetailScreen(Screen):
         box = self.query_one("#detail-report", Static)
         box.display = self.incident.stage is Stage.REPORT_BACK or bool(written)
         style = self.get_component_rich_style
-        lines = Text("Report-back · r writes it\n", style=style("detail--heading"))
+        lines = Text("Report-back · r writes it", style=style("detail--heading"))
+        if self.incident.stage is Stage.REPORT_BACK:
+            days = self.playbook.follow_up_days
+            books = f"books a follow-up check-in in {days} days" if days else "books no follow-up check-in"
+            lines.append(f" · ] resolves it and {books}", style=style("detail--muted"))
+        lines.append("\n")
         for part in ReportPart:
             entry = written.get(part)
             if entry is None:
@@ -196,8 +216,14 @@ class DetailScreen(Screen):
 
     def action_toggle_item(self) -> None:
         option = self.query_one("#checklist", OptionList).highlighted_option
-        if option is not None and option.id is not None:
-            self.app.toggle_item(self.incident.id, option.id)
+        if option is None or option.id is None:
+            return
+        _, item = self.playbook.item(option.id)
+        if item.id not in self.incident.checked and is_done(self.incident, item):
+            # Ticking it would record the same fact twice; the record already answers it.
+            self.app.notify(f"{item.text}: already done by what is on record")
+            return
+        self.app.toggle_item(self.incident.id, option.id)
 
     @on(OptionList.OptionSelected, "#checklist")
     def _item_selected(self) -> None:
@@ -217,6 +243,9 @@ class DetailScreen(Screen):
 
     def action_report(self) -> None:
         self.app.ask_report(self.incident.id)
+
+    def action_message(self) -> None:
+        self.app.ask_message(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:

@@ -19,7 +19,7 @@ from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
-from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item
+from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
 from ..core.store import StoreError
 from ..core.text import one_line, short_duration
 
@@ -31,6 +31,9 @@ def show_error(label: Label, message: str) -> None:
     """Error lines take no room until there is something to say."""
     label.update(Text(one_line(message)))
     label.display = bool(message)
+
+
+APOLOGY_SKIP_WORDS = 4  # "client said skip" is not a reason to leave out "I am very sorry"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class GateScreen(ModalScreen[GateChoice | None]):
     def __init__(self, refused: GateRefused) -> None:
         super().__init__(classes="dialog-screen")
         self.refused = refused
+        self.skips_apology = skips_apology(refused.incident, refused.missing)
+        self._confirmed_reason: str | None = None  # skipping the apology is asked twice
 
     def compose(self) -> ComposeResult:
         incident = self.refused.incident
@@ -97,10 +102,23 @@ class GateScreen(ModalScreen[GateChoice | None]):
     @on(Input.Submitted, "#reason")
     def _force(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
+        error = self.query_one("#reason-error", Label)
         if not reason:
-            show_error(self.query_one("#reason-error", Label), "A forced move needs a reason.")
+            show_error(error, "A forced move needs a reason.")
             self.query_one("#reason", Input).focus()
             return
+        if self.skips_apology:
+            if len(reason.split()) < APOLOGY_SKIP_WORDS:
+                show_error(error, f"Skipping the apology needs a real reason: a sentence of at least "
+                                  f"{APOLOGY_SKIP_WORDS} words saying why the client does not hear it first.")
+                self.query_one("#reason", Input).focus()
+                return
+            if self._confirmed_reason != reason:
+                self._confirmed_reason = reason
+                show_error(error, "This skips the apology: the card is marked ♡✗ until one is recorded, and the "
+                                  "summary and stats show it. Press enter again to skip it.")
+                self.query_one("#reason", Input).focus()
+                return
         self.dismiss(GateChoice(reason=reason))
 
 
@@ -145,7 +163,7 @@ class UpdateScreen(ModalScreen[None]):
     @on(Input.Changed, "#update-text")
     def _coach(self, event: Input.Changed) -> None:
         text = event.value
-        findings = tone.check(text, "update", self.app.mend.playbook_for(self.incident))
+        findings = tone.check_message(text, self.incident.stage, self.app.mend.playbook_for(self.incident))
         style = self._style
         marked = Text()
         at = 0
@@ -155,7 +173,9 @@ class UpdateScreen(ModalScreen[None]):
                 marked.append(one_line(text[start:end]), style=style("tone--offending"))
                 at = end
         marked.append(one_line(text[at:]))
-        lines = Text().append("Tone coach · advice only, enter still records it", style=style("tone--heading"))
+        rules = "apology rules" if tone.context_for(self.incident.stage) == "apology" else "update rules"
+        lines = Text().append(f"Tone coach · {rules} for {self.incident.stage.label.lower()} · advice only, "
+                              "enter still records it", style=style("tone--heading"))
         for finding in findings:
             excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
             lines.append("\n")

@@ -14,12 +14,14 @@ KEYS = (
     ("Board", (
         ("← → / h l", "move between columns"),
         ("↑ ↓ / k j", "move between cards"),
-        ("]", "advance the focused incident (the gate may ask for checklist items)"),
+        ("]", "advance the focused incident (the gate may ask for checklist items); at report back it "
+              "resolves it: the card leaves and a follow-up check-in is booked"),
         ("[", "move it back a stage"),
         ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
-        ("u", "log a client update"),
+        ("u", "log a client update (checked by the rules of its stage)"),
         ("r", "write the report-back: what happened, why, what's next, the gesture"),
-        ("x", "export its summary as Markdown to the current folder"),
+        ("m", "draft a client message from the playbook: edit, ctrl+s records it, ctrl+y copies"),
+        ("x", "export a summary as Markdown to the current folder: i internal, c client-only"),
         ("n", "open a new incident"),
         ("o", "follow-up check-ins waiting after a resolve (d marks one done)"),
         ("s", "response metrics: time to acknowledge, stage budgets, forced moves"),
@@ -34,6 +36,7 @@ KEYS = (
         ("] / [", "advance / move back"),
         ("u", "log a client update"),
         ("r", "write the report-back (ctrl+s saves)"),
+        ("m", "draft a client message"),
         ("esc", "back to the board"),
     )),
     ("Marks", (

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from ..core.budget import Reading, Status, stage_reading, update_reading
 from ..core.model import Incident
 from ..core.playbook import Playbook
+from ..core.rules import apology_skipped
 from ..core.text import one_line, short_duration
 
 
@@ -47,6 +48,7 @@ class CardFace:
         self.stage: Reading | None = None
         self.update: Reading | None = None
         self.visible = True  # whether the board's filter lets it through
+        self.apology_skipped = apology_skipped(incident)  # read from the record on a change, not per tick
         self.measure(now)
 
     @property
@@ -56,6 +58,7 @@ class CardFace:
     def show(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
         self.incident = incident
         self.playbook = playbook
+        self.apology_skipped = apology_skipped(incident)
         self.measure(now)
 
     def measure(self, now: datetime) -> bool:
@@ -139,7 +142,10 @@ class IncidentCard(Widget, can_focus=True):
             return ink_style
 
         head = Text(incident.id, style=style("card--id"))
-        head.append(" " * max(1, width - len(incident.id) - len(severity)))
+        if face.apology_skipped:
+            # Heart before head was skipped: marked until an apology is recorded.
+            head.append(" ♡✗", style=style("card--breach"))
+        head.append(" " * max(1, width - head.cell_len - len(severity)))
         head.append(severity, style=style(f"card--sev{incident.severity}"))
         client = Text(one_line(incident.client), style=style("card--client"))
         title = Text(one_line(incident.title))

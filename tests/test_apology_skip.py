@@ -1,0 +1,90 @@
+"""Skipping the apology stands out: a real reason, a second confirmation, a mark until it is made."""
+
+from __future__ import annotations
+
+from textual.widgets import Label
+
+from tests.test_export import scripted
+from tui.app import MendApp
+from tui.core import export, rules
+from tui.core.model import Stage
+from tui.core.service import Mend
+from tui.core.stats import compute
+from tui.screens.board import BoardScreen
+from tui.screens.forms import GateScreen
+from tui.widgets.card import IncidentCard
+
+
+def forced_past_empathize(mend: Mend) -> str:
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="client rang us first")
+    mend.advance(incident.id, force=True, reason="the client wants the cause before anything else")
+    return incident.id
+
+
+def test_the_skip_is_marked_until_an_apology_is_recorded(mend: Mend):
+    incident_id = forced_past_empathize(mend)
+    assert rules.apology_skipped(mend.get(incident_id))
+    mend.update(incident_id, "We are on it; next update at 15:00.")
+    assert rules.apology_skipped(mend.get(incident_id))  # an update without the words is no apology
+    mend.update(incident_id, "I am very sorry: your invoices went out twice.")
+    assert not rules.apology_skipped(mend.get(incident_id))
+
+
+def test_ticking_the_apology_later_also_clears_it_and_a_forced_move_elsewhere_is_no_skip(mend: Mend):
+    incident_id = forced_past_empathize(mend)
+    mend.set_checked(incident_id, "apology")
+    assert not rules.apology_skipped(mend.get(incident_id))
+    other = mend.open("t", "c")
+    mend.advance(other.id, force=True, reason="client rang us first")
+    assert not rules.apology_skipped(mend.get(other.id))  # forced out of acknowledge only
+
+
+def test_summary_and_stats_show_the_skip(mend: Mend, clock):
+    first, _ = scripted(mend, clock)  # forced out of empathize, no apology since
+    text = export.markdown([first], mend.playbook_for, clock.now())
+    assert "| Apology | SKIPPED: forced out of empathize, and no apology recorded since |" in text
+    stats = compute([first], mend.playbook_for, clock.now())
+    assert stats.apologies_missing == 1 and stats.to_dict()["forced_moves"]["apology_still_missing"] == 1
+    fine = mend.open("t", "c")
+    assert "| Apology |" not in export.markdown([fine], mend.playbook_for, clock.now())
+
+
+async def test_forcing_out_of_empathize_asks_for_a_real_reason_twice_and_marks_the_card(mend: Mend):
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="client rang us first")
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        assert "♡✗" not in str(app.board.query_one(IncidentCard).render())
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen)
+        await pilot.press("f", *"client said skip", "enter")  # a two-word excuse is not a reason
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen)
+        assert "at least 4 words" in str(app.screen.query_one("#reason-error", Label).render())
+        await pilot.press(*" it, the outage is ongoing", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GateScreen), "the first enter asks again"
+        assert "Press enter again" in str(app.screen.query_one("#reason-error", Label).render())
+        assert mend.get(incident.id).stage is Stage.EMPATHIZE
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen)
+        assert mend.get(incident.id).stage is Stage.DIAGNOSE
+        assert "♡✗" in str(app.board.query_one(IncidentCard).render())
+        await pilot.press("u", *"I'm very sorry that your invoices went out twice.", "enter")
+        await pilot.pause()
+        assert "♡✗" not in str(app.board.query_one(IncidentCard).render())
+
+
+async def test_a_forced_move_that_keeps_the_apology_asks_once(mend: Mend):
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="client rang us first")
+    mend.set_checked(incident.id, "apology")
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("right_square_bracket", "f", *"echoed", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BoardScreen) and mend.get(incident.id).stage is Stage.DIAGNOSE

@@ -1,0 +1,276 @@
+"""Client messages: golden drafts for every kind and format, the sandbox, and the CLI."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.test_export import GOLDEN, HOSTILE_TITLE, UPDATE, scripted
+from tui.core import messages, tone
+from tui.core.clock import FakeClock
+from tui.core.model import Incident, ReportPart, Stage
+from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
+from tui.core.service import Mend
+
+WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
+PARTS = {
+    ReportPart.WHAT_HAPPENED: ("Your March invoice was sent to you twice, and you were charged twice.", None),
+    ReportPart.WHY: ("A payment retry ran after a timeout even though the first payment had gone through.", None),
+    ReportPart.WHATS_NEXT: ("We refunded the second charge today. From now on the retry checks for an earlier "
+                            "payment first.", None),
+    ReportPart.GESTURE: ("We have credited a month's fee to your account.", None),
+}
+
+
+def check_golden(name: str, content: bytes) -> None:
+    # Bytes: an .eml has CRLF line ends, which text mode would change.
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
+    assert content == path.read_bytes(), f"{name} changed; rerun with MEND_UPDATE_GOLDENS=1 to review"
+
+
+def at_fix(mend: Mend, clock: FakeClock) -> Incident:
+    incident = mend.open("Invoices sent twice", "Acme Ltd", severity=2)
+    clock.advance(timedelta(minutes=7))
+    for _ in range(3):
+        mend.advance(incident.id, force=True, reason="scripted")
+    mend.write_report(incident.id, PARTS)
+    return mend.get(incident.id)
+
+
+@pytest.mark.parametrize("kind", messages.KINDS)
+@pytest.mark.parametrize("fmt", messages.FORMATS)
+def test_golden_messages(kind, fmt, mend, clock):
+    incident = at_fix(mend, clock)
+    draft = messages.draft(incident, mend.playbook_for(incident), kind, clock.now(), WHO)
+    content = messages.render(draft, fmt, WHO, clock.now())
+    check_golden(f"messages/{kind}.{fmt}", content)
+
+
+@pytest.mark.parametrize("kind", messages.KINDS)
+def test_the_eml_draft_parses_back_to_the_text(kind, mend, clock):
+    incident = at_fix(mend, clock)
+    draft = messages.draft(incident, mend.playbook_for(incident), kind, clock.now(), WHO)
+    raw = messages.render(draft, "eml", WHO, clock.now())
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # RFC 5322 line ends
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == draft.subject and mail["Subject"].endswith(": Invoices sent twice")
+    assert (mail["From"].addresses[0].display_name, mail["From"].addresses[0].addr_spec) == (
+        "Ana Lopez", "ana@mend.example")
+    assert mail["X-Unsent"] == "1" and mail["Date"].datetime == clock.now()
+    assert mail.get_content().replace("\r\n", "\n") == draft.text
+
+
+@pytest.mark.parametrize("kind", messages.KINDS)
+def test_every_shipped_draft_passes_the_tone_rules_of_its_stage(kind, mend, clock, playbooks):
+    incident = at_fix(mend, clock)
+    stage = {"acknowledge": Stage.ACKNOWLEDGE, "apology": Stage.EMPATHIZE}.get(kind, incident.stage)
+    for playbook in playbooks.values():
+        draft = messages.draft(incident, playbook, kind, clock.now(), WHO)
+        found = tone.check(draft.text, messages.tone_context(kind, stage), playbook)
+        assert found == [], (playbook.name, kind, found)
+        assert draft.text.startswith("Hello Acme Ltd,\n") and draft.text.endswith("Ana Lopez\n"
+                                                                                  "Customer care, Mend Co\n"
+                                                                                  "Tel. 020 7946 0000\n")
+
+
+def test_the_next_update_is_promised_within_the_cadence(mend, clock):
+    incident = mend.open("t", "c", severity=1)  # cadence 30 minutes; the clock is 09:00
+    clock.advance(timedelta(minutes=7))
+    draft = messages.draft(incident, mend.playbook_for(incident), "update", clock.now(), WHO)
+    assert "You will hear from us again by 09:35." in draft.text and draft.next_update == clock.now() + timedelta(
+        minutes=28)
+    clock.advance(timedelta(hours=14, minutes=30))  # 23:37
+    later = messages.draft(incident, mend.playbook_for(incident), "update", clock.now(), WHO)
+    assert "by 00:05 tomorrow." in later.text
+
+
+def test_a_gesture_of_none_says_nothing_to_the_client(mend, clock):
+    first, _ = scripted(mend, clock)
+    draft = messages.draft(first, mend.playbook_for(first), "report-back", clock.now(), WHO)
+    assert "make it right" not in draft.text and "credit" not in draft.text
+
+
+def test_report_back_needs_every_part(mend, clock):
+    incident = mend.open("t", "c")
+    with pytest.raises(messages.MessageError, match="has no what happened, why, what's next"):
+        messages.draft(incident, mend.playbook_for(incident), "report-back", clock.now(), WHO)
+
+
+def test_user_text_is_escaped_for_markdown_and_cleaned_for_text(mend, clock):
+    incident = mend.open(HOSTILE_TITLE, "Globex | <b>Corp</b>")
+    draft = messages.draft(incident, mend.playbook_for(incident), "apology", clock.now(), WHO)
+    assert "\x1b" not in draft.text and "\x1b" not in draft.markdown
+    assert "\\*urgent\\* \\| \\[x\\](y) \\<script\\>" in draft.markdown
+    assert "Hello Globex \\| \\<b\\>Corp\\</b\\>," in draft.markdown
+
+
+def own_templates(tmp_path: Path, table: str) -> Path:
+    shipped = (shipped_dir() / "service-recovery.toml").read_text(encoding="utf-8")
+    folder = tmp_path / "pb"
+    folder.mkdir()
+    (folder / "service-recovery.toml").write_text(shipped + "\n[messages]\n" + table, encoding="utf-8")
+    return folder / "service-recovery.toml"
+
+
+def test_a_playbook_can_ship_its_own_template(tmp_path, mend, clock):
+    playbook = load_file(own_templates(tmp_path, 'apology = "Dear {{ client }}, {{ apology }}.\\n{{ sign_off }}"\n'))
+    incident = mend.open("t", "Acme Ltd")
+    draft = messages.draft(incident, playbook, "apology", clock.now(), WHO)
+    assert draft.text == "Dear Acme Ltd, I am very sorry.\nKind regards,\nAna Lopez\nCustomer care, Mend Co\n" \
+                         "Tel. 020 7946 0000\n"
+    assert messages.draft(incident, playbook, "update", clock.now(), WHO).text.startswith("Hello Acme Ltd,")
+
+
+def test_templates_run_in_a_sandbox(tmp_path, mend, clock):
+    playbook = load_file(own_templates(tmp_path, "apology = \"{{ client.__class__.__mro__[1].__subclasses__() }}\"\n"))
+    incident = mend.open("t", "c")
+    with pytest.raises(messages.MessageError, match="the message template does not work: access to attribute"):
+        messages.draft(incident, playbook, "apology", clock.now(), WHO)
+
+
+@pytest.mark.parametrize(("table", "key", "message"), [
+    ('apology = "{% if %}"\n', "messages.apology", "not a valid template: "),
+    ('thanks = "hi"\n', "messages.thanks", "unknown key; "),
+    ("apology = 3\n", "messages.apology", "must be text in quotes, not the number 3"),
+])
+def test_bad_templates_are_named_by_file_and_key(tmp_path, table, key, message):
+    path = own_templates(tmp_path, table)
+    (problem,) = check_dir(path.parent)
+    assert (problem.key, problem.message[:len(message)]) == (key, message)
+    with pytest.raises(PlaybookError):
+        load_file(path)
+
+
+def test_the_sender_comes_from_the_environment():
+    who = messages.sender({"MEND_USER": "Ana Lopez", "MEND_SIGNATURE": "Customer care\\nMend Co"})
+    assert (who.name, who.signature, who.address) == ("Ana Lopez", "Customer care\nMend Co", "")
+    assert messages.sender({}).name  # the login name
+
+
+def run(data: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MEND_")}, "MEND_USER": "Ana Lopez",
+           "MEND_DATA": str(data), **extra}
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_cli_drafts_by_stage_sends_and_ticks_the_apology(data_dir, tmp_path):
+    assert run(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd").returncode == 0
+    run(data_dir, "check", "INC-1", "ack-client-told")
+    run(data_dir, "advance", "INC-1")
+    result = run(data_dir, "message", "INC-1", "--send", "--strict", MEND_SIGNATURE="Mend Co")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Hello Acme Ltd,\n\nI am very sorry.") and result.stdout.endswith(
+        "Ana Lopez\nMend Co\n")
+    assert result.stderr == "INC-1: apology message recorded as a client update\n"
+    shown = run(data_dir, "show", "INC-1").stdout
+    assert "[x] apology:" in shown and "client update: Hello Acme Ltd" in shown
+    out = tmp_path / "draft.eml"
+    assert run(data_dir, "message", "INC-1", "--format", "eml", "-o", str(out)).returncode == 0
+    again = run(data_dir, "message", "INC-1", "--format", "eml", "-o", str(out))
+    assert again.returncode == 2 and "the file exists" in again.stderr
+    assert email.message_from_bytes(out.read_bytes(), policy=email.policy.default)["Subject"]
+
+
+@pytest.mark.parametrize("args", [
+    ("message", "INC-1", "--kind", "thanks"),
+    ("message", "INC-1", "--kind", "report-back"),
+    ("message", "INC-1", "--say", "x"),
+    ("message", "INC-1", "--strict"),
+    ("message", "INC-9"),
+])
+def test_cli_bad_message_requests_are_one_line_and_exit_2(data_dir, args):
+    run(data_dir, "new", "t", "--client", "c")
+    result = run(data_dir, *args)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
+def test_cli_strict_send_refuses_a_flagged_update(data_dir):
+    run(data_dir, "new", "t", "--client", "c")
+    for _ in range(2):
+        run(data_dir, "advance", "INC-1", "--force", "--reason", "r")
+    result = run(data_dir, "message", "INC-1", "--say", "it was not our fault.", "--send", "--strict")
+    assert result.returncode == 2 and "tone: blame-shifting" in result.stderr
+    assert "client update" not in run(data_dir, "show", "INC-1").stdout
+
+
+def test_the_client_summary_is_for_the_client_only(data_dir, mend, clock):
+    first, _ = scripted(mend, clock)  # resolved, with notes, forced moves, late updates and no gesture
+    result = run(data_dir, "export", "INC-1", "--audience", "client")
+    assert result.returncode == 0, result.stderr
+    check_golden("client-summary.md", result.stdout.encode())
+    text = result.stdout
+    assert text.startswith("Hello Acme Ltd,\n\nI am very sorry") and "\nKind regards,  \nAna Lopez" in text
+    for part in ReportPart:
+        if part is not ReportPart.GESTURE:
+            assert first.report[part].text[:40] in text
+    internal = ["Internal record", "Stage", "Forced", "retry job ran twice", "Reason", "asked us not to offer",
+                "INC-1", "Severity", "Owner", "budget", "late", "Next update by 12:00"]
+    assert [word for word in internal if word in text] == []
+
+
+def test_the_client_summary_refuses_what_it_cannot_do(data_dir):
+    run(data_dir, "new", "t", "--client", "c")
+    for args, says in [(("INC-1",), "report-back has no"), (("INC-1", "--format", "json"), "writes Markdown"),
+                       (("--all",), "takes incident ids")]:
+        result = run(data_dir, "export", *args, "--audience", "client")
+        assert result.returncode == 2 and says in result.stderr and result.stdout == ""
+
+
+async def test_x_offers_the_client_only_summary(mend, clock, tmp_path):
+    from tui.app import MendApp
+
+    incident = at_fix(mend, clock)
+    mend.advance(incident.id, force=True, reason="to report back")
+    out = tmp_path / "out"
+    out.mkdir()
+    app = MendApp(mend, tick_seconds=3600.0, export_dir=out, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("x", "c")
+        await pilot.pause()
+        await pilot.press("x", "escape")
+        await pilot.pause()
+    assert sorted(path.name for path in out.iterdir()) == ["INC-1-client.md"]
+    assert (out / "INC-1-client.md").read_bytes() == messages.draft(
+        mend.get(incident.id), mend.playbook_for(incident), "report-back", clock.now(), WHO).markdown.encode()
+
+
+async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, clock):
+    from textual.widgets import TextArea
+
+    from tui.app import MendApp
+    from tui.screens.detail import DetailScreen
+    from tui.screens.messages import MessageScreen
+
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="to empathize")
+    app = MendApp(mend, tick_seconds=3600.0, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter", "m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        text = app.screen.query_one("#message-text", TextArea).text
+        assert text.startswith("Hello Acme Ltd,\n\nI am very sorry.")
+        assert not app.screen.query_one("#message-tone").display  # the shipped draft passes its rules
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        first = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
+        assert first.startswith("[x] Said the words") and first.endswith("on record")
+    assert mend.get(incident.id).updates[-1].text == text.strip()  # stored as written, trimmed
+
+
+def test_the_board_and_the_core_start_without_jinja2():
+    code = ("import sys, tui.app, tui.cli, tui.core.messages; "
+            "assert 'jinja2' not in sys.modules, 'jinja2 loaded at startup'")
+    subprocess.run([sys.executable, "-c", code], check=True)

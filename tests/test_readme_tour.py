@@ -1,0 +1,51 @@
+"""The README's command-line tour is a test: every line does what its comment says."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def tour() -> list[tuple[str, str]]:
+    """(command line, its comment) for each line of the tour, continuation lines joined."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"## A short tour of the command line\n+```sh\n(.*?)```", text, re.DOTALL)
+    assert match, "README.md has no command-line tour"
+    lines = []
+    for line in match.group(1).replace("\\\n", " ").splitlines():
+        code, _, comment = line.partition("  #")
+        if code.strip():
+            lines.append((code.strip(), comment.strip()))
+    return lines
+
+
+def test_the_tour_is_found_and_covers_a_whole_incident():
+    commands = [shlex.split(code)[1] for code, _ in tour() if code.startswith("mend ")]
+    assert {"new", "advance", "update", "report", "resolve", "reopen", "playbooks"} <= set(commands)
+
+
+def test_the_readme_tour_runs_line_by_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEND_")}
+    env.update(MEND_USER="tour", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    for code, comment in tour():
+        words = shlex.split(code)
+        if words[0] == "export":
+            name, _, _ = words[1].partition("=")
+            assert name == "MEND_DATA"
+            env[name] = str(tmp_path / "data")  # the tour's folder, kept inside the test's own
+            continue
+        assert words[0] == "mend", code
+        result = subprocess.run([sys.executable, "-m", "tui", *words[1:]], capture_output=True, text=True,
+                                env=env, cwd=tmp_path, timeout=60)
+        expected = 2 if "exit 2" in comment else 0
+        assert result.returncode == expected, f"{code}  # {comment}\n{result.stderr}"
+        if expected == 2:
+            assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+        if (printed := re.match(r"prints (\S+)", comment)):
+            assert result.stdout.strip() == printed.group(1), code

@@ -1,0 +1,138 @@
+"""Client-facing output from the board: which summary to export, and a message to send."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Label, Select, Static, TextArea
+
+from ..core import messages, tone
+from ..core.model import Incident
+from ..core.rules import RuleError
+from ..core.store import StoreError
+from ..core.text import one_line
+from .forms import show_error
+
+if TYPE_CHECKING:
+    from ..app import MendApp
+
+
+class ExportChoiceScreen(ModalScreen[str | None]):
+    """x on the board: the whole internal summary, or only what the client should read."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="export-choice.cancel"),
+        Binding("i", "dismiss('internal')", "Internal summary", id="export-choice.internal"),
+        Binding("c", "dismiss('client')", "Client-only summary", id="export-choice.client"),
+    ]
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.incident_id = incident_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="export-choice"):
+            yield Static(Text(f"Export {self.incident_id}"), classes="dialog-title")
+            yield Static("i: the internal summary, with the stage table, forced moves, updates and notes.\n"
+                         "c: the client-only summary: greeting, apology, what happened, why, what's next, "
+                         "the gesture and a sign-off; nothing internal.")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Internal (i)", id="internal", variant="primary")
+                yield Button("Client-only (c)", id="client")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
+
+    @on(Button.Pressed)
+    def _chosen(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+
+class MessageScreen(ModalScreen[None]):
+    """m: draft a client message from the playbook's template, edit it, then send (record) or copy it."""
+
+    COMPONENT_CLASSES = {"tone--warn", "tone--error", "tone--heading"}
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="message.cancel"),
+        Binding("ctrl+s", "send", "Send (record)", id="message.send"),
+        Binding("ctrl+y", "copy", "Copy", id="message.copy"),
+    ]
+
+    app: MendApp
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(classes="dialog-screen")
+        self.incident = incident
+        self.kind = messages.kind_for(incident.stage)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="message"):
+            yield Static(Text(f"Client message · {self.incident.id} · {one_line(self.incident.client)}"),
+                         classes="dialog-title")
+            yield Select([(kind, kind) for kind in messages.KINDS], value=self.kind, allow_blank=False,
+                         id="message-kind")
+            yield TextArea(id="message-text")
+            yield Static(id="message-tone")
+            yield Label("", id="message-error", classes="error")
+            yield Static("ctrl+s records it as a client update; ctrl+y copies it to send yourself.",
+                         classes="dialog-help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._draft()
+        self.query_one("#message-text", TextArea).focus()
+
+    @on(Select.Changed, "#message-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.kind:
+            self.kind = event.value
+            self._draft()
+
+    def _draft(self) -> None:
+        mend = self.app.mend
+        error = self.query_one("#message-error", Label)
+        try:
+            draft = messages.draft(self.incident, mend.playbook_for(self.incident), self.kind, mend.clock.now(),
+                                   self.app.sender)
+        except messages.MessageError as problem:
+            show_error(error, str(problem))
+            self.query_one("#message-text", TextArea).load_text("")
+            return
+        show_error(error, "")
+        self.query_one("#message-text", TextArea).load_text(draft.text)
+
+    @on(TextArea.Changed, "#message-text")
+    def _coach(self) -> None:
+        text = self.query_one("#message-text", TextArea).text
+        context = messages.tone_context(self.kind, self.incident.stage)
+        findings = tone.check(text, context, self.app.mend.playbook_for(self.incident)) if text.strip() else []
+        style = self.get_component_rich_style
+        lines = Text(f"Tone coach · {context} rules", style=style("tone--heading", partial=True))
+        for finding in findings:
+            excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
+            lines.append("\n")
+            lines.append(f"{finding.symbol} {finding.rule}", style=style(f"tone--{finding.severity}", partial=True))
+            lines.append(f": {finding.explanation}{excerpt}")
+        box = self.query_one("#message-tone", Static)
+        box.update(lines)
+        box.display = bool(findings)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.query_one("#message-text", TextArea).text)
+        self.app.notify(f"{self.incident.id}: {self.kind} message copied")
+
+    def action_send(self) -> None:
+        text = self.query_one("#message-text", TextArea).text
+        try:
+            incident = self.app.mend.update(self.incident.id, text)
+        except (RuleError, StoreError) as error:
+            show_error(self.query_one("#message-error", Label), str(error))
+            return
+        self.app.show_incident(incident)
+        self.app.notify(f"{self.incident.id}: {self.kind} message recorded as a client update")
+        self.dismiss(None)
