@@ -19,7 +19,7 @@ from textual.screen import Screen
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
 from .core.export import markdown
-from .core.model import Incident
+from .core.model import EventKind, Incident, Role
 from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
@@ -33,6 +33,7 @@ from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScre
 from .screens.help import HelpScreen
 from .screens.report import ReportScreen
 from .screens.stats import StatsScreen
+from .screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen
 from .screens.too_small import TooSmallScreen
 
 TICK_SECONDS = 1.0
@@ -48,6 +49,10 @@ PALETTE_ACTIONS = (
     ("Write the report-back", "report", "What happened, why, what's next, the gesture (r)"),
     ("Export a summary", "export", "The focused incident as Markdown, in the current folder (x)"),
     ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
+    ("Hand off or name a role", "assign", "Owner, incident lead or comms lead of the focused incident (a)"),
+    ("Edit the focused incident", "edit", "Severity, title or client (e)"),
+    ("Link the focused incident", "link", "To others hit by the same outage (L)"),
+    ("Show only mine", "mine", "Incidents you own or hold a role in; again to show all (m)"),
     ("New incident", "new", "Open a new incident (n)"),
     ("Filter the board", "filter", "By text, client or severity (/)"),
     ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
@@ -91,6 +96,9 @@ class MendApp(App):
         self._store_token: object = None
         self._storage_trouble = ""
         self._too_small: TooSmallScreen | None = None
+        # The roles you hold on each open incident, as last seen: None until the first load,
+        # which is the baseline (what you held when the board opened is not news).
+        self._held: dict[str, frozenset[Role]] | None = None
 
     @property
     def clock(self) -> Clock:
@@ -163,6 +171,7 @@ class MendApp(App):
         self._storage_trouble = ""
         now = self.clock.now()
         self.board.sync(incidents, now)
+        self._notify_received(incidents)
         if self._too_small is not None:
             return  # a detail screen may close itself, which pops the top screen: wait till it is on top
         for screen in self.screen_stack:
@@ -170,6 +179,27 @@ class MendApp(App):
                 screen.refresh_from(incidents, now)
             elif isinstance(screen, FollowUpsScreen):
                 screen.show(self.follow_ups, now)
+
+    def _notify_received(self, incidents: list[Incident]) -> None:
+        """Once, when someone else hands you an incident or a role on one (seen at a reload)."""
+        me = self.mend.author.casefold()
+        held = {incident.id: frozenset(role for role in Role if (getattr(incident, role.value) or "").casefold() == me)
+                for incident in incidents}
+        before, self._held = self._held, held
+        if before is None:
+            return
+        for incident in incidents:
+            gained = held[incident.id] - before.get(incident.id, frozenset())
+            if not gained:
+                continue
+            last = next((e for e in reversed(incident.events)
+                         if e.kind in (EventKind.ASSIGNED, EventKind.OPENED)), None)
+            if last is None or last.author.casefold() == me:
+                continue  # you did it yourself
+            roles = " and ".join(role.label for role in Role if role in gained)
+            note = f" Note: {one_line(last.reason)}" if last.kind is EventKind.ASSIGNED and last.reason else ""
+            self.notify(f"{incident.id} · {one_line(incident.client)}: {one_line(last.author)} made you {roles}.{note}",
+                        title="Handed to you", timeout=20)
 
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
@@ -204,7 +234,9 @@ class MendApp(App):
             ("update", Status.WARN): "a client update is due soon",
             ("update", Status.BREACH): "the client update is overdue",
         }[kind, status]
-        message = f"{status.symbol} {incident.id} · {one_line(incident.client)}: {what}"
+        if kind == "update" and incident.comms:
+            what += f" (comms lead: {incident.comms})"
+        message = f"{status.symbol} {incident.id} · {one_line(incident.client)}: {one_line(what)}"
         if status is Status.BREACH:
             self.notify(message, title="Breach", severity="error", timeout=30)
             self.bell()
@@ -333,6 +365,33 @@ class MendApp(App):
             return None
         self.notify(f"{incident.id} summary written to {path}", title="Exported", timeout=15)
         return path
+
+    def ask_assign(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(AssignScreen(incident), self._after_team_change)
+
+    def ask_edit(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(EditScreen(incident), self._after_team_change)
+
+    def ask_link(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(LinkScreen(incident), self._after_team_change)
+
+    def ask_action_item(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(ActionItemScreen(incident), self._after_team_change)
+
+    def set_action_done(self, incident_id: str, number: int, done: bool) -> None:
+        self.run_operation(lambda: self.mend.set_action_done(incident_id, number, done))
+
+    def _after_team_change(self, incident: Incident | None) -> None:
+        if incident is None:
+            return
+        self.show_incident(incident)
+        if incident.events[-1].kind is EventKind.LINKED:
+            self.reload()  # the other end of each link changed too
+        self.notify(one_line(f"{incident.id}: {incident.events[-1].summary()}"))
 
     def show_follow_ups(self) -> None:
         self.push_screen(FollowUpsScreen())

@@ -25,10 +25,18 @@ STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 # Textual restyles a widget's component classes with it, and cards restyle whenever
 # their status or focus changes, which made these a quarter of the board's startup.
 CARD_INKS = frozenset({
-    "card--id", "card--client",
+    "card--id", "card--client", "card--owner",
     "card--sev1", "card--sev2", "card--sev3", "card--sev4",
     "card--ok", "card--warn", "card--breach",
 })
+
+
+def owner_label(owner: str, room: int) -> str:
+    """The owner's name in at most `room` cells: whole if it fits, else cut with "…"; nothing below 2 cells."""
+    name = one_line(owner)
+    if room < 2:
+        return ""
+    return name if len(name) <= room else name[: room - 1] + "…"
 
 
 class CardFace:
@@ -71,7 +79,7 @@ class CardFace:
 
 
 class IncidentCard(Widget, can_focus=True):
-    """Four lines: id and severity, client, title, time in stage against budget.
+    """Four lines: id, owner and severity, client, title, time in stage against budget.
 
     A column mounts only as many cards as it has room for and shows an incident
     in each with `bind`; scrolling, moves and filters rebind them in place. The
@@ -139,7 +147,13 @@ class IncidentCard(Widget, can_focus=True):
             return ink_style
 
         head = Text(incident.id, style=style("card--id"))
-        head.append(" " * max(1, width - len(incident.id) - len(severity)))
+        # The owner between id and severity, cut to the room there is (at 80 columns, a few letters).
+        room = width - len(incident.id) - len(severity) - 2
+        owner = owner_label(incident.owner, room)
+        if owner:
+            head.append(" ")
+            head.append(owner, style=style("card--owner"))
+        head.append(" " * max(1, width - len(head) - len(severity)))
         head.append(severity, style=style(f"card--sev{incident.severity}"))
         client = Text(one_line(incident.client), style=style("card--client"))
         title = Text(one_line(incident.title))
