@@ -189,12 +189,20 @@ def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, 
         export.plan_import(export.from_json(theirs), ours)
 
 
+def _first_action(document: dict) -> dict:
+    return next(e for e in document["incidents"][0]["events"] if e["kind"] == "action")
+
+
 @pytest.mark.parametrize("tamper, message", [
     (lambda d: d.update(schema_version=99), "schema_version 99"),
     (lambda d: d["incidents"][0].update(stage="fix"), "do not match its own event record"),
     (lambda d: d["incidents"][0].pop("events"), "missing 'events'"),
     (lambda d: d["incidents"].append(d["incidents"][0]), "INC-1 appears twice"),
     (lambda d: d.update(incidents={}), '"incidents" must be a list'),
+    (lambda d: _first_action(d)["details"].update(side="theirs"), "side is ours or client"),
+    (lambda d: _first_action(d)["details"].update(due="soon"), "Invalid isoformat"),
+    (lambda d: d["incidents"][0].update(lead="zed"), "do not match its own event record"),
+    (lambda d: d["incidents"][1]["events"][-1].update(details={"ids": 5}), "not iterable"),
 ])
 def test_a_damaged_export_is_refused_with_the_reason(incidents, clock, tamper, message):
     document = json.loads(export.to_json(incidents, clock.now()))

@@ -493,10 +493,28 @@ def apply(incident: Incident | None, event: Event) -> Incident:
         case EventKind.LINKED:
             ids = set(incident.links) | set((event.details or {}).get("ids", ())) - {incident.id}
             return replace(incident, links=tuple(sorted(ids, key=id_number)), events=events)
-        case (EventKind.NOTE | EventKind.UPDATE | EventKind.REPORT | EventKind.FOLLOW_UP | EventKind.ACTION
-              | EventKind.ACTION_DONE | EventKind.ACTION_UNDONE):
+        case EventKind.ACTION:
+            _check_action(event)
+            return replace(incident, events=events)
+        case EventKind.ACTION_DONE | EventKind.ACTION_UNDONE:
+            if not (event.item or "").isdigit():
+                raise ValueError(f"an action item number, not {event.item!r}")
+            return replace(incident, events=events)
+        case EventKind.NOTE | EventKind.UPDATE | EventKind.REPORT | EventKind.FOLLOW_UP:
             return replace(incident, events=events)
     raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _check_action(event: Event) -> None:
+    """An action item's event from a file must be one `Incident.actions` can read."""
+    details = event.details or {}
+    if not isinstance(event.text, str) or not isinstance(details.get("owner"), str):
+        raise ValueError("an action item needs a text and an owner")
+    if details.get("side") not in {side.value for side in Side}:
+        raise ValueError(f"an action item's side is ours or client, not {details.get('side')!r}")
+    due = details.get("due")
+    if due is not None:
+        date.fromisoformat(due)  # ValueError or TypeError for anything else
 
 
 def replay(events: Iterable[Event]) -> Incident:
