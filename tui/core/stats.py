@@ -158,6 +158,8 @@ class Stats:
     follow_ups_on_time: int  # of those, done within FOLLOW_UP_GRACE of the due time
     follow_ups_overdue: int  # of those, not done and past the grace
     follow_ups_upcoming: int  # booked, not due yet
+    action_items_open: int  # not done yet, on open and resolved incidents alike
+    action_items_overdue: int  # of those, past their due date (local)
     by_client: Mapping[str, Counts]  # most incidents first
     by_playbook: Mapping[str, Counts]
 
@@ -231,6 +233,7 @@ class Stats:
             "follow_ups": {"definition": FOLLOW_UPS, "due": self.follow_ups_due,
                            "on_time": self.follow_ups_on_time, "overdue": self.follow_ups_overdue,
                            "upcoming": self.follow_ups_upcoming, "on_time_rate": self.follow_up_rate},
+            "action_items": {"open": self.action_items_open, "overdue": self.action_items_overdue},
             "by_client": [{"client": name, "open": c.open, "resolved": c.resolved}
                           for name, c in self.by_client.items()],
             "by_playbook": [{"playbook": name, "open": c.open, "resolved": c.resolved}
@@ -263,7 +266,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-2"
+SUMMARY_KEY = "stats-summary-3"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
@@ -305,6 +308,7 @@ class Summary(NamedTuple):
     ever_resolved: bool
     reopened: bool
     follow_ups: Sequence[tuple[int, int | None]]  # per booked check-in: (due, done at or None)
+    actions: Sequence[tuple[int | None, bool]]  # per action item: (due date as an ordinal or None, done)
 
 
 def summarize(incident: Incident) -> Summary:
@@ -318,6 +322,7 @@ def summarize(incident: Incident) -> Summary:
     forced: list[tuple[int, str, str | None, str | None, str | None]] = []
     resolved_once = reopened = False
     follow_ups: list[tuple[int, int | None]] = []
+    has_actions = False
     for event in incident.events:
         kind = event.kind
         # Ticks and notes change no figure, so they cost nothing here.
@@ -341,6 +346,8 @@ def summarize(incident: Incident) -> Summary:
         elif kind is EventKind.REOPENED:
             at = _micros(event.at)
             stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
+        elif kind is EventKind.ACTION:
+            has_actions = True
         elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
             at = _micros(event.at)
             stretches.append((since, at, last_update))
@@ -363,6 +370,8 @@ def summarize(incident: Incident) -> Summary:
         ever_resolved=resolved_once,
         reopened=reopened,
         follow_ups=follow_ups,
+        actions=[(item.due.toordinal() if item.due else None, item.is_done)
+                 for item in (incident.actions if has_actions else ())],
     )
 
 
@@ -441,6 +450,8 @@ class _Tally:
         self.ever_resolved = 0
         self.reopened = 0
         self.follow_ups = Counter[str]()
+        self.today = now.astimezone().toordinal()
+        self.actions_open = self.actions_overdue = 0
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
@@ -479,6 +490,10 @@ class _Tally:
                 self.follow_ups["on_time"] += 1
             elif done is None and self.now_micros > due + grace:
                 self.follow_ups["overdue"] += 1
+        for due, done in summary.actions:
+            if not done:
+                self.actions_open += 1
+                self.actions_overdue += due is not None and due < self.today
         counts = self.resolved_by if summary.resolved else self.open_by
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1
@@ -534,6 +549,8 @@ class _Tally:
             follow_ups_on_time=self.follow_ups["on_time"],
             follow_ups_overdue=self.follow_ups["overdue"],
             follow_ups_upcoming=self.follow_ups["upcoming"],
+            action_items_open=self.actions_open,
+            action_items_overdue=self.actions_overdue,
             by_client=self._counts("client"),
             by_playbook=self._counts("playbook"),
         )
