@@ -72,12 +72,18 @@ def test_link_and_one_update_to_every_linked_incident(data_dir: Path):
     assert ok(data_dir, "link", "INC-1", "INC-2", "3") == "INC-1 linked to INC-2, INC-3\n"
     assert show(data_dir, "INC-2")["links"] == ["INC-1"]
     assert show(data_dir, "INC-1")["links"] == ["INC-2", "INC-3"]
-    ok(data_dir, "resolve", "INC-3", "--force", "--reason", "their part came back first")
+    resolved = ok(data_dir, "resolve", "INC-3", "--force", "--reason", "their part came back first")
+    assert resolved == "INC-3 is resolved\nlinked and still open: INC-1\n"  # INC-3 is linked to INC-1 alone
+    assert show(data_dir, "INC-1")["stage"] == "acknowledge"
     out = ok(data_dir, "update", "INC-1", "The portal is back for most; next update by 15:00.", "--linked")
     assert out == "client update recorded on INC-1, INC-2\n"  # the resolved one is left alone
     for incident_id, count in (("INC-1", 1), ("INC-2", 1), ("INC-3", 0)):
         assert [e["kind"] for e in show(data_dir, incident_id)["events"]].count("update") == count
     assert "linked to INC-2, INC-3" in ok(data_dir, "show", "INC-1")
+    # Resolving one says which linked incidents stay open, and leaves them open.
+    out = ok(data_dir, "resolve", "INC-1", "--force", "--reason", "parent done")
+    assert out == "INC-1 is resolved\nlinked and still open: INC-2\n"
+    assert show(data_dir, "INC-2")["stage"] == "acknowledge"
 
 
 @pytest.mark.parametrize("args, message", [

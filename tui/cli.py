@@ -279,7 +279,12 @@ def cmd_back(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(mend: Mend, args: argparse.Namespace) -> int:
-    _print_stage(mend, mend.resolve(normalize_id(args.id), **_forced(args)))
+    incident = mend.resolve(normalize_id(args.id), **_forced(args))
+    _print_stage(mend, incident)
+    still_open = [linked.id for linked in mend.list_open() if linked.id in incident.links]
+    if still_open:
+        # Resolving one never resolves its linked incidents: each client is closed with on its own.
+        print(f"linked and still open: {', '.join(still_open)}")
     return EXIT_OK
 
 

@@ -161,6 +161,8 @@ class IncidentCard(Widget, can_focus=True):
         if face.update_status is not Status.OK:
             # The client is waiting on an update: its own mark, beside the stage time.
             status.append(f" ✉{face.update_status.symbol}", style=style(f"card--{face.update_status.value}"))
+        if incident.links:
+            status.append(" ⇄", style=style("card--owner"))  # linked to other incidents (one outage)
         lines = [head, client, title, status]
         for line in lines:
             line.truncate(width, overflow="ellipsis")
