@@ -221,14 +221,18 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             yield Label("Client")
             yield Input(placeholder="who was hurt by it", id="client")
             yield Label("", id="client-error", classes="error")
-            yield Label("Owner (default: you)")
-            yield Input(self.app.mend.author, placeholder="who holds it", id="owner")
+            # Owner and severity side by side, so the form still fits a 35-line terminal.
+            with Horizontal(id="owner-severity"):
+                with Vertical():
+                    yield Label("Owner (default: you)")
+                    yield Input(self.app.mend.author, placeholder="who holds it", id="owner")
+                with Vertical():
+                    yield Label("Severity (1 is the worst)")
+                    yield Select(
+                        [("1 · critical", 1), ("2 · high", 2), ("3 · medium", 3), ("4 · low", 4)],
+                        value=2, allow_blank=False, id="severity",
+                    )
             yield Label("", id="owner-error", classes="error")
-            yield Label("Severity (1 is the worst)")
-            yield Select(
-                [("1 · critical", 1), ("2 · high", 2), ("3 · medium", 3), ("4 · low", 4)],
-                value=2, allow_blank=False, id="severity",
-            )
             yield Label("Playbook")
             yield Select(
                 [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
