@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
 from textual.widgets import Input, OptionList, Select
 
 from tests.test_board import NO_AUTO_TICK, SIZE, card_in
@@ -93,6 +97,7 @@ async def test_severity_3_to_1_shrinks_the_budget_and_a_breach_notifies_once(men
         await pilot.pause()
         stored = mend.get(incident.id)
         assert stored.severity == 1 and stored.events[-1].kind is EventKind.EDITED
+        assert f"{incident.id}: severity changed: 3 → 1" in [n.message for n in app._notifications]
         for _ in range(4):
             app.tick()
         await pilot.pause()
@@ -114,6 +119,7 @@ async def test_link_two_incidents_and_log_one_update_to_both(mend: Mend, clock):
         await pilot.press(*"2", "enter")
         await pilot.pause()
         assert mend.get("INC-1").links == ("INC-2",) and mend.get("INC-2").links == ("INC-1",)
+        assert "INC-1: linked to INC-2" in [n.message for n in app._notifications]
         await pilot.press("u", *"The portal is back; next update by 15:00.", "enter")
         await pilot.pause()
         for incident_id in ("INC-1", "INC-2"):
@@ -191,11 +197,34 @@ async def test_mine_and_the_filter_match_people(mend: Mend, clock):
         assert [c.incident_id for c in app.board.cards] == ["INC-2"]
 
 
+async def test_linking_to_an_unknown_or_the_same_incident_is_refused_in_the_form(mend: Mend, clock):
+    mend.open("Portal down", "Acme")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        for typed, message in (("INC-9", "no incident INC-9"), ("1", "INC-1 cannot be linked to itself"),
+                               ("two", "not an incident id")):
+            await pilot.press("L", *typed, "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, LinkScreen)
+            assert message in drawn(app.screen.query_one("#team-error"))
+            await pilot.press("escape")
+        assert mend.get("INC-1").links == () and len(mend.get("INC-1").events) == 1
+
+
 def test_owner_label_fits_the_room_it_has():
     assert owner_label("bo", 5) == "bo"
     assert owner_label("maya", 3) == "ma…"
     assert owner_label("maya", 1) == ""
     assert owner_label("a\nb[red]", 9) == "a⏎b[red]"
+
+
+@given(st.text(max_size=40))
+def test_parse_ids_accepts_ids_or_raises_value_error_for_any_text(text):
+    try:
+        ids = parse_ids(text)
+    except ValueError:
+        return
+    assert all(re.fullmatch(r"INC-[1-9][0-9]*", incident_id) for incident_id in ids)
 
 
 def test_parse_ids_accepts_numbers_and_ids_and_refuses_words():

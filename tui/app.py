@@ -389,9 +389,8 @@ class MendApp(App):
         if incident is None:
             return
         self.show_incident(incident)
-        if incident.events[-1].kind is EventKind.LINKED:
-            self.reload()  # the other end of each link changed too
-        self.notify(one_line(f"{incident.id}: {incident.events[-1].summary()}"))
+        if incident.links:
+            self.reload()  # a link changes the incidents at its other end too
 
     def show_follow_ups(self) -> None:
         self.push_screen(FollowUpsScreen())

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
-from .core.model import (BOARD_STAGES, Event, Incident, ReportPart, Role, Side, format_time, id_number, make_id,
+from .core.model import (BOARD_STAGES, ActionItem, Event, Incident, ReportPart, Role, Side, format_time, id_number, make_id,
                          parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
@@ -197,7 +197,7 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _action_line(item: Any, today: date) -> str:
+def _action_line(item: ActionItem, today: date) -> str:
     mark = "x" if item.is_done else " "
     due = f", due {item.due.isoformat()}" + (" OVERDUE" if item.is_overdue(today) else "") if item.due else ""
     told = ", client told" if item.tell_client else ""

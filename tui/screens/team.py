@@ -61,6 +61,10 @@ class _TeamDialog(ModalScreen[Incident | None]):
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#team-error", Label), str(error))
             return
+        # Every event the save recorded (an edit may change three fields), in one line.
+        recorded = incident.events[len(self.incident.events):]
+        said = "; ".join(event.summary() for event in recorded) or "nothing changed"
+        self.app.notify(one_line(f"{incident.id}: {said}"))
         self.dismiss(incident)
 
 
