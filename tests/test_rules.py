@@ -208,6 +208,15 @@ def test_link_refuses_itself_and_records_new_links_once(playbook):
     assert rules.link(linked, ["INC-2"], now=START, author="ana") is linked
 
 
+def test_data_from_before_roles_and_links_loads_with_none_named(playbook):
+    old = opened(playbook).to_dict()
+    for key in ("lead", "comms", "links"):
+        del old[key]
+    incident = Incident.from_dict(old)
+    assert (incident.lead, incident.comms, incident.links, incident.actions) == (None, None, (), ())
+    assert replay(incident.events) == incident
+
+
 class StageMachine(RuleBasedStateMachine):
     """Any sequence of operations keeps the invariants of the record."""
 
