@@ -285,6 +285,21 @@ def test_action_items_open_and_overdue_on_open_and_resolved_incidents(mend, cloc
     assert "Action items         3 open, 2 overdue" in shown.export_text()
 
 
+def test_a_visit_counts_against_the_severity_in_force_when_it_ended(mend, clock, playbook):
+    over_sev1 = playbook.stage(Stage.ACKNOWLEDGE).budget(1) * 1.5  # over severity 1's budget, within 3's
+    raised = mend.open("t", "Acme Ltd", severity=3).id
+    clock.advance(over_sev1)
+    mend.edit(raised, severity=1)  # raised before it left acknowledge: measured against 1, a breach
+    mend.advance(raised, force=True, reason="test")
+    lowered = mend.open("u", "Globex", severity=1).id
+    clock.advance(over_sev1)
+    mend.advance(lowered, force=True, reason="test")  # left under severity 1: a breach
+    mend.edit(lowered, severity=3)  # lowered afterwards: the finished visit keeps its breach
+    stats = compute(all_incidents(mend.store), mend.playbook_for, clock.now())
+    acknowledge = stats.stages[0]
+    assert (acknowledge.visits, acknowledge.breaches) == (2, 2)
+
+
 def test_filters_by_local_opening_date_and_client():
     incidents = history()
     since = stats_of(incidents, Filters(since=date(2026, 11, 16)))

@@ -298,7 +298,8 @@ class Summary(NamedTuple):
     playbook_digest: str
     opened_at: int
     resolved: bool  # in the resolved stage now: counted as resolved, not open
-    visits: Sequence[tuple[int, int]]  # finished visits to board stages: (stage, microseconds spent)
+    # Finished visits to board stages: (stage, microseconds spent, the severity in force when it ended).
+    visits: Sequence[tuple[int, int, int]]
     current: tuple[int, int] | None  # while open: (stage, entered at)
     acknowledged_after: int | None  # microseconds from opening to the first move out of acknowledge
     # Open time in stretches that end where the cadence or openness changes (an update, a
@@ -317,19 +318,21 @@ def summarize(incident: Incident) -> Summary:
     stage, entered = Stage.ACKNOWLEDGE, opened
     is_open, since, last_update = True, opened, opened
     acknowledged_at: int | None = None
-    visits: list[tuple[int, int]] = []
+    visits: list[tuple[int, int, int]] = []
     stretches: list[tuple[int, int | None, int]] = []
     forced: list[tuple[int, str, str | None, str | None, str | None]] = []
     resolved_once = reopened = False
     follow_ups: list[tuple[int, int | None]] = []
     has_actions = False
+    # A severity edit counts from its moment: each visit is measured against the severity it ended under.
+    severity = int((incident.events[0].details or {}).get("severity", incident.severity))
     for event in incident.events:
         kind = event.kind
         # Ticks and notes change no figure, so they cost nothing here.
         if kind is EventKind.STAGE:
             at = _micros(event.at)
             if stage in _BOARD_INDEX:  # a hand-edited record may move out of resolved
-                visits.append((_BOARD_INDEX[stage], at - entered))
+                visits.append((_BOARD_INDEX[stage], at - entered, severity))
             if event.from_stage is Stage.ACKNOWLEDGE and acknowledged_at is None:
                 acknowledged_at = at
             if event.forced:
@@ -348,6 +351,8 @@ def summarize(incident: Incident) -> Summary:
             stage, entered, is_open, reopened, since = Stage.ACKNOWLEDGE, at, True, True, at
         elif kind is EventKind.ACTION:
             has_actions = True
+        elif kind is EventKind.EDITED and event.item == "severity":
+            severity = int((event.details or {})["to"])
         elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
             at = _micros(event.at)
             stretches.append((since, at, last_update))
@@ -456,9 +461,10 @@ class _Tally:
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
     def add(self, summary: Summary, opened_on: date) -> None:
-        budgets, budget_seconds, cadence = self._limits(summary)
-        for stage, spent in summary.visits:
-            self._visit(stage, spent, budgets[stage], budget_seconds[stage], finished=True)
+        budgets, budget_seconds, cadence = self._limits(summary, summary.severity)
+        for stage, spent, severity in summary.visits:
+            ended, ended_seconds, _ = self._limits(summary, severity)
+            self._visit(stage, spent, ended[stage], ended_seconds[stage], finished=True)
         if summary.current is not None:
             stage, entered = summary.current
             self._visit(stage, self.now_micros - entered, budgets[stage], budget_seconds[stage], finished=False)
@@ -498,12 +504,12 @@ class _Tally:
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1
 
-    def _limits(self, summary: Summary) -> tuple[list[int], list[float], int]:
+    def _limits(self, summary: Summary, severity: int) -> tuple[list[int], list[float], int]:
         """Stage budgets (in microseconds and in seconds, by stage index) and the update
         cadence in microseconds, worked out once per playbook version and severity."""
-        key = (summary.playbook, summary.playbook_digest, summary.severity)
+        key = (summary.playbook, summary.playbook_digest, severity)
         if key not in self.limits:
-            playbook, severity = self.playbook_for(summary), summary.severity
+            playbook = self.playbook_for(summary)
             budgets = [playbook.stage(stage).budget(severity) for stage in BOARD_STAGES]
             self.limits[key] = ([budget // _MICROSECOND for budget in budgets],
                                 [budget.total_seconds() for budget in budgets],
