@@ -124,6 +124,11 @@ async def test_link_two_incidents_and_log_one_update_to_both(mend: Mend, clock):
         await pilot.pause()
         for incident_id in ("INC-1", "INC-2"):
             assert [e.text for e in mend.get(incident_id).updates] == ["The portal is back; next update by 15:00."]
+        # Resolving one leaves the other open, and says so.
+        app.run_operation(lambda: mend.resolve("INC-1", force=True, reason="fixed for Acme"))
+        await pilot.pause()
+        assert mend.get("INC-2").stage is Stage.ACKNOWLEDGE
+        assert notes(app, "Linked incidents") == ["INC-1 resolved; linked and still open: INC-2"]
 
 
 async def test_two_action_items_and_one_done_from_the_detail_screen(mend: Mend, clock):

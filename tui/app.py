@@ -259,6 +259,12 @@ class MendApp(App):
 
     def show_incident(self, incident: Incident) -> None:
         now = self.clock.now()
+        if incident.is_resolved and incident.links and incident.events[-1].kind is EventKind.STAGE:
+            # Just resolved: its linked incidents stay open, and each client still needs closing with.
+            still_open = [face.incident_id for face in self.board.faces if face.incident_id in incident.links]
+            if still_open:
+                self.notify(f"{incident.id} resolved; linked and still open: {', '.join(still_open)}",
+                            title="Linked incidents", timeout=15)
         self.board.place(incident, now)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen) and screen.incident_id == incident.id:
