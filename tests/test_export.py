@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from tests.conftest import START
 from tests.test_cli import ok, run
 from tui.core import export
 from tui.core.clock import FakeClock
-from tui.core.model import Incident, ReportPart
+from tui.core.model import Incident, ReportPart, Role, Side
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
 
@@ -27,9 +27,14 @@ HOSTILE_TITLE = "*urgent* | [x](y) <script>alert(1)</script> \x1b[31mred\x1b[0m"
 
 
 def scripted(mend: Mend, clock: FakeClock) -> list[Incident]:
-    """One incident walked to resolved with a breach, forced moves, a late update and no gesture; one still open."""
-    first = mend.open("Invoices sent twice", "Acme Ltd", severity=2).id
-    clock.advance(timedelta(minutes=12))  # acknowledge: 12m of a 15m budget, a warning
+    """One incident walked to resolved with a breach, forced moves, a late update and no gesture, handed
+    off, its severity raised, with action items; one still open, linked to it."""
+    first = mend.open("Invoices sent twice", "Acme Ltd", severity=3).id
+    mend.assign(first, "bo", note="bo knows the billing job")
+    mend.assign(first, "cy", role=Role.COMMS)
+    clock.advance(timedelta(minutes=5))
+    mend.edit(first, severity=2, client="Acme Ltd")  # the client is unchanged: only the severity is recorded
+    clock.advance(timedelta(minutes=7))  # acknowledge: 12m of severity 2's 15m budget, a warning
     mend.set_checked(first, "ack-client-told")
     mend.set_checked(first, "ack-three-promised")
     mend.set_checked(first, "ack-next-contact")
@@ -42,6 +47,11 @@ def scripted(mend: Mend, clock: FakeClock) -> list[Incident]:
     clock.advance(timedelta(hours=3))  # the next update comes late
     mend.update(first, "Refund sent; we are fixing the retry so it cannot happen again.")
     mend.advance(first, force=True, reason="cause known, fix already deployed")
+    mend.add_action(first, "Refund the second charge", owner="bo", side=Side.OURS, due=date(2026, 11, 24),
+                    tell_client=True)
+    mend.add_action(first, "Check the statement for the refund", owner="Acme finance", side=Side.CLIENT)
+    mend.add_action(first, "Add a payment check to the retry job", owner="di", side=Side.OURS)
+    mend.set_action_done(first, 1)
     clock.advance(timedelta(minutes=30))
     mend.advance(first, force=True, reason="fix confirmed by phone")
     mend.write_report(first, {
@@ -61,6 +71,9 @@ def scripted(mend: Mend, clock: FakeClock) -> list[Incident]:
 
     second = mend.open(HOSTILE_TITLE, "Globex | <b>Corp</b>", severity=1).id
     mend.note(second, "# not a heading\n- not a list\n1. not numbered & [not](a link)")
+    mend.assign(second, "[b]di[/b]", role=Role.LEAD)
+    mend.add_action(second, "*restart* | <b>it</b>", owner="ops", side=Side.CLIENT)
+    mend.link([second, first])
     clock.advance(timedelta(minutes=7))
     return [mend.get(first), mend.get(second)]
 
@@ -89,8 +102,17 @@ def test_golden_summaries(fmt: str, mend: Mend, clock: FakeClock, incidents):
 def test_markdown_puts_the_client_part_first_and_marks_breaches_and_forced_moves(mend, clock, incidents):
     text = export.markdown(incidents[:1], mend.playbook_for, clock.now())
     headings = [line for line in text.splitlines() if line.startswith("#")]
-    assert headings[:7] == ["# INC-1: Invoices sent twice", "## For the client", "### What happened", "### Why",
-                            "### What's next", "### What we're doing to make it right", "## Internal record"]
+    assert headings[:8] == ["# INC-1: Invoices sent twice", "## For the client", "### What happened", "### Why",
+                            "### What's next", "### What we're doing to make it right", "### Action items",
+                            "## Internal record"]
+    client_part = text.split("## Internal record")[0]
+    # The client hears of their own items and ours marked for them, not our internal ones.
+    assert "For us: Refund the second charge (bo, by 2026-11-24) (done)" in client_part
+    assert "For you: Check the statement for the refund (Acme finance)" in client_part
+    assert "payment check" not in client_part and "payment check" in text
+    assert "| Owner | bo |\n| Incident lead | none named |\n| Comms lead | cy |\n| Linked | INC-2 |" in text
+    assert "ana: owner now bo (note: bo knows the billing job)" in text
+    assert "ana: severity changed: 3 → 2" in text
     assert "No gesture. Why: The client asked us not to offer a credit" in text
     assert "| Empathize | 2026-11-23 09:12 UTC | 50m | 30m | **✖ breach** |" in text
     assert "Empathize → Diagnose. Reason: client asked for the cause before anything else" in text
@@ -110,8 +132,12 @@ def test_markdown_user_text_cannot_make_emphasis_links_html_headings_or_table_ce
     # The header table keeps two cells per row even with a pipe in the client's name.
     client_row = next(line for line in rendered.split("<tr>") if "Client" in line)
     assert client_row.count("<td>") == 2 and "Globex | &lt;b&gt;Corp&lt;/b&gt;" in client_row
-    # The note is one list item, not a heading, a list and a link.
-    assert rendered.count("<h1>") == 1 and rendered.count("<li>") == 1
+    # The note is one list item, not a heading, a list and a link; an action item's text stays literal too.
+    assert rendered.count("<h1>") == 1
+    assert ("<li>2026-11-23 14:52 UTC, ana: # not a heading / - not a list / 1. not numbered &amp; [not](a link)"
+            "</li>") in rendered
+    assert "<li>For you: *restart* | &lt;b&gt;it&lt;/b&gt; (ops)</li>" in rendered
+    assert "incident lead now [b]di[/b]" in rendered
 
 
 class _Tags(HTMLParser):
@@ -163,12 +189,20 @@ def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, 
         export.plan_import(export.from_json(theirs), ours)
 
 
+def _first_action(document: dict) -> dict:
+    return next(e for e in document["incidents"][0]["events"] if e["kind"] == "action")
+
+
 @pytest.mark.parametrize("tamper, message", [
     (lambda d: d.update(schema_version=99), "schema_version 99"),
     (lambda d: d["incidents"][0].update(stage="fix"), "do not match its own event record"),
     (lambda d: d["incidents"][0].pop("events"), "missing 'events'"),
     (lambda d: d["incidents"].append(d["incidents"][0]), "INC-1 appears twice"),
     (lambda d: d.update(incidents={}), '"incidents" must be a list'),
+    (lambda d: _first_action(d)["details"].update(side="theirs"), "side is ours or client"),
+    (lambda d: _first_action(d)["details"].update(due="soon"), "Invalid isoformat"),
+    (lambda d: d["incidents"][0].update(lead="zed"), "do not match its own event record"),
+    (lambda d: d["incidents"][1]["events"][-1].update(details={"ids": 5}), "not iterable"),
 ])
 def test_a_damaged_export_is_refused_with_the_reason(incidents, clock, tamper, message):
     document = json.loads(export.to_json(incidents, clock.now()))

@@ -9,7 +9,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tests.conftest import START
 from tui.core import rules
-from tui.core.model import BOARD_STAGES, EventKind, Incident, ReportPart, Stage, replay
+from tui.core.actions import all_actions_owned, for_client, open_and_overdue
+from tui.core.budget import Status, stage_reading, update_reading
+from tui.core.model import BOARD_STAGES, EventKind, Incident, ReportPart, Role, Side, Stage, replay
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 
 
@@ -135,6 +137,86 @@ def test_serialisation_round_trip(playbook):
     assert Incident.from_dict(incident.to_dict()) == incident
 
 
+def test_assign_hands_off_with_a_note_and_sets_roles(playbook):
+    incident = rules.assign(opened(playbook), "bo", note="you know the billing job", now=START, author="ana")
+    assert incident.owner == "bo" and incident.events[-1].reason == "you know the billing job"
+    incident = rules.assign(incident, "cy", role=Role.COMMS, now=START, author="bo")
+    incident = rules.assign(incident, "di", role=Role.LEAD, now=START, author="bo")
+    assert (incident.owner, incident.lead, incident.comms) == ("bo", "di", "cy")
+    assert incident.holds("CY") and incident.holds("bo") and not incident.holds("ana")
+    assert rules.assign(incident, "bo", now=START, author="ana") is incident  # already the owner
+    with pytest.raises(rules.RuleError, match="name must not be empty"):
+        rules.assign(incident, "  ", now=START, author="ana")
+    assert replay(incident.events) == incident
+
+
+def test_a_severity_edit_takes_the_new_budget_from_its_moment(playbook):
+    incident = opened(playbook, severity=3)
+    later = START + timedelta(minutes=20)
+    before = stage_reading(incident, playbook, later)
+    assert before.status is Status.OK
+    edited = rules.edit(incident, severity=1, now=later, author="ana")
+    after = stage_reading(edited, playbook, later)
+    # The stage keeps its clock; the budget is the new severity's, so the card may breach at once.
+    assert after.elapsed == before.elapsed and after.budget == playbook.stage(Stage.ACKNOWLEDGE).budget(1)
+    assert after.budget < before.budget and after.status is Status.BREACH
+    assert update_reading(edited, playbook, later).budget == playbook.update_cadence(1)
+    assert edited.severity_at(later - timedelta(seconds=1)) == 3 and edited.severity_at(later) == 1
+    event = edited.events[-1]
+    assert (event.kind, event.item, dict(event.details)) == (EventKind.EDITED, "severity", {"from": 3, "to": 1})
+
+
+def test_edit_records_one_event_per_changed_field_and_refuses_bad_input(playbook):
+    incident = rules.edit(opened(playbook), title="Invoices sent three times", client="Acme", now=START,
+                          author="ana")
+    assert [e.item for e in incident.events[1:]] == ["title"]  # the client did not change
+    for bad, message in (({"severity": 7}, "severity must be 1"), ({"title": " "}, "title must not be empty"),
+                         ({}, "say what to change")):
+        with pytest.raises(rules.RuleError, match=message):
+            rules.edit(incident, now=START, author="ana", **bad)
+
+
+def test_action_items_number_in_order_and_done_is_an_event(playbook):
+    incident = opened(playbook)
+    assert not all_actions_owned(incident)  # nothing to own yet
+    incident = rules.add_action(incident, "Refund the second invoice", owner="bo", side=Side.OURS,
+                                due=START.date(), now=START, author="ana")
+    incident = rules.add_action(incident, "Check the bank statement", owner="Acme finance", side=Side.CLIENT,
+                                now=START, author="ana")
+    incident = rules.set_action_done(incident, 1, True, now=START, author="bo")
+    first, second = incident.actions
+    assert (first.number, first.is_done, second.number, second.side) == (1, True, 2, Side.CLIENT)
+    assert all_actions_owned(incident)
+    assert for_client(incident) == (second,)
+    assert open_and_overdue(incident.actions, START.date() + timedelta(days=1)) == (1, 0)
+    assert rules.set_action_done(incident, 1, True, now=START, author="bo") is incident
+    with pytest.raises(rules.RuleError, match="no action item 3"):
+        rules.set_action_done(incident, 3, True, now=START, author="bo")
+    with pytest.raises(rules.RuleError, match="owner must not be empty"):
+        rules.add_action(incident, "x", owner="", side=Side.OURS, now=START, author="ana")
+    undone = rules.set_action_done(incident, 1, False, now=START, author="bo")
+    assert open_and_overdue(undone.actions, START.date() + timedelta(days=1)) == (2, 1)
+    assert replay(undone.events) == undone
+
+
+def test_link_refuses_itself_and_records_new_links_once(playbook):
+    incident = opened(playbook)
+    with pytest.raises(rules.RuleError, match="itself"):
+        rules.link(incident, ["INC-1"], now=START, author="ana")
+    linked = rules.link(incident, ["INC-10", "INC-2"], now=START, author="ana")
+    assert linked.links == ("INC-2", "INC-10")
+    assert rules.link(linked, ["INC-2"], now=START, author="ana") is linked
+
+
+def test_data_from_before_roles_and_links_loads_with_none_named(playbook):
+    old = opened(playbook).to_dict()
+    for key in ("lead", "comms", "links"):
+        del old[key]
+    incident = Incident.from_dict(old)
+    assert (incident.lead, incident.comms, incident.links, incident.actions) == (None, None, (), ())
+    assert replay(incident.events) == incident
+
+
 class StageMachine(RuleBasedStateMachine):
     """Any sequence of operations keeps the invariants of the record."""
 
@@ -175,6 +257,33 @@ class StageMachine(RuleBasedStateMachine):
     def update(self) -> None:
         self._do(lambda: rules.add_update(self.incident, "on it", now=self.now, author="p"))
 
+    @rule(name=st.sampled_from(["ana", "bo", "", " cy "]), role=st.sampled_from(list(Role)),
+          note=st.one_of(st.none(), st.text(max_size=10)))
+    def assign(self, name: str, role: Role, note: str | None) -> None:
+        self._do(lambda: rules.assign(self.incident, name, role=role, note=note, now=self.now, author="p"))
+
+    @rule(severity=st.one_of(st.none(), st.integers(min_value=0, max_value=5)),
+          title=st.one_of(st.none(), st.sampled_from(["a", "b", " "])),
+          client=st.one_of(st.none(), st.sampled_from(["Acme", "Beta"])))
+    def edit(self, severity: int | None, title: str | None, client: str | None) -> None:
+        self._do(lambda: rules.edit(self.incident, severity=severity, title=title, client=client, now=self.now,
+                                    author="p"))
+
+    @rule(owner=st.sampled_from(["bo", "", "Acme"]), side=st.sampled_from(list(Side)), due=st.booleans(),
+          tell=st.booleans())
+    def add_action(self, owner: str, side: Side, due: bool, tell: bool) -> None:
+        self._do(lambda: rules.add_action(self.incident, "do it", owner=owner, side=side,
+                                          due=self.now.date() if due else None, tell_client=tell, now=self.now,
+                                          author="p"))
+
+    @rule(number=st.integers(min_value=0, max_value=4), done=st.booleans())
+    def action_done(self, number: int, done: bool) -> None:
+        self._do(lambda: rules.set_action_done(self.incident, number, done, now=self.now, author="p"))
+
+    @rule(others=st.lists(st.sampled_from(["INC-1", "INC-2", "INC-3"]), min_size=1, max_size=2))
+    def link(self, others: list[str]) -> None:
+        self._do(lambda: rules.link(self.incident, others, now=self.now, author="p"))
+
     @precondition(lambda self: self.incident.is_resolved)
     @rule()
     def reopen(self) -> None:
@@ -184,6 +293,17 @@ class StageMachine(RuleBasedStateMachine):
     def events_replay_to_the_same_state(self) -> None:
         assert replay(self.incident.events) == self.incident
         assert Incident.from_dict(self.incident.to_dict()) == self.incident
+
+    @invariant()
+    def team_fields_are_what_the_latest_events_say(self) -> None:
+        incident = self.incident
+        for role in Role:
+            named = [e.text for e in incident.events if e.kind is EventKind.ASSIGNED and e.item == role.value]
+            expected = named[-1] if named else ("ana" if role is Role.OWNER else None)
+            assert getattr(incident, role.value) == expected
+        assert incident.severity in (1, 2, 3, 4) and incident.title.strip() and "INC-1" not in incident.links
+        assert [item.number for item in incident.actions] == list(range(1, len(incident.actions) + 1))
+        assert all(item.owner for item in incident.actions)
 
     @invariant()
     def nothing_is_ever_removed(self) -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from tests.test_cli import ok, run
 from tui.app import MendApp
 from tui.core import rules
-from tui.core.model import BOARD_STAGES, Incident, ReportPart, Stage
+from tui.core.model import BOARD_STAGES, Incident, ReportPart, Side, Stage
 from tui.core.playbook import ChecklistItem, Playbook, StagePlan
 from tui.core.stats import Filters, all_incidents, compute, percentile
 from tui.demo import seed
@@ -266,6 +266,38 @@ def test_follow_ups_due_on_time_overdue_and_upcoming():
     shown = Console(width=200, record=True)
     shown.print(outcomes_table(stats, CLI_PALETTE))
     assert "1 of 4 due done on time (25%); 2 overdue; 1 not due yet" in shown.export_text()
+
+
+def test_action_items_open_and_overdue_on_open_and_resolved_incidents(mend, clock):
+    first = mend.open("t", "Acme Ltd").id
+    mend.add_action(first, "refund", owner="bo", side=Side.OURS, due=date(2026, 11, 22))  # overdue on the 23rd
+    mend.add_action(first, "check", owner="Acme", side=Side.CLIENT, due=date(2026, 11, 23))  # due today: not yet
+    mend.add_action(first, "done already", owner="bo", side=Side.OURS, due=date(2026, 11, 1))
+    mend.set_action_done(first, 3)
+    second = mend.open("u", "Globex").id
+    mend.add_action(second, "review", owner="cy", side=Side.OURS, due=date(2026, 11, 2))
+    mend.resolve(second, force=True, reason="duplicate")  # its open item still counts
+    stats = compute(all_incidents(mend.store), mend.playbook_for, clock.now())
+    assert (stats.action_items_open, stats.action_items_overdue) == (3, 2)
+    assert stats.to_dict()["action_items"] == {"open": 3, "overdue": 2}
+    shown = Console(width=200, record=True)
+    shown.print(outcomes_table(stats, CLI_PALETTE))
+    assert "Action items         3 open, 2 overdue" in shown.export_text()
+
+
+def test_a_visit_counts_against_the_severity_in_force_when_it_ended(mend, clock, playbook):
+    over_sev1 = playbook.stage(Stage.ACKNOWLEDGE).budget(1) * 1.5  # over severity 1's budget, within 3's
+    raised = mend.open("t", "Acme Ltd", severity=3).id
+    clock.advance(over_sev1)
+    mend.edit(raised, severity=1)  # raised before it left acknowledge: measured against 1, a breach
+    mend.advance(raised, force=True, reason="test")
+    lowered = mend.open("u", "Globex", severity=1).id
+    clock.advance(over_sev1)
+    mend.advance(lowered, force=True, reason="test")  # left under severity 1: a breach
+    mend.edit(lowered, severity=3)  # lowered afterwards: the finished visit keeps its breach
+    stats = compute(all_incidents(mend.store), mend.playbook_for, clock.now())
+    acknowledge = stats.stages[0]
+    assert (acknowledge.visits, acknowledge.breaches) == (2, 2)
 
 
 def test_filters_by_local_opening_date_and_client():

@@ -21,7 +21,7 @@ from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
 from .core import messages
 from .core.export import markdown
-from .core.model import Incident
+from .core.model import EventKind, Incident, Role
 from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
@@ -37,6 +37,7 @@ from .screens.help import HelpScreen
 from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen
 from .screens.stats import StatsScreen
+from .screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen
 from .screens.too_small import TooSmallScreen
 
 TICK_SECONDS = 1.0
@@ -55,6 +56,10 @@ PALETTE_ACTIONS = (
     ("Export a summary", "export", "Internal or client-only, as Markdown, in the current folder (x)"),
     ("Draft a client message", "message", "From the playbook's template, tone-checked, to send or copy (m)"),
     ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
+    ("Hand off or name a role", "assign", "Owner, incident lead or comms lead of the focused incident (a)"),
+    ("Edit the focused incident", "edit", "Severity, title or client (e)"),
+    ("Link the focused incident", "link", "To others hit by the same outage (L)"),
+    ("Show only mine", "mine", "Incidents you own or hold a role in; again to show all (M)"),
     ("New incident", "new", "Open a new incident (n)"),
     ("Filter the board", "filter", "By text, client or severity (/)"),
     ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
@@ -100,6 +105,9 @@ class MendApp(App):
         self._store_token: object = None
         self._storage_trouble = ""
         self._too_small: TooSmallScreen | None = None
+        # The roles you hold on each open incident, as last seen: None until the first load,
+        # which is the baseline (what you held when the board opened is not news).
+        self._held: dict[str, frozenset[Role]] | None = None
 
     @property
     def clock(self) -> Clock:
@@ -172,6 +180,7 @@ class MendApp(App):
         self._storage_trouble = ""
         now = self.clock.now()
         self.board.sync(incidents, now)
+        self._notify_received(incidents)
         if self._too_small is not None:
             return  # a detail screen may close itself, which pops the top screen: wait till it is on top
         for screen in self.screen_stack:
@@ -179,6 +188,27 @@ class MendApp(App):
                 screen.refresh_from(incidents, now)
             elif isinstance(screen, FollowUpsScreen):
                 screen.show(self.follow_ups, now)
+
+    def _notify_received(self, incidents: list[Incident]) -> None:
+        """Once, when someone else hands you an incident or a role on one (seen at a reload)."""
+        me = self.mend.author.casefold()
+        held = {incident.id: frozenset(role for role in Role if (getattr(incident, role.value) or "").casefold() == me)
+                for incident in incidents}
+        before, self._held = self._held, held
+        if before is None:
+            return
+        for incident in incidents:
+            gained = held[incident.id] - before.get(incident.id, frozenset())
+            if not gained:
+                continue
+            last = next((e for e in reversed(incident.events)
+                         if e.kind in (EventKind.ASSIGNED, EventKind.OPENED)), None)
+            if last is None or last.author.casefold() == me:
+                continue  # you did it yourself
+            roles = " and ".join(role.label for role in Role if role in gained)
+            note = f" Note: {one_line(last.reason)}" if last.kind is EventKind.ASSIGNED and last.reason else ""
+            self.notify(f"{incident.id} · {one_line(incident.client)}: {one_line(last.author)} made you {roles}.{note}",
+                        title="Handed to you", timeout=20)
 
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
@@ -213,7 +243,9 @@ class MendApp(App):
             ("update", Status.WARN): "a client update is due soon",
             ("update", Status.BREACH): "the client update is overdue",
         }[kind, status]
-        message = f"{status.symbol} {incident.id} · {one_line(incident.client)}: {what}"
+        if kind == "update" and incident.comms:
+            what += f" (comms lead: {incident.comms})"
+        message = f"{status.symbol} {incident.id} · {one_line(incident.client)}: {one_line(what)}"
         if status is Status.BREACH:
             self.notify(message, title="Breach", severity="error", timeout=30)
             self.bell()
@@ -242,6 +274,12 @@ class MendApp(App):
 
     def show_incident(self, incident: Incident) -> None:
         now = self.clock.now()
+        if incident.is_resolved and incident.links and incident.events[-1].kind is EventKind.STAGE:
+            # Just resolved: its linked incidents stay open, and each client still needs closing with.
+            still_open = [face.incident_id for face in self.board.faces if face.incident_id in incident.links]
+            if still_open:
+                self.notify(f"{incident.id} resolved; linked and still open: {', '.join(still_open)}",
+                            title="Linked incidents", timeout=15)
         self.board.place(incident, now)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen) and screen.incident_id == incident.id:
@@ -367,6 +405,32 @@ class MendApp(App):
         what = "client-only summary" if audience == "client" else "summary"
         self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)
         return path
+
+    def ask_assign(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(AssignScreen(incident), self._after_team_change)
+
+    def ask_edit(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(EditScreen(incident), self._after_team_change)
+
+    def ask_link(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(LinkScreen(incident), self._after_team_change)
+
+    def ask_action_item(self, incident_id: str) -> None:
+        if (incident := self._fresh(incident_id)) is not None:
+            self.push_screen(ActionItemScreen(incident), self._after_team_change)
+
+    def set_action_done(self, incident_id: str, number: int, done: bool) -> None:
+        self.run_operation(lambda: self.mend.set_action_done(incident_id, number, done))
+
+    def _after_team_change(self, incident: Incident | None) -> None:
+        if incident is None:
+            return
+        self.show_incident(incident)
+        if incident.links:
+            self.reload()  # a link changes the incidents at its other end too
 
     def show_follow_ups(self) -> None:
         self.push_screen(FollowUpsScreen())

@@ -21,7 +21,8 @@ from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
-from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
+from .core.model import (BOARD_STAGES, ActionItem, Event, Incident, ReportPart, Role, Side, format_time, id_number,
+                         make_id, parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, apology_skipped, is_done, missing_required
 from .core.service import Mend
@@ -66,7 +67,13 @@ def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path
 
 
 def author(env: Mapping[str, str]) -> str:
-    return env.get("MEND_USER") or getpass.getuser()
+    """Who you are: $MEND_USER, else your login name."""
+    if env.get("MEND_USER", "").strip():
+        return env["MEND_USER"].strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container with an unnamed uid)
+        raise UsageError("cannot tell who you are: set MEND_USER to your name") from None
 
 
 def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
@@ -126,19 +133,26 @@ def cmd_new(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
+    if args.mine and args.owner is not None:
+        raise UsageError("give --mine or --owner NAME, not both")
+    if args.owner is not None and not args.owner.strip():
+        raise UsageError("--owner needs a name")
     incidents = mend.list_open()
     if args.all:
         open_ids = {incident.id for incident in incidents}
         incidents += [i for i in mend.store.iter_archived() if i.id not in open_ids]
         incidents.sort(key=lambda incident: incident.number)
+    if args.mine or args.owner is not None:
+        incidents = mend.mine(incidents, args.owner)
     if args.json:
         _print_json([incident.to_dict() for incident in incidents])
         return EXIT_OK
     if not incidents:
-        print("No open incidents. Open one with: mend new TITLE --client NAME")
+        whose = " of yours" if args.mine else f" held by {one_line(args.owner)}" if args.owner else ""
+        print(f"No open incidents{whose}. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "SEV", "STAGE", "IN STAGE", "CLIENT", "TITLE"):
+    for column in ("ID", "SEV", "STAGE", "IN STAGE", "OWNER", "CLIENT", "TITLE"):
         table.add_column(column, no_wrap=column != "TITLE")
     for incident in incidents:
         table.add_row(
@@ -146,6 +160,7 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
             str(incident.severity),
             incident.stage.label,
             _in_stage(mend, incident),
+            Text(one_line(incident.owner)),
             Text(one_line(incident.client)),
             Text(one_line(incident.title)),
         )
@@ -164,7 +179,11 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
         out.print(Text(f"note: {note}"))
     out.print(Text(f"{incident.id}  {one_line(incident.title)}", style="bold"))
     out.print(Text(f"client {one_line(incident.client)} · severity {incident.severity} · playbook "
-                   f"{incident.playbook} · owner {one_line(incident.owner)}"))
+                   f"{incident.playbook}"))
+    out.print(Text(f"owner {one_line(incident.owner)} · incident lead {one_line(incident.lead or '-')} · "
+                   f"comms lead {one_line(incident.comms or '-')}"))
+    if incident.links:
+        out.print(Text(f"linked to {', '.join(incident.links)}"))
     out.print(Text.assemble(f"stage {incident.stage.label} ", _in_stage(mend, incident)))
     if (source := incident.source) is not None:
         out.print(Text(one_line(f"from {source.get('kind')} alert {source.get('fingerprint')}, firing since "
@@ -177,9 +196,65 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
             required = " (required)" if item.required else ""
             by_data = " · done by what is on record" if item.id not in incident.checked and mark == "x" else ""
             out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}{by_data}"))
+    if incident.actions:
+        out.print(Text("action items:"))
+        for item in incident.actions:
+            out.print(Text("  " + _action_line(item, mend.clock.now().astimezone().date())))
     out.print(Text("timeline:"))
     for event in incident.events:
         out.print(Text("  " + _event_line(event)))
+    return EXIT_OK
+
+
+def _action_line(item: ActionItem, today: date) -> str:
+    mark = "x" if item.is_done else " "
+    due = f", due {item.due.isoformat()}" + (" OVERDUE" if item.is_overdue(today) else "") if item.due else ""
+    told = ", client told" if item.tell_client else ""
+    return one_line(f"[{mark}] {item.number}. {item.text} ({item.side.value}, owner {item.owner}{due}{told})")
+
+
+def cmd_assign(mend: Mend, args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    incident = mend.assign(normalize_id(args.id), args.name, role=role, note=args.note)
+    print(one_line(f"{incident.id}: {role.label} is {getattr(incident, role.value)}"))
+    return EXIT_OK
+
+
+def cmd_edit(mend: Mend, args: argparse.Namespace) -> int:
+    incident_id = normalize_id(args.id)
+    before = mend.get(incident_id)
+    incident = mend.edit(incident_id, severity=args.severity, title=args.title, client=args.client)
+    changed = len(incident.events) - len(before.events)
+    if changed <= 0:
+        print(f"{incident.id}: nothing changed")
+    else:
+        print(one_line(f"{incident.id}: " + "; ".join(e.summary() for e in incident.events[-changed:])))
+    return EXIT_OK
+
+
+def cmd_action(mend: Mend, args: argparse.Namespace) -> int:
+    incident_id = normalize_id(args.id)
+    if args.verb == "add":
+        incident = mend.add_action(incident_id, args.text, owner=args.owner, side=Side(args.side),
+                                   due=_local_date("--due", args.due), tell_client=args.tell_client)
+        print(f"{incident.id}: action item {len(incident.actions)} added")
+        return EXIT_OK
+    number = _action_number(args.number)
+    incident = mend.set_action_done(incident_id, number, args.verb == "done")
+    print(f"{incident.id}: action item {number} {'done' if args.verb == 'done' else 'not done'}")
+    return EXIT_OK
+
+
+def _action_number(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"action item number {raw!r}: expected 1, 2, 3... (see mend show ID)")
+    return int(raw)
+
+
+def cmd_link(mend: Mend, args: argparse.Namespace) -> int:
+    ids = [normalize_id(raw) for raw in args.ids]
+    linked = mend.link(ids)
+    print(f"{ids[0]} linked to {', '.join(i.id for i in linked[1:])}")
     return EXIT_OK
 
 
@@ -219,7 +294,12 @@ def cmd_back(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(mend: Mend, args: argparse.Namespace) -> int:
-    _print_stage(mend, mend.resolve(normalize_id(args.id), **_forced(args)))
+    incident = mend.resolve(normalize_id(args.id), **_forced(args))
+    _print_stage(mend, incident)
+    still_open = [linked.id for linked in mend.list_open() if linked.id in incident.links]
+    if still_open:
+        # Resolving one never resolves its linked incidents: each client is closed with on its own.
+        print(f"linked and still open: {', '.join(still_open)}")
     return EXIT_OK
 
 
@@ -254,7 +334,11 @@ def cmd_update(mend: Mend, args: argparse.Namespace) -> int:
         print(_tone_line(finding, args.text), file=sys.stderr)
     if findings and args.strict:
         raise UsageError(f"update not recorded: the tone coach has {len(findings)} warning(s) and --strict is on")
-    print(f"{mend.update(incident_id, args.text).id}: client update recorded")
+    if args.linked:
+        done = mend.update_linked(incident_id, args.text)
+        print(f"client update recorded on {', '.join(incident.id for incident in done)}")
+    else:
+        print(f"{mend.update(incident_id, args.text).id}: client update recorded")
     return EXIT_OK
 
 
@@ -780,6 +864,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("list", cmd_list, "list open incidents")
     p.add_argument("--all", action="store_true", help="include resolved incidents")
+    p.add_argument("--mine", action="store_true", help="only those you own or hold a role in (lead, comms)")
+    p.add_argument("--owner", metavar="NAME", help="only those NAME owns or holds a role in")
     p.add_argument("--json", action="store_true")
 
     p = command("show", cmd_show, "show one incident with its checklist and timeline")
@@ -807,6 +893,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("item", metavar="ITEM_ID")
     p.add_argument("--uncheck", action="store_true", help="untick it instead")
 
+    p = command("assign", cmd_assign, "hand an incident to someone, or name its incident lead or comms lead")
+    p.add_argument("id")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=[role.value for role in Role], default=Role.OWNER.value,
+                   help="owner (default), lead (incident lead) or comms (comms lead: owns client updates)")
+    p.add_argument("--note", metavar="TEXT", help="the hand-off note: what the next person needs to know")
+
+    p = command("edit", cmd_edit, "change an open incident's severity, title or client (each change is recorded)")
+    p.add_argument("id")
+    p.add_argument("--severity", type=_severity, metavar="1-4",
+                   help="budgets and update cadence follow the new severity from now on")
+    p.add_argument("--title", metavar="TEXT")
+    p.add_argument("--client", metavar="NAME")
+
+    p = command("action", cmd_action, "action items: add one, or mark one done (see them with mend show ID)")
+    p.add_argument("id")
+    verbs = p.add_subparsers(dest="verb", metavar="add|done|undo", required=True, parser_class=_Parser)
+    add = verbs.add_parser("add", help="add an action item")
+    add.add_argument("text", metavar="TEXT")
+    add.add_argument("--owner", required=True, metavar="NAME", help="who will do it")
+    add.add_argument("--side", required=True, choices=[side.value for side in Side],
+                     help="ours, or the client's")
+    add.add_argument("--due", metavar="DATE", help="due by this local date (YYYY-MM-DD)")
+    add.add_argument("--tell-client", action="store_true", dest="tell_client",
+                     help="one of ours the client should hear about: it shows in the client part of the summary")
+    for verb, help_text in (("done", "mark action item N done"), ("undo", "mark action item N not done")):
+        v = verbs.add_parser(verb, help=help_text)
+        v.add_argument("number", metavar="N")
+
+    p = command("link", cmd_link, "link incidents hit by one outage: the first to each of the others")
+    p.add_argument("ids", nargs="+", metavar="ID")
+
     p = command("note", cmd_note, "add an internal note")
     p.add_argument("id")
     p.add_argument("text")
@@ -817,6 +935,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("text")
     p.add_argument("--strict", action="store_true", help="any tone warning refuses the update (exit 2)")
+    p.add_argument("--linked", action="store_true",
+                   help="record it on every open incident linked to this one too, each in its own record")
 
     p = command("report", cmd_report, "write the report-back: what happened, why, what's next, and the goodwill "
                 "gesture (with no options: show it); the tone coach's warnings go to stderr")

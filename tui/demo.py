@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from .core import rules
-from .core.model import Incident, ReportPart, Stage
+from .core.model import Incident, ReportPart, Role, Side, Stage
 from .core.playbook import DEFAULT_PLAYBOOK, Playbook
 from .core.store import Store
 
@@ -56,6 +56,10 @@ DRAFT = {
 }
 
 
+# Who holds the demo incidents: short names, as a team would use, so the cards show them whole.
+TEAM = ("maya", "sam", "li", "jo")
+
+
 def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author: str = "demo") -> list[Incident]:
     playbook = playbooks[DEFAULT_PLAYBOOK]
     made = []
@@ -64,9 +68,12 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
 
         def build(incident_id: str, opened: datetime = opened) -> Incident:
             return rules.open_incident(incident_id, title=title, client=client, severity=severity,
-                                       playbook=playbook, owner=author, now=opened)
+                                       playbook=playbook, owner=TEAM[index % len(TEAM)], now=opened)
 
         incident = store.create(build)
+        if severity <= 2:  # the worst ones get a comms lead, who owns their client updates
+            incident = rules.assign(incident, TEAM[(index + 1) % len(TEAM)], role=Role.COMMS, now=opened,
+                                    author=author)
         at = opened
         while incident.stage is not target:
             at += timedelta(minutes=per_stage)
@@ -82,6 +89,11 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
         if update_ago is not None:
             incident = rules.add_update(incident, "We know what is wrong and are on it; next update within the hour.",
                                         now=now - timedelta(minutes=update_ago), author=author)
+        if target is Stage.FIX and index == 9:
+            incident = rules.add_action(incident, "Answer the ticket and review the rule that closed it", owner="li",
+                                        side=Side.OURS, due=(now + timedelta(days=2)).date(), now=at, author=author)
+            incident = rules.add_action(incident, "List any other tickets left unanswered", owner="Litware support",
+                                        side=Side.CLIENT, now=at, author=author)
         if target is Stage.REPORT_BACK and index == 10:
             incident = _write_report(incident, DRAFT, now, author)
         store.put(incident)

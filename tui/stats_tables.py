@@ -195,6 +195,9 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
     table.add_row(Text("Reopened"), Text(f"{stats.reopened} of {stats.ever_resolved} resolved "
                                          f"({share(stats.reopen_rate)})"))
     table.add_row(Text("Follow-ups"), follow_ups_text(stats, palette))
+    overdue = stats.action_items_overdue
+    table.add_row(Text("Action items"), Text(f"{stats.action_items_open} open, ").append(
+        f"{overdue} overdue", style=palette["warn"] if overdue else ""))
     forced = len(stats.forced_moves)
     table.add_row(Text("Forced moves"), Text(
         f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)"

@@ -21,8 +21,10 @@ from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
+from .actions import for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
-from .model import PROMISED, EventKind, Incident, ReportPart, Severity, Stage, format_time, parse_time, replay
+from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart, Severity, Side, Stage, format_time,
+                    parse_time, replay)
 from .playbook import Playbook
 from .rules import apology_skipped
 from .text import json_safe, one_line, plain, short_duration
@@ -93,7 +95,8 @@ def summarise(incident: Incident, playbook: Playbook, now: datetime) -> Summary:
 def _visits(incident: Incident, playbook: Playbook, now: datetime) -> Iterable[StageVisit]:
     for stage, entered, left in stage_visits(incident):
         spent = elapsed_since(entered, left or now)
-        budget = playbook.stage(stage).budget(incident.severity)
+        # Against the severity in force when the visit ended (or now): an edit counts from its moment.
+        budget = playbook.stage(stage).budget(incident.severity_at(left or now))
         yield StageVisit(stage, entered, left, spent, budget, status_for(spent, budget))
 
 
@@ -135,6 +138,9 @@ def _header_rows(s: Summary) -> list[tuple[str, str]]:
         ("Stage", incident.stage.label),
         ("Playbook", f"{incident.playbook} ({s.playbook.title})"),
         ("Owner", incident.owner),
+        ("Incident lead", incident.lead or "none named"),
+        ("Comms lead", incident.comms or "none named"),
+    ] + ([("Linked", ", ".join(incident.links))] if incident.links else []) + [
         ("Opened", when(incident.opened_at)),
         ("Resolved", when(incident.resolved_at) if incident.resolved_at else "not yet"),
         ("Total time", total),
@@ -154,6 +160,30 @@ def _follow_up_row(incident: Incident) -> list[tuple[str, str]]:
         return []
     done = incident.follow_up_done_at
     return [("Follow-up", f"done {when(done)}" if done else f"due {when(due)}")]
+
+
+_TEAM_EVENTS = (EventKind.ASSIGNED, EventKind.EDITED, EventKind.LINKED)
+
+
+def _team_changes(incident: Incident) -> list[Event]:
+    """Hand-offs, roles named, edits and links, in order: who changed what on the incident."""
+    return [event for event in incident.events if event.kind in _TEAM_EVENTS]
+
+
+def _action_line(item: ActionItem) -> str:
+    """An action item for the internal record (its number goes before it): state, text, side, owner, due."""
+    state = f"done {when(item.done_at)}" if item.done_at else "open"
+    due = f", due {item.due.isoformat()}" if item.due else ""
+    told = ", the client is told" if item.tell_client else ""
+    return f"[{state}] {item.text} ({item.side.value}, {item.owner}{due}{told})"
+
+
+def _client_action_line(item: ActionItem) -> str:
+    """An action item as the client reads it: whose it is, in their terms, and no internal state words."""
+    whose = "For you" if item.side is Side.CLIENT else "For us"
+    due = f", by {item.due.isoformat()}" if item.due else ""
+    done = " (done)" if item.is_done else ""
+    return f"{whose}: {item.text} ({item.owner}{due}){done}"
 
 
 def _report_texts(incident: Incident) -> list[tuple[ReportPart, str | None]]:
@@ -215,6 +245,8 @@ def _markdown_one(s: Summary) -> str:
     out += ["", "## For the client", ""]
     for part, text in _report_texts(incident):
         out += [f"### {part.label}", "", md_escape(text) if text else "_Not written yet._", ""]
+    if shared := for_client(incident):
+        out += ["### Action items", ""] + [f"- {md_cell(_client_action_line(item))}" for item in shared] + [""]
     out += ["## Internal record", "", "### Stages", ""]
     out += ["| Stage | Entered | Time | Budget | Status |", "|---|---|---|---|---|"]
     for visit in s.visits:
@@ -234,6 +266,11 @@ def _markdown_one(s: Summary) -> str:
                 f"{md_cell(u.text)} |" for u in s.updates]
     else:
         out.append("None sent.")
+    out += ["", "### Action items", ""]
+    out += [f"{item.number}. {md_cell(_action_line(item))}" for item in incident.actions] or ["None."]
+    out += ["", "### Hand-offs and changes", ""]
+    out += [f"- {when(e.at)}, {md_cell(e.author)}: {md_cell(e.summary())}" for e in _team_changes(incident)] or [
+        "None."]
     out += ["", "### Notes", ""]
     out += [f"- {when(n.at)}, {md_cell(n.author)}: {md_cell(n.text or '')}" for n in incident.notes] or ["None."]
     return "\n".join(out) + "\n"
@@ -388,6 +425,8 @@ def _html_one(s: Summary) -> str:
     for part, text in _report_texts(incident):
         content = f"<p>{_h(text)}</p>" if text else '<p class="missing">Not written yet.</p>'
         out += [f"<h3>{part.label}</h3>", content]
+    if shared := for_client(incident):
+        out += ["<h3>Action items</h3>", *_html_list([_h(_client_action_line(item)) for item in shared])]
     out += ["</section>", "<h2>Internal record</h2>", "<h3>Stages</h3>",
             "<table><tr><th>Stage</th><th>Entered</th><th>Time</th><th>Budget</th><th>Status</th></tr>"]
     for visit in s.visits:
@@ -406,6 +445,10 @@ def _html_one(s: Summary) -> str:
         out.append("</table>")
     else:
         out.append('<p class="muted">None sent.</p>')
+    out.append("<h3>Action items</h3>")
+    out += _html_list([f"{item.number}. {_h(_action_line(item))}" for item in incident.actions])
+    out.append("<h3>Hand-offs and changes</h3>")
+    out += _html_list([f"{_h(when(e.at))}, {_h(e.author)}: {_h(e.summary())}" for e in _team_changes(incident)])
     out.append("<h3>Notes</h3>")
     out += _html_list([f"{_h(when(n.at))}, {_h(n.author)}: {_h(n.text or '')}" for n in incident.notes])
     out.append("</article>")

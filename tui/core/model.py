@@ -8,7 +8,7 @@ back the same incident; the stored copy keeps both so readers need not replay.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import IntEnum, StrEnum
 from typing import Any, Iterable, Mapping
 
@@ -60,6 +60,34 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
     REPORT = "report"  # a report-back part written or edited: item = the part, text = its words
     FOLLOW_UP = "follow_up"  # the follow-up check-in after resolve is done
+    ASSIGNED = "assigned"  # item = the role (owner, lead, comms), text = the name, reason = the hand-off note
+    EDITED = "edited"  # item = the field (severity, title, client), details = {"from": old, "to": new}
+    ACTION = "action"  # an action item added: text, details = {owner, side, due, tell_client}
+    ACTION_DONE = "action_done"  # item = the action item's number
+    ACTION_UNDONE = "action_undone"  # a done action item turned out not to be done
+    LINKED = "linked"  # details = {"ids": [...]}: the incidents this one is now linked to
+
+
+class Role(StrEnum):
+    """Who does what: the owner holds the incident, the lead runs the response, comms talks to the client."""
+
+    OWNER = "owner"
+    LEAD = "lead"
+    COMMS = "comms"
+
+    @property
+    def label(self) -> str:
+        return {"owner": "owner", "lead": "incident lead", "comms": "comms lead"}[self.value]
+
+
+class Side(StrEnum):
+    """Whose action item it is: ours, or the client's."""
+
+    OURS = "ours"
+    CLIENT = "client"
+
+
+EDITABLE_FIELDS = ("severity", "title", "client")
 
 
 class ReportPart(StrEnum):
@@ -99,9 +127,31 @@ class ReportEntry:
         return is_no_gesture(self.text)
 
 
+@dataclass(frozen=True)
+class ActionItem:
+    """A thing someone agreed to do, numbered from 1 in the order added."""
+
+    number: int
+    text: str
+    owner: str
+    side: Side
+    due: date | None
+    tell_client: bool  # one of ours the client should hear about (theirs always are)
+    added_at: datetime
+    done_at: datetime | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+    def is_overdue(self, today: date) -> bool:
+        return not self.is_done and self.due is not None and self.due < today
+
+
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 _STAGES = {stage.value: stage for stage in Stage}
 _PARTS = {part.value for part in ReportPart}
+_ROLES = {role.value for role in Role}
 
 
 def utc(moment: datetime) -> datetime:
@@ -161,6 +211,22 @@ class Event:
                 return f"report · {part}: {self.text}" + (f" (reason: {self.reason})" if self.reason else "")
             case EventKind.FOLLOW_UP:
                 return "follow-up check-in done" + (f": {self.text}" if self.text else "")
+            case EventKind.ASSIGNED:
+                role = Role(self.item).label if self.item in _ROLES else self.item
+                return f"{role} now {self.text}" + (f" (note: {self.reason})" if self.reason else "")
+            case EventKind.EDITED:
+                details = self.details or {}
+                return f"{self.item} changed: {details.get('from')} → {details.get('to')}"
+            case EventKind.ACTION:
+                details = self.details or {}
+                due = f", due {details['due']}" if details.get("due") else ""
+                return f"action item: {self.text} ({details.get('side')}, owner {details.get('owner')}{due})"
+            case EventKind.ACTION_DONE:
+                return f"action item {self.item} done"
+            case EventKind.ACTION_UNDONE:
+                return f"action item {self.item} not done after all"
+            case EventKind.LINKED:
+                return "linked to " + ", ".join((self.details or {}).get("ids", ()))
         return self.kind.value
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,6 +286,9 @@ class Incident:
     checked: frozenset[str] = frozenset()
     resolved_at: datetime | None = None
     playbook_digest: str = ""  # the playbook version it opened with ("" in data older than that)
+    lead: str | None = None  # the incident lead, once one is named
+    comms: str | None = None  # the comms lead: who owns client updates
+    links: tuple[str, ...] = ()  # linked incidents (one outage, many clients), by number
     events: tuple[Event, ...] = field(default=(), repr=False)
 
     @property
@@ -248,6 +317,42 @@ class Incident:
     def last_update_at(self) -> datetime | None:
         updates = self.updates
         return updates[-1].at if updates else None
+
+    def holds(self, name: str) -> bool:
+        """Whether this person owns the incident or holds one of its roles (case does not matter)."""
+        wanted = name.strip().casefold()
+        return any(person is not None and person.casefold() == wanted
+                   for person in (self.owner, self.lead, self.comms))
+
+    def severity_at(self, moment: datetime) -> int:
+        """The severity in force at a moment: an edit counts from the moment it was made."""
+        severity = self.severity
+        for event in reversed(self.events):
+            if event.kind is EventKind.EDITED and event.item == "severity":
+                if event.at <= moment:
+                    return severity
+                severity = int((event.details or {})["from"])
+        return severity
+
+    @property
+    def actions(self) -> tuple[ActionItem, ...]:
+        """The action items, in the order they were added, with their latest done state."""
+        items: list[ActionItem] = []
+        for event in self.events:
+            if event.kind is EventKind.ACTION:
+                details = event.details or {}
+                due = details.get("due")
+                items.append(ActionItem(
+                    number=len(items) + 1, text=event.text or "", owner=details.get("owner", ""),
+                    side=Side(details.get("side", "ours")), due=date.fromisoformat(due) if due else None,
+                    tell_client=bool(details.get("tell_client")), added_at=event.at,
+                ))
+            elif event.kind in (EventKind.ACTION_DONE, EventKind.ACTION_UNDONE) and event.item:
+                index = int(event.item) - 1
+                if 0 <= index < len(items):
+                    items[index] = replace(items[index],
+                                           done_at=event.at if event.kind is EventKind.ACTION_DONE else None)
+        return tuple(items)
 
     @property
     def cadence_since(self) -> datetime:
@@ -318,6 +423,9 @@ class Incident:
             "checked": sorted(self.checked),
             "resolved_at": format_time(self.resolved_at) if self.resolved_at else None,
             "playbook_digest": self.playbook_digest,
+            "lead": self.lead,
+            "comms": self.comms,
+            "links": list(self.links),
             "events": [e.to_dict() for e in self.events],
         }
 
@@ -336,6 +444,10 @@ class Incident:
             checked=frozenset(data.get("checked", ())),
             resolved_at=parse_time(data["resolved_at"]) if data.get("resolved_at") else None,
             playbook_digest=data.get("playbook_digest", ""),
+            # Absent in data written before roles and links existed.
+            lead=data.get("lead"),
+            comms=data.get("comms"),
+            links=tuple(data.get("links", ())),
             events=tuple(Event.from_dict(e) for e in data["events"]),
         )
 
@@ -396,9 +508,40 @@ def apply(incident: Incident | None, event: Event) -> Incident:
                 resolved_at=None,
                 events=events,
             )
+        case EventKind.ASSIGNED:
+            if event.item not in _ROLES:
+                raise ValueError(f"{event.item!r} is not a role")
+            return replace(incident, events=events, **{event.item: event.text or ""})
+        case EventKind.EDITED:
+            if event.item not in EDITABLE_FIELDS:
+                raise ValueError(f"{event.item!r} is not a field that can be edited")
+            value = (event.details or {})["to"]
+            return replace(incident, events=events, **{event.item: int(value) if event.item == "severity" else value})
+        case EventKind.LINKED:
+            ids = set(incident.links) | set((event.details or {}).get("ids", ())) - {incident.id}
+            return replace(incident, links=tuple(sorted(ids, key=id_number)), events=events)
+        case EventKind.ACTION:
+            _check_action(event)
+            return replace(incident, events=events)
+        case EventKind.ACTION_DONE | EventKind.ACTION_UNDONE:
+            if not (event.item or "").isdigit():
+                raise ValueError(f"an action item number, not {event.item!r}")
+            return replace(incident, events=events)
         case EventKind.NOTE | EventKind.UPDATE | EventKind.REPORT | EventKind.FOLLOW_UP:
             return replace(incident, events=events)
     raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _check_action(event: Event) -> None:
+    """An action item's event from a file must be one `Incident.actions` can read."""
+    details = event.details or {}
+    if not isinstance(event.text, str) or not isinstance(details.get("owner"), str):
+        raise ValueError("an action item needs a text and an owner")
+    if details.get("side") not in {side.value for side in Side}:
+        raise ValueError(f"an action item's side is ours or client, not {details.get('side')!r}")
+    due = details.get("due")
+    if due is not None:
+        date.fromisoformat(due)  # ValueError or TypeError for anything else
 
 
 def replay(events: Iterable[Event]) -> Incident:

@@ -7,11 +7,11 @@ and from a key press leave the same record.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Stage, apply,
-                    format_time, is_no_gesture)
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Role, Side, Stage,
+                    apply, format_time, id_number, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
 from .promise import promised
@@ -327,3 +327,79 @@ def follow_up_done(incident: Incident, *, now: datetime, author: str, text: str 
         raise RuleError(f"{incident.id}'s follow-up was already done")
     text = _bounded("follow-up note", text, MAX_TEXT, required=False) if text else None
     return apply(incident, Event(kind=EventKind.FOLLOW_UP, at=now, author=author, text=text or None))
+
+
+def assign(incident: Incident, name: str, *, role: Role = Role.OWNER, note: str | None = None, now: datetime,
+           author: str) -> Incident:
+    """Hand the incident (or one of its roles) to someone; any name is allowed, an empty one is not.
+
+    Naming the person who already holds the role records nothing, unless a note comes with it.
+    """
+    _require_open(incident)
+    name = _bounded("name", name, MAX_NAME)
+    note = _bounded("hand-off note", note, MAX_TEXT, required=False) if note else None
+    if getattr(incident, role.value) == name and not note:
+        return incident
+    return apply(incident, Event(kind=EventKind.ASSIGNED, at=now, author=author, item=role.value, text=name,
+                                 reason=note or None))
+
+
+def edit(incident: Incident, *, severity: int | None = None, title: str | None = None, client: str | None = None,
+         now: datetime, author: str) -> Incident:
+    """Change severity, title or client: one event per field that changes, all at one moment.
+
+    A new severity takes effect from this moment: the stage in progress keeps its
+    clock (time since it was entered) and is measured against the new severity's
+    budget from now on; the update cadence also becomes the new severity's.
+    """
+    _require_open(incident)
+    if severity is None and title is None and client is None:
+        raise RuleError("say what to change: severity, title or client")
+    if severity is not None and severity not in (1, 2, 3, 4):
+        raise RuleError(f"severity must be 1 (worst) to 4, not {severity}")
+    wanted = {
+        "severity": severity,
+        "title": _bounded("title", title, MAX_TITLE) if title is not None else None,
+        "client": _bounded("client", client, MAX_CLIENT) if client is not None else None,
+    }
+    for name, value in wanted.items():
+        old = getattr(incident, name)
+        if value is not None and value != old:
+            incident = apply(incident, Event(kind=EventKind.EDITED, at=now, author=author, item=name,
+                                             details={"from": old, "to": value}))
+    return incident
+
+
+def add_action(incident: Incident, text: str, *, owner: str, side: Side, due: date | None = None,
+               tell_client: bool = False, now: datetime, author: str) -> Incident:
+    """Add an action item: what, who, whose side, and by when (optional)."""
+    _require_open(incident)
+    details: dict[str, object] = {"owner": _bounded("action item owner", owner, MAX_NAME), "side": side.value}
+    if due is not None:
+        details["due"] = due.isoformat()
+    if tell_client and side is Side.OURS:
+        details["tell_client"] = True  # the client's own items always reach them
+    return apply(incident, Event(kind=EventKind.ACTION, at=now, author=author,
+                                 text=_bounded("action item", text, MAX_TITLE), details=details))
+
+
+def set_action_done(incident: Incident, number: int, done: bool, *, now: datetime, author: str) -> Incident:
+    """Mark action item `number` (from 1) done or not; marking it as it already is records nothing."""
+    items = incident.actions
+    if not 1 <= number <= len(items):
+        have = f"it has {len(items)}" if items else "it has none yet"
+        raise RuleError(f"{incident.id} has no action item {number}; {have}")
+    if items[number - 1].is_done == done:
+        return incident
+    kind = EventKind.ACTION_DONE if done else EventKind.ACTION_UNDONE
+    return apply(incident, Event(kind=kind, at=now, author=author, item=str(number)))
+
+
+def link(incident: Incident, others: list[str], *, now: datetime, author: str) -> Incident:
+    """Link this incident to others; linking to itself is refused, an existing link records nothing."""
+    if incident.id in others:
+        raise RuleError(f"{incident.id} cannot be linked to itself")
+    new = sorted(set(others) - set(incident.links), key=id_number)
+    if not new:
+        return incident
+    return apply(incident, Event(kind=EventKind.LINKED, at=now, author=author, details={"ids": new}))

@@ -7,16 +7,17 @@ inside `Store.update`, under the store's lock, against the freshest copy.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import rules
 from .clock import Clock
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
-from .model import EventKind, Incident, ReportPart
+from .model import EventKind, Incident, ReportPart, Role, Side
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .store import FollowUp, Store
+from .store import FollowUp, Store, UnknownIncidentError
 
 Change = Callable[[Incident], Incident]
 
@@ -113,6 +114,11 @@ class Mend:
 
     def list_open(self) -> list[Incident]:
         return self.store.list_open()
+
+    def mine(self, incidents: list[Incident], name: str | None = None) -> list[Incident]:
+        """The incidents this person (default: you) owns or holds a role in."""
+        who = self.author if name is None else name
+        return [incident for incident in incidents if incident.holds(who)]
 
     def get(self, incident_id: str) -> Incident:
         return self.store.get(incident_id)
@@ -283,6 +289,55 @@ class Mend:
             if (record := alert_record(incident)) is not None:
                 known.setdefault(record[0], []).append(_AlertEntry(incident.id, record[1], True))
         return known
+
+
+    def assign(self, incident_id: str, name: str, *, role: Role = Role.OWNER, note: str | None = None) -> Incident:
+        return self.store.update(incident_id, lambda inc: rules.assign(inc, name, role=role, note=note,
+                                                                  now=self.clock.now(), author=self.author))
+
+    def edit(self, incident_id: str, *, severity: int | None = None, title: str | None = None,
+             client: str | None = None) -> Incident:
+        return self.store.update(incident_id, lambda inc: rules.edit(inc, severity=severity, title=title, client=client,
+                                                                now=self.clock.now(), author=self.author))
+
+    def add_action(self, incident_id: str, text: str, *, owner: str, side: Side, due: date | None = None,
+                   tell_client: bool = False) -> Incident:
+        return self.store.update(incident_id, lambda inc: rules.add_action(
+            inc, text, owner=owner, side=side, due=due, tell_client=tell_client, now=self.clock.now(),
+            author=self.author))
+
+    def set_action_done(self, incident_id: str, number: int, done: bool = True) -> Incident:
+        return self.store.update(incident_id, lambda inc: rules.set_action_done(inc, number, done,
+                                                                           now=self.clock.now(), author=self.author))
+
+    def link(self, incident_ids: list[str]) -> list[Incident]:
+        """Link the first incident to each of the others, both ways: every one of them is checked first."""
+        first, others = incident_ids[0], incident_ids[1:]
+        if not others:
+            raise rules.RuleError("give at least two incidents to link")
+        if first in others or len(set(others)) != len(others):
+            raise rules.RuleError(f"{first if first in others else 'an incident'} cannot be linked to itself")
+        for incident_id in incident_ids:
+            self.store.get(incident_id)  # an unknown id stops it before anything is written
+        now = self.clock.now()
+        linked = [self.store.update(first, lambda inc: rules.link(inc, others, now=now, author=self.author))]
+        for other in others:
+            linked.append(self.store.update(other, lambda inc: rules.link(inc, [first], now=now, author=self.author)))
+        return linked
+
+    def update_linked(self, incident_id: str, text: str) -> list[Incident]:
+        """One client update logged on the incident and each open incident linked to it: each client's own
+        record and cadence. Resolved ones are left alone (their clients were told it is over)."""
+        first = self.update(incident_id, text)
+        done = [first]
+        for other in first.links:
+            try:
+                linked = self.store.get(other)
+            except UnknownIncidentError:  # linked in another store, then imported here alone
+                continue
+            if not linked.is_resolved:
+                done.append(self.update(other, text))
+        return done
 
 
 class _AlertEntry:

@@ -162,6 +162,8 @@ class Stats:
     follow_ups_on_time: int  # of those, done within FOLLOW_UP_GRACE of the due time
     follow_ups_overdue: int  # of those, not done and past the grace
     follow_ups_upcoming: int  # booked, not due yet
+    action_items_open: int  # not done yet, on open and resolved incidents alike
+    action_items_overdue: int  # of those, past their due date (local)
     by_client: Mapping[str, Counts]  # most incidents first
     by_playbook: Mapping[str, Counts]
 
@@ -237,6 +239,7 @@ class Stats:
             "follow_ups": {"definition": FOLLOW_UPS, "due": self.follow_ups_due,
                            "on_time": self.follow_ups_on_time, "overdue": self.follow_ups_overdue,
                            "upcoming": self.follow_ups_upcoming, "on_time_rate": self.follow_up_rate},
+            "action_items": {"open": self.action_items_open, "overdue": self.action_items_overdue},
             "by_client": [{"client": name, "open": c.open, "resolved": c.resolved}
                           for name, c in self.by_client.items()],
             "by_playbook": [{"playbook": name, "open": c.open, "resolved": c.resolved}
@@ -269,7 +272,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-3"
+SUMMARY_KEY = "stats-summary-4"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
@@ -301,7 +304,8 @@ class Summary(NamedTuple):
     playbook_digest: str
     opened_at: int
     resolved: bool  # in the resolved stage now: counted as resolved, not open
-    visits: Sequence[tuple[int, int]]  # finished visits to board stages: (stage, microseconds spent)
+    # Finished visits to board stages: (stage, microseconds spent, the severity in force when it ended).
+    visits: Sequence[tuple[int, int, int]]
     current: tuple[int, int] | None  # while open: (stage, entered at)
     acknowledged_after: int | None  # microseconds from opening to the first move out of acknowledge
     # Open time in stretches that end where the cadence or openness changes (an update, a
@@ -314,6 +318,7 @@ class Summary(NamedTuple):
     follow_ups: Sequence[tuple[int, int | None]]  # per booked check-in: (due, done at or None)
     promises: Sequence[tuple[int, int | None]]  # per promised update: (due, when the wait ended, or None)
     apology_missing: bool  # forced out of empathize, and no apology recorded since
+    actions: Sequence[tuple[int | None, bool]]  # per action item: (due date as an ordinal or None, done)
 
 
 def summarize(incident: Incident) -> Summary:
@@ -322,20 +327,23 @@ def summarize(incident: Incident) -> Summary:
     stage, entered = Stage.ACKNOWLEDGE, opened
     is_open, since, last_update = True, opened, opened
     acknowledged_at: int | None = None
-    visits: list[tuple[int, int]] = []
+    visits: list[tuple[int, int, int]] = []
     stretches: list[tuple[int, int | None, int, int | None]] = []
     promises: list[tuple[int, int | None]] = []
     promise: int | None = None
     forced: list[tuple[int, str, str | None, str | None, str | None]] = []
     resolved_once = reopened = False
     follow_ups: list[tuple[int, int | None]] = []
+    has_actions = False
+    # A severity edit counts from its moment: each visit is measured against the severity it ended under.
+    severity = int((incident.events[0].details or {}).get("severity", incident.severity))
     for event in incident.events:
         kind = event.kind
         # Ticks and notes change no figure, so they cost nothing here.
         if kind is EventKind.STAGE:
             at = _micros(event.at)
             if stage in _BOARD_INDEX:  # a hand-edited record may move out of resolved
-                visits.append((_BOARD_INDEX[stage], at - entered))
+                visits.append((_BOARD_INDEX[stage], at - entered, severity))
             if event.from_stage is Stage.ACKNOWLEDGE and acknowledged_at is None:
                 acknowledged_at = at
             if event.forced:
@@ -357,6 +365,10 @@ def summarize(incident: Incident) -> Summary:
             # A reopen restarts the update cadence, as on the board.
             stage, entered, is_open, reopened, since, last_update = Stage.ACKNOWLEDGE, at, True, True, at, at
             promise = None
+        elif kind is EventKind.ACTION:
+            has_actions = True
+        elif kind is EventKind.EDITED and event.item == "severity":
+            severity = int((event.details or {})["to"])
         elif kind is EventKind.UPDATE and is_open:  # the rules allow updates only while open
             at = _micros(event.at)
             stretches.append((since, at, last_update, promise))
@@ -387,6 +399,8 @@ def summarize(incident: Incident) -> Summary:
         follow_ups=follow_ups,
         promises=promises,
         apology_missing=apology_skipped(incident),
+        actions=[(item.due.toordinal() if item.due else None, item.is_done)
+                 for item in (incident.actions if has_actions else ())],
     )
 
 
@@ -467,13 +481,16 @@ class _Tally:
         self.follow_ups = Counter[str]()
         self.promises = Counter[str]()
         self.apologies_missing = 0
+        self.today = now.astimezone().toordinal()
+        self.actions_open = self.actions_overdue = 0
         self.open_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
     def add(self, summary: Summary, opened_on: date) -> None:
-        budgets, budget_seconds, cadence = self._limits(summary)
-        for stage, spent in summary.visits:
-            self._visit(stage, spent, budgets[stage], budget_seconds[stage], finished=True)
+        budgets, budget_seconds, cadence = self._limits(summary, summary.severity)
+        for stage, spent, severity in summary.visits:
+            ended, ended_seconds, _ = self._limits(summary, severity)
+            self._visit(stage, spent, ended[stage], ended_seconds[stage], finished=True)
         if summary.current is not None:
             stage, entered = summary.current
             self._visit(stage, self.now_micros - entered, budgets[stage], budget_seconds[stage], finished=False)
@@ -511,16 +528,20 @@ class _Tally:
                 self.follow_ups["on_time"] += 1
             elif done is None and self.now_micros > due + grace:
                 self.follow_ups["overdue"] += 1
+        for due, done in summary.actions:
+            if not done:
+                self.actions_open += 1
+                self.actions_overdue += due is not None and due < self.today
         counts = self.resolved_by if summary.resolved else self.open_by
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1
 
-    def _limits(self, summary: Summary) -> tuple[list[int], list[float], int]:
+    def _limits(self, summary: Summary, severity: int) -> tuple[list[int], list[float], int]:
         """Stage budgets (in microseconds and in seconds, by stage index) and the update
         cadence in microseconds, worked out once per playbook version and severity."""
-        key = (summary.playbook, summary.playbook_digest, summary.severity)
+        key = (summary.playbook, summary.playbook_digest, severity)
         if key not in self.limits:
-            playbook, severity = self.playbook_for(summary), summary.severity
+            playbook = self.playbook_for(summary)
             budgets = [playbook.stage(stage).budget(severity) for stage in BOARD_STAGES]
             self.limits[key] = ([budget // _MICROSECOND for budget in budgets],
                                 [budget.total_seconds() for budget in budgets],
@@ -569,6 +590,8 @@ class _Tally:
             follow_ups_on_time=self.follow_ups["on_time"],
             follow_ups_overdue=self.follow_ups["overdue"],
             follow_ups_upcoming=self.follow_ups["upcoming"],
+            action_items_open=self.actions_open,
+            action_items_overdue=self.actions_overdue,
             by_client=self._counts("client"),
             by_playbook=self._counts("playbook"),
         )

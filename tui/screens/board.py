@@ -26,12 +26,16 @@ from ..widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from ..app import MendApp
 
-CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message"}
+CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message", "assign", "edit", "link"}
 
 
-def matches(incident: Incident, query: str) -> bool:
-    """Every word must match: `s1`/`sev:1` picks a severity, other words search id, client and title."""
-    haystack = f"{incident.id} {incident.client} {incident.title}".casefold()
+def matches(incident: Incident, query: str, mine: str | None = None) -> bool:
+    """Every word must match: `s1`/`sev:1` picks a severity, other words search id, client, title and
+    the people on it (owner, incident lead, comms lead). With `mine`, only that person's incidents."""
+    if mine is not None and not incident.holds(mine):
+        return False
+    people = " ".join(person for person in (incident.owner, incident.lead, incident.comms) if person)
+    haystack = f"{incident.id} {incident.client} {incident.title} {people}".casefold()
     for word in query.casefold().split():
         severity = word.removeprefix("sev:").removeprefix("sev").removeprefix("s")
         if word != severity and severity in {"1", "2", "3", "4"}:
@@ -60,6 +64,10 @@ class BoardScreen(Screen):
         Binding("n", "new", "New"),
         Binding("o", "follow_ups", "Follow-ups", show=False),  # the status bar shows when one is due
         Binding("s", "app.show_stats", "Stats", show=False),
+        Binding("a", "assign", "Hand off", show=False, id="board.assign"),
+        Binding("e", "edit", "Edit", show=False, id="board.edit"),
+        Binding("L", "link", "Link", show=False, id="board.link"),
+        Binding("M", "mine", "Mine", show=False, id="board.mine"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -77,6 +85,7 @@ class BoardScreen(Screen):
         super().__init__(id="board")
         self._faces: dict[str, CardFace] = {}  # every open incident, shown or not
         self._filter = ""
+        self._mine = False  # show only the incidents you own or hold a role in
         # The incident the keys act on. Kept here, not read from focus, because
         # Widget.focus() is deferred: a fast `l ]` must advance the card `l` chose.
         self._selected: str | None = None
@@ -93,7 +102,7 @@ class BoardScreen(Screen):
             yield from self._stage_columns.values()
         yield self._empty_hint
         # Disabled while hidden, or it would take focus and swallow the board's keys.
-        yield Input(placeholder="filter: words match id, client, title; s1 = severity 1", id="filter",
+        yield Input(placeholder="filter: words match id, client, title, people; s1 = severity 1", id="filter",
                     disabled=True)
         yield KeyBar()
 
@@ -171,12 +180,15 @@ class BoardScreen(Screen):
 
     def _face_for(self, incident: Incident, now: datetime) -> CardFace:
         face = CardFace(incident, self.app.playbook_for(incident), now)
-        face.visible = matches(incident, self._filter)
+        face.visible = self._admits(incident)
         return face
 
     def _update_face(self, face: CardFace, incident: Incident, now: datetime) -> None:
         face.show(incident, self.app.playbook_for(incident), now)
-        face.visible = matches(incident, self._filter)
+        face.visible = self._admits(incident)
+
+    def _admits(self, incident: Incident) -> bool:
+        return matches(incident, self._filter, self.app.mend.author if self._mine else None)
 
     def _columns(self) -> Iterable[StageColumn]:
         return self._stage_columns.values()
@@ -216,6 +228,8 @@ class BoardScreen(Screen):
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
+            user=self.app.mend.author,
+            mine=self._mine,
             now=now,
         )
 
@@ -336,7 +350,7 @@ class BoardScreen(Screen):
             if action == "resolve":  # the palette's name for ] at report back
                 return face.incident.stage is Stage.REPORT_BACK
         if action == "clear_filter":
-            return bool(self._filter)
+            return bool(self._filter) or self._mine
         if action == "follow_ups":
             return bool(self.app.follow_ups)
         return True
@@ -372,6 +386,23 @@ class BoardScreen(Screen):
         if (card := self.focused_card) is not None:
             self.app.ask_message(card.incident_id)
 
+    def action_assign(self) -> None:
+        if (face := self.selected) is not None:
+            self.app.ask_assign(face.incident_id)
+
+    def action_edit(self) -> None:
+        if (face := self.selected) is not None:
+            self.app.ask_edit(face.incident_id)
+
+    def action_link(self) -> None:
+        if (face := self.selected) is not None:
+            self.app.ask_link(face.incident_id)
+
+    def action_mine(self) -> None:
+        self._mine = not self._mine
+        self._apply_filter(self._filter)
+        self.refresh_bindings()  # esc now clears it
+
     def action_follow_ups(self) -> None:
         self.app.show_follow_ups()
 
@@ -388,6 +419,7 @@ class BoardScreen(Screen):
         field.focus()
 
     def action_clear_filter(self) -> None:
+        self._mine = False
         field = self.query_one("#filter", Input)
         field.value = ""
         field.display = False
@@ -408,7 +440,7 @@ class BoardScreen(Screen):
     def _apply_filter(self, query: str) -> None:
         self._filter = query
         for face in self._faces.values():
-            face.visible = matches(face.incident, query)
+            face.visible = self._admits(face.incident)
         self._fill_columns(BOARD_STAGES)
         if self._selected is not None and self.selected is None:
             self._deselect()

@@ -47,6 +47,9 @@ class DetailScreen(Screen):
         Binding("u", "update", "Client update"),
         Binding("r", "report", "Report-back"),
         Binding("m", "message", "Message", id="detail.message"),
+        Binding("i", "add_action", "Action item", id="detail.add_action"),
+        Binding("d", "action_done", "Item done", id="detail.action_done"),
+        Binding("A", "assign", "Hand off", show=False, id="detail.assign"),
     ]
 
     app: MendApp
@@ -63,6 +66,7 @@ class DetailScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
+        yield Static(id="detail-people")
         yield Static(id="detail-times")
         yield Static(id="detail-playbook-note")
         with Horizontal(id="detail-body"):
@@ -72,6 +76,9 @@ class DetailScreen(Screen):
                 yield Static(id="detail-report")
                 yield Static("Checklist · space ticks the highlighted item", classes="section-title")
                 yield OptionList(id="checklist")
+                yield Static("Action items · i adds one, d marks the highlighted one done (or not)",
+                             classes="section-title")
+                yield OptionList(id="actions")
                 yield Static(id="detail-budgets")
             with Vertical(id="detail-side"):
                 yield Static("Timeline", classes="section-title")
@@ -109,6 +116,11 @@ class DetailScreen(Screen):
             f"{incident.id} · {one_line(incident.client)} · S{incident.severity} · "
             f"{one_line(incident.title)}"
         ))
+        people = (f"Owner {one_line(incident.owner)} · incident lead {one_line(incident.lead or '-')} · "
+                  f"comms lead {one_line(incident.comms or '-')}")
+        if incident.links:
+            people += f" · linked to {', '.join(incident.links)}"
+        self.query_one("#detail-people", Static).update(Text(people))
         self._show_times()
         note = self.app.mend.playbook_note(incident)
         self.query_one("#detail-playbook-note", Static).update(Text(f"Note: {note}" if note else ""))
@@ -120,6 +132,7 @@ class DetailScreen(Screen):
             prompts.append(f"• {prompt}\n")
         self.query_one("#detail-prompts", Static).update(prompts)
         self._show_checklist(plan)
+        self._show_actions()
         self._show_report()
         self._show_budgets()
         timeline = Text()
@@ -166,6 +179,25 @@ class DetailScreen(Screen):
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
 
+    def _show_actions(self) -> None:
+        actions = self.query_one("#actions", OptionList)
+        highlighted = actions.highlighted
+        actions.clear_options()
+        style = self.get_component_rich_style
+        today = self.now.astimezone().date()
+        items = self.incident.actions
+        for item in items:
+            label = Text("[x] " if item.is_done else "[ ] ", style=style("detail--done") if item.is_done else "")
+            label.append(f"{item.number}. {one_line(item.text)} ")
+            due = f", due {item.due.isoformat()}" if item.due else ""
+            label.append(f"({item.side.value}, {one_line(item.owner)}{due})", style=style("detail--muted"))
+            if item.is_overdue(today):
+                label.append(" overdue", style=style("detail--breach"))
+            actions.add_option(Option(label, id=str(item.number)))
+        actions.display = bool(items)
+        if items:
+            actions.highlighted = min(highlighted or 0, len(items) - 1)
+
     def _show_report(self) -> None:
         """At report back, or once drafting has begun: which parts are written (r writes them)."""
         written = self.incident.report
@@ -209,6 +241,8 @@ class DetailScreen(Screen):
             return can_go_back(self.incident)
         if action == "toggle_item":
             return bool(self.playbook.stage(self.incident.stage).checklist)
+        if action == "action_done":
+            return bool(self.incident.actions)
         return True
 
     def action_close(self) -> None:
@@ -240,6 +274,22 @@ class DetailScreen(Screen):
 
     def action_update(self) -> None:
         self.app.ask_update(self.incident.id)
+
+    def action_add_action(self) -> None:
+        self.app.ask_action_item(self.incident.id)
+
+    def action_action_done(self) -> None:
+        option = self.query_one("#actions", OptionList).highlighted_option
+        if option is not None and option.id is not None:
+            item = self.incident.actions[int(option.id) - 1]
+            self.app.set_action_done(self.incident.id, item.number, not item.is_done)
+
+    def action_assign(self) -> None:
+        self.app.ask_assign(self.incident.id)
+
+    @on(OptionList.OptionSelected, "#actions")
+    def _action_selected(self) -> None:
+        self.action_action_done()
 
     def action_report(self) -> None:
         self.app.ask_report(self.incident.id)

@@ -13,13 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
-from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
+from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
 from ..core.store import StoreError
 from ..core.text import one_line, short_duration
 
@@ -147,6 +147,10 @@ class UpdateScreen(ModalScreen[None]):
             yield Static("Be honest and specific: what you know, what you are doing, when they will hear "
                          "next. \"We don't know yet, we are on it\" is a fine update.", classes="dialog-help")
             yield Input(placeholder="what you told the client", id="update-text")
+            if incident.links:
+                # One outage, many clients: each linked incident gets the update in its own record.
+                yield Checkbox(f"Also log it on the linked {', '.join(incident.links)}", value=True,
+                               id="update-linked")
             # An Input cannot style parts of its text, so the draft is echoed here with the spans marked.
             yield Static(id="update-marked")
             yield Static(id="update-tone")
@@ -188,13 +192,21 @@ class UpdateScreen(ModalScreen[None]):
 
     @on(Input.Submitted, "#update-text")
     def _save(self, event: Input.Submitted) -> None:
+        linked = self.query("#update-linked")
         try:
-            incident = self.app.mend.update(self.incident.id, event.value)
+            if linked and linked.first(Checkbox).value:
+                recorded = self.app.mend.update_linked(self.incident.id, event.value)
+            else:
+                recorded = [self.app.mend.update(self.incident.id, event.value)]
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#update-error", Label), str(error))
             return
-        self.app.show_incident(incident)
-        self.app.notify(f"{self.incident.id}: client update recorded")
+        for incident in recorded:
+            self.app.show_incident(incident)
+        if len(recorded) == 1:
+            self.app.notify(f"{self.incident.id}: client update recorded")
+        else:
+            self.app.notify(f"client update recorded on {', '.join(incident.id for incident in recorded)}")
         self.dismiss(None)
 
 
@@ -229,11 +241,18 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             yield Label("Client")
             yield Input(placeholder="who was hurt by it", id="client")
             yield Label("", id="client-error", classes="error")
-            yield Label("Severity (1 is the worst)")
-            yield Select(
-                [("1 · critical", 1), ("2 · high", 2), ("3 · medium", 3), ("4 · low", 4)],
-                value=2, allow_blank=False, id="severity",
-            )
+            # Owner and severity side by side, so the form still fits a 35-line terminal.
+            with Horizontal(id="owner-severity"):
+                with Vertical():
+                    yield Label("Owner (default: you)")
+                    yield Input(self.app.mend.author, placeholder="who holds it", id="owner")
+                with Vertical():
+                    yield Label("Severity (1 is the worst)")
+                    yield Select(
+                        [("1 · critical", 1), ("2 · high", 2), ("3 · medium", 3), ("4 · low", 4)],
+                        value=2, allow_blank=False, id="severity",
+                    )
+            yield Label("", id="owner-error", classes="error")
             yield Label("Playbook")
             yield Select(
                 [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
@@ -259,6 +278,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:
+        # Enter from the client creates it with the owner shown (you, unless tabbed to and changed).
         if event.input.id == "title":
             self.query_one("#client", Input).focus()
         else:
@@ -272,14 +292,16 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     def action_create(self) -> None:
         title = self.query_one("#title", Input).value
         client = self.query_one("#client", Input).value
+        owner = self.query_one("#owner", Input).value
         errors = {
             "title": _field_problem(title, "Say what happened.", MAX_TITLE),
             "client": _field_problem(client, "Name the client.", MAX_CLIENT),
+            "owner": _field_problem(owner, "Name who holds it.", MAX_NAME),
         }
         for field, message in errors.items():
             show_error(self.query_one(f"#{field}-error", Label), message)
         if any(errors.values()):
-            self.query_one("#title" if errors["title"] else "#client", Input).focus()
+            self.query_one(f"#{next(field for field, message in errors.items() if message)}", Input).focus()
             return
         playbook = self.query_one("#playbook", Select).value
         if not isinstance(playbook, str):
@@ -287,7 +309,8 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             return
         try:
             incident = self.app.mend.open(
-                title, client, severity=int(self.query_one("#severity", Select).value), playbook=playbook
+                title, client, severity=int(self.query_one("#severity", Select).value), playbook=playbook,
+                owner=owner.strip(),
             )
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#form-error", Label), str(error))

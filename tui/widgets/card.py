@@ -26,10 +26,18 @@ STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 # Textual restyles a widget's component classes with it, and cards restyle whenever
 # their status or focus changes, which made these a quarter of the board's startup.
 CARD_INKS = frozenset({
-    "card--id", "card--client",
+    "card--id", "card--client", "card--owner",
     "card--sev1", "card--sev2", "card--sev3", "card--sev4",
     "card--ok", "card--warn", "card--breach",
 })
+
+
+def owner_label(owner: str, room: int) -> str:
+    """The owner's name in at most `room` cells: whole if it fits, else cut with "…"; nothing below 2 cells."""
+    name = one_line(owner)
+    if room < 2:
+        return ""
+    return name if len(name) <= room else name[: room - 1] + "…"
 
 
 class CardFace:
@@ -74,7 +82,7 @@ class CardFace:
 
 
 class IncidentCard(Widget, can_focus=True):
-    """Four lines: id and severity, client, title, time in stage against budget.
+    """Four lines: id, owner and severity, client, title, time in stage against budget.
 
     A column mounts only as many cards as it has room for and shows an incident
     in each with `bind`; scrolling, moves and filters rebind them in place. The
@@ -145,6 +153,12 @@ class IncidentCard(Widget, can_focus=True):
         if face.apology_skipped:
             # Heart before head was skipped: marked until an apology is recorded.
             head.append(" ♡✗", style=style("card--breach"))
+        # The owner between id and severity, cut to the room there is (at 80 columns, a few letters).
+        room = width - head.cell_len - len(severity) - 2
+        owner = owner_label(incident.owner, room)
+        if owner:
+            head.append(" ")
+            head.append(owner, style=style("card--owner"))
         head.append(" " * max(1, width - head.cell_len - len(severity)))
         head.append(severity, style=style(f"card--sev{incident.severity}"))
         client = Text(one_line(incident.client), style=style("card--client"))
@@ -153,6 +167,8 @@ class IncidentCard(Widget, can_focus=True):
         if face.update_status is not Status.OK:
             # The client is waiting on an update: its own mark, beside the stage time.
             status.append(f" ✉{face.update_status.symbol}", style=style(f"card--{face.update_status.value}"))
+        if incident.links:
+            status.append(" ⇄", style=style("card--owner"))  # linked to other incidents (one outage)
         lines = [head, client, title, status]
         for line in lines:
             line.truncate(width, overflow="ellipsis")

@@ -1,4 +1,4 @@
-"""The top line of the board: open, warning and breach counts, the filter, and the time."""
+"""The top line of the board: who you are, open, warning and breach counts, the filter, and the time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..core.text import one_line
 class StatusBar(Horizontal):
     COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach"}
 
-    _shown: tuple[int, int, int, int, str, str] | None = None
+    _shown: tuple[int, int, int, int, str, str, str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="counts")
@@ -26,9 +26,9 @@ class StatusBar(Horizontal):
         self._draw()  # what the board told it before it was on screen
 
     def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
-             now: datetime) -> None:
+             now: datetime, user: str = "", mine: bool = False) -> None:
         clock = f"{now.astimezone():%a %H:%M}"
-        shown = (open_count, warn, breach, follow_ups_due, filter_text, clock)
+        shown = (open_count, warn, breach, follow_ups_due, filter_text, clock, user, mine)
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
@@ -38,9 +38,11 @@ class StatusBar(Horizontal):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        open_count, warn, breach, follow_ups_due, filter_text, clock = self._shown
+        open_count, warn, breach, follow_ups_due, filter_text, clock, user, mine = self._shown
         style = self.get_component_rich_style
         counts = Text("mend", style=style("status-bar--title"))
+        if user:
+            counts.append(f" · {one_line(user)}")  # who you are: your events carry this name
         counts.append(f"  {open_count} open  ")
         counts.append(f"{Status.WARN.symbol} {warn} warn", style=style("status-bar--warn") if warn else "")
         counts.append("  ")
@@ -49,6 +51,8 @@ class StatusBar(Horizontal):
             counts.append("  ")
             counts.append(f"{follow_ups_due} follow-up{'s' if follow_ups_due > 1 else ''} due (o)",
                           style=style("status-bar--warn"))
+        if mine:
+            counts.append("  mine only (M)")
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
         # One fixed line: redraw it without laying out the board again.
