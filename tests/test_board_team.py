@@ -12,7 +12,7 @@ from tests.test_board import NO_AUTO_TICK, SIZE, card_in
 from tui.app import MendApp
 from tui.core.model import EventKind, Role, Stage
 from tui.core.service import Mend
-from tui.core.store import TinyStore
+from tui.core.store.tinydb import TinyStore
 from tui.screens.detail import DetailScreen
 from tui.screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen, parse_ids
 from tui.widgets.card import owner_label

@@ -12,7 +12,7 @@ import pytest
 from tests.test_report import WORDS
 from tui.app import MendApp
 from tui.core import rules, satisfied
-from tui.core.model import ReportPart, Stage
+from tui.core.model import ReportPart, Side, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
@@ -74,7 +74,7 @@ def test_the_registry_is_a_dict_another_feature_can_extend(tmp_path, monkeypatch
     folder = edited_playbook(tmp_path, 'id = "fix-confirmed"\n', 'id = "fix-confirmed"\nsatisfied_by = "fix-ok"\n')
     (problem,) = check_dir(folder)
     assert problem.key == "stages.fix.checklist[2].satisfied_by"
-    assert problem.message.startswith("unknown name 'fix-ok'; known: apology-message, report-gesture")
+    assert problem.message.startswith("unknown name 'fix-ok'; known: action-items-owned, apology-message, report-gesture")
     monkeypatch.setitem(satisfied.PREDICATES, "fix-ok", lambda incident: True)
     loaded = load_file(folder / "service-recovery.toml")
     assert loaded.item("fix-confirmed")[1].satisfied_by == "fix-ok"
@@ -140,3 +140,14 @@ async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_p
         assert [n.message for n in app._notifications][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     assert mend.get(incident_id).is_resolved
+
+
+def test_owned_action_items_answer_the_fix_checklist(mend: Mend, playbook):
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    item = playbook.item("actions-owned")[1]
+    assert item.satisfied_by == "action-items-owned"
+    assert not rules.is_done(incident, item)  # no action items yet: nothing is owned
+    mend.add_action(incident.id, "Refund the second invoice", owner="bo", side=Side.OURS)
+    mend.add_action(incident.id, "Confirm the refund arrived", owner="Acme finance", side=Side.CLIENT)
+    incident = mend.get(incident.id)
+    assert rules.is_done(incident, item) and "actions-owned" not in incident.checked

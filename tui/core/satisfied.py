@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .actions import all_actions_owned
 from .model import EventKind, Incident, ReportPart
 
 Predicate = Callable[[Incident], bool]
@@ -43,6 +44,7 @@ PREDICATES: dict[str, Predicate] = {
     "report-why": _report_part(ReportPart.WHY),
     "report-whats-next": _report_part(ReportPart.WHATS_NEXT),
     "report-gesture": _report_part(ReportPart.GESTURE),
+    "action-items-owned": all_actions_owned,
 }
 
 
