@@ -371,3 +371,18 @@ async def test_the_board_fires_hooks_and_a_hanging_or_failing_one_does_not_hold_
             assert len(notes) == 1 and "exit status 1: chat is down" in notes[0].message
     finally:
         runner.close()  # the hanging hook is stopped at its timeout
+
+
+def test_closing_without_waiting_stops_running_hooks(tmp_path):
+    started = tmp_path / "started"
+    reports = []
+    runner = HookRunner((Hook(("*",), f"touch {started}; sleep 60", timeout=120),), reports.append)
+    runner.fire(payload())
+    for _ in range(500):  # bounded: wait for the real process to be running
+        if started.exists():
+            break
+        threading.Event().wait(0.01)
+    began = time.monotonic()
+    runner.close(wait=False)
+    runner._pool.shutdown(wait=True)  # the hook's thread ends because its process was stopped
+    assert time.monotonic() - began < 30 and reports == []
