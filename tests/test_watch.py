@@ -326,3 +326,63 @@ def test_any_hooks_value_is_taken_or_refused_with_a_clear_error(value):
         return
     for hook in hooks:
         assert hook.events and hook.command and 0 < hook.timeout <= 3600
+
+
+# -- the board fires hooks too -------------------------------------------------------
+
+
+async def test_the_board_fires_hooks_and_a_hanging_or_failing_one_does_not_hold_it_up(mend, clock, data_dir,
+                                                                                     playbooks, tmp_path):
+    from tui.app import MendApp
+    from tui.screens.help import HelpScreen
+
+    out = tmp_path / "new.json"
+    failed = threading.Event()
+    app: MendApp | None = None
+
+    def report(line: str) -> None:
+        app.hook_failed(line)
+        failed.set()
+
+    runner = HookRunner((Hook(("new",), "sleep 30", timeout=5), Hook(("new",), "echo chat is down >&2; exit 1"),
+                         Hook(("new",), f"cat > {out}")), report)
+    watcher = Watcher(Mend(TinyStore(data_dir), playbooks, clock, author="board"), runner.fire)
+    app = MendApp(mend, tick_seconds=3600.0, watcher=watcher)
+    try:
+        async with app.run_test(size=(120, 35)) as pilot:
+            app.tick()
+            await app.workers.wait_for_complete()  # the baseline look
+            mend.open("Checkout down", "Acme Ltd")
+            app.tick()
+            await app.workers.wait_for_complete()
+            # The hanging hook is still running: keys still work, and the board keeps ticking.
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            app.tick()
+            await app.workers.wait_for_complete()
+            for _ in range(300):  # bounded: the failing hook is a real process
+                if failed.is_set() and out.exists():
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+            assert json.loads(out.read_text())["event"] == "new"
+            notes = [n for n in app._notifications if n.title == "Hook failed"]
+            assert len(notes) == 1 and "exit status 1: chat is down" in notes[0].message
+    finally:
+        runner.close()  # the hanging hook is stopped at its timeout
+
+
+def test_closing_without_waiting_stops_running_hooks(tmp_path):
+    started = tmp_path / "started"
+    reports = []
+    runner = HookRunner((Hook(("*",), f"touch {started}; sleep 60", timeout=120),), reports.append)
+    runner.fire(payload())
+    for _ in range(500):  # bounded: wait for the real process to be running
+        if started.exists():
+            break
+        threading.Event().wait(0.01)
+    began = time.monotonic()
+    runner.close(wait=False)
+    runner._pool.shutdown(wait=True)  # the hook's thread ends because its process was stopped
+    assert time.monotonic() - began < 30 and reports == []

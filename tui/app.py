@@ -29,6 +29,7 @@ from .core.stats import compute_stored
 from .core.files import write_new_file
 from .core.store import FollowUp, StoreError
 from .core.text import one_line
+from .core.watch import Watcher
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
@@ -93,9 +94,13 @@ class MendApp(App):
     COMMANDS = App.COMMANDS | {BoardCommands}
 
     def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None,
-                 sender: messages.Sender | None = None) -> None:
+                 sender: messages.Sender | None = None, watcher: Watcher | None = None) -> None:
         super().__init__()
         self.mend = mend
+        # Fires the hooks in config.toml from this board too; its store claims each event,
+        # so hooks run once however many boards and watchers are open.
+        self._watcher = watcher
+        self._watching = False
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
         self.sender = sender or messages.sender(os.environ)  # who signs client messages
@@ -163,6 +168,24 @@ class MendApp(App):
         now = self.clock.now()
         self.board.tick(now)
         self._notify_crossings()
+        if self._watcher is not None and not self._watching:
+            self._watching = True
+            self.run_worker(self._watch, thread=True, group="hooks", exit_on_error=False)
+
+    def _watch(self) -> None:
+        """The watcher's look at the store, on a worker thread: a slow store or hook never holds up a key."""
+        assert self._watcher is not None
+        try:
+            self._watcher.tick()
+        except StoreError:
+            pass  # the board's own tick says what is wrong with the store
+        finally:
+            self._watching = False
+
+    def hook_failed(self, line: str) -> None:
+        """Called from a hook's thread when it failed or timed out."""
+        if self.is_running:
+            self.call_from_thread(self.notify, one_line(line), title="Hook failed", severity="warning", timeout=10)
 
     def reload(self) -> None:
         """Read the open set from the store and show it (another terminal may have changed it)."""

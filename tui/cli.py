@@ -807,10 +807,23 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
-def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
+def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    """The board; with `env` (not for the demo) it also fires the hooks of the settings file."""
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    MendApp(mend, sender=messages.sender(args.env)).run()
+    sender = messages.sender(args.env)
+    hooks = load_hooks(env) if env is not None else ()
+    if not hooks:
+        MendApp(mend, sender=sender).run()
+        return EXIT_OK
+    runner = HookRunner(hooks, lambda line: app.hook_failed(line), env=env)
+    # A store of its own: the watcher reads it on a worker thread while the board uses its own.
+    watcher = Watcher(Mend(open_store(data_dir(args, env)), mend.playbooks, mend.clock, mend.author), runner.fire)
+    app = MendApp(mend, sender=sender, watcher=watcher)
+    try:
+        app.run()
+    finally:
+        runner.close(wait=False)
     return EXIT_OK
 
 
@@ -1022,6 +1035,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     handler = getattr(args, "handler", cmd_board)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
+    if handler is cmd_board:
+        return handler(build_mend(args, env, clock), args, env)
     if handler in (cmd_demo, cmd_intake, cmd_listen, cmd_watch):
         return handler(args, env, clock)
     return handler(build_mend(args, env, clock), args)

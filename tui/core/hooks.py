@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -85,6 +86,9 @@ class HookRunner:
         base = dict(os.environ if env is None else env)
         self._env = {key: value for key, value in base.items() if key not in _WITHHELD_ENV}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mend-hook")
+        self._running: set[subprocess.Popen] = set()
+        self._closing = False
+        self._lock = threading.Lock()
 
     def fire(self, payload: Mapping[str, Any]) -> None:
         """Start every hook for payload["event"]; returns at once."""
@@ -94,6 +98,13 @@ class HookRunner:
                 self._pool.submit(self._run, hook, payload, data)
 
     def close(self, *, wait: bool = True) -> None:
+        """Let running hooks finish (each within its timeout), or with wait=False stop them now,
+        so quitting never waits on a hook."""
+        if not wait:
+            with self._lock:
+                self._closing = True
+                for proc in self._running:
+                    _kill_group(proc)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
     def _run(self, hook: Hook, payload: Mapping[str, Any], data: bytes) -> None:
@@ -108,6 +119,17 @@ class HookRunner:
         except OSError as error:
             self._report(f"{what} could not start: {error.strerror or error}")
             return
+        with self._lock:
+            self._running.add(proc)
+            if self._closing:
+                _kill_group(proc)
+        try:
+            self._wait(hook, proc, data, what)
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+
+    def _wait(self, hook: Hook, proc: subprocess.Popen, data: bytes, what: str) -> None:
         try:
             _, err = proc.communicate(data, timeout=hook.timeout)
         except subprocess.TimeoutExpired:
@@ -119,7 +141,7 @@ class HookRunner:
             _kill_group(proc)
             self._report(f"{what} failed: {one_line(str(error))}")
             return
-        if proc.returncode != 0:
+        if proc.returncode != 0 and not self._closing:
             last = one_line(err.decode(errors="replace").strip().splitlines()[-1]) if err.strip() else ""
             self._report(f"{what} failed with exit status {proc.returncode}" + (f": {last[:200]}" if last else ""))
 
