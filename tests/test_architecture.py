@@ -41,4 +41,6 @@ def test_a_broken_rule_is_caught(tmp_path: Path, module: str, line: str, contrac
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     broken = [row for row in result.stdout.splitlines() if " BROKEN" in row]
-    assert len(broken) == 1 and broken[0].startswith(contract), result.stdout
+    # One import can break more than one rule (a core module that imports a screen also
+    # reaches screens from every widget that imports it), so the named one must be among them.
+    assert any(row.startswith(contract) for row in broken), result.stdout
