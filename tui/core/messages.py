@@ -163,11 +163,17 @@ def draft(
     return Draft(kind, plain(subject, single_line=True), text, markdown, due)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> Any:
+    # Compiling is most of a draft's cost; a playbook has four templates at most.
+    return _environment().from_string(template)
+
+
 def _render(template: str, values: Mapping[str, str], sign_off: str, heading: Callable[[str], str]) -> str:
     from jinja2 import TemplateError
 
     try:
-        out = _environment().from_string(template).render(**values, sign_off=sign_off, heading=heading)
+        out = _compiled(template).render(**values, sign_off=sign_off, heading=heading)
     except TemplateError as error:
         raise MessageError(f"the message template does not work: {error}") from None
     return out.strip("\n") + "\n"
