@@ -295,12 +295,12 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.pause()
         provider = BoardCommands(app.board)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Advance the focused incident" in offered
-        assert "Move the focused incident back" not in offered, "nothing before acknowledge"
-        assert "Response metrics" in offered
+        assert "Advance the selected incident to the next stage" in offered
+        assert "Move the selected incident back a stage" not in offered, "nothing before acknowledge"
+        assert any(title.startswith("Response metrics") for title in offered)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"advance focused", "enter")
+        await pilot.press(*"advance selected", "enter")
         await pilot.pause()
         assert isinstance(app.screen, GateScreen), "the palette runs the same action as ]"
 
@@ -506,7 +506,7 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
         await pilot.press("h")
         await pilot.pause()
         assert "left_square_bracket" not in footer_keys()
-        assert drawn(app.board.query_one(KeyBar)).startswith("] Advance  ⏎ Open  u Client update  n New")
+        assert drawn(app.board.query_one(KeyBar)).startswith("] Advance  ⏎ Open  u Update  r Report  x Export  n New")
 
 
 async def test_a_click_on_a_key_in_the_key_line_presses_it(mend: Mend, clock):

@@ -7,14 +7,17 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 from textual import events
 from textual.app import App
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.screen import Screen
+from textual.theme import Theme
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
@@ -25,7 +28,9 @@ from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.stats import compute_stored
 from .core.store import FollowUp, StoreError, write_new_file
-from .core.text import one_line
+from .core.settings import DEFAULT_THEME, Settings, remember
+from .core.text import one_line, plain
+from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usable_keymap
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen
 from .screens.follow_ups import FollowUpsScreen
@@ -39,30 +44,21 @@ TICK_SECONDS = 1.0
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
 MIN_SIZE = Size(70, 20)
 
-# (title, board action, help): what the command palette offers, and only when valid.
-PALETTE_ACTIONS = (
-    ("Advance the focused incident", "advance", "Move it to the next stage (]"),
-    ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
-    ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
-    ("Log a client update", "update", "For the focused incident (u)"),
-    ("Write the report-back", "report", "What happened, why, what's next, the gesture (r)"),
-    ("Export a summary", "export", "The focused incident as Markdown, in the current folder (x)"),
-    ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
-    ("New incident", "new", "Open a new incident (n)"),
-    ("Filter the board", "filter", "By text, client or severity (/)"),
-    ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
-    ("Show keys", "help", "Every key the board understands (?)"),
-)
+# Movement keys are not commands; the palette offers the rest of the board's keys.
+NOT_IN_PALETTE = {"board.right", "board.left", "board.down", "board.up", "board.quit"}
 
 
 class BoardCommands(Provider):
-    """The board's actions in the command palette, offered only where they apply."""
+    """The board's actions in the command palette, from its binding table, offered only where they apply."""
 
     def _valid(self) -> Iterable[tuple[str, Callable[[], object], str]]:
-        board = self.app.board  # type: ignore[attr-defined]  # this provider only serves MendApp
-        for title, action, help_text in PALETTE_ACTIONS:
-            if board.check_action(action, ()):
-                yield title, (lambda a=action: board.run_action(a)), help_text
+        app: MendApp = self.app  # type: ignore[assignment]  # this provider only serves MendApp
+        board = app.board
+        for binding in bindings_of(BoardScreen):
+            if binding.id in NOT_IN_PALETTE or not board.check_action(binding.action, ()):
+                continue
+            keys = shown_keys(app, binding, app.keymap)
+            yield binding.tooltip or binding.description, (lambda a=binding.action: board.run_action(a)), f"key {keys}"
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._valid():
@@ -79,10 +75,29 @@ class MendApp(App):
     CSS_PATH = "mend.tcss"
     TITLE = "mend"
     COMMANDS = App.COMMANDS | {BoardCommands}
+    # Textual's own two, with ids so the keymap can rebind them too.
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit", tooltip="Quit mend"),
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True, key_display="^p",
+                id="app.palette", tooltip="Command palette: every action by name"),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
 
-    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None) -> None:
+    def __init__(self, mend: Mend, *, settings: Settings | None = None, tick_seconds: float = TICK_SECONDS,
+                 export_dir: Path | None = None) -> None:
         super().__init__()
         self.mend = mend
+        self.settings = settings
+        self._settings_problems: list[str] = []
+        self.keymap: dict[str, str] = {}
+        if settings is not None:
+            self._settings_problems = [str(problem) for problem in settings.problems] + keymap_problems(settings)
+            self.keymap = usable_keymap(settings)
+            self.set_keymap(self.keymap)
+            if (wrong_theme := theme_problem(settings)) is not None:
+                self._settings_problems.append(wrong_theme)
+            elif settings.theme:
+                self.theme = settings.theme
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
         self.follow_ups: list[FollowUp] = []
@@ -110,6 +125,21 @@ class MendApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(self.tick_seconds, self.tick)
+        for problem in self._settings_problems:
+            self.notify(plain(problem), title="Settings", severity="warning", timeout=30)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        """A theme chosen on the board (palette: Change theme) is the one the next board opens with."""
+        if self.settings is None or theme.name == (self.settings.theme or DEFAULT_THEME):
+            return
+        try:
+            remember(self.settings.path, "theme", theme.name)
+        except (OSError, ValueError, StoreError) as error:
+            self.notify(f"{self.settings.path}: theme not saved: {one_line(str(error))}", title="Settings",
+                        severity="warning")
+            return
+        self.settings = replace(self.settings, theme=theme.name)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
@@ -156,8 +186,6 @@ class MendApp(App):
         except StoreError as error:
             self._report_storage(error)  # the board keeps showing the last good state
             return
-        if bool(follow_ups) != bool(self.follow_ups):
-            self.board.refresh_bindings()  # the follow-ups key comes or goes
         self.follow_ups = follow_ups
         self._store_token = token
         self._storage_trouble = ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import re
@@ -22,10 +21,12 @@ from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
+from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
+from .core.settings import load as load_settings
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.store import StoreError, TinyStore, write_new_file
-from .core.text import one_line, plain, short_duration
+from .core.text import did_you_mean, one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
@@ -38,16 +39,26 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse prints the whole usage block; one line that says what is wrong is kinder.
+        wrong = re.match(r"argument \S+: invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
+        if wrong:
+            choices = [choice.strip(" '") for choice in wrong.group(2).split(",")]
+            message = f"unknown command {wrong.group(1)!r}{did_you_mean(wrong.group(1), choices)}"
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def data_dir(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
-    if getattr(args, "data", None):
-        return Path(args.data).expanduser()
-    if env.get("MEND_DATA"):
-        return Path(env["MEND_DATA"]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mend"
+def store_target(args: argparse.Namespace, env: Mapping[str, str], settings: Settings) -> str:
+    """Where incidents live: --data, else $MEND_DATA, else the `store` setting, else the data folder."""
+    for chosen in (getattr(args, "data", None), env.get("MEND_DATA"), settings.store):
+        if chosen:
+            return chosen
+    return str(Paths(env).default_data_dir)
+
+
+def open_store(target: str) -> TinyStore:
+    if "://" in target:
+        raise UsageError(f"store {target.split('://')[0]}://...: this mend keeps incidents in a folder; "
+                         "give a folder as the store")
+    return TinyStore(Path(target).expanduser())
 
 
 def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path]:
@@ -60,13 +71,9 @@ def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path
     return [d for d in dirs if d.is_dir()]
 
 
-def author(env: Mapping[str, str]) -> str:
-    return env.get("MEND_USER") or getpass.getuser()
-
-
-def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
+def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, settings: Settings) -> Mend:
     playbooks = load_playbooks(playbook_dirs(args, env))
-    return Mend(TinyStore(data_dir(args, env)), playbooks, clock, author(env))
+    return Mend(open_store(store_target(args, env, settings)), playbooks, clock, settings.author(env))
 
 
 def normalize_id(raw: str) -> str:
@@ -111,8 +118,19 @@ def _event_line(event: Event) -> str:
 # -- commands -----------------------------------------------------------------
 
 
+def default_playbook(settings: Settings, playbooks: Mapping[str, Playbook]) -> str:
+    """The `default_playbook` setting; one it names that is not loaded warns and falls back."""
+    chosen = settings.default_playbook
+    if chosen is None or chosen in playbooks:
+        return chosen or DEFAULT_PLAYBOOK
+    print(f"mend: warning: {settings.path}: default_playbook: no playbook named {chosen!r}"
+          f"{did_you_mean(chosen, playbooks)}; using {DEFAULT_PLAYBOOK}", file=sys.stderr)
+    return DEFAULT_PLAYBOOK
+
+
 def cmd_new(mend: Mend, args: argparse.Namespace) -> int:
-    incident = mend.open(args.title, args.client, severity=args.severity, playbook=args.playbook, owner=args.owner)
+    playbook = args.playbook if args.playbook is not None else default_playbook(args.settings, mend.playbooks)
+    incident = mend.open(args.title, args.client, severity=args.severity, playbook=playbook, owner=args.owner)
     if args.json:
         _print_json(incident.to_dict())
     else:
@@ -447,7 +465,8 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     playbooks = load_playbooks(playbook_dirs(args, env))
     playbook: Playbook | None = playbooks.get(args.name)
     if playbook is None:
-        raise UsageError(f"no playbook named {args.name!r}; known: {', '.join(sorted(playbooks))}")
+        raise UsageError(f"no playbook named {args.name!r}{did_you_mean(args.name, playbooks)}; "
+                         f"known: {', '.join(sorted(playbooks))}")
     out = _console()
     out.print(Text(f"{one_line(playbook.title)} ({one_line(playbook.name)}, {playbook.source})", style="bold"))
     out.print(Text(one_line(playbook.when_to_use)))
@@ -478,7 +497,7 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    MendApp(mend).run()
+    MendApp(mend, settings=args.settings).run()
     return EXIT_OK
 
 
@@ -490,9 +509,67 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 
     with tempfile.TemporaryDirectory(prefix="mend-demo-") as folder:
         args.data = folder
-        mend = build_mend(args, env, clock)
+        mend = build_mend(args, env, clock, args.settings)
         seed(mend.store, mend.playbooks, clock.now())
         return cmd_board(mend, args)
+
+
+def cmd_config_path(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    print(args.settings.path)
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The settings in force, as TOML one could paste into the file, each with where it came from."""
+    settings: Settings = args.settings
+    for problem in settings.problems:
+        print(f"mend: warning: {plain(str(problem))}", file=sys.stderr)
+    lines = [f"# {plain(str(settings.path))}" + ("" if settings.found else " (not there: defaults in use)")]
+
+    def add(key: str, value: str | None, source: str) -> None:
+        lines.append(f"{key} = {toml_string(value)}  # {source}" if value is not None else f"# {key}: {source}")
+
+    store_source = ("--data" if getattr(args, "data", None) else "from MEND_DATA" if env.get("MEND_DATA")
+                    else "from the settings file" if settings.store else "default")
+    add("store", store_target(args, env, settings), store_source)
+    add("user", settings.author(env), "from MEND_USER" if env.get("MEND_USER") else
+        "from the settings file" if settings.user else "your login name")
+    add("default_playbook", settings.default_playbook or DEFAULT_PLAYBOOK,
+        "from the settings file" if settings.default_playbook else "default")
+    add("theme", settings.theme or DEFAULT_THEME, "from the settings file" if settings.theme else "default")
+    add("signature", settings.signature, "from the settings file" if settings.signature else "not set")
+    lines.append("")
+    lines.append("[keymap]" + ("" if settings.keymap else "  # no keys rebound (`mend config check` lists ids)"))
+    lines.extend(f"{toml_string(binding_id)} = {toml_string(keys)}" for binding_id, keys in settings.keymap.items())
+    for table in sorted(settings.extra):
+        lines.append(f"# [{table}]: read by the {table} feature")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Every problem in the settings, including names only the board knows (keys, themes); exit 2 if any."""
+    settings: Settings = args.settings
+    problems = [plain(str(problem)) for problem in settings.problems]
+    from .keys import keymap_problems, theme_problem  # Textual loads only for this check
+
+    problems += keymap_problems(settings)
+    if (theme := theme_problem(settings)) is not None:
+        problems.append(theme)
+    if settings.default_playbook:
+        playbooks = load_playbooks(playbook_dirs(args, env))
+        if settings.default_playbook not in playbooks:
+            problems.append(f"{settings.path}: default_playbook: no playbook named {settings.default_playbook!r}"
+                            f"{did_you_mean(settings.default_playbook, playbooks)}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"{settings.path}: " + ("the settings are valid" if settings.found else "no settings file; defaults in use"))
+    return EXIT_OK
+
+
+CONFIG_COMMANDS = (cmd_config_path, cmd_config_show, cmd_config_check)
 
 
 # -- parser -------------------------------------------------------------------
@@ -526,7 +603,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("title")
     p.add_argument("--client", required=True, metavar="NAME")
     p.add_argument("--severity", type=_severity, default=2, metavar="1-4", help="1 is the worst (default 2)")
-    p.add_argument("--playbook", default=DEFAULT_PLAYBOOK, metavar="NAME")
+    p.add_argument("--playbook", metavar="NAME", help="default: the default_playbook setting, else "
+                   f"{DEFAULT_PLAYBOOK}")
     p.add_argument("--owner", metavar="NAME", help="default: you ($MEND_USER or your login)")
     p.add_argument("--json", action="store_true", help="print the incident as JSON")
 
@@ -598,6 +676,17 @@ def build_parser() -> argparse.ArgumentParser:
     _selection_options(p)
     p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
 
+    p = sub.add_parser("config", help="the settings file: where it is, what is in force, whether it is valid",
+                       parents=[common])
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True, parser_class=_Parser)
+    for name, handler, help_text in (
+        ("path", cmd_config_path, "print the settings file's path ($MEND_CONFIG, else the config folder)"),
+        ("show", cmd_config_show, "print the settings in force and where each comes from"),
+        ("check", cmd_config_check, "check the settings file; exit 2 if anything in it is wrong"),
+    ):
+        config_sub.add_parser(name, help=help_text, description=help_text, parents=[common]).set_defaults(
+            handler=handler)
+
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
     playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,
                                      parser_class=_Parser)
@@ -617,11 +706,17 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", cmd_board)
+    args.settings = settings = load_settings(Paths(env))
+    if handler in CONFIG_COMMANDS:
+        return handler(args, env)  # these report the settings' problems themselves
+    if handler not in (cmd_board, cmd_demo):  # the board shows them as a notification
+        for problem in settings.problems:
+            print(f"mend: warning: {plain(str(problem))}", file=sys.stderr)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
     if handler is cmd_demo:
         return handler(args, env, clock)
-    return handler(build_mend(args, env, clock), args)
+    return handler(build_mend(args, env, clock, settings), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
                     format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
+from .text import did_you_mean
 
 MAX_TITLE = 200
 MAX_CLIENT = 100
@@ -230,7 +231,8 @@ def set_checked(
         playbook.item(item_id)
     except KeyError:
         known = ", ".join(item.id for plan in playbook.stages.values() for item in plan.checklist)
-        raise RuleError(f"playbook {playbook.name} has no checklist item {item_id!r}; known items: {known}") from None
+        raise RuleError(f"playbook {playbook.name} has no checklist item {item_id!r}"
+                        f"{did_you_mean(item_id, known.split(', '))}; known items: {known}") from None
     if (item_id in incident.checked) == checked:
         return incident
     kind = EventKind.CHECK if checked else EventKind.UNCHECK

@@ -15,6 +15,7 @@ from .clock import Clock
 from .model import Incident, ReportPart
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import FollowUp, Store
+from .text import did_you_mean
 
 Change = Callable[[Incident], Incident]
 
@@ -32,7 +33,8 @@ class Mend:
             return self.playbooks[name]
         except KeyError:
             known = ", ".join(sorted(self.playbooks)) or "none"
-            raise rules.RuleError(f"unknown playbook {name!r}; loaded playbooks: {known}") from None
+            raise rules.RuleError(f"unknown playbook {name!r}{did_you_mean(name, self.playbooks)}; "
+                                  f"loaded playbooks: {known}") from None
 
     def playbook_for(self, incident: Incident) -> Playbook:
         """The playbook version the incident opened with.

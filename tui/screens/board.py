@@ -45,24 +45,36 @@ def matches(incident: Incident, query: str) -> bool:
 class BoardScreen(Screen):
     COMPONENT_CLASSES = CARD_INKS  # the cards' text colours, styled once here (see card.py)
 
+    # Each binding's id is its name in the [keymap] settings table; the tooltip is its line in help.
     BINDINGS = [
-        Binding("right,l", "focus_column(1)", "Next column", show=False),
-        Binding("left,h", "focus_column(-1)", "Previous column", show=False),
-        Binding("down,j", "focus_card(1)", "Next card", show=False),
-        Binding("up,k", "focus_card(-1)", "Previous card", show=False),
-        Binding("right_square_bracket", "advance", "Advance", key_display="]"),
-        Binding("left_square_bracket", "back", "Back", key_display="["),
-        Binding("enter", "open", "Open"),
-        Binding("u", "update", "Client update"),
-        Binding("r", "report", "Report-back", show=False),
-        Binding("x", "export", "Export", show=False),
-        Binding("n", "new", "New"),
-        Binding("o", "follow_ups", "Follow-ups", show=False),  # the status bar shows when one is due
-        Binding("s", "app.show_stats", "Stats", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("right,l", "focus_column(1)", "Next column", show=False, id="board.right",
+                tooltip="Move to the next column"),
+        Binding("left,h", "focus_column(-1)", "Previous column", show=False, id="board.left",
+                tooltip="Move to the previous column"),
+        Binding("down,j", "focus_card(1)", "Next card", show=False, id="board.down", tooltip="Move to the next card"),
+        Binding("up,k", "focus_card(-1)", "Previous card", show=False, id="board.up",
+                tooltip="Move to the previous card"),
+        Binding("right_square_bracket", "advance", "Advance", key_display="]", id="board.advance",
+                tooltip="Advance the selected incident to the next stage"),
+        Binding("left_square_bracket", "back", "Back", key_display="[", id="board.back",
+                tooltip="Move the selected incident back a stage"),
+        Binding("enter", "open", "Open", id="board.open",
+                tooltip="Open the selected incident: prompts, checklist, budgets, timeline, notes"),
+        Binding("u", "update", "Update", id="board.update", tooltip="Log a client update"),
+        Binding("r", "report", "Report", id="board.report",
+                tooltip="Write the report-back: what happened, why, what's next, the gesture"),
+        Binding("x", "export", "Export", id="board.export",
+                tooltip="Export the selected incident's summary as Markdown to the current folder"),
+        Binding("n", "new", "New", id="board.new", tooltip="Open a new incident"),
+        Binding("o", "follow_ups", "Follow-ups", id="board.follow_ups",
+                tooltip="Follow-up check-ins waiting after a resolve"),
+        Binding("s", "app.show_stats", "Stats", id="board.stats",
+                tooltip="Response metrics: time to acknowledge, stage budgets, forced moves"),
+        Binding("slash", "filter", "Filter", key_display="/", id="board.filter",
+                tooltip="Filter by words (id, client, title) or s1..s4 for severity"),
+        Binding("escape", "clear_filter", "Clear filter", id="board.clear_filter", tooltip="Clear the filter"),
+        Binding("question_mark", "help", "Help", key_display="?", id="board.help", tooltip="Show every key"),
+        Binding("q", "app.quit", "Quit", id="board.quit", tooltip="Quit mend"),
     ]
 
     app: MendApp
@@ -240,6 +252,7 @@ class BoardScreen(Screen):
         self._column(face.incident.stage).reveal(face)
         if take_focus:
             self._focus_selected()
+        self.refresh_bindings()  # the card keys apply now, even before its card has focus
 
     def _deselect(self) -> None:
         self._selected = None
@@ -334,8 +347,6 @@ class BoardScreen(Screen):
                 return can_go_back(face.incident)
         if action == "clear_filter":
             return bool(self._filter)
-        if action == "follow_ups":
-            return bool(self.app.follow_ups)
         return True
 
     async def action_advance(self) -> None:
@@ -363,7 +374,10 @@ class BoardScreen(Screen):
             self.app.export_summary(card.incident_id)
 
     def action_follow_ups(self) -> None:
-        self.app.show_follow_ups()
+        if self.app.follow_ups:
+            self.app.show_follow_ups()
+        else:
+            self.app.notify("No follow-up check-ins waiting: resolving an incident books one.", timeout=5)
 
     def action_new(self) -> None:
         self.app.ask_new()
@@ -403,6 +417,7 @@ class BoardScreen(Screen):
         if self._selected is not None and self.selected is None:
             self._deselect()
         self._refresh_counts(self.app.clock.now())
+        self.refresh_bindings()  # esc clears the filter only while there is one
 
     @on(IncidentCard.Selected)
     def _card_selected(self, event: IncidentCard.Selected) -> None:

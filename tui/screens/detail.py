@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.budget import status_for, time_in_stages, update_reading
@@ -20,6 +20,7 @@ from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
+from ..widgets.footer import KeyBar
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -31,13 +32,18 @@ class DetailScreen(Screen):
         "detail--muted", "detail--heading",
     }
     BINDINGS = [
-        Binding("escape", "close", "Board"),
-        Binding("space", "toggle_item", "Tick item"),
-        Binding("right_square_bracket", "advance", "Advance", key_display="]"),
-        Binding("left_square_bracket", "back", "Back", key_display="["),
-        Binding("a", "add_note", "Add note"),
-        Binding("u", "update", "Client update"),
-        Binding("r", "report", "Report-back"),
+        Binding("escape", "close", "Board", id="detail.close", tooltip="Back to the board"),
+        Binding("space", "toggle_item", "Tick", id="detail.tick",
+                tooltip="Tick or untick the highlighted checklist item"),
+        Binding("right_square_bracket", "advance", "Advance", key_display="]", id="detail.advance",
+                tooltip="Advance to the next stage"),
+        Binding("left_square_bracket", "back", "Back", key_display="[", id="detail.back",
+                tooltip="Move back a stage"),
+        Binding("a", "add_note", "Note", id="detail.note", tooltip="Add a note"),
+        Binding("u", "update", "Update", id="detail.update", tooltip="Log a client update"),
+        Binding("r", "report", "Report", id="detail.report", tooltip="Write the report-back (ctrl+s saves)"),
+        Binding("x", "export", "Export", id="detail.export",
+                tooltip="Export the summary as Markdown to the current folder"),
     ]
 
     app: MendApp
@@ -69,7 +75,7 @@ class DetailScreen(Screen):
                 with VerticalScroll(id="timeline-scroll"):
                     yield Static(id="timeline")
                 yield Input(placeholder="add a note (a), enter saves", id="note")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.show(self.incident, self.now)
@@ -217,6 +223,9 @@ class DetailScreen(Screen):
 
     def action_report(self) -> None:
         self.app.ask_report(self.incident.id)
+
+    def action_export(self) -> None:
+        self.app.export_summary(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:

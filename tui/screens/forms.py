@@ -43,9 +43,9 @@ class GateScreen(ModalScreen[GateChoice | None]):
     """Advancing was refused: say what is missing, offer the checklist or a forced move with a reason."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("c", "checklist", "Open checklist"),
-        Binding("f", "reason", "Force with reason"),
+        Binding("escape", "dismiss(None)", "Cancel", id="gate.cancel", tooltip="Leave the incident where it is"),
+        Binding("c", "checklist", "Open checklist", id="gate.checklist", tooltip="Open the checklist"),
+        Binding("f", "reason", "Force with reason", id="gate.force", tooltip="Force the move, with a reason on record"),
     ]
 
     def __init__(self, refused: GateRefused) -> None:
@@ -109,7 +109,7 @@ class UpdateScreen(ModalScreen[None]):
     tone coach's advice as the person types (advice only: enter always records)."""
 
     COMPONENT_CLASSES = {"tone--offending", "tone--warn", "tone--error", "tone--heading"}
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="update.cancel", tooltip="Close without recording")]
 
     app: MendApp
 
@@ -189,8 +189,8 @@ def _field_problem(value: str, when_empty: str, limit: int) -> str:
 
 class NewIncidentScreen(ModalScreen[Incident | None]):
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("ctrl+s", "create", "Create"),
+        Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
+        Binding("ctrl+s", "create", "Create", id="new.create", tooltip="Open the incident"),
     ]
 
     app: MendApp
