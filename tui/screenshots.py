@@ -43,11 +43,13 @@ class Scene:
     name: str
     size: tuple[int, int]
     keys: tuple[str, ...] = ()
+    theme: str | None = None  # Textual's default when None
 
 
 SCENES = (
     Scene("board-120x35", (120, 35)),
     Scene("board-80x24", (80, 24)),
+    Scene("board-light", (120, 35), theme="catppuccin-latte"),
     Scene("board-200x50", (200, 50)),
     # The first card is selected at start; `l` moves to INC-4, which waits on its apology.
     Scene("detail", (120, 35), ("l", "enter")),
@@ -80,6 +82,8 @@ def demo_app(data_dir: Path) -> MendApp:
 
 async def act(pilot: Pilot, scene: Scene) -> None:
     """Press the scene's keys, then hold the screen still (no blinking cursor)."""
+    if scene.theme:
+        pilot.app.theme = scene.theme
     await pilot.pause()
     for key in scene.keys:
         await pilot.press(key)
