@@ -16,6 +16,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from . import __version__
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
 from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
@@ -571,6 +572,49 @@ def cmd_config_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 CONFIG_COMMANDS = (cmd_config_path, cmd_config_show, cmd_config_check)
 
+SHELLS = ("bash", "zsh", "fish")
+
+
+def cmd_completion(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    """A completion script for a shell; its ids and playbook names come from `mend completion --ids/--playbook-names`."""
+    if args.ids:
+        # Called by the shell at every tab: quiet and quick, open incidents only.
+        for incident in build_mend(args, env, clock, args.settings).list_open():
+            print(incident.id)
+        return EXIT_OK
+    if args.playbook_names:
+        print("\n".join(sorted(load_playbooks(playbook_dirs(args, env)))))
+        return EXIT_OK
+    if args.shell is None:
+        raise UsageError(f"say which shell: mend completion {{{','.join(SHELLS)}}}")
+    import shtab  # only here: completion scripts are made once, at install
+
+    parser = build_parser()
+    _attach_completers(parser, shtab)
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return EXIT_OK
+
+
+def _attach_completers(parser: argparse.ArgumentParser, shtab: Any) -> None:
+    """Tell shtab what each argument takes: incident ids, playbook names, folders or files."""
+    ids = shtab.cmd("mend completion --ids 2>/dev/null")
+    names = shtab.cmd("mend completion --playbook-names 2>/dev/null")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                _attach_completers(sub, shtab)
+                if name == "playbooks":
+                    show = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["show"]
+                    next(a for a in show._actions if a.dest == "name").complete = names  # type: ignore[attr-defined]
+        elif action.dest in ("id", "ids"):
+            action.complete = ids  # type: ignore[attr-defined]
+        elif action.dest == "playbook":
+            action.complete = names  # type: ignore[attr-defined]
+        elif action.dest in ("data", "playbooks", "dir"):
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+        elif action.dest in ("file", "output"):
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+
 
 # -- parser -------------------------------------------------------------------
 
@@ -589,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra playbook folder; a playbook there overrides one of the same name")
 
     parser = _Parser(prog="mend", description="The incident playbook board.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"mend {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
@@ -676,6 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     _selection_options(p)
     p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
 
+    p = command("completion", cmd_completion, "print a shell completion script: eval \"$(mend completion bash)\"")
+    p.add_argument("shell", nargs="?", choices=SHELLS)
+    p.add_argument("--ids", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--playbook-names", dest="playbook_names", action="store_true", help=argparse.SUPPRESS)
+
     p = sub.add_parser("config", help="the settings file: where it is, what is in force, whether it is valid",
                        parents=[common])
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True, parser_class=_Parser)
@@ -714,7 +764,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
             print(f"mend: warning: {plain(str(problem))}", file=sys.stderr)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
-    if handler is cmd_demo:
+    if handler in (cmd_demo, cmd_completion):
         return handler(args, env, clock)
     return handler(build_mend(args, env, clock, settings), args)
 
