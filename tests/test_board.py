@@ -466,10 +466,10 @@ async def test_the_top_line_grows_with_what_it_says(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach")
+        assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach  │ INC-1 incident")
         await pilot.press("slash", *"globex", "enter")
         await pilot.pause()
-        assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex")
+        assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex  │ INC-1 incident")
 
 
 async def test_a_narrow_column_cuts_its_name_not_its_count(mend: Mend, clock):

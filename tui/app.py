@@ -23,7 +23,7 @@ from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
 from .core.export import markdown
 from .core.model import Incident
-from .core.playbook import Playbook, PlaybookError
+from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.stats import compute_stored
@@ -375,7 +375,8 @@ class MendApp(App):
         self.notify(f"{incident.id}: follow-up check-in recorded")
 
     def ask_new(self) -> None:
-        self.push_screen(NewIncidentScreen(self.mend.playbooks), self._after_new)
+        default = (self.settings.default_playbook if self.settings else None) or DEFAULT_PLAYBOOK
+        self.push_screen(NewIncidentScreen(self.mend.playbooks, default), self._after_new)
 
     def _after_new(self, incident: Incident | None) -> None:
         if incident is not None:

@@ -210,6 +210,8 @@ class BoardScreen(Screen):
         """Cards were rebound: keep the selected incident in view, and the focus on the card showing it."""
         face = self.selected
         if face is None:
+            if isinstance(self.focused, IncidentCard):
+                self.set_focus(None)  # that card now shows another incident, not a selection
             return
         self._column(face.incident.stage).reveal(face)
         if self.focused is None or isinstance(self.focused, IncidentCard):
@@ -227,6 +229,7 @@ class BoardScreen(Screen):
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
+            selected=f"{face.incident_id} {face.incident.title}" if (face := self.selected) else "",
             now=now,
         )
 
@@ -252,11 +255,15 @@ class BoardScreen(Screen):
         self._column(face.incident.stage).reveal(face)
         if take_focus:
             self._focus_selected()
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
         self.refresh_bindings()  # the card keys apply now, even before its card has focus
+        self._refresh_status_bar(self.app.clock.now())  # it shows the selected title
 
     def _deselect(self) -> None:
         self._selected = None
-        self.refresh_bindings()  # no focus change will do it
+        self._selection_changed()
 
     def focus_incident(self, incident_id: str) -> None:
         self.select(self._faces.get(incident_id))
@@ -285,6 +292,7 @@ class BoardScreen(Screen):
             return
         if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._faces:
             self._selected = event.widget.incident_id
+            self._refresh_status_bar(self.app.clock.now())
 
     @on(StageColumn.Reflowed)
     def _column_reflowed(self, event: StageColumn.Reflowed) -> None:
@@ -407,15 +415,18 @@ class BoardScreen(Screen):
         field = self.query_one("#filter", Input)
         field.display = bool(self._filter)
         field.disabled = not self._filter
-        self.select(self._first_face())
+        if (first := self._first_face()) is not None:
+            self.select(first)
+        else:
+            self.set_focus(None)  # nothing matches: no card looks selected
 
     def _apply_filter(self, query: str) -> None:
         self._filter = query
         for face in self._faces.values():
             face.visible = matches(face.incident, query)
+        # A selection the filter hides is kept (the card keys see none meanwhile), so
+        # clearing the filter brings it back rather than leaving the keys on a surprise.
         self._fill_columns(BOARD_STAGES)
-        if self._selected is not None and self.selected is None:
-            self._deselect()
         self._refresh_counts(self.app.clock.now())
         self.refresh_bindings()  # esc clears the filter only while there is one
 

@@ -44,6 +44,11 @@ class DetailScreen(Screen):
         Binding("r", "report", "Report", id="detail.report", tooltip="Write the report-back (ctrl+s saves)"),
         Binding("x", "export", "Export", id="detail.export",
                 tooltip="Export the summary as Markdown to the current folder"),
+        # Priority: the checklist would take pgdn/pgup for itself, and it is short.
+        Binding("pagedown", "scroll_timeline(1)", "Older", show=False, priority=True, id="detail.timeline_older",
+                tooltip="Scroll the timeline to older events"),
+        Binding("pageup", "scroll_timeline(-1)", "Newer", show=False, priority=True, id="detail.timeline_newer",
+                tooltip="Scroll the timeline to newer events"),
     ]
 
     app: MendApp
@@ -71,7 +76,7 @@ class DetailScreen(Screen):
                 yield OptionList(id="checklist")
                 yield Static(id="detail-budgets")
             with Vertical(id="detail-side"):
-                yield Static("Timeline", classes="section-title")
+                yield Static("Timeline · newest first · pgdn older, pgup newer", classes="section-title")
                 with VerticalScroll(id="timeline-scroll"):
                     yield Static(id="timeline")
                 yield Input(placeholder="add a note (a), enter saves", id="note")
@@ -120,7 +125,7 @@ class DetailScreen(Screen):
         self._show_report()
         self._show_budgets()
         timeline = Text()
-        for event in incident.events:
+        for event in reversed(incident.events):  # the newest note is what the person came to read
             timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
             timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
             timeline.append(plain(event.summary()) + "\n", style=style("detail--forced") if event.forced else "")
@@ -214,6 +219,10 @@ class DetailScreen(Screen):
 
     def action_back(self) -> None:
         self.app.back(self.incident.id)
+
+    def action_scroll_timeline(self, direction: int) -> None:
+        scroll = self.query_one("#timeline-scroll", VerticalScroll)
+        scroll.scroll_relative(y=direction * max(scroll.size.height - 1, 1), animate=False)
 
     def action_add_note(self) -> None:
         self.query_one("#note", Input).focus()

@@ -195,9 +195,10 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
 
     app: MendApp
 
-    def __init__(self, playbooks: Mapping[str, Playbook]) -> None:
+    def __init__(self, playbooks: Mapping[str, Playbook], default: str = DEFAULT_PLAYBOOK) -> None:
         super().__init__(classes="dialog-screen")
         self.playbooks = playbooks
+        self.default = default if default in playbooks else DEFAULT_PLAYBOOK
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-incident"):
@@ -217,8 +218,8 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             yield Label("Playbook")
             yield Select(
                 [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
-                value=DEFAULT_PLAYBOOK if DEFAULT_PLAYBOOK in self.playbooks else Select.BLANK,
-                allow_blank=DEFAULT_PLAYBOOK not in self.playbooks, id="playbook",
+                value=self.default if self.default in self.playbooks else Select.BLANK,
+                allow_blank=self.default not in self.playbooks, id="playbook",
             )
             yield Static("", id="playbook-hint", classes="dialog-help")
             yield Label("", id="form-error", classes="error")

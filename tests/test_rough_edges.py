@@ -1,0 +1,149 @@
+"""What a new user hit on the board, each at the sizes where it showed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from textual.containers import VerticalScroll
+from textual.geometry import Region
+from textual.widget import Widget
+
+from tui.app import MendApp
+from tui.core.service import Mend
+from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
+from tui.widgets.footer import KeyBar
+
+NO_AUTO_TICK = 3600.0
+SIZES = [(80, 24), (120, 35)]
+
+
+def drawn(widget: Widget) -> str:
+    return "".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.region.size))).strip()
+
+
+def key_line(app: MendApp) -> set[str]:
+    return {key.description for key in app.screen.query_one(KeyBar).keys if key.enabled}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_timeline_shows_the_newest_first_and_scrolls_by_keys(mend: Mend, clock, size):
+    incident = mend.open("Checkout down", "Globex")
+    for n in range(30):
+        clock.advance(timedelta(minutes=1))
+        mend.note(incident.id, f"note number {n}")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        timeline = app.screen.query_one("#timeline").render().plain.splitlines()
+        assert "note number 29" in timeline[0], "the newest event is on top"
+        assert "opened" in timeline[-1]
+        scroll = app.screen.query_one("#timeline-scroll", VerticalScroll)
+        assert scroll.scroll_y == 0 and scroll.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert scroll.scroll_y > 0, "pgdn reaches older events"
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert scroll.scroll_y == 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_help_scrolls_to_the_legend_of_marks(mend: Mend, size):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        body = app.screen.query_one("#help-body", VerticalScroll)
+        if size == (80, 24):
+            assert body.max_scroll_y > 0, "at 80x24 help is taller than the screen"
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y
+        table = body.query_one("Static")
+        in_view = [strip.text for strip in table.render_lines(
+            Region(0, round(body.scroll_y), table.region.width, body.scrollable_content_region.height))]
+        assert any("✉▲ ✉✖" in line for line in in_view), "the legend of marks is on screen"
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_key_line_follows_the_first_incident_and_a_cleared_filter(mend: Mend, size):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "Advance" not in key_line(app)
+        await pilot.press("n", *"Checkout down", "tab", *"Globex", "ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        assert mend.list_open(), "the incident was created"
+        assert {"Advance", "Open", "Update", "Report", "Export"} <= key_line(app)
+        await pilot.press("slash", *"globex", "enter")
+        await pilot.pause()
+        assert "Clear filter" in key_line(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Clear filter" not in key_line(app)
+
+
+async def test_clearing_a_filter_that_matched_nothing_brings_the_selection_back(mend: Mend, clock):
+    for client in ("Acme", "Globex", "Initech"):
+        mend.open(f"{client} down", client)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("j")
+        await pilot.pause()
+        chosen = app.board.selected.incident_id
+        await pilot.press("slash", *"nomatch", "enter")
+        await pilot.pause()
+        assert app.board.selected is None and "Advance" not in key_line(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.board.selected.incident_id == chosen
+        assert app.board.focused_card is not None and app.board.focused_card.has_focus
+        await pilot.press("u")
+        await pilot.pause()
+        assert chosen in str(app.screen.query_one(".dialog-title").render()), "u acts on the same incident"
+
+
+async def test_o_says_when_no_follow_up_is_waiting(mend: Mend):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [
+            "No follow-up check-ins waiting: resolving an incident books one."]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_selected_cards_full_title_is_on_the_top_line(mend: Mend, size):
+    mend.open("Short", "Acme")
+    mend.open("Invoices sent twice to every customer in March", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        top = drawn(app.board.query_one("#counts"))
+        assert "│ INC-2 Invoices sent" in top, "the most urgent card is selected first"
+        if size == (120, 35):
+            assert "│ INC-2 Invoices sent twice to every customer in March" in top
+            assert "Invoices sent twice to every customer in March" not in drawn(app.board.focused_card)
+        await pilot.press("j")
+        await pilot.pause()
+        assert "│ INC-1 Short" in drawn(app.board.query_one("#counts"))
+
+
+async def test_x_in_detail_exports_and_every_detail_key_shows_at_80_columns(mend: Mend, tmp_path):
+    mend.open("Checkout down", "Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        line = drawn(app.screen.query_one(KeyBar))
+        for key in ("esc", "]", "a", "u", "r", "x"):
+            assert f" {key} " in f" {line} " or f" {key}" in line, (key, line)
+        await pilot.press("x")
+        await pilot.pause()
+        assert (tmp_path / "INC-1-summary.md").exists()
