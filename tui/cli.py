@@ -104,7 +104,7 @@ def _in_stage(mend: Mend, incident: Incident) -> Text:
         return Text("resolved")
     status = reading.status
     style = {"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value]
-    return Text(f"{status.symbol} {short_duration(reading.elapsed)}/{short_duration(reading.budget)}", style=style)
+    return Text(f"{status.symbol} {reading.label}", style=style)
 
 
 def _print_json(data: Any) -> None:

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..core.budget import status_for, time_in_stages, update_reading
+from ..core.budget import Reading, status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back
@@ -138,7 +138,7 @@ class DetailScreen(Screen):
         plan = self.playbook.stage(incident.stage)
         status = status_for(spent, plan.budget(incident.severity))
         times = Text(f"In {incident.stage.label.lower()}: ")
-        times.append(f"{status.symbol} {short_duration(spent)} of {short_duration(plan.budget(incident.severity))}",
+        times.append(f"{status.symbol} {Reading(spent, plan.budget(incident.severity)).label}",
                      style=self.get_component_rich_style(f"detail--{status.value}"))
         reading = update_reading(incident, self.playbook, self.now)
         if reading is not None:

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from ..core.budget import Reading, Status, stage_reading, update_reading
 from ..core.model import Incident
 from ..core.playbook import Playbook
-from ..core.text import one_line, short_duration
+from ..core.text import one_line
 
 
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
@@ -92,7 +92,7 @@ class CardFace:
         if self.stage is not None and self.update is not None:
             self.status = self.stage.status
             self.update_status = self.update.status
-            self.time_label = f"{short_duration(self.stage.elapsed)}/{short_duration(self.stage.budget)}"
+            self.time_label = self.stage.label
         return (self.time_label, self.status, self.update_status) != before
 
 
