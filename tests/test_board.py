@@ -230,10 +230,11 @@ async def test_client_update_from_the_board(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "u")
-        await pilot.press(*"We are on it, next update at 10:00")
-        await pilot.press("enter")
+        await pilot.press(*"We are on it.", "enter", *"Next update at 10:00.")
+        assert "ctrl+s records it" in str(app.screen.query_one("#update-keys").render())
+        await pilot.press("ctrl+s")
         await pilot.pause()
-        assert [u.text for u in mend.get("INC-1").updates] == ["We are on it, next update at 10:00"]
+        assert [u.text for u in mend.get("INC-1").updates] == ["We are on it.\nNext update at 10:00."]
 
 
 async def test_note_from_the_detail_screen(mend: Mend, clock):

@@ -8,6 +8,7 @@ import pytest
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import TextArea
 
 from tui.app import MendApp
 from tui.core.service import Mend
@@ -147,3 +148,20 @@ async def test_x_in_detail_exports_and_every_detail_key_shows_at_80_columns(mend
         await pilot.press("x")
         await pilot.pause()
         assert (tmp_path / "INC-1-summary.md").exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_update_editor_shows_a_long_message_whole(mend: Mend, size):
+    mend.open("Checkout down", "Globex")
+    message = ("We found the cause: a retry job sent every invoice twice after the deploy on Monday. "
+               "We have stopped it, refunds go out today, and the next update is at 15:00.")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("u")
+        await pilot.pause()
+        editor = app.screen.query_one("#update-text", TextArea)
+        editor.insert(message)
+        await pilot.pause()
+        assert editor.wrapped_document.height > 1, "it wraps rather than scrolling sideways"
+        assert editor.scrollable_content_region.height >= editor.wrapped_document.height, "every line in view"
+        assert editor.scroll_x == 0 and editor.scroll_y == 0

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 from ..core import tone
 from ..core.budget import elapsed_since
@@ -21,7 +21,7 @@ from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item
 from ..core.store import StoreError
-from ..core.text import one_line, short_duration
+from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -106,10 +106,13 @@ class GateScreen(ModalScreen[GateChoice | None]):
 
 class UpdateScreen(ModalScreen[None]):
     """Log a client-facing update; shows how long the client has waited, and the
-    tone coach's advice as the person types (advice only: enter always records)."""
+    tone coach's advice as the person types (advice only: ctrl+s always records)."""
 
     COMPONENT_CLASSES = {"tone--offending", "tone--warn", "tone--error", "tone--heading"}
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="update.cancel", tooltip="Close without recording")]
+    BINDINGS = [
+        Binding("ctrl+s", "record", "Record", id="update.record", tooltip="Record the update"),
+        Binding("escape", "dismiss(None)", "Cancel", id="update.cancel", tooltip="Close without recording"),
+    ]
 
     app: MendApp
 
@@ -128,34 +131,37 @@ class UpdateScreen(ModalScreen[None]):
             yield Static(waited, id="update-waited")
             yield Static("Be honest and specific: what you know, what you are doing, when they will hear "
                          "next. \"We don't know yet, we are on it\" is a fine update.", classes="dialog-help")
-            yield Input(placeholder="what you told the client", id="update-text")
-            # An Input cannot style parts of its text, so the draft is echoed here with the spans marked.
+            # Several lines, wrapped: a long update is read whole before it is sent.
+            yield TextArea(id="update-text", soft_wrap=True, show_line_numbers=False,
+                           placeholder="what you told the client")
+            yield Static("ctrl+s records it · esc cancels", classes="dialog-help", id="update-keys")
+            # A TextArea cannot style parts of its text, so the draft is echoed here with the spans marked.
             yield Static(id="update-marked")
             yield Static(id="update-tone")
             yield Label("", id="update-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#update-text", Input).focus()
+        self.query_one("#update-text", TextArea).focus()
 
     def _style(self, name: str) -> Style:
         # Partial: the dialog's own background stays behind the text.
         return self.get_component_rich_style(name, partial=True)
 
-    @on(Input.Changed, "#update-text")
-    def _coach(self, event: Input.Changed) -> None:
-        text = event.value
+    @on(TextArea.Changed, "#update-text")
+    def _coach(self, event: TextArea.Changed) -> None:
+        text = event.text_area.text
         findings = tone.check(text, "update", self.app.mend.playbook_for(self.incident))
         style = self._style
         marked = Text()
         at = 0
         for start, end in sorted(f.span for f in findings if f.span):
             if start >= at:  # spans of different rules may overlap; mark each stretch once
-                marked.append(one_line(text[at:start]))
-                marked.append(one_line(text[start:end]), style=style("tone--offending"))
+                marked.append(plain(text[at:start]))
+                marked.append(plain(text[start:end]), style=style("tone--offending"))
                 at = end
-        marked.append(one_line(text[at:]))
-        lines = Text().append("Tone coach · advice only, enter still records it", style=style("tone--heading"))
+        marked.append(plain(text[at:]))
+        lines = Text().append("Tone coach · advice only, ctrl+s still records it", style=style("tone--heading"))
         for finding in findings:
             excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
             lines.append("\n")
@@ -166,10 +172,9 @@ class UpdateScreen(ModalScreen[None]):
         self.query_one("#update-marked", Static).display = any(f.span for f in findings)
         self.query_one("#update-tone", Static).display = bool(findings)
 
-    @on(Input.Submitted, "#update-text")
-    def _save(self, event: Input.Submitted) -> None:
+    def action_record(self) -> None:
         try:
-            incident = self.app.mend.update(self.incident.id, event.value)
+            incident = self.app.mend.update(self.incident.id, self.query_one("#update-text", TextArea).text)
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#update-error", Label), str(error))
             return
