@@ -165,3 +165,30 @@ async def test_the_update_editor_shows_a_long_message_whole(mend: Mend, size):
         assert editor.wrapped_document.height > 1, "it wraps rather than scrolling sideways"
         assert editor.scrollable_content_region.height >= editor.wrapped_document.height, "every line in view"
         assert editor.scroll_x == 0 and editor.scroll_y == 0
+
+
+async def test_a_long_detail_header_ends_in_an_ellipsis_at_80_columns(mend: Mend):
+    mend.open("Invoices sent twice to every customer in the March billing run", "Globex Corporation")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        header = drawn(app.screen.query_one("#detail-title"))
+        assert header.startswith("INC-1 · Globex Corporation · S2 · Invoices sent twice")
+        assert header.endswith("…")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_new_incident_form_fits_with_its_errors_shown(mend: Mend, size):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        dialog = app.screen.query_one("#new-incident")
+        assert dialog.scroll_y == 0, "it opens at its top"
+        await pilot.press("ctrl+s")  # nothing typed: both errors show
+        await pilot.pause()
+        assert app.screen.query_one("#title-error").display and app.screen.query_one("#client-error").display
+        assert dialog.max_scroll_y == 0, "everything fits: nothing to scroll to"
+        create = app.screen.query_one("#create")
+        assert dialog.content_region.contains_region(create.region), "Create is in view"

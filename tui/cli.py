@@ -152,8 +152,11 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
         print("No open incidents. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "SEV", "STAGE", "IN STAGE", "CLIENT", "TITLE"):
-        table.add_column(column, no_wrap=column != "TITLE")
+    for column in ("ID", "SEV", "STAGE", "IN STAGE"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    # A long client name is cut, never the title (at 80 columns it used to squeeze the title out).
+    table.add_column("CLIENT", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("TITLE", min_width=20, ratio=1)
     for incident in incidents:
         table.add_row(
             incident.id,
@@ -576,7 +579,7 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def cmd_completion(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
-    """A completion script for a shell; its ids and playbook names come from `mend completion --ids/--playbook-names`."""
+    """A completion script for a shell; it gets ids and playbook names from the hidden options."""
     if args.ids:
         # Called by the shell at every tab: quiet and quick, open incidents only.
         for incident in build_mend(args, env, clock, args.settings).list_open():

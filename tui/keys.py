@@ -59,7 +59,8 @@ def shown_keys(app: App, binding: Binding, keymap: Mapping[str, str]) -> str:
 
 def keymap_problems(settings: Settings) -> list[str]:
     known = binding_ids()
-    return [f"{settings.path}: keymap.{binding_id}: no key binding has this id{did_you_mean(binding_id, known)}; ignored"
+    return [f"{settings.path}: keymap.{binding_id}: no key binding has this id"
+            f"{did_you_mean(binding_id, known)}; ignored"
             for binding_id in settings.keymap if binding_id not in known]
 
 

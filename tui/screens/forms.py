@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -192,6 +192,9 @@ def _field_problem(value: str, when_empty: str, limit: int) -> str:
     return ""
 
 
+COMPACT_BELOW = 33
+
+
 class NewIncidentScreen(ModalScreen[Incident | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
@@ -234,8 +237,18 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.height)
         self.query_one("#title", Input).focus()
         self._show_hint()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        # Bordered fields need 33 lines with both errors shown; in a shorter terminal they
+        # lose their borders, so the whole form and its Create button stay in view.
+        for field in self.query("#new-incident Input, #new-incident Select, #new-incident Button"):
+            field.compact = height < COMPACT_BELOW  # type: ignore[attr-defined]
 
     @on(Select.Changed, "#playbook")
     def _show_hint(self) -> None:
