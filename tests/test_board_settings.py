@@ -30,11 +30,12 @@ def settings_from(tmp_path: Path, text: str):
 
 async def test_a_typo_in_the_settings_warns_once_and_the_board_runs_on_defaults(mend: Mend, tmp_path):
     settings = settings_from(tmp_path, 'thme = "nord"\n[keymap]\n"board.advence" = "a"\n')
-    app = MendApp(mend, settings=settings, tick_seconds=0.01)
+    app = MendApp(mend, settings=settings, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         for _ in range(3):  # ticks pass: still one notification per problem
-            await pilot.pause(0.02)
+            app.tick()
+            await pilot.pause()
         messages = [notification.message for notification in app._notifications]
         assert len(messages) == 2
         assert 'thme: unknown setting (did you mean "theme"?)' in messages[0]

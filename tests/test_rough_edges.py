@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from textual import events
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.widget import Widget
@@ -192,3 +193,17 @@ async def test_the_new_incident_form_fits_with_its_errors_shown(mend: Mend, size
         assert dialog.max_scroll_y == 0, "everything fits: nothing to scroll to"
         create = app.screen.query_one("#create")
         assert dialog.content_region.contains_region(create.region), "Create is in view"
+
+
+async def test_a_burst_of_keys_after_n_lands_in_the_right_fields(mend: Mend):
+    """Keys queued before the form is up (a paste, a script), as a terminal delivers them:
+    all at once, without waiting for each to be handled as Pilot.press does."""
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        for key in ("n", *"Checkout down", "tab", *"Globex", "ctrl+s"):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        for _ in range(3):  # the key, the form's mount, the create
+            await pilot.pause()
+        [incident] = mend.list_open()
+        assert (incident.title, incident.client) == ("Checkout down", "Globex")

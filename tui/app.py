@@ -374,9 +374,10 @@ class MendApp(App):
         self.reload()  # the list, the top line's count and the o key, as for a change from elsewhere
         self.notify(f"{incident.id}: follow-up check-in recorded")
 
-    def ask_new(self) -> None:
+    async def ask_new(self) -> None:
         default = (self.settings.default_playbook if self.settings else None) or DEFAULT_PLAYBOOK
-        self.push_screen(NewIncidentScreen(self.mend.playbooks, default), self._after_new)
+        # Awaited: keys typed right after `n` (a paste, a script) wait until the form can take them.
+        await self.push_screen(NewIncidentScreen(self.mend.playbooks, default), self._after_new)
 
     def _after_new(self, incident: Incident | None) -> None:
         if incident is not None:

@@ -65,7 +65,9 @@ class BoardScreen(Screen):
                 tooltip="Write the report-back: what happened, why, what's next, the gesture"),
         Binding("x", "export", "Export", id="board.export",
                 tooltip="Export the selected incident's summary as Markdown to the current folder"),
-        Binding("n", "new", "New", id="board.new", tooltip="Open a new incident"),
+        # Priority: handled by the app before it routes the next key, so keys typed right
+        # after it (a paste, a script) reach the form rather than the card that had focus.
+        Binding("n", "new", "New", id="board.new", tooltip="Open a new incident", priority=True),
         Binding("o", "follow_ups", "Follow-ups", id="board.follow_ups",
                 tooltip="Follow-up check-ins waiting after a resolve"),
         Binding("s", "app.show_stats", "Stats", id="board.stats",
@@ -353,6 +355,8 @@ class BoardScreen(Screen):
                 return False
             if action == "back":
                 return can_go_back(face.incident)
+        if action == "new" and isinstance(self.focused, Input):
+            return False  # an n typed into the filter is a letter
         if action == "clear_filter":
             return bool(self._filter)
         return True
@@ -387,8 +391,8 @@ class BoardScreen(Screen):
         else:
             self.app.notify("No follow-up check-ins waiting: resolving an incident books one.", timeout=5)
 
-    def action_new(self) -> None:
-        self.app.ask_new()
+    async def action_new(self) -> None:
+        await self.app.ask_new()
 
     def action_help(self) -> None:
         self.app.show_help()

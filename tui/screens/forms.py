@@ -199,6 +199,12 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
         Binding("ctrl+s", "create", "Create", id="new.create", tooltip="Open the incident"),
+        # Priority, so the app moves the focus before it routes the next key: otherwise
+        # keys typed in a burst after a Tab are already queued for the field it leaves.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="new.next_field",
+                tooltip="Next field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True,
+                id="new.previous_field", tooltip="Previous field"),
     ]
 
     app: MendApp
@@ -238,8 +244,10 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
 
     def on_mount(self) -> None:
         self._fit(self.app.size.height)
-        self.query_one("#title", Input).focus()
         self._show_hint()
+        # At once, not deferred as focus() is: the app waits for this mount before it routes
+        # the keys typed after `n`, so a fast Tab finds the title focused and moves on from it.
+        self.set_focus(self.query_one("#title", Input))
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.height)
