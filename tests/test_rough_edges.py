@@ -207,3 +207,19 @@ async def test_a_burst_of_keys_after_n_lands_in_the_right_fields(mend: Mend):
             await pilot.pause()
         [incident] = mend.list_open()
         assert (incident.title, incident.client) == ("Checkout down", "Globex")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_playbook_list_stays_inside_the_dialog(mend: Mend, size):
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#playbook").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        overlay = app.screen.query_one("#playbook SelectOverlay")
+        assert overlay.display and overlay.region.height > 2
+        dialog = app.screen.query_one("#new-incident")
+        inside_border = dialog.region.shrink((1, 1, 1, 1))
+        assert inside_border.contains_region(overlay.region), (overlay.region, inside_border)
