@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+
+from hypothesis import given, strategies as st
 
 from tests.conftest import START
 from tui.core import rules
 from tui.core.budget import (
     CrossingTracker,
+    Reading,
     Status,
     stage_key,
     stage_reading,
@@ -104,13 +108,6 @@ def test_time_in_stages_counts_every_visit(playbook):
 
 
 # -- the label beside the mark ------------------------------------------------------------
-
-import re  # noqa: E402
-
-from hypothesis import given, strategies as st  # noqa: E402
-
-from tui.core.budget import Reading, Status  # noqa: E402
-
 
 def test_the_label_near_a_threshold_says_what_makes_the_mark_true():
     five = timedelta(minutes=5)

@@ -224,3 +224,14 @@ def test_a_store_url_is_refused_in_one_line(tmp_path):
     result = mend(tmp_path, "list", config='store = "postgresql://db/mend"\n', MEND_DATA="")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_settings_module_loads_neither_textual_nor_platformdirs_on_linux():
+    code = ("import sys, tui.core.settings as s; s.load(s.Paths({'HOME': '/nowhere'})); "
+            "assert not [m for m in sys.modules if m.startswith(('textual', 'platformdirs'))]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_config_show_never_prints_the_tables_other_features_read(tmp_path):
+    shown = mend(tmp_path, "config", "show", config='[intake]\ntoken = "s3cret-token"\n').stdout
+    assert "s3cret-token" not in shown and "[intake]" in shown
