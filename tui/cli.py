@@ -40,10 +40,14 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse prints the whole usage block; one line that says what is wrong is kinder.
-        wrong = re.match(r"argument \S+: invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
+        wrong = re.match(r"argument (\S+): invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
         if wrong:
-            choices = [choice.strip(" '") for choice in wrong.group(2).split(",")]
-            message = f"unknown command {wrong.group(1)!r}{did_you_mean(wrong.group(1), choices)}"
+            argument, word, listed = wrong.groups()
+            suggestion = did_you_mean(word, [choice.strip(" '") for choice in listed.split(",")])
+            if argument in ("COMMAND", "ACTION"):
+                message = f"unknown command {word!r}{suggestion}"
+            else:
+                message += suggestion
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
