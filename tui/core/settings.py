@@ -51,11 +51,12 @@ def _user_dir(env: Mapping[str, str], variable: str, unix_default: str, kind: st
     value = env.get(variable, "")
     if os.path.isabs(value):
         return Path(value) / APP
-    if sys.platform in ("win32", "darwin"):
-        import platformdirs  # Textual brings it; it knows each platform's folders
+    if sys.platform == "win32":
+        import platformdirs  # Textual brings it; it knows where Windows keeps these
 
         return Path(getattr(platformdirs, f"user_{kind}_dir")(APP, appauthor=False))
-    # Not platformdirs here: older versions take a relative XDG value from os.environ as is.
+    # Unix and macOS: the XDG defaults, where mend has always kept its data (platformdirs would
+    # move macOS data to ~/Library, and older versions take a relative XDG value as is).
     return _home(env) / unix_default / APP
 
 
