@@ -17,6 +17,12 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 use_utc()
 
 
+@pytest.fixture(autouse=True)
+def no_personal_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The person running the tests may have a config.toml: tests (and the mend they start) use none."""
+    monkeypatch.setenv("MEND_CONFIG", str(tmp_path / "no-settings.toml"))
+
+
 @pytest.fixture(scope="session")
 def playbooks() -> dict[str, Playbook]:
     return load_playbooks()

@@ -231,10 +231,11 @@ async def test_client_update_from_the_board(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "u")
-        await pilot.press(*"We are on it, next update at 10:00")
-        await pilot.press("enter")
+        await pilot.press(*"We are on it.", "enter", *"Next update at 10:00.")
+        assert "ctrl+s records it" in str(app.screen.query_one("#update-keys").render())
+        await pilot.press("ctrl+s")
         await pilot.pause()
-        assert [u.text for u in mend.get("INC-1").updates] == ["We are on it, next update at 10:00"]
+        assert [u.text for u in mend.get("INC-1").updates] == ["We are on it.\nNext update at 10:00."]
 
 
 async def test_note_from_the_detail_screen(mend: Mend, clock):
@@ -296,12 +297,12 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.pause()
         provider = BoardCommands(app.board)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Advance the focused incident" in offered
-        assert "Move the focused incident back" not in offered, "nothing before acknowledge"
-        assert "Response metrics" in offered
+        assert "Advance the selected incident to the next stage" in offered
+        assert "Move the selected incident back a stage" not in offered, "nothing before acknowledge"
+        assert any(title.startswith("Response metrics") for title in offered)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"advance focused", "enter")
+        await pilot.press(*"advance selected", "enter")
         await pilot.pause()
         assert isinstance(app.screen, GateScreen), "the palette runs the same action as ]"
 
@@ -467,10 +468,10 @@ async def test_the_top_line_grows_with_what_it_says(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach")
+        assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach  │ INC-1 incident")
         await pilot.press("slash", *"globex", "enter")
         await pilot.pause()
-        assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex")
+        assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex  │ INC-1 incident")
 
 
 async def test_a_narrow_column_cuts_its_name_not_its_count(mend: Mend, clock):
@@ -507,7 +508,7 @@ async def test_the_footer_follows_the_selection(mend: Mend, clock):
         await pilot.press("h")
         await pilot.pause()
         assert "left_square_bracket" not in footer_keys()
-        assert drawn(app.board.query_one(KeyBar)).startswith("] Advance  ⏎ Open  u Client update  n New")
+        assert drawn(app.board.query_one(KeyBar)).startswith("] Advance  ⏎ Open  u Update  r Report  x Export  n New")
 
 
 async def test_a_click_on_a_key_in_the_key_line_presses_it(mend: Mend, clock):

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+
+from hypothesis import given, strategies as st
 
 from tests.conftest import START
 from tui.core import rules
 from tui.core.budget import (
     CrossingTracker,
+    Reading,
     Status,
     stage_key,
     stage_reading,
@@ -115,3 +119,46 @@ def test_a_reopen_restarts_the_update_cadence(playbook):
     assert update_key(reopened) != update_key(incident)  # a new wait may warn again
     updated = rules.add_update(reopened, "on it", now=later + timedelta(minutes=20), author="ana")
     assert update_reading(updated, playbook, later + timedelta(minutes=30)).elapsed == timedelta(minutes=10)
+
+
+# -- the label beside the mark ------------------------------------------------------------
+
+def test_the_label_near_a_threshold_says_what_makes_the_mark_true():
+    five = timedelta(minutes=5)
+    assert Reading(timedelta(minutes=3, seconds=44), five).label == "3m/5m"  # ok: still under 3m45s
+    assert Reading(timedelta(minutes=3, seconds=45), five).label == "3m45s/5m"  # warn at 75%, not "3m/5m"
+    assert Reading(timedelta(minutes=4, seconds=10), five).label == "4m/5m"
+    assert Reading(five, five).label == "0s over 5m"  # breach, not "5m/5m"
+    assert Reading(timedelta(minutes=5, seconds=40), five).label == "40s over 5m"
+    assert Reading(timedelta(minutes=6, seconds=5), five).label == "1m over 5m"
+    assert Reading(timedelta(hours=6, seconds=5), timedelta(hours=4)).label == "2h over 4h"
+
+
+def _seconds(shown: str) -> int:
+    found = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", shown)
+    assert found, shown
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _parse_short(shown: str) -> int:
+    # short_duration writes 1h05 for an hour and five minutes
+    return _seconds(re.sub(r"h(\d\d)$", r"h\1m", shown))
+
+
+@given(st.integers(0, 3 * 24 * 3600), st.integers(1, 24 * 60))
+def test_the_label_never_contradicts_the_mark(elapsed_seconds, budget_minutes):
+    reading = Reading(timedelta(seconds=elapsed_seconds), timedelta(minutes=budget_minutes))
+    label = reading.label
+    budget = budget_minutes * 60
+    if reading.status is Status.BREACH:
+        over, _, shown_budget = label.partition(" over ")
+        assert _parse_short(shown_budget) == budget and _parse_short(over) <= elapsed_seconds - budget
+    else:
+        shown, _, shown_budget = label.partition("/")
+        assert _parse_short(shown_budget) == budget
+        assert _parse_short(shown) <= elapsed_seconds, "never more time than has passed"
+        if reading.status is Status.WARN:
+            assert _parse_short(shown) >= 0.75 * budget or elapsed_seconds >= 3600, label
+        else:
+            assert _parse_short(shown) < budget

@@ -325,3 +325,12 @@ def test_a_changed_playbook_without_a_kept_copy_is_said_too(data_dir, tmp_path, 
     custom.write_text(custom.read_text().replace("Own the problem", "Own it"))
     shown = " ".join(ok(data_dir, "show", "INC-1", "--playbooks", str(extra)).split())
     assert "no copy of that version was kept; it follows the current one" in shown
+
+
+def test_list_at_80_columns_cuts_a_long_client_not_the_title(data_dir):
+    ok(data_dir, "new", "Invoices sent twice", "--client", "The Very Long Client Name Holdings International Ltd")
+    result = run(data_dir, "list", env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "SEV", "STAGE", "IN", "STAGE", "CLIENT", "TITLE"]
+    assert "The Very Long Client Na…" in lines[1] and "Invoices sent twice" in lines[1]
+    assert max(len(line) for line in lines) <= 80

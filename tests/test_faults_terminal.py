@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TextArea
 
 from tui.app import MIN_SIZE, MendApp
 from tui.core.service import Mend
@@ -85,8 +85,10 @@ async def test_resizing_down_to_40x12_and_back_with_a_screen_open_never_crashes(
                 assert isinstance(app.screen, expected), (width, height)
         assert [type(s) for s in app.screen_stack].count(TooSmallScreen) == 0
         if modal in ("new incident", "client update"):
-            field = "#title" if modal == "new incident" else "#update-text"
-            assert app.screen.query_one(field, Input).value == "half typed", "what was typed survives"
+            if modal == "new incident":
+                assert app.screen.query_one("#title", Input).value == "half typed", "what was typed survives"
+            else:
+                assert app.screen.query_one("#update-text", TextArea).text == "half typed"
         assert len(mend.list_open()) == 6 and all(len(i.events) == 1 for i in mend.list_open())
         assert app.is_running
 

@@ -157,7 +157,7 @@ async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
         shown = str(coach.content)
         assert coach.display and app.screen.query_one("#update-marked", Static).display
         assert "▲ over-apology" in shown and "▲ vague-timing" in shown and '("soon")' in shown
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")
         await pilot.pause()
         assert not isinstance(app.screen, UpdateScreen)
     assert mend.get("INC-1").events[-1].text == "We are on it. Sorry, so sorry; back soon."

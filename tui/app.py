@@ -8,28 +8,33 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 from textual import events
 from textual.app import App
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.screen import Screen
+from textual.theme import Theme
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
 from .core import messages
 from .core.export import markdown
+from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
-from .core.playbook import Playbook, PlaybookError
+from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
+from .core.settings import DEFAULT_THEME, Settings, remember
 from .core.stats import compute_stored
-from .core.files import write_new_file
 from .core.store import FollowUp, StoreError
-from .core.text import one_line
+from .core.text import one_line, plain
 from .core.watch import Watcher
+from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usable_keymap
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
@@ -45,37 +50,26 @@ TICK_SECONDS = 1.0
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
 MIN_SIZE = Size(70, 20)
 
-# (title, board action, help): what the command palette offers, and only when valid.
-PALETTE_ACTIONS = (
-    ("Advance the focused incident", "advance", "Move it to the next stage (]"),
-    ("Resolve the focused incident", "resolve", "At report back: it leaves the board and a follow-up "
-     "check-in is booked (])"),
-    ("Move the focused incident back", "back", "Return it to the previous stage ([)"),
-    ("Open the focused incident", "open", "Checklist, prompts, timeline and notes (enter)"),
-    ("Log a client update", "update", "For the focused incident (u)"),
-    ("Write the report-back", "report", "What happened, why, what's next, the gesture (r)"),
-    ("Export a summary", "export", "Internal or client-only, as Markdown, in the current folder (x)"),
-    ("Draft a client message", "message", "From the playbook's template, tone-checked, to send or copy (m)"),
-    ("Follow-up check-ins", "follow_ups", "Resolved incidents to check back on (o)"),
-    ("Hand off or name a role", "assign", "Owner, incident lead or comms lead of the focused incident (a)"),
-    ("Edit the focused incident", "edit", "Severity, title or client (e)"),
-    ("Link the focused incident", "link", "To others hit by the same outage (L)"),
-    ("Show only mine", "mine", "Incidents you own or hold a role in; again to show all (M)"),
-    ("New incident", "new", "Open a new incident (n)"),
-    ("Filter the board", "filter", "By text, client or severity (/)"),
-    ("Response metrics", "app.show_stats", "Time to acknowledge, budgets, forced moves (s)"),
-    ("Show keys", "help", "Every key the board understands (?)"),
-)
+# Movement keys are not commands; the palette offers the rest of the board's keys.
+NOT_IN_PALETTE = {"board.right", "board.left", "board.down", "board.up", "board.quit"}
 
 
 class BoardCommands(Provider):
-    """The board's actions in the command palette, offered only where they apply."""
+    """The board's actions in the command palette, from its binding table, offered only where they apply."""
 
     def _valid(self) -> Iterable[tuple[str, Callable[[], object], str]]:
-        board = self.app.board  # type: ignore[attr-defined]  # this provider only serves MendApp
-        for title, action, help_text in PALETTE_ACTIONS:
-            if board.check_action(action, ()):
-                yield title, (lambda a=action: board.run_action(a)), help_text
+        app: MendApp = self.app  # type: ignore[assignment]  # this provider only serves MendApp
+        board = app.board
+        for binding in bindings_of(BoardScreen):
+            if binding.id in NOT_IN_PALETTE or not board.check_action(binding.action, ()):
+                continue
+            keys = shown_keys(app, binding, app.keymap)
+            if binding.action == "advance" and board.check_action("resolve", ()):
+                # At report back the same key resolves: the palette names what it will do.
+                yield ("Resolve the selected incident: it leaves the board and a follow-up check-in is booked",
+                       lambda: board.run_action("resolve"), f"key {keys}")
+                continue
+            yield binding.tooltip or binding.description, (lambda a=binding.action: board.run_action(a)), f"key {keys}"
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._valid():
@@ -92,15 +86,34 @@ class MendApp(App):
     CSS_PATH = "mend.tcss"
     TITLE = "mend"
     COMMANDS = App.COMMANDS | {BoardCommands}
+    # Textual's own two, with ids so the keymap can rebind them too.
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit", tooltip="Quit mend"),
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True, key_display="^p",
+                id="app.palette", tooltip="Command palette: every action by name"),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
 
-    def __init__(self, mend: Mend, *, tick_seconds: float = TICK_SECONDS, export_dir: Path | None = None,
-                 sender: messages.Sender | None = None, watcher: Watcher | None = None) -> None:
+    def __init__(self, mend: Mend, *, settings: Settings | None = None, tick_seconds: float = TICK_SECONDS,
+                 export_dir: Path | None = None, sender: messages.Sender | None = None,
+                 watcher: Watcher | None = None) -> None:
         super().__init__()
         self.mend = mend
         # Fires the hooks in config.toml from this board too; its store claims each event,
         # so hooks run once however many boards and watchers are open.
         self._watcher = watcher
         self._watching = False
+        self.settings = settings
+        self._settings_problems: list[str] = []
+        self.keymap: dict[str, str] = {}
+        if settings is not None:
+            self._settings_problems = [str(problem) for problem in settings.problems] + keymap_problems(settings)
+            self.keymap = usable_keymap(settings)
+            self.set_keymap(self.keymap)
+            if (wrong_theme := theme_problem(settings)) is not None:
+                self._settings_problems.append(wrong_theme)
+            elif settings.theme:
+                self.theme = settings.theme
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
         self.sender = sender or messages.sender(os.environ)  # who signs client messages
@@ -132,6 +145,21 @@ class MendApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(self.tick_seconds, self.tick)
+        for problem in self._settings_problems:
+            self.notify(plain(problem), title="Settings", severity="warning", timeout=30)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        """A theme chosen on the board (palette: Change theme) is the one the next board opens with."""
+        if self.settings is None or theme.name == (self.settings.theme or DEFAULT_THEME):
+            return
+        try:
+            remember(self.settings.path, "theme", theme.name)
+        except (OSError, ValueError, StoreError) as error:
+            self.notify(f"{self.settings.path}: theme not saved: {one_line(str(error))}", title="Settings",
+                        severity="warning")
+            return
+        self.settings = replace(self.settings, theme=theme.name)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
@@ -196,8 +224,6 @@ class MendApp(App):
         except StoreError as error:
             self._report_storage(error)  # the board keeps showing the last good state
             return
-        if bool(follow_ups) != bool(self.follow_ups):
-            self.board.refresh_bindings()  # the follow-ups key comes or goes
         self.follow_ups = follow_ups
         self._store_token = token
         self._storage_trouble = ""
@@ -467,8 +493,10 @@ class MendApp(App):
         self.reload()  # the list, the top line's count and the o key, as for a change from elsewhere
         self.notify(f"{incident.id}: follow-up check-in recorded")
 
-    def ask_new(self) -> None:
-        self.push_screen(NewIncidentScreen(self.mend.playbooks), self._after_new)
+    async def ask_new(self) -> None:
+        default = (self.settings.default_playbook if self.settings else None) or DEFAULT_PLAYBOOK
+        # Awaited: keys typed right after `n` (a paste, a script) wait until the form can take them.
+        await self.push_screen(NewIncidentScreen(self.mend.playbooks, default), self._after_new)
 
     def _after_new(self, incident: Incident | None) -> None:
         if incident is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from . import __version__
 from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.hooks import Hook, HookRunner, parse_hooks
@@ -25,12 +25,14 @@ from .core.model import (BOARD_STAGES, ActionItem, Event, Incident, ReportPart, 
                          make_id, parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, apology_skipped, is_done, missing_required
+from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
+from .core.settings import load as load_settings
 from .core.service import Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import write_new_file
 from .core.store import StoreError, open_store
-from .core.text import one_line, plain, short_duration
+from .core.text import did_you_mean, one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
@@ -44,16 +46,23 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse prints the whole usage block; one line that says what is wrong is kinder.
+        wrong = re.match(r"argument (\S+): invalid choice: '?(.*?)'? \(choose from (.*)\)$", message)
+        if wrong:
+            argument, word, listed = wrong.groups()
+            suggestion = did_you_mean(word, [choice.strip(" '") for choice in listed.split(",")])
+            if argument in ("COMMAND", "ACTION"):
+                message = f"unknown command {word!r}{suggestion}"
+            else:
+                message += suggestion
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def data_dir(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
-    if getattr(args, "data", None):
-        return Path(args.data).expanduser()
-    if env.get("MEND_DATA"):
-        return Path(env["MEND_DATA"]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mend"
+def store_target(args: argparse.Namespace, env: Mapping[str, str], settings: Settings) -> str:
+    """Where incidents live: --data, else $MEND_DATA, else the `store` setting, else the data folder."""
+    for chosen in (getattr(args, "data", None), env.get("MEND_DATA"), settings.store):
+        if chosen:
+            return chosen
+    return str(Paths(env).default_data_dir)
 
 
 def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path]:
@@ -66,19 +75,17 @@ def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path
     return [d for d in dirs if d.is_dir()]
 
 
-def author(env: Mapping[str, str]) -> str:
-    """Who you are: $MEND_USER, else your login name."""
-    if env.get("MEND_USER", "").strip():
-        return env["MEND_USER"].strip()
+def author(env: Mapping[str, str], settings: Settings) -> str:
+    """Who you are: $MEND_USER, else the `user` setting, else your login name."""
     try:
-        return getpass.getuser()
+        return settings.author(env)
     except (OSError, KeyError):  # no login name (a container with an unnamed uid)
         raise UsageError("cannot tell who you are: set MEND_USER to your name") from None
 
 
-def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
+def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, settings: Settings) -> Mend:
     playbooks = load_playbooks(playbook_dirs(args, env))
-    return Mend(open_store(data_dir(args, env)), playbooks, clock, author(env))
+    return Mend(open_store(store_target(args, env, settings)), playbooks, clock, author(env, settings))
 
 
 def normalize_id(raw: str) -> str:
@@ -108,7 +115,7 @@ def _in_stage(mend: Mend, incident: Incident) -> Text:
         return Text("resolved")
     status = reading.status
     style = {"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value]
-    return Text(f"{status.symbol} {short_duration(reading.elapsed)}/{short_duration(reading.budget)}", style=style)
+    return Text(f"{status.symbol} {reading.label}", style=style)
 
 
 def _print_json(data: Any) -> None:
@@ -123,8 +130,19 @@ def _event_line(event: Event) -> str:
 # -- commands -----------------------------------------------------------------
 
 
+def default_playbook(settings: Settings, playbooks: Mapping[str, Playbook]) -> str:
+    """The `default_playbook` setting; one it names that is not loaded warns and falls back."""
+    chosen = settings.default_playbook
+    if chosen is None or chosen in playbooks:
+        return chosen or DEFAULT_PLAYBOOK
+    print(f"mend: warning: {settings.path}: default_playbook: no playbook named {chosen!r}"
+          f"{did_you_mean(chosen, playbooks)}; using {DEFAULT_PLAYBOOK}", file=sys.stderr)
+    return DEFAULT_PLAYBOOK
+
+
 def cmd_new(mend: Mend, args: argparse.Namespace) -> int:
-    incident = mend.open(args.title, args.client, severity=args.severity, playbook=args.playbook, owner=args.owner)
+    playbook = args.playbook if args.playbook is not None else default_playbook(args.settings, mend.playbooks)
+    incident = mend.open(args.title, args.client, severity=args.severity, playbook=playbook, owner=args.owner)
     if args.json:
         _print_json(incident.to_dict())
     else:
@@ -152,8 +170,12 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
         print(f"No open incidents{whose}. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "SEV", "STAGE", "IN STAGE", "OWNER", "CLIENT", "TITLE"):
-        table.add_column(column, no_wrap=column != "TITLE")
+    for column in ("ID", "SEV", "STAGE", "IN STAGE"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("OWNER", no_wrap=True, max_width=12, overflow="ellipsis")
+    # A long client name is cut, never the title (at 80 columns it used to squeeze the title out).
+    table.add_column("CLIENT", no_wrap=True, max_width=24, overflow="ellipsis")
+    table.add_column("TITLE", min_width=20, ratio=1)
     for incident in incidents:
         table.add_row(
             incident.id,
@@ -507,33 +529,11 @@ def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def config_path(env: Mapping[str, str]) -> Path:
-    if env.get("MEND_CONFIG"):
-        return Path(env["MEND_CONFIG"]).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "mend" / "config.toml"
-
-
-def read_config(env: Mapping[str, str]) -> dict[str, Any]:
-    """The parsed settings file, {} when there is none."""
-    import tomllib
-
-    path = config_path(env)
+def intake_rules(settings: Settings) -> IntakeRules:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path}: not valid TOML: {error}") from None
-
-
-def intake_rules(env: Mapping[str, str]) -> IntakeRules:
-    try:
-        return parse_intake_rules(read_config(env).get("intake"))
+        return parse_intake_rules(settings.extra.get("intake"))
     except ValueError as error:
-        raise UsageError(f"{config_path(env)}: {error}") from None
+        raise UsageError(f"{settings.path}: {error}") from None
 
 
 def _read_body(name: str) -> bytes:
@@ -550,12 +550,12 @@ def _read_body(name: str) -> bytes:
 
 
 def cmd_intake(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
-    mapping = intake_rules(env)
+    mapping = intake_rules(args.settings)
     try:
         notification = parse_notification(_read_body(args.file))
     except IntakeError as error:
         raise UsageError(f"{args.file}: {error}; nothing was stored") from None
-    result = build_mend(args, env, clock).intake(notification, mapping)
+    result = build_mend(args, env, clock, args.settings).intake(notification, mapping)
     if args.json:
         _print_json({"opened": result.opened, "noted": result.noted, "repeats": result.repeats,
                      "unmatched": result.unmatched})
@@ -564,14 +564,14 @@ def cmd_intake(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     return EXIT_OK
 
 
-def listen_token(env: Mapping[str, str]) -> str | None:
+def listen_token(env: Mapping[str, str], settings: Settings) -> str | None:
     """MEND_LISTEN_TOKEN, else `token` in the [listen] table of the settings file."""
     if env.get("MEND_LISTEN_TOKEN"):
         return env["MEND_LISTEN_TOKEN"]
-    table = read_config(env).get("listen", {})
+    table = settings.extra.get("listen", {})
     token = table.get("token") if isinstance(table, dict) else None
     if not isinstance(table, dict) or set(table) - {"token"} or not (token is None or isinstance(token, str)):
-        raise UsageError(f"{config_path(env)}: [listen] takes one key, token = \"...\"")
+        raise UsageError(f"{settings.path}: [listen] takes one key, token = \"...\"")
     return token or None
 
 
@@ -584,12 +584,12 @@ def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
 
     from .listen import is_loopback, make_app, serve
 
-    mapping = intake_rules(env)
-    token = listen_token(env)
+    mapping = intake_rules(args.settings)
+    token = listen_token(env, args.settings)
     if token is None and not is_loopback(args.host):
         raise UsageError(f"--host {args.host} is reachable from other machines: set MEND_LISTEN_TOKEN "
                          "(senders then need that bearer token)")
-    mend = build_mend(args, env, clock)
+    mend = build_mend(args, env, clock, args.settings)
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -606,19 +606,19 @@ def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     return EXIT_OK
 
 
-def load_hooks(env: Mapping[str, str]) -> tuple[Hook, ...]:
+def load_hooks(settings: Settings) -> tuple[Hook, ...]:
     try:
-        return parse_hooks(read_config(env).get("hooks"))
+        return parse_hooks(settings.extra.get("hooks"))
     except ValueError as error:
-        raise UsageError(f"{config_path(env)}: {error}") from None
+        raise UsageError(f"{settings.path}: {error}") from None
 
 
 def cmd_watch(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
     import signal
     import threading
 
-    hooks = load_hooks(env)
-    mend = build_mend(args, env, clock)
+    hooks = load_hooks(args.settings)
+    mend = build_mend(args, env, clock, args.settings)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -779,7 +779,8 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     playbooks = load_playbooks(playbook_dirs(args, env))
     playbook: Playbook | None = playbooks.get(args.name)
     if playbook is None:
-        raise UsageError(f"no playbook named {args.name!r}; known: {', '.join(sorted(playbooks))}")
+        raise UsageError(f"no playbook named {args.name!r}{did_you_mean(args.name, playbooks)}; "
+                         f"known: {', '.join(sorted(playbooks))}")
     out = _console()
     out.print(Text(f"{one_line(playbook.title)} ({one_line(playbook.name)}, {playbook.source})", style="bold"))
     out.print(Text(one_line(playbook.when_to_use)))
@@ -812,14 +813,15 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
     from .app import MendApp  # Textual loads only when a board is wanted
 
     sender = messages.sender(args.env)
-    hooks = load_hooks(env) if env is not None else ()
+    hooks = load_hooks(args.settings) if env is not None else ()
     if not hooks:
-        MendApp(mend, sender=sender).run()
+        MendApp(mend, settings=args.settings, sender=sender).run()
         return EXIT_OK
     runner = HookRunner(hooks, lambda line: app.hook_failed(line), env=env)
     # A store of its own: the watcher reads it on a worker thread while the board uses its own.
-    watcher = Watcher(Mend(open_store(data_dir(args, env)), mend.playbooks, mend.clock, mend.author), runner.fire)
-    app = MendApp(mend, sender=sender, watcher=watcher)
+    watcher = Watcher(Mend(open_store(store_target(args, env, args.settings)), mend.playbooks, mend.clock,
+                           mend.author), runner.fire)
+    app = MendApp(mend, settings=args.settings, sender=sender, watcher=watcher)
     try:
         app.run()
     finally:
@@ -835,9 +837,110 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 
     with tempfile.TemporaryDirectory(prefix="mend-demo-") as folder:
         args.data = folder
-        mend = build_mend(args, env, clock)
+        mend = build_mend(args, env, clock, args.settings)
         seed(mend.store, mend.playbooks, clock.now())
         return cmd_board(mend, args)
+
+
+def cmd_config_path(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    print(args.settings.path)
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The settings in force, as TOML one could paste into the file, each with where it came from."""
+    settings: Settings = args.settings
+    for problem in settings.problems:
+        print(f"mend: warning: {plain(str(problem))}", file=sys.stderr)
+    lines = [f"# {plain(str(settings.path))}" + ("" if settings.found else " (not there: defaults in use)")]
+
+    def add(key: str, value: str | None, source: str) -> None:
+        lines.append(f"{key} = {toml_string(value)}  # {source}" if value is not None else f"# {key}: {source}")
+
+    store_source = ("--data" if getattr(args, "data", None) else "from MEND_DATA" if env.get("MEND_DATA")
+                    else "from the settings file" if settings.store else "default")
+    add("store", store_target(args, env, settings), store_source)
+    add("user", settings.author(env), "from MEND_USER" if env.get("MEND_USER") else
+        "from the settings file" if settings.user else "your login name")
+    add("default_playbook", settings.default_playbook or DEFAULT_PLAYBOOK,
+        "from the settings file" if settings.default_playbook else "default")
+    add("theme", settings.theme or DEFAULT_THEME, "from the settings file" if settings.theme else "default")
+    add("signature", settings.signature, "from the settings file" if settings.signature else "not set")
+    lines.append("")
+    lines.append("[keymap]" + ("" if settings.keymap else "  # no keys rebound (`mend config check` lists ids)"))
+    lines.extend(f"{toml_string(binding_id)} = {toml_string(keys)}" for binding_id, keys in settings.keymap.items())
+    for table in sorted(settings.extra):
+        lines.append(f"# [{table}]: read by the {table} feature")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Every problem in the settings, including names only the board knows (keys, themes); exit 2 if any."""
+    settings: Settings = args.settings
+    problems = [plain(str(problem)) for problem in settings.problems]
+    from .keys import keymap_problems, theme_problem  # Textual loads only for this check
+
+    problems += keymap_problems(settings)
+    if (theme := theme_problem(settings)) is not None:
+        problems.append(theme)
+    if settings.default_playbook:
+        playbooks = load_playbooks(playbook_dirs(args, env))
+        if settings.default_playbook not in playbooks:
+            problems.append(f"{settings.path}: default_playbook: no playbook named {settings.default_playbook!r}"
+                            f"{did_you_mean(settings.default_playbook, playbooks)}")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"{settings.path}: " + ("the settings are valid" if settings.found else "no settings file; defaults in use"))
+    return EXIT_OK
+
+
+CONFIG_COMMANDS = (cmd_config_path, cmd_config_show, cmd_config_check)
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def cmd_completion(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
+    """A completion script for a shell; it gets ids and playbook names from the hidden options."""
+    if args.ids:
+        # Called by the shell at every tab: quiet and quick, open incidents only.
+        for incident in build_mend(args, env, clock, args.settings).list_open():
+            print(incident.id)
+        return EXIT_OK
+    if args.playbook_names:
+        print("\n".join(sorted(load_playbooks(playbook_dirs(args, env)))))
+        return EXIT_OK
+    if args.shell is None:
+        raise UsageError(f"say which shell: mend completion {{{','.join(SHELLS)}}}")
+    import shtab  # only here: completion scripts are made once, at install
+
+    parser = build_parser()
+    _attach_completers(parser, shtab)
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return EXIT_OK
+
+
+def _attach_completers(parser: argparse.ArgumentParser, shtab: Any) -> None:
+    """Tell shtab what each argument takes: incident ids, playbook names, folders or files."""
+    ids = shtab.cmd("mend completion --ids 2>/dev/null")
+    names = shtab.cmd("mend completion --playbook-names 2>/dev/null")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                _attach_completers(sub, shtab)
+                if name == "playbooks":
+                    show = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["show"]
+                    next(a for a in show._actions if a.dest == "name").complete = names  # type: ignore[attr-defined]
+        elif action.dest in ("id", "ids"):
+            action.complete = ids  # type: ignore[attr-defined]
+        elif action.dest == "playbook":
+            action.complete = names  # type: ignore[attr-defined]
+        elif action.dest in ("data", "playbooks", "dir"):
+            action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+        elif action.dest in ("file", "output"):
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
 
 
 # -- parser -------------------------------------------------------------------
@@ -857,6 +960,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra playbook folder; a playbook there overrides one of the same name")
 
     parser = _Parser(prog="mend", description="The incident playbook board.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"mend {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
@@ -871,7 +975,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("title")
     p.add_argument("--client", required=True, metavar="NAME")
     p.add_argument("--severity", type=_severity, default=2, metavar="1-4", help="1 is the worst (default 2)")
-    p.add_argument("--playbook", default=DEFAULT_PLAYBOOK, metavar="NAME")
+    p.add_argument("--playbook", metavar="NAME", help="default: the default_playbook setting, else "
+                   f"{DEFAULT_PLAYBOOK}")
     p.add_argument("--owner", metavar="NAME", help="default: you ($MEND_USER or your login)")
     p.add_argument("--json", action="store_true", help="print the incident as JSON")
 
@@ -1013,6 +1118,22 @@ def build_parser() -> argparse.ArgumentParser:
     _selection_options(p)
     p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
 
+    p = command("completion", cmd_completion, "print a shell completion script: eval \"$(mend completion bash)\"")
+    p.add_argument("shell", nargs="?", choices=SHELLS)
+    p.add_argument("--ids", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--playbook-names", dest="playbook_names", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("config", help="the settings file: where it is, what is in force, whether it is valid",
+                       parents=[common])
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True, parser_class=_Parser)
+    for name, handler, help_text in (
+        ("path", cmd_config_path, "print the settings file's path ($MEND_CONFIG, else the config folder)"),
+        ("show", cmd_config_show, "print the settings in force and where each comes from"),
+        ("check", cmd_config_check, "check the settings file; exit 2 if anything in it is wrong"),
+    ):
+        config_sub.add_parser(name, help=help_text, description=help_text, parents=[common]).set_defaults(
+            handler=handler)
+
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
     playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,
                                      parser_class=_Parser)
@@ -1033,13 +1154,19 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     args = build_parser().parse_args(argv)
     args.env = env  # for the sender of client messages (messages.sender)
     handler = getattr(args, "handler", cmd_board)
+    args.settings = settings = load_settings(Paths(env))
+    if handler in CONFIG_COMMANDS:
+        return handler(args, env)  # these report the settings' problems themselves
+    if handler not in (cmd_board, cmd_demo):  # the board shows them as a notification
+        for problem in settings.problems:
+            print(f"mend: warning: {plain(str(problem))}", file=sys.stderr)
     if handler in (cmd_playbooks_check, cmd_playbooks_list, cmd_playbooks_show):
         return handler(args, env)
     if handler is cmd_board:
-        return handler(build_mend(args, env, clock), args, env)
-    if handler in (cmd_demo, cmd_intake, cmd_listen, cmd_watch):
+        return handler(build_mend(args, env, clock, settings), args, env)
+    if handler in (cmd_demo, cmd_completion, cmd_intake, cmd_listen, cmd_watch):
         return handler(args, env, clock)
-    return handler(build_mend(args, env, clock), args)
+    return handler(build_mend(args, env, clock, settings), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

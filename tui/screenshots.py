@@ -44,11 +44,14 @@ class Scene:
     name: str
     size: tuple[int, int]
     keys: tuple[str, ...] = ()
+    theme: str | None = None  # Textual's default when None
+    keymap: tuple[tuple[str, str], ...] = ()  # as the [keymap] settings table would rebind keys
 
 
 SCENES = (
     Scene("board-120x35", (120, 35)),
     Scene("board-80x24", (80, 24)),
+    Scene("board-light", (120, 35), theme="catppuccin-latte"),
     Scene("board-200x50", (200, 50)),
     # The first card is selected at start; `l` moves to INC-4, which waits on its apology.
     Scene("detail", (120, 35), ("l", "enter")),
@@ -57,6 +60,12 @@ SCENES = (
     # The tone coach under the update editor: over-apology and blame-shifting, marked in the draft.
     Scene("update-tone", (120, 35), ("u", *"We are so sorry, so sorry, it was not our fault")),
     Scene("help", (120, 35), ("question_mark",)),
+    Scene("help-80x24", (80, 24), ("question_mark",)),
+    Scene("detail-80x24", (80, 24), ("l", "enter")),
+    Scene("new-incident-80x24", (80, 24), ("n", "ctrl+s")),
+    # ] rebound to ctrl+a: the key line, and help, say so.
+    Scene("rebound-key-board", (120, 35), keymap=(("board.advance", "ctrl+a"),)),
+    Scene("rebound-key-help", (120, 35), ("question_mark",), keymap=(("board.advance", "ctrl+a"),)),
     Scene("stats", (120, 35), ("s",)),
     # INC-11 in report back has its report half written; r opens the composer on it.
     Scene("report-back", (120, 35), ("l", "l", "l", "l", "enter", "r")),
@@ -84,6 +93,12 @@ def demo_app(data_dir: Path) -> MendApp:
 
 async def act(pilot: Pilot, scene: Scene) -> None:
     """Press the scene's keys, then hold the screen still (no blinking cursor)."""
+    if scene.theme:
+        pilot.app.theme = scene.theme
+    if scene.keymap:
+        pilot.app.keymap = dict(scene.keymap)
+        pilot.app.set_keymap(pilot.app.keymap)
+        pilot.app.screen.refresh_bindings()
     await pilot.pause()
     for key in scene.keys:
         await pilot.press(key)

@@ -13,6 +13,7 @@ from typing import Hashable, Iterator
 
 from .model import BOARD_STAGES, EventKind, Incident, Stage
 from .playbook import Playbook
+from .text import short_duration
 
 WARN_FRACTION = 0.75
 
@@ -52,6 +53,29 @@ class Reading:
     @property
     def remaining(self) -> timedelta:
         return self.budget - self.elapsed
+
+    @property
+    def label(self) -> str:
+        """Time against budget, never contradicting the mark: "3m/5m", "3m45s/5m", "20s over 5m"."""
+        budget = short_duration(self.budget)
+        status = self.status
+        if status is Status.BREACH:
+            over = self.elapsed - self.budget
+            return f"{_seconds(over) if over < _MINUTE else short_duration(over)} over {budget}"
+        shown = short_duration(self.elapsed)
+        # Whole minutes round down: 3m45s would read "3m/5m", below the 75% that made it warn.
+        floored = timedelta(minutes=self.elapsed // _MINUTE)
+        if status is Status.WARN and floored < self.budget * WARN_FRACTION and self.elapsed < _HOUR:
+            shown = f"{shown}{int(self.elapsed.total_seconds()) % 60:02d}s"
+        return f"{shown}/{budget}"
+
+
+_MINUTE = timedelta(minutes=1)
+_HOUR = timedelta(hours=1)
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds())}s"
 
 
 def elapsed_since(start: datetime, now: datetime) -> timedelta:

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from .model import BOARD_STAGES, Stage
 from .satisfied import PREDICATES
+from .settings import Paths
 
 DEFAULT_PLAYBOOK = "service-recovery"
 SCHEMA = 1
@@ -128,12 +129,7 @@ def shipped_dir() -> Path:
 
 
 def user_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    config = env.get("XDG_CONFIG_HOME", "")
-    if not Path(config).is_absolute():  # the XDG spec says to ignore empty or relative values
-        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-        config = str(home / ".config")
-    return Path(config) / "mend" / "playbooks"
+    return Paths(os.environ if env is None else env).playbooks_dir
 
 
 def load_file(path: Path, source: str = "user") -> Playbook:

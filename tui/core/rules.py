@@ -13,8 +13,9 @@ from typing import Any, Mapping
 from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Role, Side, Stage,
                     apply, format_time, id_number, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
-from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
 from .promise import promised
+from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
+from .text import did_you_mean
 from .tone import has_apology
 
 MAX_TITLE = 200
@@ -261,7 +262,8 @@ def set_checked(
         playbook.item(item_id)
     except KeyError:
         known = ", ".join(item.id for plan in playbook.stages.values() for item in plan.checklist)
-        raise RuleError(f"playbook {playbook.name} has no checklist item {item_id!r}; known items: {known}") from None
+        raise RuleError(f"playbook {playbook.name} has no checklist item {item_id!r}"
+                        f"{did_you_mean(item_id, known.split(', '))}; known items: {known}") from None
     if (item_id in incident.checked) == checked:
         return incident
     kind = EventKind.CHECK if checked else EventKind.UNCHECK

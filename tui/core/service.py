@@ -18,6 +18,7 @@ from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import EventKind, Incident, ReportPart, Role, Side
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import FollowUp, Store, UnknownIncidentError
+from .text import did_you_mean
 
 Change = Callable[[Incident], Incident]
 
@@ -71,7 +72,8 @@ class Mend:
             return self.playbooks[name]
         except KeyError:
             known = ", ".join(sorted(self.playbooks)) or "none"
-            raise rules.RuleError(f"unknown playbook {name!r}; loaded playbooks: {known}") from None
+            raise rules.RuleError(f"unknown playbook {name!r}{did_you_mean(name, self.playbooks)}; "
+                                  f"loaded playbooks: {known}") from None
 
     def playbook_for(self, incident: Incident) -> Playbook:
         """The playbook version the incident opened with.

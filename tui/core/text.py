@@ -7,10 +7,12 @@ a control sequence, and folds text to one line where a card needs one.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import unicodedata
 from datetime import timedelta
+from typing import Iterable
 
 _VISIBLE_CONTROLS = {"\t": " ", "\n": "⏎", "\r": "⏎"}
 
@@ -66,3 +68,9 @@ def short_duration(delta: timedelta) -> str:
     if hours < 24:
         return f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
     return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+
+
+def did_you_mean(word: str, choices: Iterable[object]) -> str:
+    """' (did you mean "x"?)' for a near miss among the choices, else nothing."""
+    close = difflib.get_close_matches(word, [str(choice) for choice in choices], n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""

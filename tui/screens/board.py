@@ -49,29 +49,51 @@ def matches(incident: Incident, query: str, mine: str | None = None) -> bool:
 class BoardScreen(Screen):
     COMPONENT_CLASSES = CARD_INKS  # the cards' text colours, styled once here (see card.py)
 
+    # Each binding's id is its name in the [keymap] settings table; the tooltip is its line in help.
     BINDINGS = [
-        Binding("right,l", "focus_column(1)", "Next column", show=False),
-        Binding("left,h", "focus_column(-1)", "Previous column", show=False),
-        Binding("down,j", "focus_card(1)", "Next card", show=False),
-        Binding("up,k", "focus_card(-1)", "Previous card", show=False),
-        Binding("right_square_bracket", "advance", "Advance", key_display="]"),
-        Binding("left_square_bracket", "back", "Back", key_display="["),
-        Binding("enter", "open", "Open"),
-        Binding("u", "update", "Client update"),
-        Binding("r", "report", "Report-back", show=False),
-        Binding("x", "export", "Export", show=False),
-        Binding("m", "message", "Message", show=False, id="board.message"),
-        Binding("n", "new", "New"),
-        Binding("o", "follow_ups", "Follow-ups", show=False),  # the status bar shows when one is due
-        Binding("s", "app.show_stats", "Stats", show=False),
-        Binding("a", "assign", "Hand off", show=False, id="board.assign"),
-        Binding("e", "edit", "Edit", show=False, id="board.edit"),
-        Binding("L", "link", "Link", show=False, id="board.link"),
-        Binding("M", "mine", "Mine", show=False, id="board.mine"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("right,l", "focus_column(1)", "Next column", show=False, id="board.right",
+                tooltip="Move to the next column"),
+        Binding("left,h", "focus_column(-1)", "Previous column", show=False, id="board.left",
+                tooltip="Move to the previous column"),
+        Binding("down,j", "focus_card(1)", "Next card", show=False, id="board.down", tooltip="Move to the next card"),
+        Binding("up,k", "focus_card(-1)", "Previous card", show=False, id="board.up",
+                tooltip="Move to the previous card"),
+        Binding("right_square_bracket", "advance", "Advance", key_display="]", id="board.advance",
+                tooltip="Advance the selected incident to the next stage; at report back it resolves it "
+                        "and books the follow-up check-in"),
+        Binding("left_square_bracket", "back", "Back", key_display="[", id="board.back",
+                tooltip="Move the selected incident back a stage"),
+        Binding("enter", "open", "Open", id="board.open",
+                tooltip="Open the selected incident: prompts, checklist, budgets, timeline, notes"),
+        Binding("u", "update", "Update", id="board.update",
+                tooltip="Log a client update (checked by the rules of its stage)"),
+        Binding("r", "report", "Report", id="board.report",
+                tooltip="Write the report-back: what happened, why, what's next, the gesture"),
+        Binding("x", "export", "Export", id="board.export",
+                tooltip="Export the selected incident's summary as Markdown to the current folder: "
+                        "i internal, c client-only"),
+        Binding("m", "message", "Message", show=False, id="board.message",
+                tooltip="Draft a client message from the playbook: edit, ctrl+s records it, ctrl+y copies"),
+        # Priority: handled by the app before it routes the next key, so keys typed right
+        # after it (a paste, a script) reach the form rather than the card that had focus.
+        Binding("n", "new", "New", id="board.new", tooltip="Open a new incident", priority=True),
+        Binding("o", "follow_ups", "Follow-ups", id="board.follow_ups",
+                tooltip="Follow-up check-ins waiting after a resolve"),
+        Binding("s", "app.show_stats", "Stats", id="board.stats",
+                tooltip="Response metrics: time to acknowledge, stage budgets, forced moves"),
+        Binding("a", "assign", "Hand off", show=False, id="board.assign",
+                tooltip="Hand it off, or name its incident lead or comms lead"),
+        Binding("e", "edit", "Edit", show=False, id="board.edit", tooltip="Edit severity, title or client"),
+        Binding("L", "link", "Link", show=False, id="board.link",
+                tooltip="Link it to other incidents hit by the same outage"),
+        Binding("M", "mine", "Mine", show=False, id="board.mine",
+                tooltip="Show only mine (owner or a role); again to show all"),
+        Binding("slash", "filter", "Filter", key_display="/", id="board.filter",
+                tooltip="Filter by words (id, client, title, people) or s1..s4 for severity"),
+        Binding("escape", "clear_filter", "Clear filter", id="board.clear_filter",
+                tooltip="Clear the filter and mine"),
+        Binding("question_mark", "help", "Help", key_display="?", id="board.help", tooltip="Show every key"),
+        Binding("q", "app.quit", "Quit", id="board.quit", tooltip="Quit mend"),
     ]
 
     app: MendApp
@@ -211,6 +233,8 @@ class BoardScreen(Screen):
         """Cards were rebound: keep the selected incident in view, and the focus on the card showing it."""
         face = self.selected
         if face is None:
+            if isinstance(self.focused, IncidentCard):
+                self.set_focus(None)  # that card now shows another incident, not a selection
             return
         self._column(face.incident.stage).reveal(face)
         if self.focused is None or isinstance(self.focused, IncidentCard):
@@ -230,6 +254,7 @@ class BoardScreen(Screen):
             filter_text=self._filter,
             user=self.app.mend.author,
             mine=self._mine,
+            selected=f"{face.incident_id} {face.incident.title}" if (face := self.selected) else "",
             now=now,
         )
 
@@ -255,10 +280,15 @@ class BoardScreen(Screen):
         self._column(face.incident.stage).reveal(face)
         if take_focus:
             self._focus_selected()
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        self.refresh_bindings()  # the card keys apply now, even before its card has focus
+        self._refresh_status_bar(self.app.clock.now())  # it shows the selected title
 
     def _deselect(self) -> None:
         self._selected = None
-        self.refresh_bindings()  # no focus change will do it
+        self._selection_changed()
 
     def focus_incident(self, incident_id: str) -> None:
         self.select(self._faces.get(incident_id))
@@ -287,6 +317,7 @@ class BoardScreen(Screen):
             return
         if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._faces:
             self._selected = event.widget.incident_id
+            self._refresh_status_bar(self.app.clock.now())
 
     @on(StageColumn.Reflowed)
     def _column_reflowed(self, event: StageColumn.Reflowed) -> None:
@@ -349,10 +380,10 @@ class BoardScreen(Screen):
                 return can_go_back(face.incident)
             if action == "resolve":  # the palette's name for ] at report back
                 return face.incident.stage is Stage.REPORT_BACK
+        if action == "new" and isinstance(self.focused, Input):
+            return False  # an n typed into the filter is a letter
         if action == "clear_filter":
             return bool(self._filter) or self._mine
-        if action == "follow_ups":
-            return bool(self.app.follow_ups)
         return True
 
     async def action_advance(self) -> None:
@@ -404,10 +435,13 @@ class BoardScreen(Screen):
         self.refresh_bindings()  # esc now clears it
 
     def action_follow_ups(self) -> None:
-        self.app.show_follow_ups()
+        if self.app.follow_ups:
+            self.app.show_follow_ups()
+        else:
+            self.app.notify("No follow-up check-ins waiting: resolving an incident books one.", timeout=5)
 
-    def action_new(self) -> None:
-        self.app.ask_new()
+    async def action_new(self) -> None:
+        await self.app.ask_new()
 
     def action_help(self) -> None:
         self.app.show_help()
@@ -435,16 +469,20 @@ class BoardScreen(Screen):
         field = self.query_one("#filter", Input)
         field.display = bool(self._filter)
         field.disabled = not self._filter
-        self.select(self._first_face())
+        if (first := self._first_face()) is not None:
+            self.select(first)
+        else:
+            self.set_focus(None)  # nothing matches: no card looks selected
 
     def _apply_filter(self, query: str) -> None:
         self._filter = query
         for face in self._faces.values():
             face.visible = self._admits(face.incident)
+        # A selection the filter hides is kept (the card keys see none meanwhile), so
+        # clearing the filter brings it back rather than leaving the keys on a surprise.
         self._fill_columns(BOARD_STAGES)
-        if self._selected is not None and self.selected is None:
-            self._deselect()
         self._refresh_counts(self.app.clock.now())
+        self.refresh_bindings()  # esc clears the filter only while there is one
 
     @on(IncidentCard.Selected)
     def _card_selected(self, event: IncidentCard.Selected) -> None:

@@ -11,15 +11,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..core.budget import status_for, time_in_stages, update_reading
+from ..core.budget import Reading, status_for, time_in_stages, update_reading
 from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
 from ..core.rules import can_go_back, is_done
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
+from ..widgets.footer import KeyBar
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -39,17 +40,29 @@ class DetailScreen(Screen):
         "detail--muted", "detail--heading",
     }
     BINDINGS = [
-        Binding("escape", "close", "Board"),
-        Binding("space", "toggle_item", "Tick item"),
-        Binding("right_square_bracket", "advance", "Advance", key_display="]"),
-        Binding("left_square_bracket", "back", "Back", key_display="["),
-        Binding("a", "add_note", "Add note"),
-        Binding("u", "update", "Client update"),
-        Binding("r", "report", "Report-back"),
-        Binding("m", "message", "Message", id="detail.message"),
-        Binding("i", "add_action", "Action item", id="detail.add_action"),
-        Binding("d", "action_done", "Item done", id="detail.action_done"),
-        Binding("A", "assign", "Hand off", show=False, id="detail.assign"),
+        Binding("escape", "close", "Board", id="detail.close", tooltip="Back to the board"),
+        Binding("space", "toggle_item", "Tick", id="detail.tick",
+                tooltip="Tick or untick the highlighted checklist item"),
+        Binding("right_square_bracket", "advance", "Advance", key_display="]", id="detail.advance",
+                tooltip="Advance to the next stage"),
+        Binding("left_square_bracket", "back", "Back", key_display="[", id="detail.back",
+                tooltip="Move back a stage"),
+        Binding("a", "add_note", "Note", id="detail.note", tooltip="Add a note"),
+        Binding("u", "update", "Update", id="detail.update", tooltip="Log a client update"),
+        Binding("r", "report", "Report", id="detail.report", tooltip="Write the report-back (ctrl+s saves)"),
+        Binding("m", "message", "Message", id="detail.message", tooltip="Draft a client message"),
+        Binding("i", "add_action", "Action item", id="detail.add_action", tooltip="Add an action item"),
+        Binding("d", "action_done", "Item done", id="detail.action_done",
+                tooltip="Mark the highlighted action item done (or not)"),
+        Binding("A", "assign", "Hand off", show=False, id="detail.assign",
+                tooltip="Hand it off, or name its incident lead or comms lead"),
+        Binding("x", "export", "Export", id="detail.export",
+                tooltip="Export the summary as Markdown to the current folder"),
+        # Priority: the checklist would take pgdn/pgup for itself, and it is short.
+        Binding("pagedown", "scroll_timeline(1)", "Older", show=False, priority=True, id="detail.timeline_older",
+                tooltip="Scroll the timeline to older events"),
+        Binding("pageup", "scroll_timeline(-1)", "Newer", show=False, priority=True, id="detail.timeline_newer",
+                tooltip="Scroll the timeline to newer events"),
     ]
 
     app: MendApp
@@ -81,11 +94,11 @@ class DetailScreen(Screen):
                 yield OptionList(id="actions")
                 yield Static(id="detail-budgets")
             with Vertical(id="detail-side"):
-                yield Static("Timeline", classes="section-title")
+                yield Static("Timeline · newest first · pgdn older, pgup newer", classes="section-title")
                 with VerticalScroll(id="timeline-scroll"):
                     yield Static(id="timeline")
                 yield Input(placeholder="add a note (a), enter saves", id="note")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.show(self.incident, self.now)
@@ -136,7 +149,7 @@ class DetailScreen(Screen):
         self._show_report()
         self._show_budgets()
         timeline = Text()
-        for event in incident.events:
+        for event in reversed(incident.events):  # the newest note is what the person came to read
             timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
             timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
             timeline.append(plain(event.summary()) + "\n", style=style("detail--forced") if event.forced else "")
@@ -149,7 +162,7 @@ class DetailScreen(Screen):
         plan = self.playbook.stage(incident.stage)
         status = status_for(spent, plan.budget(incident.severity))
         times = Text(f"In {incident.stage.label.lower()}: ")
-        times.append(f"{status.symbol} {short_duration(spent)} of {short_duration(plan.budget(incident.severity))}",
+        times.append(f"{status.symbol} {Reading(spent, plan.budget(incident.severity)).label}",
                      style=self.get_component_rich_style(f"detail--{status.value}"))
         reading = update_reading(incident, self.playbook, self.now)
         if reading is not None:
@@ -269,6 +282,10 @@ class DetailScreen(Screen):
     def action_back(self) -> None:
         self.app.back(self.incident.id)
 
+    def action_scroll_timeline(self, direction: int) -> None:
+        scroll = self.query_one("#timeline-scroll", VerticalScroll)
+        scroll.scroll_relative(y=direction * max(scroll.size.height - 1, 1), animate=False)
+
     def action_add_note(self) -> None:
         self.query_one("#note", Input).focus()
 
@@ -296,6 +313,8 @@ class DetailScreen(Screen):
 
     def action_message(self) -> None:
         self.app.ask_message(self.incident.id)
+    def action_export(self) -> None:
+        self.app.export_summary(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:

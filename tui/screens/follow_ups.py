@@ -31,8 +31,8 @@ def due_label(follow_up: FollowUp, now: datetime) -> str:
 
 class FollowUpsScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("d", "done", "Mark done"),
-        Binding("escape", "dismiss(None)", "Close"),
+        Binding("d", "done", "Mark done", id="follow_ups.done", tooltip="Mark the highlighted check-in done"),
+        Binding("escape", "dismiss(None)", "Close", id="follow_ups.close", tooltip="Back to the board"),
     ]
 
     app: MendApp

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Mapping
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from ..core import tone
 from ..core.budget import elapsed_since
@@ -21,7 +21,7 @@ from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
 from ..core.store import StoreError
-from ..core.text import one_line, short_duration
+from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -46,9 +46,9 @@ class GateScreen(ModalScreen[GateChoice | None]):
     """Advancing was refused: say what is missing, offer the checklist or a forced move with a reason."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("c", "checklist", "Open checklist"),
-        Binding("f", "reason", "Force with reason"),
+        Binding("escape", "dismiss(None)", "Cancel", id="gate.cancel", tooltip="Leave the incident where it is"),
+        Binding("c", "checklist", "Open checklist", id="gate.checklist", tooltip="Open the checklist"),
+        Binding("f", "reason", "Force with reason", id="gate.force", tooltip="Force the move, with a reason on record"),
     ]
 
     def __init__(self, refused: GateRefused) -> None:
@@ -124,10 +124,13 @@ class GateScreen(ModalScreen[GateChoice | None]):
 
 class UpdateScreen(ModalScreen[None]):
     """Log a client-facing update; shows how long the client has waited, and the
-    tone coach's advice as the person types (advice only: enter always records)."""
+    tone coach's advice as the person types (advice only: ctrl+s always records)."""
 
     COMPONENT_CLASSES = {"tone--offending", "tone--warn", "tone--error", "tone--heading"}
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [
+        Binding("ctrl+s", "record", "Record", id="update.record", tooltip="Record the update"),
+        Binding("escape", "dismiss(None)", "Cancel", id="update.cancel", tooltip="Close without recording"),
+    ]
 
     app: MendApp
 
@@ -146,40 +149,43 @@ class UpdateScreen(ModalScreen[None]):
             yield Static(waited, id="update-waited")
             yield Static("Be honest and specific: what you know, what you are doing, when they will hear "
                          "next. \"We don't know yet, we are on it\" is a fine update.", classes="dialog-help")
-            yield Input(placeholder="what you told the client", id="update-text")
+            # Several lines, wrapped: a long update is read whole before it is sent.
+            yield TextArea(id="update-text", soft_wrap=True, show_line_numbers=False,
+                           placeholder="what you told the client")
             if incident.links:
                 # One outage, many clients: each linked incident gets the update in its own record.
                 yield Checkbox(f"Also log it on the linked {', '.join(incident.links)}", value=True,
                                id="update-linked")
-            # An Input cannot style parts of its text, so the draft is echoed here with the spans marked.
+            yield Static("ctrl+s records it · esc cancels", classes="dialog-help", id="update-keys")
+            # A TextArea cannot style parts of its text, so the draft is echoed here with the spans marked.
             yield Static(id="update-marked")
             yield Static(id="update-tone")
             yield Label("", id="update-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#update-text", Input).focus()
+        self.query_one("#update-text", TextArea).focus()
 
     def _style(self, name: str) -> Style:
         # Partial: the dialog's own background stays behind the text.
         return self.get_component_rich_style(name, partial=True)
 
-    @on(Input.Changed, "#update-text")
-    def _coach(self, event: Input.Changed) -> None:
-        text = event.value
+    @on(TextArea.Changed, "#update-text")
+    def _coach(self, event: TextArea.Changed) -> None:
+        text = event.text_area.text
         findings = tone.check_message(text, self.incident.stage, self.app.mend.playbook_for(self.incident))
         style = self._style
         marked = Text()
         at = 0
         for start, end in sorted(f.span for f in findings if f.span):
             if start >= at:  # spans of different rules may overlap; mark each stretch once
-                marked.append(one_line(text[at:start]))
-                marked.append(one_line(text[start:end]), style=style("tone--offending"))
+                marked.append(plain(text[at:start]))
+                marked.append(plain(text[start:end]), style=style("tone--offending"))
                 at = end
-        marked.append(one_line(text[at:]))
+        marked.append(plain(text[at:]))
         rules = "apology rules" if tone.context_for(self.incident.stage) == "apology" else "update rules"
         lines = Text().append(f"Tone coach · {rules} for {self.incident.stage.label.lower()} · advice only, "
-                              "enter still records it", style=style("tone--heading"))
+                              "ctrl+s still records it", style=style("tone--heading"))
         for finding in findings:
             excerpt = f' ("{one_line(finding.excerpt(text))}")' if finding.span else ""
             lines.append("\n")
@@ -190,14 +196,14 @@ class UpdateScreen(ModalScreen[None]):
         self.query_one("#update-marked", Static).display = any(f.span for f in findings)
         self.query_one("#update-tone", Static).display = bool(findings)
 
-    @on(Input.Submitted, "#update-text")
-    def _save(self, event: Input.Submitted) -> None:
+    def action_record(self) -> None:
+        text = self.query_one("#update-text", TextArea).text
         linked = self.query("#update-linked")
         try:
             if linked and linked.first(Checkbox).value:
-                recorded = self.app.mend.update_linked(self.incident.id, event.value)
+                recorded = self.app.mend.update_linked(self.incident.id, text)
             else:
-                recorded = [self.app.mend.update(self.incident.id, event.value)]
+                recorded = [self.app.mend.update(self.incident.id, text)]
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#update-error", Label), str(error))
             return
@@ -219,17 +225,27 @@ def _field_problem(value: str, when_empty: str, limit: int) -> str:
     return ""
 
 
+COMPACT_BELOW = 33
+
+
 class NewIncidentScreen(ModalScreen[Incident | None]):
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("ctrl+s", "create", "Create"),
+        Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
+        Binding("ctrl+s", "create", "Create", id="new.create", tooltip="Open the incident"),
+        # Priority, so the app moves the focus before it routes the next key: otherwise
+        # keys typed in a burst after a Tab are already queued for the field it leaves.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="new.next_field",
+                tooltip="Next field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True,
+                id="new.previous_field", tooltip="Previous field"),
     ]
 
     app: MendApp
 
-    def __init__(self, playbooks: Mapping[str, Playbook]) -> None:
+    def __init__(self, playbooks: Mapping[str, Playbook], default: str = DEFAULT_PLAYBOOK) -> None:
         super().__init__(classes="dialog-screen")
         self.playbooks = playbooks
+        self.default = default if default in playbooks else DEFAULT_PLAYBOOK
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-incident"):
@@ -256,8 +272,8 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             yield Label("Playbook")
             yield Select(
                 [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
-                value=DEFAULT_PLAYBOOK if DEFAULT_PLAYBOOK in self.playbooks else Select.BLANK,
-                allow_blank=DEFAULT_PLAYBOOK not in self.playbooks, id="playbook",
+                value=self.default if self.default in self.playbooks else Select.BLANK,
+                allow_blank=self.default not in self.playbooks, id="playbook",
             )
             yield Static("", id="playbook-hint", classes="dialog-help")
             yield Label("", id="form-error", classes="error")
@@ -267,8 +283,20 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#title", Input).focus()
+        self._fit(self.app.size.height)
         self._show_hint()
+        # At once, not deferred as focus() is: the app waits for this mount before it routes
+        # the keys typed after `n`, so a fast Tab finds the title focused and moves on from it.
+        self.set_focus(self.query_one("#title", Input))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        # Bordered fields need 33 lines with both errors shown; in a shorter terminal they
+        # lose their borders, so the whole form and its Create button stay in view.
+        for field in self.query("#new-incident Input, #new-incident Select, #new-incident Button"):
+            field.compact = height < COMPACT_BELOW  # type: ignore[attr-defined]
 
     @on(Select.Changed, "#playbook")
     def _show_hint(self) -> None:

@@ -2,78 +2,73 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-KEYS = (
-    ("Board", (
-        ("← → / h l", "move between columns"),
-        ("↑ ↓ / k j", "move between cards"),
-        ("]", "advance the focused incident (the gate may ask for checklist items); at report back it "
-              "resolves it: the card leaves and a follow-up check-in is booked"),
-        ("[", "move it back a stage"),
-        ("enter", "open it: prompts, checklist, budgets, timeline, notes"),
-        ("u", "log a client update (checked by the rules of its stage)"),
-        ("r", "write the report-back: what happened, why, what's next, the gesture"),
-        ("m", "draft a client message from the playbook: edit, ctrl+s records it, ctrl+y copies"),
-        ("x", "export a summary as Markdown to the current folder: i internal, c client-only"),
-        ("n", "open a new incident"),
-        ("a", "hand it off, or name its incident lead or comms lead"),
-        ("e", "edit severity, title or client"),
-        ("L", "link it to other incidents hit by the same outage"),
-        ("M", "show only mine (owner or a role), again to show all"),
-        ("o", "follow-up check-ins waiting after a resolve (d marks one done)"),
-        ("s", "response metrics: time to acknowledge, stage budgets, forced moves"),
-        ("/", "filter by words (id, client, title, people) or s1..s4 for severity"),
-        ("esc", "clear the filter and mine"),
-        ("ctrl+p", "command palette: every action by name"),
-        ("q", "quit"),
-    )),
-    ("Incident", (
-        ("space", "tick or untick the highlighted checklist item"),
-        ("a", "add a note"),
-        ("i / d", "add an action item / mark the highlighted one done (or not)"),
-        ("A", "hand it off or name a role"),
-        ("] / [", "advance / move back"),
-        ("u", "log a client update"),
-        ("r", "write the report-back (ctrl+s saves)"),
-        ("m", "draft a client message"),
-        ("esc", "back to the board"),
-    )),
-    ("Marks", (
-        ("✓", "within budget"),
-        ("▲", "75% of the budget used: warn"),
-        ("✖", "over budget: breach"),
-        ("✉▲ ✉✖", "a client update is due / overdue"),
-        ("▲ 3 more", "cards above / below what fits in a column; the selection or the mouse wheel scrolls it"),
-    )),
+from ..keys import bindings_of, keyed_screens, shown_keys
+
+if TYPE_CHECKING:
+    from ..app import MendApp
+
+# Help shows the keys of these screens (the other dialogs list theirs on their key line).
+SECTIONS = ("Board", "Incident", "Follow-ups")
+
+MARKS = (
+    ("✓", "within budget"),
+    ("▲", "75% of the budget used: warn"),
+    ("✖", "over budget: breach"),
+    ("✉▲ ✉✖", "a client update is due / overdue"),
+    ("▲ 3 more", "cards above / below what fits in a column; the selection or the mouse wheel scrolls it"),
 )
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key, from the screens' binding tables after the keymap, and the marks' legend."""
+
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss(None)", "Close"),
+        Binding("escape,question_mark,q", "dismiss(None)", "Close", id="help.close", tooltip="Close help"),
     ]
+
+    app: MendApp
 
     def __init__(self) -> None:
         super().__init__(classes="dialog-screen")
 
-    def compose(self) -> ComposeResult:
+    def key_table(self) -> Table:
         table = Table(box=None, show_header=False, pad_edge=False, expand=True)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for section, keys in KEYS:
+        keymap = self.app.keymap
+        screens = dict(keyed_screens())
+        for section in SECTIONS:
             table.add_row(Text(section, style="underline"), "")
-            for key, meaning in keys:
-                table.add_row(key, meaning)
+            for binding in bindings_of(screens[section]):
+                table.add_row(shown_keys(self.app, binding, keymap), binding.tooltip or binding.description)
             table.add_row("", "")
+        table.add_row(Text("Everywhere", style="underline"), "")
+        for binding in self.app.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                table.add_row(shown_keys(self.app, binding, keymap), binding.tooltip or binding.description)
+        table.add_row("", "")
+        table.add_row(Text("Marks", style="underline"), "")
+        for mark, meaning in MARKS:
+            table.add_row(mark, meaning)
+        return table
+
+    def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help"):
             yield Static("Keys · heart before head: apologize before you fix", classes="dialog-title")
-            yield Static(table)
-            yield Static("esc closes", classes="dialog-help")
+            with VerticalScroll(id="help-body"):
+                yield Static(self.key_table())
+            yield Static("↑ ↓ pgup pgdn scroll · esc closes", classes="dialog-help")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()

@@ -38,8 +38,8 @@ _WRITTEN = (ReportPart.WHAT_HAPPENED, ReportPart.WHY, ReportPart.WHATS_NEXT)
 class ReportScreen(ModalScreen[None]):
     COMPONENT_CLASSES = {"tone--warn", "tone--error"}
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save"),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save", id="report.save", tooltip="Save the report-back"),
+        Binding("escape", "cancel", "Cancel", id="report.cancel", tooltip="Close (asks before dropping changes)"),
     ]
 
     app: MendApp

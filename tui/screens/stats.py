@@ -38,7 +38,7 @@ COMPUTING = "Working out the response metrics…"
 
 class StatsScreen(Screen):
     COMPONENT_CLASSES = {f"stats--{key}" for key in PALETTE_KEYS}
-    BINDINGS = [Binding("escape", "app.pop_screen", "Board")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Board", id="stats.close", tooltip="Back to the board")]
     # Below this width the side-by-side tables would crush each other, so they stack.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 

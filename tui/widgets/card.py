@@ -16,7 +16,7 @@ from ..core.budget import Reading, Status, stage_reading, update_reading
 from ..core.model import Incident
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
-from ..core.text import one_line, short_duration
+from ..core.text import one_line
 
 
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
@@ -38,6 +38,32 @@ def owner_label(owner: str, room: int) -> str:
     if room < 2:
         return ""
     return name if len(name) <= room else name[: room - 1] + "…"
+
+
+# WCAG AA for text: a theme's warning yellow on a pale card, or its primary-tinted
+# focus, can fall far below it; the ink is then moved toward black or white until it reads.
+MIN_CONTRAST = 4.5
+
+
+def contrast(one: Color, other: Color) -> float:
+    """The WCAG contrast ratio of two opaque colours, 1 to 21."""
+    def luminance(color: Color) -> float:
+        channels = [value / 255 for value in color.rgb]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable(ink: Color, background: Color) -> Color:
+    """The ink, or the nearest blend of it toward black or white that meets MIN_CONTRAST."""
+    target = background.get_contrast_text(1.0)
+    for step in range(11):
+        blended = ink.blend(target, step / 10)
+        if contrast(blended, background) >= MIN_CONTRAST:
+            return blended
+    return target
 
 
 class CardFace:
@@ -77,7 +103,7 @@ class CardFace:
         if self.stage is not None and self.update is not None:
             self.status = self.stage.status
             self.update_status = self.update.status
-            self.time_label = f"{short_duration(self.stage.elapsed)}/{short_duration(self.stage.budget)}"
+            self.time_label = self.stage.label
         return (self.time_label, self.status, self.update_status) != before
 
 
@@ -140,13 +166,18 @@ class IncidentCard(Widget, can_focus=True):
         severity = f"S{incident.severity}"
         card_style = self.rich_style
         card_background = Color.from_rich_color(card_style.bgcolor)
+        if card_style.color is not None and card_style.color.triplet is not None:
+            card_style += Style(color=readable(Color.from_rich_color(card_style.color), card_background).rich_color)
 
         def style(ink: str) -> Style:
             """The ink over this card, as a component class of the card itself would give it."""
             styles = self.screen.get_component_styles(ink)
             ink_style = card_style + styles.text_style
             if styles.has_rule("color"):
-                ink_style += Style(color=(card_background + styles.color).rich_color)
+                # "auto" ($text) means readable on this card, not on the screen the style sits on.
+                ink = (card_background.get_contrast_text(styles.color.a) if styles.auto_color
+                       else card_background + styles.color)
+                ink_style += Style(color=readable(ink, card_background).rich_color)
             return ink_style
 
         head = Text(incident.id, style=style("card--id"))
@@ -162,7 +193,7 @@ class IncidentCard(Widget, can_focus=True):
         head.append(" " * max(1, width - head.cell_len - len(severity)))
         head.append(severity, style=style(f"card--sev{incident.severity}"))
         client = Text(one_line(incident.client), style=style("card--client"))
-        title = Text(one_line(incident.title))
+        title = Text(one_line(incident.title), style=card_style)
         status = Text(f"{face.status.symbol} {face.time_label}", style=style(f"card--{face.status.value}"))
         if face.update_status is not Status.OK:
             # The client is waiting on an update: its own mark, beside the stage time.

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
+from textual.binding import Binding
 from textual.events import Click
 from textual.screen import Screen
 from textual.widget import Widget
@@ -52,14 +53,18 @@ class KeyBar(Widget):
         app = self.app
         keys: dict[str, Key] = {}  # one per action, the first bound, as Footer does
         palette = None
-        for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             shown = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
-            if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
+            if binding.action in ("command_palette", "app.command_palette") and app.ENABLE_COMMAND_PALETTE:
                 palette = shown
             elif binding.show:
                 keys.setdefault(binding.action, shown)
+        # In the order the screen declares them: a keymap puts the bindings it rebinds last.
+        declared = {binding.action: index for index, binding in enumerate(
+            binding for binding in getattr(self.screen, "BINDINGS", []) if isinstance(binding, Binding))}
+        ordered = sorted(keys.items(), key=lambda item: declared.get(item[0], len(declared)))
         before = (self.keys, self.palette)
-        self.keys, self.palette = tuple(keys.values()), palette
+        self.keys, self.palette = tuple(key for _action, key in ordered), palette
         return (self.keys, self.palette) != before
 
     def render(self) -> RenderResult:
@@ -76,8 +81,10 @@ class KeyBar(Widget):
                 line.append(text, style if key.enabled else style + dim)
             spans.append((start, len(line), key))
 
-        for key in self.keys:
-            add(key, (f" {key.shown} ", key_style), (f"{key.description} ", description_style))
+        palette_width = len(self.palette.shown) + len(self.palette.description) + 3 if self.palette else 0
+        for key, description, gap in self._fitted(width - palette_width):
+            add(key, (f" {key.shown}{' ' if description else ''}", key_style), (f"{description}{gap}",
+                                                                                  description_style))
         if self.palette is not None:
             # On the right, over the end of the keys when the line is too short for both.
             right = len(self.palette.shown) + len(self.palette.description) + 3
@@ -89,6 +96,22 @@ class KeyBar(Widget):
             line.append(" ")
         self._spans = spans
         return line
+
+    def _fitted(self, width: int) -> list[tuple[Key, str, str]]:
+        """Every key with as much description as fits: (key, description, trailing gap).
+
+        Spaced as Footer spaces them when that fits, else one space apart, else the last
+        keys lose their descriptions first (help and the palette still say what they do).
+        """
+        roomy = [(key, key.description, " ") for key in self.keys]
+        if sum(len(key.shown) + len(key.description) + 3 for key in self.keys) <= width:
+            return roomy
+        rows = [(key, key.description, "") for key in self.keys]
+        for index in range(len(rows), -1, -1):
+            if sum(1 + len(key.shown) + (1 + len(text) if text else 0) for key, text, _ in rows) <= width or index == 0:
+                break
+            rows[index - 1] = (rows[index - 1][0], "", "")
+        return rows
 
     def on_click(self, event: Click) -> None:
         for start, end, key in self._spans:

@@ -14,9 +14,9 @@ from ..core.text import one_line
 
 
 class StatusBar(Horizontal):
-    COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach"}
+    COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach", "status-bar--selected"}
 
-    _shown: tuple[int, int, int, int, str, str, str, bool] | None = None
+    _shown: tuple[int, int, int, int, str, str, str, str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="counts")
@@ -26,9 +26,9 @@ class StatusBar(Horizontal):
         self._draw()  # what the board told it before it was on screen
 
     def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
-             now: datetime, user: str = "", mine: bool = False) -> None:
+             selected: str = "", now: datetime, user: str = "", mine: bool = False) -> None:
         clock = f"{now.astimezone():%a %H:%M}"
-        shown = (open_count, warn, breach, follow_ups_due, filter_text, clock, user, mine)
+        shown = (open_count, warn, breach, follow_ups_due, filter_text, selected, clock, user, mine)
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
@@ -38,9 +38,9 @@ class StatusBar(Horizontal):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        open_count, warn, breach, follow_ups_due, filter_text, clock, user, mine = self._shown
+        open_count, warn, breach, follow_ups_due, filter_text, selected, clock, user, mine = self._shown
         style = self.get_component_rich_style
-        counts = Text("mend", style=style("status-bar--title"))
+        counts = Text("mend", style=style("status-bar--title"), no_wrap=True, overflow="ellipsis")
         if user:
             counts.append(f" · {one_line(user)}")  # who you are: your events carry this name
         counts.append(f"  {open_count} open  ")
@@ -55,6 +55,9 @@ class StatusBar(Horizontal):
             counts.append("  mine only (M)")
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
+        if selected:
+            # Cards cut titles to fit; the selected one is here in full, as far as the line allows.
+            counts.append(f"  │ {one_line(selected)}", style=style("status-bar--selected"))
         # One fixed line: redraw it without laying out the board again.
         self.query_one("#counts", Label).update(counts, layout=False)
         self.query_one("#clock", Label).update(clock, layout=False)
