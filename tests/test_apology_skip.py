@@ -74,7 +74,7 @@ async def test_forcing_out_of_empathize_asks_for_a_real_reason_twice_and_marks_t
         assert isinstance(app.screen, BoardScreen)
         assert mend.get(incident.id).stage is Stage.DIAGNOSE
         assert "♡✗" in str(app.board.query_one(IncidentCard).render())
-        await pilot.press("u", *"I'm very sorry that your invoices went out twice.", "enter")
+        await pilot.press("u", *"I'm very sorry that your invoices went out twice.", "ctrl+s")
         await pilot.pause()
         assert "♡✗" not in str(app.board.query_one(IncidentCard).render())
 

@@ -120,7 +120,7 @@ async def test_link_two_incidents_and_log_one_update_to_both(mend: Mend, clock):
         await pilot.pause()
         assert mend.get("INC-1").links == ("INC-2",) and mend.get("INC-2").links == ("INC-1",)
         assert "INC-1: linked to INC-2" in [n.message for n in app._notifications]
-        await pilot.press("u", *"The portal is back; next update by 15:00.", "enter")
+        await pilot.press("u", *"The portal is back; next update by 15:00.", "ctrl+s")
         await pilot.pause()
         for incident_id in ("INC-1", "INC-2"):
             assert [e.text for e in mend.get(incident_id).updates] == ["The portal is back; next update by 15:00."]

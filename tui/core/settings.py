@@ -255,7 +255,7 @@ def remember(path: Path, key: str, value: str) -> None:
         lines.insert(first_table, line)
     updated = "\n".join(lines) + "\n"
     tomllib.loads(updated)  # the edit must leave the file valid, or nothing is written
-    from .store import write_new_file  # atomic: temp file, fsync, rename
+    from .files import write_new_file  # atomic: temp file, fsync, rename
 
     target = path.resolve()  # a symlinked config (dotfiles) is updated where it lives
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

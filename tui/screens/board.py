@@ -59,8 +59,8 @@ class BoardScreen(Screen):
         Binding("up,k", "focus_card(-1)", "Previous card", show=False, id="board.up",
                 tooltip="Move to the previous card"),
         Binding("right_square_bracket", "advance", "Advance", key_display="]", id="board.advance",
-                tooltip="Advance the selected incident to the next stage; at report back it resolves it "
-                        "and books the follow-up check-in"),
+                tooltip="Advance the selected incident to the next stage; at report back it resolves it and "
+                        "books the follow-up check-in"),
         Binding("left_square_bracket", "back", "Back", key_display="[", id="board.back",
                 tooltip="Move the selected incident back a stage"),
         Binding("enter", "open", "Open", id="board.open",
