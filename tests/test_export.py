@@ -145,12 +145,10 @@ def test_json_round_trips_every_field_and_event(incidents, clock):
 def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, data_dir, playbooks):
     raw = export.to_json(incidents, clock.now())
     elsewhere = Mend(TinyStore(data_dir.parent / "elsewhere"), playbooks, clock, author="bo")
-    first = export.plan_import(export.from_json(raw), {})
-    elsewhere.store.put_many(first.to_write)
+    first = elsewhere.import_incidents(export.from_json(raw))
     assert [i.id for i in first.new] == ["INC-1", "INC-2"]
     assert elsewhere.get("INC-1") == incidents[0] and elsewhere.list_open() == incidents[1:]
-    here = {i.id: i for i in [*elsewhere.list_open(), *elsewhere.store.iter_archived()]}
-    again = export.plan_import(export.from_json(raw), here)
+    again = elsewhere.import_incidents(export.from_json(raw))
     assert again.to_write == () and len(again.unchanged) == 2
     # Re-exported after both sides moved on differently: refused as a whole.
     changed_there = elsewhere.note("INC-2", "added on the other machine")
@@ -158,9 +156,8 @@ def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, 
     diverged.store.put_many(incidents)
     diverged.note("INC-2", "added on this machine")
     theirs = export.to_json([changed_there], clock.now())
-    ours = {"INC-2": diverged.get("INC-2")}
     with pytest.raises(export.BadExportError, match="INC-2: changed both here and in the export"):
-        export.plan_import(export.from_json(theirs), ours)
+        diverged.import_incidents(export.from_json(theirs))
 
 
 @pytest.mark.parametrize("tamper, message", [

@@ -19,11 +19,11 @@ from rich.text import Text
 
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
-from .core.model import BOARD_STAGES, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
+from .core.model import BOARD_STAGES, ID_PREFIX, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
-from .core.stats import Filters, all_incidents, compute_stored
+from .core.stats import Filters, compute_stored
 from .core.files import write_new_file
 from .core.store import StoreError, open_store
 from .core.text import one_line, plain, short_duration
@@ -71,11 +71,12 @@ def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
 
 
 def normalize_id(raw: str) -> str:
-    """Accept INC-7, inc-7 or plain 7."""
+    """Accept INC-7, inc-7 or plain 7 from a person; the result is the one canonical spelling."""
+    typed = raw[len(ID_PREFIX):] if raw[:len(ID_PREFIX)].upper() == ID_PREFIX else raw
     try:
-        return make_id(int(raw)) if raw.isdigit() else make_id(id_number(raw))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+        return make_id(id_number(ID_PREFIX + typed))
+    except ValueError:
+        raise UsageError(f"not an incident id: {one_line(repr(raw))} (expected like {ID_PREFIX}42 or 42)") from None
 
 
 def _severity(raw: str) -> int:
@@ -340,11 +341,9 @@ def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or error}") from None
     try:
-        plan = export.plan_import(export.from_json(raw),
-                                  {incident.id: incident for incident in all_incidents(mend.store)})
+        plan = mend.import_incidents(export.from_json(raw))
     except export.BadExportError as error:
         raise UsageError(f"{args.file}: {error}") from None
-    mend.store.put_many(plan.to_write)
     print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
           + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
     return EXIT_OK

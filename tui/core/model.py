@@ -7,6 +7,7 @@ back the same incident; the stored copy keeps both so readers need not replay.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import IntEnum, StrEnum
@@ -296,6 +297,7 @@ class Incident:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
+        id_number(data["id"])  # one spelling per number, or the id checks of store and import are dodged
         return cls(
             id=data["id"],
             title=data["title"],
@@ -313,15 +315,24 @@ class Incident:
         )
 
 
+# Canonical spelling only: "INC-" and ASCII digits, no leading zero. Any other spelling
+# (inc-7, INC-007, Arabic-Indic digits) would name the same number twice and dodge id checks.
+_ID = re.compile(r"INC-([1-9][0-9]{0,8})", re.ASCII)
+MAX_ID_NUMBER = 999_999_999
+
+
 def id_number(incident_id: str) -> int:
     """INC-42 -> 42; raises ValueError for anything else."""
-    prefix, _, digits = incident_id.upper().partition("-")
-    if prefix + "-" != ID_PREFIX or not digits.isdigit() or int(digits) < 1:
-        raise ValueError(f"not an incident id: {incident_id!r} (expected like {ID_PREFIX}42)")
-    return int(digits)
+    match = _ID.fullmatch(incident_id) if isinstance(incident_id, str) else None
+    if match is None:
+        raise ValueError(f"not an incident id: {incident_id!r} (expected like {ID_PREFIX}42, "
+                         f"a number from 1 to {MAX_ID_NUMBER})")
+    return int(match[1])
 
 
 def make_id(number: int) -> str:
+    if not 1 <= number <= MAX_ID_NUMBER:
+        raise ValueError(f"incident number {number} is out of range (1 to {MAX_ID_NUMBER})")
     return f"{ID_PREFIX}{number}"
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from . import rules
 from .clock import Clock
+from .export import ImportPlan, plan_import
 from .model import Incident, ReportPart
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .store import FollowUp, Store
@@ -184,3 +185,17 @@ class Mend:
 
     def follow_ups(self) -> list[FollowUp]:
         return self.store.follow_ups()
+
+    def import_incidents(self, incoming: Sequence[Incident]) -> ImportPlan:
+        """Add or bring up to date incidents from an export, planned and written under one lock.
+
+        Raises BadExportError (nothing written) when an incident was changed both here and in the export.
+        """
+        plans: list[ImportPlan] = []
+
+        def plan(lookup: Callable[[str], Incident | None]) -> Sequence[Incident]:
+            plans.append(plan_import(incoming, lookup))
+            return plans[-1].to_write
+
+        self.store.import_incidents(plan)
+        return plans[-1]

@@ -44,6 +44,7 @@ from .base import (
     CACHE_KEY_PATTERN,
     CorruptDataError,
     FollowUp,
+    ImportPlanner,
     LockTimeoutError,
     StoreError,
     UnknownIncidentError,
@@ -262,48 +263,52 @@ class TinyStore:
             return
         with self._locked():
             self._check_all(self._incidents)
+            self._put_many(incidents)
+
+    def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
+        with self._locked():
+            self._check_all(self._incidents)
             open_data = self._incidents.storage.read() or {}
-            open_docs = open_data.setdefault("incidents", {})
-            follow_ups = open_data.setdefault("follow_ups", {})
-            by_shard: dict[int, dict[str, dict[str, Any]]] = {}
-            for incident in incidents:
-                by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
-            # Copy first, delete second, as in _write: a crash leaves two copies, never none.
-            # 1. Resolved incidents into their shards.
-            shards = {number: self._shard_table(number) for number in by_shard}
-            shard_data = {}
-            for number, table in shards.items():
-                self._check_all(table)
-                shard_data[number] = table.storage.read() or {}
-                rows = shard_data[number].setdefault("incidents", {})
-                resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
-                if resolved:
-                    rows.update(resolved)
-                    table.storage.write(shard_data[number])
-            # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
-            for incident in incidents:
-                key = str(incident.number)
-                if incident.is_resolved:
-                    open_docs.pop(key, None)
-                else:
-                    open_docs[key] = incident.to_dict()
-                entry = _follow_up_entry(incident)
-                if entry is not None:
-                    follow_ups[key] = entry
-                else:
-                    follow_ups.pop(key, None)
-            highest = max(incident.number for incident in incidents)
-            next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
-            open_data["meta"] = _meta_table(next_id)
-            self._incidents.storage.write(open_data)
-            # 3. Open ones out of the archive.
-            for number, table in shards.items():
-                rows = shard_data[number]["incidents"]
-                stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
-                if stale:
-                    for key in stale:
-                        del rows[key]
-                    table.storage.write(shard_data[number])
+            open_docs = open_data.get("incidents", {})
+            shard_docs: dict[int, dict[str, Any]] = {}
+            found: dict[int, Incident] = {}
+            split: set[int] = set()
+
+            def lookup(incident_id: str) -> Incident | None:
+                number = id_number(incident_id)
+                if number in found:
+                    return found[number]
+                shard = (number - 1) // SHARD_SIZE
+                if shard not in shard_docs:  # each file read once: an import may look up thousands
+                    table = self._shard_table(shard)
+                    self._check_all(table)
+                    shard_docs[shard] = (table.storage.read() or {}).get("incidents", {})
+                copies = [_incident(path, number, docs[str(number)])
+                          for path, docs in ((self._open_path, open_docs),
+                                             (self._archive_dir / f"{shard:04d}.json", shard_docs[shard]))
+                          if str(number) in docs]
+                if not copies:
+                    return None
+                if len(copies) == 2:
+                    # A move cut short by a crash left a copy in both places; events only grow,
+                    # so the longer record is the fresher one.
+                    split.add(number)
+                found[number] = max(copies, key=lambda copy: len(copy.events))
+                return found[number]
+
+            planned = list(plan(lookup))
+            numbers = {incident.number for incident in planned}
+            if len(numbers) != len(planned):
+                raise ValueError("an import plan names an incident twice")
+            # What an interrupted earlier run left half-done: both copies of a move, or a
+            # follow-up list that missed an incident already written. Writing the fresher
+            # copy again completes it.
+            follow_ups = open_data.get("follow_ups", {})
+            repairs = [incident for number, incident in found.items() if number not in numbers and (
+                number in split or follow_ups.get(str(number)) != _follow_up_entry(incident))]
+            if planned or repairs:
+                self._put_many(planned + repairs)
+        return planned
 
     def close(self) -> None:
         self._db.close()
@@ -312,6 +317,57 @@ class TinyStore:
         self._shard_dbs.clear()
 
     # -- internals -------------------------------------------------------------------
+
+    def _put_many(self, incidents: Sequence[Incident]) -> None:
+        """put_many's writes; the caller holds the lock and has checked open.json."""
+        storage = self._incidents.storage
+        open_data = storage.read() or {}
+        open_docs = open_data.setdefault("incidents", {})
+        follow_ups = open_data.setdefault("follow_ups", {})
+        by_shard: dict[int, dict[str, dict[str, Any]]] = {}
+        for incident in incidents:
+            by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
+        highest = max(incident.number for incident in incidents)
+        next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
+        meta = open_data.get("meta", {}).get("1")
+        if any(incident.is_resolved for incident in incidents) and (meta or {}).get("next_id") != next_id:
+            # 0. The counter first, on its own: an archived incident must never sit above it,
+            # or a crash before step 2 would let the next `new` take its number.
+            storage.write({**open_data, "meta": _meta_table(next_id)})
+        # Copy first, delete second, as in _write: a crash leaves two copies, never none.
+        # 1. Resolved incidents into their shards.
+        shards = {number: self._shard_table(number) for number in by_shard}
+        shard_data = {}
+        for number, table in shards.items():
+            self._check_all(table)
+            shard_data[number] = table.storage.read() or {}
+            rows = shard_data[number].setdefault("incidents", {})
+            resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
+            if resolved:
+                rows.update(resolved)
+                table.storage.write(shard_data[number])
+        # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
+        for incident in incidents:
+            key = str(incident.number)
+            if incident.is_resolved:
+                open_docs.pop(key, None)
+            else:
+                open_docs[key] = incident.to_dict()
+            entry = _follow_up_entry(incident)
+            if entry is not None:
+                follow_ups[key] = entry
+            else:
+                follow_ups.pop(key, None)
+        open_data["meta"] = _meta_table(next_id)
+        storage.write(open_data)
+        # 3. Open ones out of the archive.
+        for number, table in shards.items():
+            rows = shard_data[number]["incidents"]
+            stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
+            if stale:
+                for key in stale:
+                    del rows[key]
+                table.storage.write(shard_data[number])
 
     def _write(self, incident: Incident, *, in_open: bool, in_archive: bool | None) -> None:
         """Store `incident` where it belongs and drop the copy it moved from.
