@@ -95,10 +95,10 @@ def noter(mend: Mend, stop: Path) -> None:
         n += 1
         text = f"note-{me}-{n}"
         print(f"ok note INC-1 {len(mend.note('INC-1', text).events)} {text}", flush=True)
-        time.sleep(random.uniform(0, 0.1))  # gaps of any size, so some imports fit between writes
+        time.sleep(random.uniform(0, 0.15))  # gaps of any size, so some imports fit between writes
         title = f"new-{me}-{n}"
         print(f"ok new {mend.open(title, 'Acme').id} 1 {title}", flush=True)
-        time.sleep(random.uniform(0, 0.1))
+        time.sleep(random.uniform(0, 0.15))
 
 
 def importer(mend: Mend, data_dir: Path, rounds: int) -> None:
