@@ -162,8 +162,8 @@ def test_import_is_idempotent_and_moves_data_between_machines(incidents, clock, 
 
 @pytest.mark.parametrize("tamper, message", [
     (lambda d: d.update(schema_version=99), "schema_version 99"),
-    (lambda d: d["incidents"][0].update(stage="fix"), "do not match its own event record"),
-    (lambda d: d["incidents"][0].pop("events"), "missing 'events'"),
+    (lambda d: d["incidents"][0].update(title="Edited by hand"), "do not match its own event record"),
+    (lambda d: d["incidents"][0].pop("events"), "missing events"),
     (lambda d: d["incidents"].append(d["incidents"][0]), "INC-1 appears twice"),
     (lambda d: d.update(incidents={}), '"incidents" must be a list'),
 ])

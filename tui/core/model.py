@@ -17,6 +17,17 @@ SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
 FOLLOW_UP_DUE = "follow_up_due"  # key in a resolving STAGE event's details
 
+# The one schema of stored and imported data: what rules.py lets a person write, and no more.
+MAX_TITLE = 200
+MAX_CLIENT = 100
+MAX_NAME = 100  # owners, authors, playbook names
+MAX_TEXT = 20_000
+MAX_ITEM = 100  # a checklist item id or a report part
+MAX_CHECKED = 1_000
+MAX_DIGEST = 64
+# Times outside these years are damage, and arithmetic on them (a budget, a follow-up due) would overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+
 
 class Stage(StrEnum):
     ACKNOWLEDGE = "acknowledge"
@@ -114,6 +125,77 @@ def format_time(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class SchemaError(ValueError):
+    """Data that is not a mend incident; str() names the field and the problem."""
+
+
+# Exactly what format_time writes: data is read as written or refused, so a rewrite never alters it.
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
+_DIGEST = re.compile(r"[0-9a-f]{0,%d}" % MAX_DIGEST, re.ASCII)
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def read_time(value: Any, where: str) -> datetime:
+    """A stored time: UTC ISO-8601 to the second, as format_time writes it, between EARLIEST_YEAR and LATEST_YEAR."""
+    if not (isinstance(value, str) and _TIME.fullmatch(value)):
+        raise SchemaError(f"{where}: expected a time like 2026-01-31T09:00:00Z, found {_found(value)}")
+    try:
+        moment = parse_time(value)
+    except (ValueError, OverflowError):
+        raise SchemaError(f"{where}: {value!r} is not a real time") from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise SchemaError(f"{where}: {value!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return moment
+
+
+def read_id(value: Any, where: str) -> str:
+    """One spelling per number, or the id checks of store and import are dodged."""
+    try:
+        id_number(value)
+    except ValueError as error:
+        raise SchemaError(f"{where}: {error}") from None
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_text(value: Any, where: str, limit: int, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise SchemaError(f"{where}: expected text, found {_found(value)}")
+    if not value.isascii() and _SURROGATE.search(value):
+        raise SchemaError(f"{where}: holds a lone surrogate, which no file or terminal can carry")
+    if len(value) > limit or (not empty and not value.strip()):
+        raise SchemaError(f"{where}: expected {'' if empty else 'non-blank '}text of at most {limit} characters, "
+                          f"found {len(value)} characters")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str, where: str, limit: int) -> str | None:
+    # Absent, never null: to_dict leaves unset fields out, and reading must give back what was written.
+    return read_text(data[key], f"{where}.{key}", limit, empty=True) if key in data else None
+
+
+def read_severity(value: Any, where: str) -> int:
+    if type(value) is not int or not 1 <= value <= 4:
+        raise SchemaError(f"{where}: expected a severity 1 (worst) to 4, found {_found(value)}")
+    return value
+
+
+def _exact_keys(data: Any, where: str, required: frozenset[str], allowed: frozenset[str]) -> None:
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: expected an object, found {_found(data)}")
+    keys = data.keys()
+    if not required <= keys:
+        raise SchemaError(f"{where}: missing {', '.join(sorted(required - keys))}")
+    if not keys <= allowed:
+        raise SchemaError(f"{where}: unknown field {sorted(map(str, keys - allowed))[0]!r}")
+
+
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     # Stored times are UTC already; the conversion is for hand-edited offsets (and refuses naive ones).
@@ -180,30 +262,88 @@ class Event:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
-        # Dict lookups, not enum calls: stats read every event of the archive.
+    def from_dict(cls, data: Mapping[str, Any], where: str = "event") -> Event:
+        """An event as stored; SchemaError names the field when anything is off, down to the last one."""
+        _exact_keys(data, where, _EVENT_REQUIRED, _EVENT_FIELDS)
+        kind = _EVENT_KINDS.get(data["kind"]) if isinstance(data["kind"], str) else None
+        if kind is None:
+            raise SchemaError(f"{where}.kind: not an event kind: {_found(data['kind'])}")
         try:
-            kind = _EVENT_KINDS[data["kind"]]
             from_stage = _STAGES[data["from"]] if "from" in data else None
             to_stage = _STAGES[data["to"]] if "to" in data else None
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"not a known event kind or stage: {error}") from None
+        except (KeyError, TypeError):
+            raise SchemaError(f"{where}: from/to must name stages ({', '.join(_STAGES)})") from None
+        forced = data.get("forced", False)
+        if "forced" in data and forced is not True:
+            raise SchemaError(f"{where}.forced: expected true (or no field), found {_found(forced)}")
+        text = _optional_text(data, "text", where, MAX_TEXT)
+        item = _optional_text(data, "item", where, MAX_ITEM)
+        needs = _EVENT_NEEDS[kind]
+        if ("text" in needs and text is None) or ("item" in needs and not item) or (
+                "stages" in needs and (from_stage is None or to_stage is None)) or (
+                "details" in needs and "details" not in data):
+            raise SchemaError(f"{where}: a {kind.value} event needs {' and '.join(sorted(needs))}")
+        if kind is EventKind.REPORT and item not in _PARTS:
+            raise SchemaError(f"{where}.item: not a report part: {item!r}")
         # The frozen __init__ sets each field through object.__setattr__; filling the
         # instance dict at once is three times faster, and a bulk export reads 200,000 events.
         event = object.__new__(cls)
         event.__dict__.update(
             kind=kind,
-            at=parse_time(data["at"]),
-            author=data["author"],
-            text=data.get("text"),
-            item=data.get("item"),
+            at=read_time(data["at"], f"{where}.at"),
+            author=read_text(data["author"], f"{where}.author", MAX_NAME),
+            text=text,
+            item=item,
             from_stage=from_stage,
             to_stage=to_stage,
-            forced=bool(data.get("forced", False)),
-            reason=data.get("reason"),
-            details=data.get("details"),
+            forced=forced,
+            reason=_optional_text(data, "reason", where, MAX_TEXT),
+            details=_details(kind, data["details"], f"{where}.details") if "details" in data else None,
         )
         return event
+
+
+_EVENT_REQUIRED = frozenset({"kind", "at", "author"})
+_EVENT_FIELDS = _EVENT_REQUIRED | {"text", "item", "reason", "from", "to", "forced", "details"}
+_EVENT_NEEDS: dict[EventKind, frozenset[str]] = {
+    EventKind.OPENED: frozenset({"text", "details"}),
+    EventKind.STAGE: frozenset({"stages"}),
+    EventKind.CHECK: frozenset({"item"}),
+    EventKind.UNCHECK: frozenset({"item"}),
+    EventKind.NOTE: frozenset({"text"}),
+    EventKind.UPDATE: frozenset({"text"}),
+    EventKind.REOPENED: frozenset(),
+    EventKind.REPORT: frozenset({"item", "text"}),
+    EventKind.FOLLOW_UP: frozenset(),
+}
+_OPENED_REQUIRED = frozenset({"id", "client", "severity", "playbook", "owner"})
+_OPENED_FIELDS = _OPENED_REQUIRED | {"playbook_digest"}
+_STAGE_DETAILS = frozenset({FOLLOW_UP_DUE})
+
+
+def _details(kind: EventKind, details: Any, where: str) -> Mapping[str, Any] | None:
+    if kind is EventKind.OPENED:
+        _exact_keys(details, where, _OPENED_REQUIRED, _OPENED_FIELDS)
+        read_id(details["id"], f"{where}.id")
+        read_text(details["client"], f"{where}.client", MAX_CLIENT)
+        read_severity(details["severity"], f"{where}.severity")
+        read_text(details["playbook"], f"{where}.playbook", MAX_NAME)
+        read_text(details["owner"], f"{where}.owner", MAX_NAME)
+        if "playbook_digest" in details:
+            _digest(details["playbook_digest"], f"{where}.playbook_digest")
+        return details
+    if kind is EventKind.STAGE:
+        _exact_keys(details, where, frozenset(), _STAGE_DETAILS)
+        if FOLLOW_UP_DUE in details:
+            read_time(details[FOLLOW_UP_DUE], f"{where}.{FOLLOW_UP_DUE}")
+        return details
+    raise SchemaError(f"{where}: a {kind.value} event has no details")
+
+
+def _digest(value: Any, where: str) -> str:
+    if not (isinstance(value, str) and _DIGEST.fullmatch(value)):
+        raise SchemaError(f"{where}: expected a hex digest, found {_found(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -297,22 +437,44 @@ class Incident:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
-        id_number(data["id"])  # one spelling per number, or the id checks of store and import are dodged
+        """An incident as stored or exported; SchemaError names the first field that is off."""
+        _exact_keys(data, "incident", _INCIDENT_FIELDS, _INCIDENT_FIELDS)
+        incident_id = read_id(data["id"], "id")
+        stage = _STAGES.get(data["stage"]) if isinstance(data["stage"], str) else None
+        if stage is None:
+            raise SchemaError(f"stage: expected one of {', '.join(_STAGES)}, found {_found(data['stage'])}")
+        checked = data.get("checked", [])
+        if not (isinstance(checked, list) and len(checked) <= MAX_CHECKED):
+            raise SchemaError(f"checked: expected a list of at most {MAX_CHECKED} item ids, found {_found(checked)}")
+        events = data["events"]
+        if not (isinstance(events, list) and events):
+            raise SchemaError(f"events: expected a non-empty list, found {_found(events)}")
+        resolved_at = data.get("resolved_at")
+        if (resolved_at is None) != (stage is not Stage.RESOLVED):
+            raise SchemaError(f"resolved_at: {'missing for a resolved' if resolved_at is None else 'set on an open'} "
+                              "incident")
+        if any(not isinstance(item, str) for item in checked) or checked != sorted(set(checked)):
+            raise SchemaError("checked: expected item ids, each once, in order")
         return cls(
-            id=data["id"],
-            title=data["title"],
-            client=data["client"],
-            severity=int(data["severity"]),
-            playbook=data["playbook"],
-            owner=data["owner"],
-            opened_at=parse_time(data["opened_at"]),
-            stage=Stage(data["stage"]),
-            stage_entered_at=parse_time(data["stage_entered_at"]),
-            checked=frozenset(data.get("checked", ())),
-            resolved_at=parse_time(data["resolved_at"]) if data.get("resolved_at") else None,
-            playbook_digest=data.get("playbook_digest", ""),
-            events=tuple(Event.from_dict(e) for e in data["events"]),
+            id=incident_id,
+            title=read_text(data["title"], "title", MAX_TITLE),
+            client=read_text(data["client"], "client", MAX_CLIENT),
+            severity=read_severity(data["severity"], "severity"),
+            playbook=read_text(data["playbook"], "playbook", MAX_NAME),
+            owner=read_text(data["owner"], "owner", MAX_NAME),
+            opened_at=read_time(data["opened_at"], "opened_at"),
+            stage=stage,
+            stage_entered_at=read_time(data["stage_entered_at"], "stage_entered_at"),
+            checked=frozenset(read_text(item, f"checked[{n}]", MAX_ITEM) for n, item in enumerate(checked)),
+            resolved_at=None if resolved_at is None else read_time(resolved_at, "resolved_at"),
+            playbook_digest=_digest(data.get("playbook_digest", ""), "playbook_digest"),
+            events=tuple(Event.from_dict(event, f"events[{n}]") for n, event in enumerate(events)),
         )
+
+
+# Every field, as to_dict writes them (files older than `checked` and `playbook_digest` are upgraded on open).
+_INCIDENT_FIELDS = frozenset({"id", "title", "client", "severity", "playbook", "owner", "opened_at", "stage",
+                              "stage_entered_at", "checked", "resolved_at", "playbook_digest", "events"})
 
 
 # Canonical spelling only: "INC-" and ASCII digits, no leading zero. Any other spelling

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, Event, EventKind, Incident, ReportPart, Stage, apply,
-                    format_time, is_no_gesture)
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, MAX_CLIENT, MAX_NAME, MAX_TEXT, MAX_TITLE, Event, EventKind,
+                    Incident, ReportPart, Stage, apply, format_time, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 
-MAX_TITLE = 200
-MAX_CLIENT = 100
-MAX_NAME = 100
-MAX_TEXT = 20_000
+__all__ = ["MAX_CLIENT", "MAX_NAME", "MAX_TEXT", "MAX_TITLE"]  # the limits live with the schema, in model.py
 
 
 class RuleError(ValueError):

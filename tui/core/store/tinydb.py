@@ -39,7 +39,8 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..files import keep_backup, make_private_dir, write_atomically
-from ..model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
+from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
+                     id_number, make_id, read_id, read_text, read_time)
 from .base import (
     CACHE_KEY_PATTERN,
     CorruptDataError,
@@ -87,6 +88,8 @@ class _AtomicJSONStorage(Storage):
             data = json.loads(raw)
         except ValueError as error:  # includes UnicodeDecodeError
             raise _corrupt(self.path, f"not JSON: {error}") from error
+        except RecursionError:
+            raise _corrupt(self.path, "nested too deeply") from None
         _check_tables(self.path, data)
         return data
 
@@ -179,11 +182,7 @@ class TinyStore:
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def follow_ups(self) -> list[FollowUp]:
-        try:
-            pending = [FollowUp(doc["id"], doc["title"], doc["client"], parse_time(doc["due"]))
-                       for doc in self._follow_ups.all()]
-        except (KeyError, TypeError, ValueError) as error:
-            raise _corrupt(self._open_path, f"follow-up list: {error}") from error
+        pending = [_follow_up(self._open_path, doc.doc_id, doc) for doc in self._follow_ups.all()]
         return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
@@ -217,13 +216,15 @@ class TinyStore:
         with self._locked():
             self._check_all(self._incidents)
             number = self._next_number({doc.doc_id for doc in self._incidents.all()})
+            if number > MAX_ID_NUMBER:
+                raise StoreError(f"{self._open_path}: every incident number up to {MAX_ID_NUMBER} is taken")
             incident = build(make_id(number))
             _check_id(incident, number)
             # One write holds both the incident and the bumped counter: a failed write or a
             # crash leaves neither, so no id is ever burned or reused.
             storage = self._incidents.storage
             tables = storage.read() or {}
-            tables.setdefault("incidents", {})[str(number)] = incident.to_dict()
+            tables.setdefault("incidents", {})[str(number)] = _storable(incident)
             tables["meta"] = _meta_table(number + 1)
             storage.write(tables)
         return incident
@@ -326,7 +327,7 @@ class TinyStore:
         follow_ups = open_data.setdefault("follow_ups", {})
         by_shard: dict[int, dict[str, dict[str, Any]]] = {}
         for incident in incidents:
-            by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
+            by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = _storable(incident)
         highest = max(incident.number for incident in incidents)
         next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
         meta = open_data.get("meta", {}).get("1")
@@ -352,7 +353,7 @@ class TinyStore:
             if incident.is_resolved:
                 open_docs.pop(key, None)
             else:
-                open_docs[key] = incident.to_dict()
+                open_docs[key] = by_shard[(incident.number - 1) // SHARD_SIZE][key]
             entry = _follow_up_entry(incident)
             if entry is not None:
                 follow_ups[key] = entry
@@ -377,7 +378,7 @@ class TinyStore:
         Copy first, delete second: a crash in between leaves two copies, never none.
         """
         number = incident.number
-        doc = Document(incident.to_dict(), doc_id=number)
+        doc = Document(_storable(incident), doc_id=number)
         shard = self._shard_of(number)
         if incident.is_resolved:
             self._check_all(shard)
@@ -426,7 +427,7 @@ class TinyStore:
         if meta is None:
             return None
         version, next_id = meta.get("schema_version"), meta.get("next_id")
-        if not (_is_int(version) and _is_int(next_id) and next_id >= 1):
+        if not (_is_int(version) and _is_int(next_id) and 1 <= next_id <= MAX_ID_NUMBER + 1):
             raise _corrupt(self._open_path, f"bad meta record {dict(meta)!r}")
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -627,16 +628,54 @@ def _incident(path: Path, doc_id: int, doc: Mapping[str, Any]) -> Incident:
     return incident
 
 
+_FOLLOW_UP_FIELDS = frozenset({"id", "title", "client", "due"})
+
+
+def _follow_up(path: Path, doc_id: int, doc: Mapping[str, Any]) -> FollowUp:
+    where = f"follow-up {doc_id}"
+    try:
+        if doc.keys() != _FOLLOW_UP_FIELDS:
+            raise SchemaError(f"{where}: expected the fields {', '.join(sorted(_FOLLOW_UP_FIELDS))}")
+        follow_up = FollowUp(read_id(doc["id"], f"{where}.id"), read_text(doc["title"], f"{where}.title", MAX_TITLE),
+                             read_text(doc["client"], f"{where}.client", MAX_CLIENT),
+                             read_time(doc["due"], f"{where}.due"))
+        if id_number(follow_up.id) != doc_id:
+            raise SchemaError(f"{where} is stored under id {follow_up.id}")
+    except SchemaError as error:
+        raise _corrupt(path, str(error)) from None
+    return follow_up
+
+
+# The tables each file may hold; anything else is damage, not something to carry along.
+_TABLES = {"open.json": frozenset({"incidents", "meta", "follow_ups"})}
+_SHARD_TABLES = frozenset({"incidents"})
+
+
+def _storable(incident: Incident) -> dict[str, Any]:
+    """The incident as stored, refused if it would not read back: what the store writes, it can read."""
+    doc = incident.to_dict()
+    try:
+        Incident.from_dict(doc)
+    except ValueError as error:
+        raise StoreError(f"refusing to store {incident.id}: {error}") from None
+    return doc
+
+
 def _check_tables(path: Path, data: object) -> None:
-    """The shape TinyDB relies on: {table: {"<int>": {...}}}."""
+    """The shape TinyDB relies on: {table: {"<int>": {...}}}, and a follow-up list that reads."""
     if not isinstance(data, dict):
         raise _corrupt(path, f"expected an object of tables, found {type(data).__name__}")
+    unknown = data.keys() - _TABLES.get(path.name, _SHARD_TABLES)
+    if unknown:
+        raise _corrupt(path, f"unknown table {sorted(unknown)[0]!r}")
     for name, table in data.items():
         if not isinstance(table, dict):
             raise _corrupt(path, f"table {name!r} is {type(table).__name__}, not an object")
         for key, doc in table.items():
-            if not (key.isascii() and key.isdigit()) or not isinstance(doc, dict):
+            if not (key.isascii() and key.isdigit() and key[0] != "0") or not isinstance(doc, dict):
                 raise _corrupt(path, f"table {name!r} has a bad record {key!r}")
+    for key, doc in data.get("follow_ups", {}).items():
+        _follow_up(path, int(key), doc)
 
 
 def _corrupt(path: Path, problem: str) -> CorruptDataError:
