@@ -38,7 +38,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from ..files import keep_backup, make_private_dir, write_atomically
+from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
+from ..playbook import MAX_PLAYBOOK_BYTES
 from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
                      id_number, make_id, read_id, read_text, read_time)
 from .base import (
@@ -52,6 +53,7 @@ from .base import (
 )
 
 SHARD_SIZE = 500
+MAX_DATA_BYTES = 1 << 30  # one file of incidents; beyond this it is not data mend wrote
 _SHARD_NAME = re.compile(r"^(\d{4,})\.json$")
 
 
@@ -77,9 +79,11 @@ class _AtomicJSONStorage(Storage):
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path, MAX_DATA_BYTES)
         except FileNotFoundError:
             return None
+        except NotRegularFileError as error:
+            raise _corrupt(self.path, error.strerror) from None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
         if not raw:
@@ -152,15 +156,22 @@ class TinyStore:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
         open_numbers = {doc.doc_id for doc in self._incidents.all()}  # as in iter_archived
+        cache_dir = self._dir / "cache"
+        # A cache folder that is a link leads out of the data folder: neither written nor pruned.
+        cached = not cache_dir.is_symlink()
         for shard in self._shard_numbers():
-            for number, value in self._derived_shard(shard, key, derive):
+            for number, value in self._derived_shard(shard, key, derive, cached=cached):
                 if number not in open_numbers:
                     yield value
-        _prune_cache(self._dir / "cache", key)
+        if cached:
+            _prune_cache(cache_dir, key)
 
-    def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any]) -> list[tuple[int, Any]]:
+    def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any], *,
+                       cached: bool) -> list[tuple[int, Any]]:
         """(number, derive(incident)) for a shard, by number: kept ones while the shard is unchanged."""
         table = self._shard_table(shard)
+        if not cached:
+            return [(number, derive(incident)) for number, incident in sorted(self._load(table).items())]
         cache = _DerivedCache(self._dir / "cache" / key / f"{shard:04d}.json", key)
         # The token is taken before the read: should a writer replace the shard meanwhile,
         # these values are kept under a version that is gone already, so never used.
@@ -198,7 +209,7 @@ class TinyStore:
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         try:
-            return self._copy_path(name, digest).read_bytes()
+            return read_regular(self._copy_path(name, digest), MAX_PLAYBOOK_BYTES)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -496,6 +507,8 @@ class TinyStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        if self._lock_path.is_symlink():  # filelock opens it with O_TRUNC, which would empty the link's target
+            raise StoreError(f"{self._lock_path} is a symbolic link; remove it (mend makes its own lock file)")
         try:
             # Poll often: a waiter only gets in between another writer's operations.
             self._lock.acquire(poll_interval=0.01)
@@ -513,7 +526,8 @@ class TinyStore:
 
     def _record_holder(self) -> None:
         try:
-            fd = os.open(self._owner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Never through a link: a planted mend.lock.owner -> ~/.bashrc must not be truncated.
+            fd = os.open(self._owner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with open(fd, "w") as file:
                 os.fchmod(fd, 0o600)
                 file.write(f"{os.getpid()} {socket.gethostname()}\n")
@@ -584,7 +598,7 @@ class _DerivedCache:
         if token is None:
             return None
         try:
-            header, _, body = self.path.read_bytes().partition(b"\n")
+            header, _, body = read_regular(self.path, MAX_DATA_BYTES).partition(b"\n")
             if json.loads(header) != self._header(token, body):
                 return None
             return json.loads(body)
@@ -594,6 +608,8 @@ class _DerivedCache:
     def write(self, token: object, derived: list[tuple[int, Any]]) -> None:
         body = json.dumps(derived, separators=(",", ":")).encode()
         header = json.dumps(self._header(token, body)).encode()
+        if self.path.parent.is_symlink():
+            return  # a key folder that is a link leads out of the data folder
         try:
             make_private_dir(self.path.parent.parent)
             make_private_dir(self.path.parent)
