@@ -4,6 +4,7 @@ the id counter raised before anything can sit above it, and a retry that complet
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,17 @@ def test_a_retry_finishes_a_move_a_crash_left_in_both_places(mend: Mend, source:
     assert [i.id for i in again.unchanged] == ["INC-1"]
     assert store.get("INC-1").is_resolved and store.list_open() == []
     assert [i.id for i in store.iter_archived()] == ["INC-1"]
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(data_dir, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"schema_version": 1, "incidents": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = run(data_dir, "import", str(path))
+    assert result.returncode == 2 and "nested too deeply" in result.stderr, result.stderr
+
+
+def test_importing_a_fifo_is_refused_at_once(data_dir, tmp_path):
+    path = tmp_path / "export.json"
+    os.mkfifo(path)
+    result = run(data_dir, "import", str(path))
+    assert result.returncode == 2 and "not a regular file" in result.stderr

@@ -19,17 +19,18 @@ from rich.text import Text
 
 from .core import budget, export, tone
 from .core.clock import Clock, SystemClock
-from .core.model import BOARD_STAGES, ID_PREFIX, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
+from .core.model import BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, Event, Incident, ReportPart, format_time, id_number, make_id, parse_time
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, missing_required
 from .core.service import Mend
 from .core.stats import Filters, compute_stored
-from .core.files import write_new_file
+from .core.files import read_regular, write_new_file
 from .core.store import StoreError, open_store
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
+MAX_IMPORT_BYTES = 1 << 30
 
 
 class UsageError(Exception):
@@ -337,9 +338,11 @@ def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
 def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
     try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+        raw = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1) if args.file == "-" else read_regular(path, MAX_IMPORT_BYTES)
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or error}") from None
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise UsageError(f"{args.file}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split the export")
     try:
         plan = mend.import_incidents(export.from_json(raw))
     except export.BadExportError as error:
@@ -388,9 +391,12 @@ def _local_date(option: str, raw: str | None) -> date | None:
         # fromisoformat alone would also take 20260105 or 2026-W02-1: accept the one format we name.
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise UsageError(f"{option} {raw!r}: expected a date as YYYY-MM-DD, e.g. 2026-03-31") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # no incident is dated there, and the sums would overflow
+        raise UsageError(f"{option} {raw}: expected a year from {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return day
 
 
 def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
@@ -478,8 +484,37 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    MendApp(mend).run()
-    return EXIT_OK
+    app = MendApp(mend)
+    app.run()
+    return board_exit(app, args)
+
+
+def board_exit(app: Any, args: argparse.Namespace) -> int:
+    """Exit code of a board run: non-zero after a crash, with the traceback kept in a file it names."""
+    if not app.return_code:
+        return EXIT_OK
+    error = getattr(app, "_exception", None)  # Textual keeps what stopped the app here
+    if error is not None:
+        print(f"mend: the board stopped after an unexpected error; the traceback is in {_crash_report(args, error)}",
+              file=sys.stderr)
+    return EXIT_UNEXPECTED
+
+
+def _crash_report(args: argparse.Namespace, error: BaseException) -> str:
+    """The traceback in a new private file beside the data (the terminal scrolls it away), named uniquely."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    for folder in (Path(getattr(args, "data", None) or tempfile.gettempdir()), Path(tempfile.gettempdir())):
+        try:
+            fd, name = tempfile.mkstemp(prefix="mend-crash-", suffix=".txt", dir=folder)
+            with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
+                file.write(text)
+            return name
+        except OSError:
+            continue
+    return "(no file could be written: " + one_line(f"{type(error).__name__}: {error}") + ")"
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
@@ -624,9 +659,27 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     return handler(build_mend(args, env, clock), args)
 
 
+def _tolerant_output() -> None:
+    # A terminal or pipe that cannot show a character gets an escape for it, never a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _check_arguments(args: Sequence[str]) -> None:
+    for position, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            # Python smuggles undecodable bytes in as lone surrogates; stored, they would break every export.
+            raise UsageError(f"argument {position} ({one_line(ascii(arg))}) is not valid UTF-8 text") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    _tolerant_output()
     try:
+        _check_arguments(args)
         return run(args, os.environ, SystemClock())
     except (UsageError, RuleError, StoreError, PlaybookError) as error:
         # one_line: a path or an echoed value may hold a newline, and the message is one line.

@@ -235,6 +235,8 @@ def from_json(raw: bytes | str) -> list[Incident]:
         document = json.loads(raw)
     except ValueError as error:
         raise BadExportError(f"not JSON: {error}") from None
+    except RecursionError:
+        raise BadExportError("not a mend export: nested too deeply") from None
     if not isinstance(document, dict) or "incidents" not in document:
         raise BadExportError("not a mend export: expected an object with \"schema_version\" and \"incidents\"")
     version = document.get("schema_version")
