@@ -169,3 +169,46 @@ def test_cli_stats_show_hostile_clients_and_reasons_literally(data_dir):
     for _, shown in HOSTILE.values():
         # In the by-client table, and as a forced move's client and reason (long ones cut with "…").
         assert out.count(shown[:10]) >= 2, shown
+
+
+# -- every screen and notification: markup, links and escape sequences stay inert --------------
+
+HOSTILE = "[/x] [@click=app.quit]x[/] [b]bold \x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J"
+
+
+async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_text(mend: Mend, clock, playbooks):
+    from dataclasses import replace as change
+
+    from tui.core.model import ReportPart
+
+    hostile_book = change(playbooks["service-recovery"], title=HOSTILE, when_to_use=HOSTILE)
+    mend = Mend(mend.store, {**playbooks, "service-recovery": hostile_book}, clock, author="ana")
+    incident = mend.open("Checkout " + HOSTILE, "Acme [/x] Ltd " + HOSTILE, severity=1)
+    mend.note(incident.id, HOSTILE)
+    mend.write_report(incident.id, {ReportPart.WHAT_HAPPENED: (HOSTILE, None)})
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=mend.store._dir)  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+
+        def inert() -> None:
+            assert app.is_running
+            screenshot = app.export_screenshot()
+            assert "\x1b" not in screenshot and "\x07" not in screenshot, type(app.screen).__name__
+
+        app.tick()
+        clock.advance(hours=12)  # past every budget: a breach notification names the client
+        app.tick()
+        await pilot.pause()
+        inert()
+        assert any("Acme [/x] Ltd" in n.message for n in app._notifications)
+        assert all(not n.markup for n in app._notifications)
+        for keys in (["enter"], ["r"], ["n"], ["o"], ["s"], ["question_mark"], ["u"], ["x"]):
+            await pilot.press(*keys)
+            await pilot.pause()
+            inert()
+            await pilot.press("escape")
+            await pilot.pause()
+            inert()
+        app.notify(f"exported to /tmp/{HOSTILE}")  # a path from the file system
+        await pilot.pause()
+        inert()

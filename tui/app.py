@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from textual import events
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.screen import Screen
@@ -26,7 +27,7 @@ from .core.service import Change, Mend
 from .core.stats import compute_stored
 from .core.files import write_new_file
 from .core.store import FollowUp, StoreError
-from .core.text import one_line
+from .core.text import one_line, plain
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen
 from .screens.follow_ups import FollowUpsScreen
@@ -96,6 +97,12 @@ class MendApp(App):
     @property
     def clock(self) -> Clock:
         return self.mend.clock
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text: names, titles and paths in it come from people and
+        files, and as markup `Acme [/x] Ltd` would crash the board and `[@click=...]` run an action."""
+        super().notify(plain(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
     def playbook_for(self, incident: Incident) -> Playbook:
         return self.mend.playbook_for(incident)

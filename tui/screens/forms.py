@@ -21,7 +21,7 @@ from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
 from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item
 from ..core.store import StoreError
-from ..core.text import one_line, short_duration
+from ..core.text import one_line, plain, short_duration
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -216,7 +216,9 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             )
             yield Label("Playbook")
             yield Select(
-                [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
+                # Text, not a markup string: a playbook file's title is data.
+                [(Text(one_line(f"{p.name} · {p.title}")), p.name)
+                 for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
                 value=DEFAULT_PLAYBOOK if DEFAULT_PLAYBOOK in self.playbooks else Select.BLANK,
                 allow_blank=DEFAULT_PLAYBOOK not in self.playbooks, id="playbook",
             )
@@ -235,7 +237,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     def _show_hint(self) -> None:
         chosen = self.query_one("#playbook", Select).value
         playbook = self.playbooks.get(chosen) if isinstance(chosen, str) else None
-        self.query_one("#playbook-hint", Static).update(Text(playbook.when_to_use if playbook else ""))
+        self.query_one("#playbook-hint", Static).update(Text(plain(playbook.when_to_use) if playbook else ""))
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:
