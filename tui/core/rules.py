@@ -21,6 +21,7 @@ class RuleError(ValueError):
 
 
 REPORT_ITEM_PREFIX = "report:"
+GATE_NAMED = 10
 
 
 def is_report_item(item: ChecklistItem) -> bool:
@@ -33,6 +34,8 @@ class GateRefused(RuleError):
         self.incident = incident
         self.missing = missing
         unchecked = [f"{item.id} ({item.text})" for item in missing if not is_report_item(item)]
+        if len(unchecked) > GATE_NAMED:  # a playbook may require thousands: name a few, count the rest
+            unchecked = unchecked[:GATE_NAMED] + [f"and {len(unchecked) - GATE_NAMED} more"]
         unwritten = [ReportPart(item.id.removeprefix(REPORT_ITEM_PREFIX)).label.lower()
                      for item in missing if is_report_item(item)]
         reasons = ([f"unchecked required items: {'; '.join(unchecked)}"] if unchecked else []) + (

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..app import MendApp
 
 
+TIMELINE_PAGE = 200
+
+
 class DetailScreen(Screen):
     COMPONENT_CLASSES = {
         "detail--ok", "detail--warn", "detail--breach", "detail--forced", "detail--done",
@@ -38,6 +41,7 @@ class DetailScreen(Screen):
         Binding("a", "add_note", "Add note"),
         Binding("u", "update", "Client update"),
         Binding("r", "report", "Report-back"),
+        Binding("m", "older", "Older events", show=False),
     ]
 
     app: MendApp
@@ -47,6 +51,7 @@ class DetailScreen(Screen):
         self.incident = incident
         self.playbook = playbook
         self.now = now
+        self._timeline_limit = TIMELINE_PAGE
 
     @property
     def incident_id(self) -> str:
@@ -104,22 +109,33 @@ class DetailScreen(Screen):
         note = self.app.mend.playbook_note(incident)
         self.query_one("#detail-playbook-note", Static).update(Text(f"Note: {note}" if note else ""))
         self.query_one("#detail-playbook-note").display = note is not None
-        self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plan.goal}"))
+        self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plain(plan.goal)}"))
         style = self.get_component_rich_style
         prompts = Text("Say and do now\n", style=style("detail--heading"))
         for prompt in plan.prompts:
-            prompts.append(f"• {prompt}\n")
+            prompts.append(f"• {plain(prompt)}\n")
         self.query_one("#detail-prompts", Static).update(prompts)
         self._show_checklist(plan)
         self._show_report()
         self._show_budgets()
         timeline = Text()
-        for event in incident.events:
+        # The newest events only: an incident with 100,000 notes would otherwise build (and lay out)
+        # every line on each change. m pages back.
+        shown = incident.events[-self._timeline_limit:]
+        hidden = len(incident.events) - len(shown)
+        if hidden:
+            timeline.append(f"… {hidden} earlier events · m shows {min(hidden, TIMELINE_PAGE)} more\n",
+                            style=style("detail--muted"))
+        for event in shown:
             timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
             timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
             timeline.append(plain(event.summary()) + "\n", style=style("detail--forced") if event.forced else "")
         self.query_one("#timeline", Static).update(timeline)
         self.refresh_bindings()
+
+    def action_older(self) -> None:
+        self._timeline_limit += TIMELINE_PAGE
+        self.show(self.incident, self.now)
 
     def _show_times(self) -> None:
         incident = self.incident
@@ -140,14 +156,16 @@ class DetailScreen(Screen):
         checklist = self.query_one("#checklist", OptionList)
         highlighted = checklist.highlighted
         checklist.clear_options()
+        options = []  # added at once: one by one, 10,000 items took seconds
         for item in plan.checklist:
             done = item.id in self.incident.checked
             style = self.get_component_rich_style
             label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
-            label.append(item.text)
+            label.append(plain(item.text))
             if item.required:
                 label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
-            checklist.add_option(Option(label, id=item.id))
+            options.append(Option(label, id=item.id))
+        checklist.add_options(options)
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from rich.style import Style
 from rich.text import Text
@@ -18,7 +18,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
-from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
+from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
 from ..core.rules import MAX_CLIENT, MAX_TITLE, GateRefused, RuleError, is_report_item
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
@@ -37,6 +37,16 @@ def show_error(label: Label, message: str) -> None:
 class GateChoice:
     open_checklist: bool = False
     reason: str | None = None
+
+
+GATE_SHOWN = 12  # a playbook may require thousands of items; the dialog names the first few
+
+
+def _missing_items(items: list[ChecklistItem]) -> Iterator[Static]:
+    for item in items[:GATE_SHOWN]:
+        yield Static(Text(f"  ✗ {one_line(item.text)}"), classes="missing-item")
+    if len(items) > GATE_SHOWN:
+        yield Static(Text(f"  … and {len(items) - GATE_SHOWN} more"), classes="missing-item")
 
 
 class GateScreen(ModalScreen[GateChoice | None]):
@@ -60,12 +70,10 @@ class GateScreen(ModalScreen[GateChoice | None]):
             unwritten = [item for item in self.refused.missing if is_report_item(item)]
             if unchecked:
                 yield Static("These required items are not checked:")
-            for item in unchecked:
-                yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
+            yield from _missing_items(unchecked)
             if unwritten:
                 yield Static("The report-back is not complete (r in the checklist screen writes it):")
-            for item in unwritten:
-                yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
+            yield from _missing_items(unwritten)
             yield Static("Press c to open the checklist, or f to force the move with a reason (it is "
                          "recorded and shown in the summary).", classes="dialog-help")
             yield Input(placeholder="reason for forcing the move", id="reason")
