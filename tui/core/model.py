@@ -8,6 +8,7 @@ back the same incident; the stored copy keeps both so readers need not replay.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import IntEnum, StrEnum
@@ -141,6 +142,9 @@ def _found(value: Any) -> str:
 
 def read_time(value: Any, where: str) -> datetime:
     """A stored time: UTC ISO-8601 to the second, as format_time writes it, between EARLIEST_YEAR and LATEST_YEAR."""
+    if type(value) is str and _TIME.fullmatch(value) and EARLIEST_YEAR <= int(value[:4]) <= LATEST_YEAR:
+        with suppress(ValueError):
+            return datetime.fromisoformat(value)  # the common case, quickly: "Z" reads as timezone.utc
     if not (isinstance(value, str) and _TIME.fullmatch(value)):
         raise SchemaError(f"{where}: expected a time like 2026-01-31T09:00:00Z, found {_found(value)}")
     try:
@@ -177,7 +181,12 @@ def read_text(value: Any, where: str, limit: int, *, empty: bool = False) -> str
 
 def _optional_text(data: Mapping[str, Any], key: str, where: str, limit: int) -> str | None:
     # Absent, never null: to_dict leaves unset fields out, and reading must give back what was written.
-    return read_text(data[key], f"{where}.{key}", limit, empty=True) if key in data else None
+    if key not in data:
+        return None
+    value = data[key]
+    if type(value) is str and len(value) <= limit and value.isascii():
+        return value  # the common case, without the calls: a long timeline has 100,000 of these
+    return read_text(value, f"{where}.{key}", limit, empty=True)
 
 
 def read_severity(value: Any, where: str) -> int:
@@ -264,7 +273,8 @@ class Event:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "event") -> Event:
         """An event as stored; SchemaError names the field when anything is off, down to the last one."""
-        _exact_keys(data, where, _EVENT_REQUIRED, _EVENT_FIELDS)
+        if not (type(data) is dict and _EVENT_REQUIRED <= data.keys() <= _EVENT_FIELDS):
+            _exact_keys(data, where, _EVENT_REQUIRED, _EVENT_FIELDS)
         kind = _EVENT_KINDS.get(data["kind"]) if isinstance(data["kind"], str) else None
         if kind is None:
             raise SchemaError(f"{where}.kind: not an event kind: {_found(data['kind'])}")
@@ -291,7 +301,9 @@ class Event:
         event.__dict__.update(
             kind=kind,
             at=read_time(data["at"], f"{where}.at"),
-            author=read_text(data["author"], f"{where}.author", MAX_NAME),
+            author=author if (type(author := data["author"]) is str and 0 < len(author) <= MAX_NAME
+                              and author.isascii() and not author.isspace())
+            else read_text(author, f"{where}.author", MAX_NAME),
             text=text,
             item=item,
             from_stage=from_stage,
