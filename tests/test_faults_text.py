@@ -173,7 +173,7 @@ def test_cli_stats_show_hostile_clients_and_reasons_literally(data_dir):
 
 # -- every screen and notification: markup, links and escape sequences stay inert --------------
 
-HOSTILE = "[/x] [@click=app.quit]x[/] [b]bold \x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J"
+INERT_PROBE = "[/x] [@click=app.quit]x[/] [b]bold \x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J"
 
 
 async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_text(mend: Mend, clock, playbooks):
@@ -181,11 +181,11 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
 
     from tui.core.model import ReportPart
 
-    hostile_book = change(playbooks["service-recovery"], title=HOSTILE, when_to_use=HOSTILE)
+    hostile_book = change(playbooks["service-recovery"], title=INERT_PROBE, when_to_use=INERT_PROBE)
     mend = Mend(mend.store, {**playbooks, "service-recovery": hostile_book}, clock, author="ana")
-    incident = mend.open("Checkout " + HOSTILE, "Acme [/x] Ltd " + HOSTILE, severity=1)
-    mend.note(incident.id, HOSTILE)
-    mend.write_report(incident.id, {ReportPart.WHAT_HAPPENED: (HOSTILE, None)})
+    incident = mend.open("Checkout " + INERT_PROBE, "Acme [/x] Ltd " + INERT_PROBE, severity=1)
+    mend.note(incident.id, INERT_PROBE)
+    mend.write_report(incident.id, {ReportPart.WHAT_HAPPENED: (INERT_PROBE, None)})
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=mend.store._dir)  # type: ignore[attr-defined]
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -209,6 +209,6 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
             await pilot.press("escape")
             await pilot.pause()
             inert()
-        app.notify(f"exported to /tmp/{HOSTILE}")  # a path from the file system
+        app.notify(f"exported to /tmp/{INERT_PROBE}")  # a path from the file system
         await pilot.pause()
         inert()
