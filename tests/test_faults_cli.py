@@ -5,6 +5,7 @@ Each bad invocation exits 2 with one line on stderr, no traceback, and changes n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -91,3 +92,49 @@ def test_a_held_lock_is_one_line_naming_the_holder_not_a_hang(data_dir):
     assert f"is held by pid {holder.pid}" in line and str(data_dir / "mend.lock") in line
     assert 4 < waited < 30, "it waits a few seconds for the lock, then says so"
     assert ok(data_dir, "note", "INC-1", "after").strip() == "INC-1: note added"
+
+
+# -- arguments, dates and output a terminal cannot take ------------------------------------------
+
+
+def test_a_non_utf8_argument_is_refused_before_anything_is_stored(data_dir):
+    full_env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data_dir)}
+    result = subprocess.run([sys.executable, "-m", "tui", "new", b"caf\xe9", "--client", "Acme"],
+                            capture_output=True, text=True, env=full_env, timeout=60)
+    assert result.returncode == 2 and "argument 2" in result.stderr and "not valid UTF-8" in result.stderr
+    assert run(data_dir, "list").stdout.startswith("No open incidents")
+
+
+@pytest.mark.parametrize("option", ["--since", "--until"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_far_dates_are_refused_with_exit_2(data_dir, option, day):
+    assert run(data_dir, "new", "t", "--client", "c").returncode == 0
+    for command in (["stats", option, day], ["export", option, day]):
+        result = run(data_dir, *command)
+        assert result.returncode == 2 and "expected a year from 1970 to 2999" in result.stderr, result.stderr
+
+
+def test_output_never_crashes_on_a_strict_ascii_stdout(data_dir):
+    assert run(data_dir, "new", "Café ☕ down", "--client", "Zoë").returncode == 0
+    for command in (["list"], ["show", "1"], ["export", "1", "--format", "md"], ["stats"], ["follow-ups"]):
+        result = run(data_dir, *command, env={"PYTHONIOENCODING": "ascii:strict"})
+        assert result.returncode == 0, (command, result.stderr)
+    assert "Caf\\xe9" in run(data_dir, "list", env={"PYTHONIOENCODING": "ascii:strict"}).stdout
+
+
+async def test_the_board_exits_non_zero_after_a_crash_naming_a_file_with_the_traceback(mend, data_dir, capsys):
+    from tui.app import MendApp
+    from tui.cli import board_exit, build_parser
+
+    app = MendApp(mend)
+    with pytest.raises(ZeroDivisionError):
+        async with app.run_test() as pilot:
+            app.call_later(lambda: 1 / 0)
+            await pilot.pause()
+    args = build_parser().parse_args(["--data", str(data_dir), "board"])
+    assert board_exit(app, args) == 1
+    message = capsys.readouterr().err.splitlines()[-1]  # after Textual's own account of the error
+    path = Path(message.rsplit(" ", 1)[-1].strip())
+    assert message.startswith("mend: the board stopped after an unexpected error; the traceback is in ")
+    assert path.parent == data_dir and "ZeroDivisionError" in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -121,6 +121,44 @@ def test_four_processes_mixing_operations_lose_nothing_and_show_no_error(data_di
             assert (kinds[EventKind.STAGE], kinds[EventKind.NOTE]) == (5, 1), incident.id
 
 
+IMPORT_TRIALS = 60
+
+
+@pytest.mark.slow
+def test_imports_racing_notes_and_creates_lose_no_acknowledged_write(data_dir, mend: Mend):
+    """Each import holds INC-1 with one more note and a new incident numbered where the next
+    `new` will land, planned from copies read moments before: a note or a create acknowledged
+    in between must survive it (the import is refused as a whole instead)."""
+    mend.open("shared", "Acme")
+    go, stop = data_dir.parent / "go", data_dir.parent / "stop"
+    importer = worker("importer", data_dir, IMPORT_TRIALS, go)
+    noters = [worker("noter", data_dir, stop, go) for _ in range(2)]
+    for proc in (importer, *noters):
+        assert proc.stderr.readline() == "ready\n", proc.stderr.read()
+    go.touch()
+    imported, import_err = importer.communicate(timeout=TIMEOUT)
+    stop.touch()
+    results = [proc.communicate(timeout=TIMEOUT) for proc in noters]
+    assert importer.returncode == 0 and all(proc.returncode == 0 for proc in noters), \
+        (import_err, [err for _, err in results])
+
+    lines = [line.split() for out in (imported, *(out for out, _ in results)) for line in out.splitlines()]
+    writes = [(op, incident_id, text) for _, op, incident_id, _, text in (line for line in lines if line[0] == "ok")]
+    trials = sum(1 for line in imported.splitlines() if line == "refused") + \
+        sum(1 for op, incident_id, _ in writes if op == "import" and incident_id == "INC-1")
+    assert trials == IMPORT_TRIALS
+
+    store = TinyStore(data_dir)
+    shared_notes = {event.text for event in store.get("INC-1").notes}
+    lost = [write for write in writes if (write[2] not in shared_notes if write[1] == "INC-1"
+                                          else store.get(write[1]).title != write[2])]
+    assert lost == [], f"{len(lost)} acknowledged writes lost"
+    everything = store.list_open() + list(store.iter_archived())
+    assert len({incident.id for incident in everything}) == len(everything)
+    assert sum(op == "note" for op, _, _ in writes) > IMPORT_TRIALS // 2, "the noters never raced the importer"
+    assert any(op == "import" for op, _, _ in writes), "every import was refused, so none raced"
+
+
 def _runs(items):
     previous = object()
     for item in items:

@@ -6,6 +6,7 @@ card needs one, and the limits say so in one line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import replace
@@ -16,8 +17,8 @@ from textual.widgets import Input, Label, Static
 
 from tests.test_board import card_in
 from tui.app import MendApp
-from tui.core.model import make_id
-from tui.core.rules import MAX_TITLE
+from tui.core.model import Role, Side, make_id
+from tui.core.rules import MAX_CLIENT, MAX_TITLE
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
 
@@ -121,11 +122,11 @@ async def test_board_cards_show_hostile_text_literally_on_one_line_each(mend: Me
             assert all(len(line) <= width for line in lines)
 
 
-async def test_board_survives_a_100kb_title_that_bypassed_the_rules(mend: Mend, clock):
-    """An import or a hand edit can store what the rules would refuse: the card still fits."""
+async def test_board_survives_the_longest_title_the_schema_allows(mend: Mend, clock):
+    """Newlines, wide characters and bidi overrides up to the stored limits: the card still fits."""
     incident = mend.open("short", "c")
-    huge = "🔥\n" + "x" * 100_000
-    mend.store.put(replace(incident, title=huge, client="\u202e" * 5000))
+    huge = "🔥\n" + "x" * (MAX_TITLE - 2)
+    mend.store.put(replace(incident, title=huge, client="\u202e" * MAX_CLIENT))
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
@@ -169,3 +170,61 @@ def test_cli_stats_show_hostile_clients_and_reasons_literally(data_dir):
     for _, shown in HOSTILE.values():
         # In the by-client table, and as a forced move's client and reason (long ones cut with "…").
         assert out.count(shown[:10]) >= 2, shown
+
+
+# -- every screen and notification: markup, links and escape sequences stay inert --------------
+
+INERT_PROBE = "[/x] [@click=app.quit]x[/] [b]bold \x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J"
+
+
+async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_text(mend: Mend, clock, playbooks):
+    from dataclasses import replace as change
+
+    from tui.core.model import ReportPart
+
+    hostile_book = change(playbooks["service-recovery"], title=INERT_PROBE, when_to_use=INERT_PROBE)
+    mend = Mend(mend.store, {**playbooks, "service-recovery": hostile_book}, clock, author="ana")
+    incident = mend.open("Checkout " + INERT_PROBE, "Acme [/x] Ltd " + INERT_PROBE, severity=1)
+    mend.note(incident.id, INERT_PROBE)
+    mend.write_report(incident.id, {ReportPart.WHAT_HAPPENED: (INERT_PROBE, None)})
+    # What the team screens show: names, hand-off notes, action items and their owners.
+    mend.assign(incident.id, "ana " + INERT_PROBE, role=Role.LEAD, note=INERT_PROBE)
+    mend.add_action(incident.id, "refund " + INERT_PROBE, owner="bo " + INERT_PROBE, side=Side.OURS)
+    mend.link([incident.id, mend.open("Other", "Beta " + INERT_PROBE).id])
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=mend.store._dir)  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+
+        def inert() -> None:
+            assert app.is_running
+            screenshot = app.export_screenshot()
+            assert "\x1b" not in screenshot and "\x07" not in screenshot, type(app.screen).__name__
+
+        app.tick()
+        clock.advance(hours=12)  # past every budget: a breach notification names the client
+        app.tick()
+        await pilot.pause()
+        inert()
+        assert any("Acme [/x] Ltd" in n.message for n in app._notifications)
+        assert all(not n.markup for n in app._notifications)
+        board = app.screen
+        for keys, screen in ((["enter"], "DetailScreen"), (["r"], "ReportScreen"), (["n"], "NewIncidentScreen"),
+                             (["o"], None), (["s"], "StatsScreen"), (["question_mark"], "HelpScreen"),
+                             (["u"], "UpdateScreen"), (["x"], "ExportChoiceScreen"), (["a"], "AssignScreen"),
+                             (["e"], "EditScreen"), (["L"], "LinkScreen"), (["m"], "MessageScreen"),
+                             (["enter", "i"], "ActionItemScreen"), (["enter", "A"], "AssignScreen"),
+                             (["enter", "m"], "MessageScreen"), (["enter", "x"], "DetailScreen")):
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert screen is None or type(app.screen).__name__ == screen, keys  # o: none due; x in detail: exported, a notification
+            inert()
+            while app.screen is not board:
+                await pilot.press("escape")
+                await pilot.pause()
+                inert()
+        app.notify(f"exported to /tmp/{INERT_PROBE}")  # a path from the file system
+        await asyncio.to_thread(app.hook_failed, f"hook {INERT_PROBE} failed: {INERT_PROBE}")
+        await pilot.pause()
+        inert()
+        assert all(not n.markup for n in app._notifications)
+        assert any(n.title == "Hook failed" and "[@click=app.quit]" in n.message for n in app._notifications)

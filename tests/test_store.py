@@ -74,7 +74,7 @@ def test_create_get_update_list_round_trip(store, data):
 
     changed = store.update("INC-2", note("called the client"))
     assert [e.text for e in changed.notes] == ["called the client"]
-    assert store.get("inc-2") == changed
+    assert store.get("INC-2") == changed
     assert store.list_open() == [first, changed]
     assert TinyStore(data).list_open() == [first, changed]  # it is on disk, not in memory
 
@@ -93,6 +93,9 @@ def test_unknown_ids(store):
         store.update("INC-9", note("x"))
     with pytest.raises(UnknownIncidentError):
         store.get("banana")
+    for spelling in ("inc-1", "INC-01", "INC-\u0661", "INC-0"):  # another spelling never reaches a stored one
+        with pytest.raises(UnknownIncidentError, match="not an incident id"):
+            store.get(spelling)
 
 
 def test_an_exception_in_change_writes_nothing(store, data):

@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.screen import Screen
@@ -130,6 +131,12 @@ class MendApp(App):
     @property
     def clock(self) -> Clock:
         return self.mend.clock
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text: names, titles and paths in it come from people and
+        files, and as markup `Acme [/x] Ltd` would crash the board and `[@click=...]` run an action."""
+        super().notify(plain(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
     def playbook_for(self, incident: Incident) -> Playbook:
         return self.mend.playbook_for(incident)

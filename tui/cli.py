@@ -21,8 +21,8 @@ from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
-from .core.model import (BOARD_STAGES, ActionItem, Event, Incident, ReportPart, Role, Side, format_time, id_number,
-                         make_id, parse_time)
+from .core.model import (BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, ActionItem, Event, Incident, ReportPart,
+                         Role, Side, format_time, id_number, make_id, parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, apology_skipped, is_done, missing_required
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
@@ -30,13 +30,14 @@ from .core.settings import load as load_settings
 from .core.service import Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
-from .core.files import write_new_file
+from .core.files import read_regular, write_new_file
 from .core.store import StoreError, open_store
 from .core.text import did_you_mean, one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
 EXIT_LATE = 1  # mend due: something is over budget or overdue
+MAX_IMPORT_BYTES = 1 << 30
 
 
 class UsageError(Exception):
@@ -89,11 +90,12 @@ def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, s
 
 
 def normalize_id(raw: str) -> str:
-    """Accept INC-7, inc-7 or plain 7."""
+    """Accept INC-7, inc-7 or plain 7 from a person; the result is the one canonical spelling."""
+    typed = raw[len(ID_PREFIX):] if raw[:len(ID_PREFIX)].upper() == ID_PREFIX else raw
     try:
-        return make_id(int(raw)) if raw.isdigit() else make_id(id_number(raw))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+        return make_id(id_number(ID_PREFIX + typed))
+    except ValueError:
+        raise UsageError(f"not an incident id: {one_line(repr(raw))} (expected like {ID_PREFIX}42 or 42)") from None
 
 
 def _severity(raw: str) -> int:
@@ -515,15 +517,15 @@ def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
 def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
     try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+        raw = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1) if args.file == "-" else read_regular(path, MAX_IMPORT_BYTES)
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or error}") from None
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise UsageError(f"{args.file}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split the export")
     try:
-        plan = export.plan_import(export.from_json(raw),
-                                  {incident.id: incident for incident in all_incidents(mend.store)})
+        plan = mend.import_incidents(export.from_json(raw))
     except export.BadExportError as error:
         raise UsageError(f"{args.file}: {error}") from None
-    mend.store.put_many(plan.to_write)
     print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
           + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
     return EXIT_OK
@@ -720,9 +722,12 @@ def _local_date(option: str, raw: str | None) -> date | None:
         # fromisoformat alone would also take 20260105 or 2026-W02-1: accept the one format we name.
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise UsageError(f"{option} {raw!r}: expected a date as YYYY-MM-DD, e.g. 2026-03-31") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # no incident is dated there, and the sums would overflow
+        raise UsageError(f"{option} {raw}: expected a year from {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return day
 
 
 def cmd_stats(mend: Mend, args: argparse.Namespace) -> int:
@@ -815,8 +820,9 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
     sender = messages.sender(args.env)
     hooks = load_hooks(args.settings) if env is not None else ()
     if not hooks:
-        MendApp(mend, settings=args.settings, sender=sender).run()
-        return EXIT_OK
+        app = MendApp(mend, settings=args.settings, sender=sender)
+        app.run()
+        return board_exit(app, args)
     runner = HookRunner(hooks, lambda line: app.hook_failed(line), env=env)
     # A store of its own: the watcher reads it on a worker thread while the board uses its own.
     watcher = Watcher(Mend(open_store(store_target(args, env, args.settings)), mend.playbooks, mend.clock,
@@ -826,7 +832,35 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
         app.run()
     finally:
         runner.close(wait=False)
-    return EXIT_OK
+    return board_exit(app, args)
+
+
+def board_exit(app: Any, args: argparse.Namespace) -> int:
+    """Exit code of a board run: non-zero after a crash, with the traceback kept in a file it names."""
+    if not app.return_code:
+        return EXIT_OK
+    error = getattr(app, "_exception", None)  # Textual keeps what stopped the app here
+    if error is not None:
+        print(f"mend: the board stopped after an unexpected error; the traceback is in {_crash_report(args, error)}",
+              file=sys.stderr)
+    return EXIT_UNEXPECTED
+
+
+def _crash_report(args: argparse.Namespace, error: BaseException) -> str:
+    """The traceback in a new private file beside the data (the terminal scrolls it away), named uniquely."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    for folder in (Path(getattr(args, "data", None) or tempfile.gettempdir()), Path(tempfile.gettempdir())):
+        try:
+            fd, name = tempfile.mkstemp(prefix="mend-crash-", suffix=".txt", dir=folder)
+            with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
+                file.write(text)
+            return name
+        except OSError:
+            continue
+    return "(no file could be written: " + one_line(f"{type(error).__name__}: {error}") + ")"
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> int:
@@ -1169,9 +1203,27 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
     return handler(build_mend(args, env, clock, settings), args)
 
 
+def _tolerant_output() -> None:
+    # A terminal or pipe that cannot show a character gets an escape for it, never a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _check_arguments(args: Sequence[str]) -> None:
+    for position, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            # Python smuggles undecodable bytes in as lone surrogates; stored, they would break every export.
+            raise UsageError(f"argument {position} ({one_line(ascii(arg))}) is not valid UTF-8 text") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    _tolerant_output()
     try:
+        _check_arguments(args)
         return run(args, os.environ, SystemClock())
     except (UsageError, RuleError, StoreError, PlaybookError) as error:
         # one_line: a path or an echoed value may hold a newline, and the message is one line.

@@ -300,6 +300,8 @@ def from_json(raw: bytes | str) -> list[Incident]:
         document = json.loads(raw)
     except ValueError as error:
         raise BadExportError(f"not JSON: {error}") from None
+    except RecursionError:
+        raise BadExportError("not a mend export: nested too deeply") from None
     if not isinstance(document, dict) or "incidents" not in document:
         raise BadExportError("not a mend export: expected an object with \"schema_version\" and \"incidents\"")
     version = document.get("schema_version")
@@ -346,16 +348,18 @@ class ImportPlan:
         return self.new + self.updated
 
 
-def plan_import(incoming: Sequence[Incident], existing: Mapping[str, Incident]) -> ImportPlan:
+def plan_import(incoming: Sequence[Incident], lookup: Callable[[str], Incident | None]) -> ImportPlan:
     """Match incidents by id, so importing the same file twice changes nothing the second time.
 
-    An incident's events only ever grow, so of two copies the one whose events
-    start with the other's is the newer. Copies that differ otherwise were both
-    changed apart; importing would lose one side, so the whole import is refused.
+    `lookup` gives this machine's copy of an incident (run it under the store's lock:
+    see Store.import_incidents). An incident's events only ever grow, so of two copies
+    the one whose events start with the other's is the newer. Copies that differ
+    otherwise were both changed apart; importing would lose one side, so the whole
+    import is refused.
     """
     new, updated, unchanged, kept_newer, diverged = [], [], [], [], []
     for incident in incoming:
-        here = existing.get(incident.id)
+        here = lookup(incident.id)
         if here is None:
             new.append(incident)
         elif here.events == incident.events:

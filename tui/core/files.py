@@ -8,11 +8,41 @@ and the folder is synced, so a crash leaves the old file or the new one, never h
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from contextlib import suppress
 from pathlib import Path
 
 from .store.base import StoreError
+
+
+class NotRegularFileError(OSError):
+    """A path that is not a plain file of a sane size (a FIFO, a device, a huge file): never read."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    Opened without blocking (a FIFO would wait for a writer forever) and checked on the open
+    descriptor (a /dev/zero behind a symlink would never end), so nothing can hang or fill memory.
+    Raises FileNotFoundError, NotRegularFileError or another OSError.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFileError(0, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise NotRegularFileError(0, f"larger than {limit // 2**20} MiB", str(path))
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > limit:  # grew while we read
+                raise NotRegularFileError(0, f"larger than {limit // 2**20} MiB", str(path))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def make_private_dir(path: Path) -> None:

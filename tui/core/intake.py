@@ -21,15 +21,12 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .model import format_time
+from .model import EARLIEST_YEAR, LATEST_YEAR, MAX_KEY, MAX_LABELS, MAX_VALUE, format_time
 from .rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
 
 MAX_BODY = 1024 * 1024  # Alertmanager's own default group limit keeps real bodies far below this
 MAX_DEPTH = 6  # body > alerts > alert > labels/values > value: deeper is not a webhook body
 MAX_ALERTS = 1000
-MAX_LABELS = 64
-MAX_KEY = 256
-MAX_VALUE = 8192
 
 FIRING, RESOLVED = "firing", "resolved"
 ALERTMANAGER, GRAFANA = "alertmanager", "grafana"
@@ -217,7 +214,10 @@ def _time(value: Any, where: str) -> datetime | None:
         moment = datetime.fromisoformat(f"{day}T{clock}.{micros}{'+00:00' if offset in 'Zz' else offset}")
     except ValueError:
         raise IntakeError(f"{where}: not a real time: {value[:40]!r}") from None
-    return moment.astimezone(timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:  # the stored schema's years: it would not read back
+        raise IntakeError(f"{where}: {value[:40]!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return moment
 
 
 def _type(value: Any) -> str:

@@ -20,11 +20,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
+from .files import read_regular
 from .model import BOARD_STAGES, Stage
 from .satisfied import PREDICATES
 from .settings import Paths
 
 DEFAULT_PLAYBOOK = "service-recovery"
+# Bounds that keep every date sum in range and every file small: a budget of a year is already absurd.
+MAX_MINUTES = 365 * 24 * 60
+MAX_FOLLOW_UP_DAYS = 365
+MAX_PLAYBOOK_BYTES = 1 << 20
 SCHEMA = 1
 SEVERITIES = (1, 2, 3, 4)
 
@@ -217,7 +222,7 @@ class _Reader:
 
     def read(self, source: str) -> Playbook | None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path, MAX_PLAYBOOK_BYTES)
         except OSError as error:
             self.problem("(file)", f"cannot read the file: {error.strerror or error}")
             return None
@@ -232,6 +237,9 @@ class _Reader:
             return None
         try:
             data = tomllib.loads(text)
+        except RecursionError:
+            self.problem("(file)", "not a playbook: nested too deeply")
+            return None
         except tomllib.TOMLDecodeError as error:
             match = _TOML_WHERE.match(str(error))
             what, where = (match.group(1), match.group(2)) if match else (str(error), "")
@@ -250,7 +258,7 @@ class _Reader:
         title = self.text(data, "title", "")
         when_to_use = self.text(data, "when_to_use", "")
         severities = self.severities(data)
-        follow_up_days = self.integer(data, "follow_up_days", "", minimum=0)
+        follow_up_days = self.integer(data, "follow_up_days", "", minimum=0, maximum=MAX_FOLLOW_UP_DAYS)
         cadence = self.by_severity(data, "update_cadence_minutes", "")
         stages = self.stages(data)
         tone = self.tone(data)
@@ -431,7 +439,7 @@ class _Reader:
             if str(severity) not in value:
                 self.problem(_join(key, str(severity)), "missing; every severity from 1 to 4 needs minutes")
                 continue
-            amount = self.integer(value, str(severity), key, minimum=1, unit="minutes")
+            amount = self.integer(value, str(severity), key, minimum=1, maximum=MAX_MINUTES, unit="minutes")
             if amount is not None:
                 minutes[severity] = amount
         return MappingProxyType(minutes)
@@ -462,7 +470,8 @@ class _Reader:
             return None
         return value
 
-    def integer(self, data: dict[str, Any], name: str, prefix: str, *, minimum: int, unit: str = "") -> int | None:
+    def integer(self, data: dict[str, Any], name: str, prefix: str, *, minimum: int, maximum: int = 1000,
+                unit: str = "") -> int | None:
         key = _join(prefix, name)
         value = data.get(name)
         wanted = f"a whole number of {unit}" if unit else "a whole number"
@@ -474,6 +483,9 @@ class _Reader:
             return None
         if value < minimum:
             self.problem(key, f"must be {minimum} or more, not {value}")
+            return None
+        if value > maximum:
+            self.problem(key, f"must be {maximum} or less, not {value}")
             return None
         return value
 

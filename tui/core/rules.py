@@ -10,18 +10,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, ReportPart, Role, Side, Stage,
-                    apply, format_time, id_number, is_no_gesture)
+from .model import (BOARD_STAGES, FOLLOW_UP_DUE, MAX_CLIENT, MAX_LINKS, MAX_NAME, MAX_TEXT, MAX_TITLE, PROMISED,
+                    Event, EventKind, Incident, ReportPart, Role, Side, Stage, apply, format_time, id_number,
+                    is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 from .promise import promised
 from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
 from .text import did_you_mean
 from .tone import has_apology
 
-MAX_TITLE = 200
-MAX_CLIENT = 100
-MAX_NAME = 100
-MAX_TEXT = 20_000
+__all__ = ["MAX_CLIENT", "MAX_NAME", "MAX_TEXT", "MAX_TITLE"]  # the limits live with the schema, in model.py
 
 
 class RuleError(ValueError):
@@ -29,6 +27,7 @@ class RuleError(ValueError):
 
 
 REPORT_ITEM_PREFIX = "report:"
+GATE_NAMED = 10
 
 
 def is_report_item(item: ChecklistItem) -> bool:
@@ -41,6 +40,8 @@ class GateRefused(RuleError):
         self.incident = incident
         self.missing = missing
         unchecked = [f"{item.id} ({item.text})" for item in missing if not is_report_item(item)]
+        if len(unchecked) > GATE_NAMED:  # a playbook may require thousands: name a few, count the rest
+            unchecked = unchecked[:GATE_NAMED] + [f"and {len(unchecked) - GATE_NAMED} more"]
         unwritten = [ReportPart(item.id.removeprefix(REPORT_ITEM_PREFIX)).label.lower()
                      for item in missing if is_report_item(item)]
         reasons = ([f"unchecked required items: {'; '.join(unchecked)}"] if unchecked else []) + (
@@ -404,4 +405,6 @@ def link(incident: Incident, others: list[str], *, now: datetime, author: str) -
     new = sorted(set(others) - set(incident.links), key=id_number)
     if not new:
         return incident
+    if len(incident.links) + len(new) > MAX_LINKS:
+        raise RuleError(f"{incident.id} would have more than {MAX_LINKS} links")
     return apply(incident, Event(kind=EventKind.LINKED, at=now, author=author, details={"ids": new}))

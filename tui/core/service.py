@@ -10,10 +10,11 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from . import rules
 from .clock import Clock
+from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import EventKind, Incident, ReportPart, Role, Side
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
@@ -232,6 +233,20 @@ class Mend:
 
     def follow_ups(self) -> list[FollowUp]:
         return self.store.follow_ups()
+
+    def import_incidents(self, incoming: Sequence[Incident]) -> ImportPlan:
+        """Add or bring up to date incidents from an export, planned and written under one lock.
+
+        Raises BadExportError (nothing written) when an incident was changed both here and in the export.
+        """
+        plans: list[ImportPlan] = []
+
+        def plan(lookup: Callable[[str], Incident | None]) -> Sequence[Incident]:
+            plans.append(plan_import(incoming, lookup))
+            return plans[-1].to_write
+
+        self.store.import_incidents(plan)
+        return plans[-1]
 
     def intake(self, notification: Notification, mapping: IntakeRules) -> IntakeResult:
         """Open an incident for each new alert; note a resolve or a new firing on the one it opened.

@@ -34,6 +34,9 @@ def resolved_message(incident: Incident) -> str:
     return f"{incident.id} resolved{booked}"
 
 
+TIMELINE_PAGE = 200
+
+
 class DetailScreen(Screen):
     COMPONENT_CLASSES = {
         "detail--ok", "detail--warn", "detail--breach", "detail--forced", "detail--done",
@@ -63,6 +66,8 @@ class DetailScreen(Screen):
                 tooltip="Scroll the timeline to older events"),
         Binding("pageup", "scroll_timeline(-1)", "Newer", show=False, priority=True, id="detail.timeline_newer",
                 tooltip="Scroll the timeline to newer events"),
+        Binding("o", "older", "Older events", show=False, id="detail.older",
+                tooltip="Show earlier events of a long timeline"),
     ]
 
     app: MendApp
@@ -72,6 +77,7 @@ class DetailScreen(Screen):
         self.incident = incident
         self.playbook = playbook
         self.now = now
+        self._timeline_limit = TIMELINE_PAGE
 
     @property
     def incident_id(self) -> str:
@@ -138,23 +144,34 @@ class DetailScreen(Screen):
         note = self.app.mend.playbook_note(incident)
         self.query_one("#detail-playbook-note", Static).update(Text(f"Note: {note}" if note else ""))
         self.query_one("#detail-playbook-note").display = note is not None
-        self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plan.goal}"))
+        self.query_one("#detail-goal", Static).update(Text(f"{incident.stage.label}: {plain(plan.goal)}"))
         style = self.get_component_rich_style
         prompts = Text("Say and do now\n", style=style("detail--heading"))
         for prompt in plan.prompts:
-            prompts.append(f"• {prompt}\n")
+            prompts.append(f"• {plain(prompt)}\n")
         self.query_one("#detail-prompts", Static).update(prompts)
         self._show_checklist(plan)
         self._show_actions()
         self._show_report()
         self._show_budgets()
         timeline = Text()
-        for event in reversed(incident.events):  # the newest note is what the person came to read
+        # The newest events only: an incident with 100,000 notes would otherwise build (and lay out)
+        # every line on each change. o pages back.
+        shown = incident.events[-self._timeline_limit:]
+        hidden = len(incident.events) - len(shown)
+        for event in reversed(shown):  # the newest note is what the person came to read
             timeline.append(f"{event.at.astimezone():%d %b %H:%M} ", style=style("detail--muted"))
             timeline.append(f"{plain(event.author)}  ", style=style("detail--heading"))
             timeline.append(plain(event.summary()) + "\n", style=style("detail--forced") if event.forced else "")
+        if hidden:
+            timeline.append(f"… {hidden} earlier events · o shows {min(hidden, TIMELINE_PAGE)} more\n",
+                            style=style("detail--muted"))
         self.query_one("#timeline", Static).update(timeline)
         self.refresh_bindings()
+
+    def action_older(self) -> None:
+        self._timeline_limit += TIMELINE_PAGE
+        self.show(self.incident, self.now)
 
     def _show_times(self) -> None:
         incident = self.incident
@@ -179,16 +196,18 @@ class DetailScreen(Screen):
         checklist = self.query_one("#checklist", OptionList)
         highlighted = checklist.highlighted
         checklist.clear_options()
+        options = []  # added at once: one by one, 10,000 items took seconds
         for item in plan.checklist:
             done = is_done(self.incident, item)
             style = self.get_component_rich_style
             label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
-            label.append(item.text)
+            label.append(plain(item.text))
             if item.required:
                 label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
             if done and item.id not in self.incident.checked:
                 label.append(" · on record", style=style("detail--muted"))
-            checklist.add_option(Option(label, id=item.id))
+            options.append(Option(label, id=item.id))
+        checklist.add_options(options)
         if plan.checklist:
             checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from rich.style import Style
 from rich.text import Text
@@ -18,7 +18,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
-from ..core.playbook import DEFAULT_PLAYBOOK, Playbook
+from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
 from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
@@ -40,6 +40,16 @@ APOLOGY_SKIP_WORDS = 4  # "client said skip" is not a reason to leave out "I am 
 class GateChoice:
     open_checklist: bool = False
     reason: str | None = None
+
+
+GATE_SHOWN = 12  # a playbook may require thousands of items; the dialog names the first few
+
+
+def _missing_items(items: list[ChecklistItem]) -> Iterator[Static]:
+    for item in items[:GATE_SHOWN]:
+        yield Static(Text(f"  ✗ {one_line(item.text)}"), classes="missing-item")
+    if len(items) > GATE_SHOWN:
+        yield Static(Text(f"  … and {len(items) - GATE_SHOWN} more"), classes="missing-item")
 
 
 class GateScreen(ModalScreen[GateChoice | None]):
@@ -65,12 +75,10 @@ class GateScreen(ModalScreen[GateChoice | None]):
             unwritten = [item for item in self.refused.missing if is_report_item(item)]
             if unchecked:
                 yield Static("These required items are not checked:")
-            for item in unchecked:
-                yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
+            yield from _missing_items(unchecked)
             if unwritten:
                 yield Static("The report-back is not complete (r in the checklist screen writes it):")
-            for item in unwritten:
-                yield Static(Text(f"  ✗ {item.text}"), classes="missing-item")
+            yield from _missing_items(unwritten)
             yield Static("Press c to open the checklist, or f to force the move with a reason (it is "
                          "recorded and shown in the summary).", classes="dialog-help")
             yield Input(placeholder="reason for forcing the move", id="reason")
@@ -271,7 +279,9 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             yield Label("", id="owner-error", classes="error")
             yield Label("Playbook")
             yield Select(
-                [(f"{p.name} · {p.title}", p.name) for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
+                # Text, not a markup string: a playbook file's title is data.
+                [(Text(one_line(f"{p.name} · {p.title}")), p.name)
+                 for p in sorted(self.playbooks.values(), key=lambda p: p.name)],
                 value=self.default if self.default in self.playbooks else Select.BLANK,
                 allow_blank=self.default not in self.playbooks, id="playbook",
             )
@@ -302,7 +312,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     def _show_hint(self) -> None:
         chosen = self.query_one("#playbook", Select).value
         playbook = self.playbooks.get(chosen) if isinstance(chosen, str) else None
-        self.query_one("#playbook-hint", Static).update(Text(playbook.when_to_use if playbook else ""))
+        self.query_one("#playbook-hint", Static).update(Text(plain(playbook.when_to_use) if playbook else ""))
 
     @on(Input.Submitted)
     def _next_field(self, event: Input.Submitted) -> None:

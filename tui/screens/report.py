@@ -20,7 +20,7 @@ from ..core import tone
 from ..core.model import NO_GESTURE, Incident, ReportPart, is_no_gesture
 from ..core.rules import RuleError
 from ..core.store import StoreError
-from ..core.text import one_line
+from ..core.text import one_line, plain
 from .forms import show_error
 
 if TYPE_CHECKING:
@@ -58,13 +58,16 @@ class ReportScreen(ModalScreen[None]):
                 for part in _WRITTEN:
                     entry = report.get(part)
                     yield Label(f"{part.label} · {_HINTS[part]}", classes="report-label")
-                    yield TextArea(entry.text if entry else "", id=f"report-{part.value}", classes="report-text")
+                    # plain(): a TextArea draws characters as they are, so a stored escape sequence would
+                    # reach the terminal (set the clipboard or the window title, clear the screen).
+                    yield TextArea(plain(entry.text) if entry else "", id=f"report-{part.value}",
+                                   classes="report-text")
                     yield Static(id=f"tone-{part.value}", classes="report-tone")
                 gesture = report.get(ReportPart.GESTURE)
                 yield Label(f"{ReportPart.GESTURE.label} · {_HINTS[ReportPart.GESTURE]}", classes="report-label")
-                yield Input(gesture.text if gesture else "", id="report-gesture",
+                yield Input(one_line(gesture.text) if gesture else "", id="report-gesture",
                             placeholder="e.g. a credit for the month, or none")
-                yield Input((gesture.reason or "") if gesture else "", id="report-reason",
+                yield Input(one_line(gesture.reason or "") if gesture else "", id="report-reason",
                             placeholder="why no gesture fits this harm")
             yield Label("", id="report-error", classes="error")
         yield Footer()

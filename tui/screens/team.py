@@ -114,9 +114,10 @@ class EditScreen(_TeamDialog):
             yield Select([("1 · critical", 1), ("2 · high", 2), ("3 · medium", 3), ("4 · low", 4)],
                          value=incident.severity, allow_blank=False, id="severity")
             yield Label("Title")
-            yield Input(incident.title, id="title")
+            # As shown (one line, controls as symbols): an Input would draw a stored escape sequence.
+            yield Input(one_line(incident.title), id="title")
             yield Label("Client")
-            yield Input(incident.client, id="client")
+            yield Input(one_line(incident.client), id="client")
             yield Label("", id="team-error", classes="error")
         yield Footer()
 
@@ -133,10 +134,13 @@ class EditScreen(_TeamDialog):
             return
         severity = int(self.query_one("#severity", Select).value)  # type: ignore[arg-type]
         incident = self.incident
-        if (severity, title.strip(), client.strip()) == (incident.severity, incident.title, incident.client):
+        if (severity, title, client) == (incident.severity, one_line(incident.title), one_line(incident.client)):
             self.dismiss(None)  # nothing changed: nothing to record
             return
-        self._run(lambda: self.app.mend.edit(incident.id, severity=severity, title=title, client=client))
+        # A field left as shown keeps its stored words: only what the person retyped is an edit.
+        self._run(lambda: self.app.mend.edit(
+            incident.id, severity=severity, title=None if title == one_line(incident.title) else title,
+            client=None if client == one_line(incident.client) else client))
 
 
 def parse_ids(text: str) -> list[str]:
@@ -155,8 +159,8 @@ class LinkScreen(_TeamDialog):
         with Vertical(classes="dialog", id="link"):
             yield self._title("Link incidents")
             linked = ", ".join(self.incident.links) or "none yet"
-            yield Static(f"Linked now: {linked}. One outage, many clients: link their incidents, and a client "
-                         "update can be logged on all of them at once.", classes="dialog-help")
+            yield Static(Text(f"Linked now: {linked}. One outage, many clients: link their incidents, and a client "
+                              "update can be logged on all of them at once."), classes="dialog-help")
             yield Label("Link to (ids, e.g. INC-2 INC-5)")
             yield Input(placeholder="INC-2 INC-5", id="ids")
             yield Label("", id="team-error", classes="error")

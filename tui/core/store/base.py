@@ -46,6 +46,10 @@ class FollowUp:
     due: datetime
 
 
+Lookup = Callable[[str], "Incident | None"]
+ImportPlanner = Callable[[Lookup], Sequence[Incident]]
+
+
 class Store(Protocol):
     """What the service sees: every backend implements this, and the contract tests check it."""
 
@@ -81,6 +85,17 @@ class Store(Protocol):
 
     def put_many(self, incidents: Sequence[Incident]) -> None:
         """Store many incidents as given (an import), with a few whole-file writes instead of one per incident."""
+        ...
+
+    def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
+        """Run plan(lookup) and store what it returns, all under one lock: an import as one transaction.
+
+        lookup(id) gives the freshest stored copy of an incident, open or archived, or None.
+        The incidents plan returns are stored as put_many stores them, the next-id counter
+        raised above every one of them first (or in the same write), so no crash can lead
+        to a reused id. An exception from plan writes nothing; running the same import
+        again after any interruption completes it. Returns what plan returned.
+        """
         ...
 
     def put(self, incident: Incident) -> None:

@@ -40,12 +40,15 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from ..files import keep_backup, make_private_dir, write_atomically
-from ..model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
+from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
+from ..playbook import MAX_PLAYBOOK_BYTES
+from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
+                     id_number, make_id, read_id, read_text, read_time)
 from .base import (
     CACHE_KEY_PATTERN,
     CorruptDataError,
     FollowUp,
+    ImportPlanner,
     LockTimeoutError,
     StoreError,
     MARK_DAYS,
@@ -53,6 +56,7 @@ from .base import (
 )
 
 SHARD_SIZE = 500
+MAX_DATA_BYTES = 1 << 30  # one file of incidents; beyond this it is not data mend wrote
 _SHARD_NAME = re.compile(r"^(\d{4,})\.json$")
 
 
@@ -78,9 +82,11 @@ class _AtomicJSONStorage(Storage):
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path, MAX_DATA_BYTES)
         except FileNotFoundError:
             return None
+        except NotRegularFileError as error:
+            raise _corrupt(self.path, error.strerror) from None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
         if not raw:
@@ -89,6 +95,8 @@ class _AtomicJSONStorage(Storage):
             data = json.loads(raw)
         except ValueError as error:  # includes UnicodeDecodeError
             raise _corrupt(self.path, f"not JSON: {error}") from error
+        except RecursionError:
+            raise _corrupt(self.path, "nested too deeply") from None
         _check_tables(self.path, data)
         return data
 
@@ -152,15 +160,22 @@ class TinyStore:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
         open_numbers = {doc.doc_id for doc in self._incidents.all()}  # as in iter_archived
+        cache_dir = self._dir / "cache"
+        # A cache folder that is a link leads out of the data folder: neither written nor pruned.
+        cached = not cache_dir.is_symlink()
         for shard in self._shard_numbers():
-            for number, value in self._derived_shard(shard, key, derive):
+            for number, value in self._derived_shard(shard, key, derive, cached=cached):
                 if number not in open_numbers:
                     yield value
-        _prune_cache(self._dir / "cache", key)
+        if cached:
+            _prune_cache(cache_dir, key)
 
-    def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any]) -> list[tuple[int, Any]]:
+    def _derived_shard(self, shard: int, key: str, derive: Callable[[Incident], Any], *,
+                       cached: bool) -> list[tuple[int, Any]]:
         """(number, derive(incident)) for a shard, by number: kept ones while the shard is unchanged."""
         table = self._shard_table(shard)
+        if not cached:
+            return [(number, derive(incident)) for number, incident in sorted(self._load(table).items())]
         cache = _DerivedCache(self._dir / "cache" / key / f"{shard:04d}.json", key)
         # The token is taken before the read: should a writer replace the shard meanwhile,
         # these values are kept under a version that is gone already, so never used.
@@ -182,11 +197,7 @@ class TinyStore:
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def follow_ups(self) -> list[FollowUp]:
-        try:
-            pending = [FollowUp(doc["id"], doc["title"], doc["client"], parse_time(doc["due"]))
-                       for doc in self._follow_ups.all()]
-        except (KeyError, TypeError, ValueError) as error:
-            raise _corrupt(self._open_path, f"follow-up list: {error}") from error
+        pending = [_follow_up(self._open_path, doc.doc_id, doc) for doc in self._follow_ups.all()]
         return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
@@ -202,7 +213,7 @@ class TinyStore:
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         try:
-            return self._copy_path(name, digest).read_bytes()
+            return read_regular(self._copy_path(name, digest), MAX_PLAYBOOK_BYTES)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -251,13 +262,15 @@ class TinyStore:
         with self._locked():
             self._check_all(self._incidents)
             number = self._next_number({doc.doc_id for doc in self._incidents.all()})
+            if number > MAX_ID_NUMBER:
+                raise StoreError(f"{self._open_path}: every incident number up to {MAX_ID_NUMBER} is taken")
             incident = build(make_id(number))
             _check_id(incident, number)
             # One write holds both the incident and the bumped counter: a failed write or a
             # crash leaves neither, so no id is ever burned or reused.
             storage = self._incidents.storage
             tables = storage.read() or {}
-            tables.setdefault("incidents", {})[str(number)] = incident.to_dict()
+            tables.setdefault("incidents", {})[str(number)] = _storable(incident)
             tables["meta"] = _meta_table(number + 1)
             storage.write(tables)
         return incident
@@ -297,48 +310,52 @@ class TinyStore:
             return
         with self._locked():
             self._check_all(self._incidents)
+            self._put_many(incidents)
+
+    def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
+        with self._locked():
+            self._check_all(self._incidents)
             open_data = self._incidents.storage.read() or {}
-            open_docs = open_data.setdefault("incidents", {})
-            follow_ups = open_data.setdefault("follow_ups", {})
-            by_shard: dict[int, dict[str, dict[str, Any]]] = {}
-            for incident in incidents:
-                by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = incident.to_dict()
-            # Copy first, delete second, as in _write: a crash leaves two copies, never none.
-            # 1. Resolved incidents into their shards.
-            shards = {number: self._shard_table(number) for number in by_shard}
-            shard_data = {}
-            for number, table in shards.items():
-                self._check_all(table)
-                shard_data[number] = table.storage.read() or {}
-                rows = shard_data[number].setdefault("incidents", {})
-                resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
-                if resolved:
-                    rows.update(resolved)
-                    table.storage.write(shard_data[number])
-            # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
-            for incident in incidents:
-                key = str(incident.number)
-                if incident.is_resolved:
-                    open_docs.pop(key, None)
-                else:
-                    open_docs[key] = incident.to_dict()
-                entry = _follow_up_entry(incident)
-                if entry is not None:
-                    follow_ups[key] = entry
-                else:
-                    follow_ups.pop(key, None)
-            highest = max(incident.number for incident in incidents)
-            next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
-            open_data["meta"] = _meta_table(next_id)
-            self._incidents.storage.write(open_data)
-            # 3. Open ones out of the archive.
-            for number, table in shards.items():
-                rows = shard_data[number]["incidents"]
-                stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
-                if stale:
-                    for key in stale:
-                        del rows[key]
-                    table.storage.write(shard_data[number])
+            open_docs = open_data.get("incidents", {})
+            shard_docs: dict[int, dict[str, Any]] = {}
+            found: dict[int, Incident] = {}
+            split: set[int] = set()
+
+            def lookup(incident_id: str) -> Incident | None:
+                number = id_number(incident_id)
+                if number in found:
+                    return found[number]
+                shard = (number - 1) // SHARD_SIZE
+                if shard not in shard_docs:  # each file read once: an import may look up thousands
+                    table = self._shard_table(shard)
+                    self._check_all(table)
+                    shard_docs[shard] = (table.storage.read() or {}).get("incidents", {})
+                copies = [_incident(path, number, docs[str(number)])
+                          for path, docs in ((self._open_path, open_docs),
+                                             (self._archive_dir / f"{shard:04d}.json", shard_docs[shard]))
+                          if str(number) in docs]
+                if not copies:
+                    return None
+                if len(copies) == 2:
+                    # A move cut short by a crash left a copy in both places; events only grow,
+                    # so the longer record is the fresher one.
+                    split.add(number)
+                found[number] = max(copies, key=lambda copy: len(copy.events))
+                return found[number]
+
+            planned = list(plan(lookup))
+            numbers = {incident.number for incident in planned}
+            if len(numbers) != len(planned):
+                raise ValueError("an import plan names an incident twice")
+            # What an interrupted earlier run left half-done: both copies of a move, or a
+            # follow-up list that missed an incident already written. Writing the fresher
+            # copy again completes it.
+            follow_ups = open_data.get("follow_ups", {})
+            repairs = [incident for number, incident in found.items() if number not in numbers and (
+                number in split or follow_ups.get(str(number)) != _follow_up_entry(incident))]
+            if planned or repairs:
+                self._put_many(planned + repairs)
+        return planned
 
     def close(self) -> None:
         self._db.close()
@@ -348,6 +365,57 @@ class TinyStore:
 
     # -- internals -------------------------------------------------------------------
 
+    def _put_many(self, incidents: Sequence[Incident]) -> None:
+        """put_many's writes; the caller holds the lock and has checked open.json."""
+        storage = self._incidents.storage
+        open_data = storage.read() or {}
+        open_docs = open_data.setdefault("incidents", {})
+        follow_ups = open_data.setdefault("follow_ups", {})
+        by_shard: dict[int, dict[str, dict[str, Any]]] = {}
+        for incident in incidents:
+            by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = _storable(incident)
+        highest = max(incident.number for incident in incidents)
+        next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
+        meta = open_data.get("meta", {}).get("1")
+        if any(incident.is_resolved for incident in incidents) and (meta or {}).get("next_id") != next_id:
+            # 0. The counter first, on its own: an archived incident must never sit above it,
+            # or a crash before step 2 would let the next `new` take its number.
+            storage.write({**open_data, "meta": _meta_table(next_id)})
+        # Copy first, delete second, as in _write: a crash leaves two copies, never none.
+        # 1. Resolved incidents into their shards.
+        shards = {number: self._shard_table(number) for number in by_shard}
+        shard_data = {}
+        for number, table in shards.items():
+            self._check_all(table)
+            shard_data[number] = table.storage.read() or {}
+            rows = shard_data[number].setdefault("incidents", {})
+            resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
+            if resolved:
+                rows.update(resolved)
+                table.storage.write(shard_data[number])
+        # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
+        for incident in incidents:
+            key = str(incident.number)
+            if incident.is_resolved:
+                open_docs.pop(key, None)
+            else:
+                open_docs[key] = by_shard[(incident.number - 1) // SHARD_SIZE][key]
+            entry = _follow_up_entry(incident)
+            if entry is not None:
+                follow_ups[key] = entry
+            else:
+                follow_ups.pop(key, None)
+        open_data["meta"] = _meta_table(next_id)
+        storage.write(open_data)
+        # 3. Open ones out of the archive.
+        for number, table in shards.items():
+            rows = shard_data[number]["incidents"]
+            stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
+            if stale:
+                for key in stale:
+                    del rows[key]
+                table.storage.write(shard_data[number])
+
     def _write(self, incident: Incident, *, in_open: bool, in_archive: bool | None) -> None:
         """Store `incident` where it belongs and drop the copy it moved from.
 
@@ -356,7 +424,7 @@ class TinyStore:
         Copy first, delete second: a crash in between leaves two copies, never none.
         """
         number = incident.number
-        doc = Document(incident.to_dict(), doc_id=number)
+        doc = Document(_storable(incident), doc_id=number)
         shard = self._shard_of(number)
         if incident.is_resolved:
             self._check_all(shard)
@@ -405,7 +473,7 @@ class TinyStore:
         if meta is None:
             return None
         version, next_id = meta.get("schema_version"), meta.get("next_id")
-        if not (_is_int(version) and _is_int(next_id) and next_id >= 1):
+        if not (_is_int(version) and _is_int(next_id) and 1 <= next_id <= MAX_ID_NUMBER + 1):
             raise _corrupt(self._open_path, f"bad meta record {dict(meta)!r}")
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -474,6 +542,8 @@ class TinyStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        if self._lock_path.is_symlink():  # filelock opens it with O_TRUNC, which would empty the link's target
+            raise StoreError(f"{self._lock_path} is a symbolic link; remove it (mend makes its own lock file)")
         try:
             # Poll often: a waiter only gets in between another writer's operations.
             self._lock.acquire(poll_interval=0.01)
@@ -491,7 +561,8 @@ class TinyStore:
 
     def _record_holder(self) -> None:
         try:
-            fd = os.open(self._owner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Never through a link: a planted mend.lock.owner -> ~/.bashrc must not be truncated.
+            fd = os.open(self._owner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with open(fd, "w") as file:
                 os.fchmod(fd, 0o600)
                 file.write(f"{os.getpid()} {socket.gethostname()}\n")
@@ -562,7 +633,7 @@ class _DerivedCache:
         if token is None:
             return None
         try:
-            header, _, body = self.path.read_bytes().partition(b"\n")
+            header, _, body = read_regular(self.path, MAX_DATA_BYTES).partition(b"\n")
             if json.loads(header) != self._header(token, body):
                 return None
             return json.loads(body)
@@ -572,6 +643,8 @@ class _DerivedCache:
     def write(self, token: object, derived: list[tuple[int, Any]]) -> None:
         body = json.dumps(derived, separators=(",", ":")).encode()
         header = json.dumps(self._header(token, body)).encode()
+        if self.path.parent.is_symlink():
+            return  # a key folder that is a link leads out of the data folder
         try:
             make_private_dir(self.path.parent.parent)
             make_private_dir(self.path.parent)
@@ -606,16 +679,54 @@ def _incident(path: Path, doc_id: int, doc: Mapping[str, Any]) -> Incident:
     return incident
 
 
+_FOLLOW_UP_FIELDS = frozenset({"id", "title", "client", "due"})
+
+
+def _follow_up(path: Path, doc_id: int, doc: Mapping[str, Any]) -> FollowUp:
+    where = f"follow-up {doc_id}"
+    try:
+        if doc.keys() != _FOLLOW_UP_FIELDS:
+            raise SchemaError(f"{where}: expected the fields {', '.join(sorted(_FOLLOW_UP_FIELDS))}")
+        follow_up = FollowUp(read_id(doc["id"], f"{where}.id"), read_text(doc["title"], f"{where}.title", MAX_TITLE),
+                             read_text(doc["client"], f"{where}.client", MAX_CLIENT),
+                             read_time(doc["due"], f"{where}.due"))
+        if id_number(follow_up.id) != doc_id:
+            raise SchemaError(f"{where} is stored under id {follow_up.id}")
+    except SchemaError as error:
+        raise _corrupt(path, str(error)) from None
+    return follow_up
+
+
+# The tables each file may hold; anything else is damage, not something to carry along.
+_TABLES = {"open.json": frozenset({"incidents", "meta", "follow_ups"})}
+_SHARD_TABLES = frozenset({"incidents"})
+
+
+def _storable(incident: Incident) -> dict[str, Any]:
+    """The incident as stored, refused if it would not read back: what the store writes, it can read."""
+    doc = incident.to_dict()
+    try:
+        Incident.from_dict(doc)
+    except ValueError as error:
+        raise StoreError(f"refusing to store {incident.id}: {error}") from None
+    return doc
+
+
 def _check_tables(path: Path, data: object) -> None:
-    """The shape TinyDB relies on: {table: {"<int>": {...}}}."""
+    """The shape TinyDB relies on: {table: {"<int>": {...}}}, and a follow-up list that reads."""
     if not isinstance(data, dict):
         raise _corrupt(path, f"expected an object of tables, found {type(data).__name__}")
+    unknown = data.keys() - _TABLES.get(path.name, _SHARD_TABLES)
+    if unknown:
+        raise _corrupt(path, f"unknown table {sorted(unknown)[0]!r}")
     for name, table in data.items():
         if not isinstance(table, dict):
             raise _corrupt(path, f"table {name!r} is {type(table).__name__}, not an object")
         for key, doc in table.items():
-            if not (key.isascii() and key.isdigit()) or not isinstance(doc, dict):
+            if not (key.isascii() and key.isdigit() and key[0] != "0") or not isinstance(doc, dict):
                 raise _corrupt(path, f"table {name!r} has a bad record {key!r}")
+    for key, doc in data.get("follow_ups", {}).items():
+        _follow_up(path, int(key), doc)
 
 
 def _corrupt(path: Path, problem: str) -> CorruptDataError:
