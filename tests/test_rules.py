@@ -320,8 +320,9 @@ class StageMachine(RuleBasedStateMachine):
                 step = order.index(event.to_stage) - order.index(event.from_stage)
                 assert step in (1, -1), "moves are one stage at a time"
                 if step == 1 and not event.forced:
-                    required = {i.id for i in self.playbook.stage(event.from_stage).checklist if i.required}
-                    assert required <= state.checked, "a gate was passed without its items"
+                    # Done by a tick, or by data on record (satisfied_by: an owner on every action item).
+                    required = [i for i in self.playbook.stage(event.from_stage).checklist if i.required]
+                    assert all(rules.is_done(state, i) for i in required), "a gate was passed without its items"
                 if event.forced:
                     assert event.reason
             state = replay((state.events if state else ()) + (event,))
