@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import settings
@@ -330,3 +330,10 @@ class StageMachine(RuleBasedStateMachine):
 
 StageMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestStageMachine = StageMachine.TestCase
+
+
+def test_an_action_item_due_outside_the_stored_years_is_refused(playbook):
+    # The schema reads days from 1970 to 2999 only: a later one would be stored and then never read back.
+    with pytest.raises(rules.RuleError, match="year"):
+        rules.add_action(opened(playbook), "x", owner="bo", side=Side.OURS, due=date(9999, 12, 31), now=START,
+                         author="ana")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
-from .model import (BOARD_STAGES, FOLLOW_UP_DUE, MAX_CLIENT, MAX_LINKS, MAX_NAME, MAX_TEXT, MAX_TITLE, PROMISED,
-                    Event, EventKind, Incident, ReportPart, Role, Side, Stage, apply, format_time, id_number,
-                    is_no_gesture)
+from .model import (BOARD_STAGES, EARLIEST_YEAR, FOLLOW_UP_DUE, LATEST_YEAR, MAX_CLIENT, MAX_LINKS, MAX_NAME,
+                    MAX_TEXT, MAX_TITLE, PROMISED, Event, EventKind, Incident, ReportPart, Role, Side, Stage, apply,
+                    format_time, id_number, is_no_gesture)
 from .playbook import ChecklistItem, Playbook
 from .promise import promised
 from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
@@ -378,6 +378,8 @@ def add_action(incident: Incident, text: str, *, owner: str, side: Side, due: da
     """Add an action item: what, who, whose side, and by when (optional)."""
     _require_open(incident)
     details: dict[str, object] = {"owner": _bounded("action item owner", owner, MAX_NAME), "side": side.value}
+    if due is not None and not EARLIEST_YEAR <= due.year <= LATEST_YEAR:  # the schema's years: it must read back
+        raise RuleError(f"due {due.isoformat()}: expected a year from {EARLIEST_YEAR} to {LATEST_YEAR}")
     if due is not None:
         details["due"] = due.isoformat()
     if tell_client and side is Side.OURS:
