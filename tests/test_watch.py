@@ -142,6 +142,18 @@ def test_a_damaged_marks_file_is_named_and_left_alone(mend, data_dir, clock):
     assert (data_dir / "marks.json").read_text() == "{broken"
 
 
+@pytest.mark.parametrize("make", [
+    lambda path: os.mkfifo(path),  # would wait for a writer forever
+    lambda path: path.write_text('{"INC-1/event/0": "yesterday"}'),  # compared as text, so spelt as written
+    lambda path: path.write_text("[" * 100_000),
+], ids=["fifo", "bad-time", "deep"])
+def test_a_marks_file_that_is_not_marks_is_refused_without_hanging(mend, data_dir, clock, make):
+    mend.open("x", "y")
+    make(data_dir / "marks.json")
+    with pytest.raises(StoreError, match="marks.json is not valid mend data"):
+        mend.store.claim(["INC-1/event/0"], clock.now())
+
+
 def test_marks_are_forgotten_after_a_week(mend, data_dir, clock):
     assert mend.store.claim(["a", "b"], clock.now()) == {"a", "b"}
     assert mend.store.claim(["a", "c"], clock.now()) == {"c"}

@@ -247,15 +247,24 @@ class TinyStore:
 
     def _read_marks(self) -> dict[str, str]:
         try:
-            data = json.loads(self._marks_path.read_bytes())
+            data = json.loads(read_regular(self._marks_path, MAX_DATA_BYTES))
         except FileNotFoundError:
             return {}
+        except NotRegularFileError as error:
+            raise _corrupt(self._marks_path, error.strerror) from None
         except OSError as error:
             raise StoreError(f"cannot read {self._marks_path}: {error.strerror or error}") from error
         except ValueError as error:
             raise _corrupt(self._marks_path, f"not JSON: {error}") from error
-        if not (isinstance(data, dict) and all(isinstance(at, str) for at in data.values())):
+        except RecursionError:
+            raise _corrupt(self._marks_path, "nested too deeply") from None
+        if not isinstance(data, dict):
             raise _corrupt(self._marks_path, "expected an object of mark: time")
+        try:  # the times are compared as text, so they must be spelt as format_time writes them
+            for mark, at in data.items():
+                read_time(at, f"mark {mark[:40]!r}")
+        except SchemaError as error:
+            raise _corrupt(self._marks_path, str(error)) from None
         return data
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
