@@ -118,6 +118,14 @@ def test_an_oversized_file_is_not_read(tmp_path):
     assert "larger than" in settings.problems[0].message
 
 
+def test_a_fifo_or_deep_nesting_as_the_settings_file_gives_defaults_and_a_problem(tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # read as a plain file, it would wait for a writer on every command
+    assert "not a regular file" in load(Paths({**HOME, "MEND_CONFIG": str(fifo)})).problems[0].message
+    settings = load_text(tmp_path, "x = " + "[" * 100_000)
+    assert settings.problems and settings.user is None
+
+
 @hypothesis_settings(max_examples=200, deadline=None)
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(lambda text: text.encode("utf-8"))))
 def test_any_file_gives_settings_never_an_error(tmp_path_factory, content):

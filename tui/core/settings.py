@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .files import NotRegularFileError, read_regular
 from .text import did_you_mean
 
 APP = "mend"
@@ -128,21 +129,24 @@ def load(paths: Paths) -> Settings:
     """The settings in the file; a missing file means defaults, a damaged one defaults and problems."""
     path = paths.config_file
     try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_SETTINGS_BYTES + 1)
+        # A FIFO or /dev/zero named config.toml would hang or fill memory on every command.
+        raw = read_regular(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return Settings(path)
+    except NotRegularFileError as error:
+        what = f"is larger than {MAX_SETTINGS_BYTES} bytes" if "larger" in str(error.strerror) else \
+            "is not a regular file"
+        return Settings(path, True, problems=(Problem(path, None, None, f"{what}; using the defaults"),))
     except OSError as error:
         return Settings(path, problems=(Problem(path, None, None, f"cannot be read ({error.strerror or error}); "
                                                                   "using the defaults"),))
-    if len(raw) > MAX_SETTINGS_BYTES:
-        return Settings(path, True, problems=(Problem(path, None, None, f"is larger than {MAX_SETTINGS_BYTES} "
-                                                                        "bytes; using the defaults"),))
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except UnicodeDecodeError:
         return Settings(path, True, problems=(Problem(path, None, None, "is not UTF-8 text; using the defaults"),))
+    except RecursionError:
+        return Settings(path, True, problems=(Problem(path, None, None, "is nested too deeply; using the defaults"),))
     except tomllib.TOMLDecodeError as error:
         line = _error_line(str(error))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
