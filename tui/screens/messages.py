@@ -16,7 +16,7 @@ from ..core import messages, tone
 from ..core.model import Incident
 from ..core.rules import RuleError
 from ..core.store import StoreError
-from ..core.text import one_line, plain
+from ..core.text import one_line
 from .forms import show_error
 
 if TYPE_CHECKING:
@@ -104,9 +104,7 @@ class MessageScreen(ModalScreen[None]):
             self.query_one("#message-text", TextArea).load_text("")
             return
         show_error(error, "")
-        # plain(): the draft quotes stored names and titles, and a TextArea would send an escape sequence in
-        # them to the terminal.
-        self.query_one("#message-text", TextArea).load_text(plain(draft.text))
+        self.query_one("#message-text", TextArea).load_text(draft.text)
 
     @on(TextArea.Changed, "#message-text")
     def _coach(self) -> None:
