@@ -234,7 +234,7 @@ def test_parse_ids_accepts_ids_or_raises_value_error_for_any_text(text):
 
 def test_parse_ids_accepts_numbers_and_ids_and_refuses_words():
     assert parse_ids("INC-2 5, inc-7") == ["INC-2", "INC-5", "INC-7"]
-    for bad in ("two", "INC-0", "0"):
+    for bad in ("two", "INC-0", "0", "05", "INC-007", "\u0667", "INC-\u0667"):  # one spelling per number
         try:
             parse_ids(bad)
         except ValueError:

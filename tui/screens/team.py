@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
-from ..core.model import Incident, Role, Side, id_number, make_id
+from ..core.model import ID_PREFIX, Incident, Role, Side, id_number, make_id
 from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, RuleError
 from ..core.store import StoreError
 from ..core.text import one_line
@@ -144,11 +144,15 @@ class EditScreen(_TeamDialog):
 
 
 def parse_ids(text: str) -> list[str]:
-    """"INC-2 5, inc-7" -> ["INC-2", "INC-5", "INC-7"]; ValueError names a word that is not an id."""
+    """"INC-2 5, inc-7" -> ["INC-2", "INC-5", "INC-7"]; ValueError names a word that is not an id.
+
+    As the CLI reads them: any case of the prefix, then the number in its one spelling (ASCII
+    digits, no leading zero), so two spellings never name one incident."""
     ids = []
     for word in re.split(r"[\s,]+", text.strip()):
         if word:
-            ids.append(make_id(int(word)) if word.isdigit() and int(word) > 0 else make_id(id_number(word)))
+            number = word[len(ID_PREFIX):] if word[:len(ID_PREFIX)].upper() == ID_PREFIX else word
+            ids.append(make_id(id_number(ID_PREFIX + number)))
     return ids
 
 
