@@ -104,6 +104,10 @@ def test_link_and_one_update_to_every_linked_incident(data_dir: Path):
      "expected a date as YYYY-MM-DD"),
     (("action", "INC-1", "done", "1"), "INC-1 has no action item 1; it has none yet"),
     (("action", "INC-1", "done", "first"), "action item number 'first'"),
+    (("action", "INC-1", "done", "9" * 5000), "action item number '999"),  # int() would refuse it with a traceback
+    (("action", "INC-1", "done", "\u0661"), "action item number"),
+    (("action", "INC-1", "add", "Refund", "--owner", "bo", "--side", "ours", "--due", "9999-12-31"),
+     "expected a year from 1970 to 2999"),
     (("action", "INC-1", "finish", "1"), "invalid choice: 'finish'"),
     (("link", "INC-1", "INC-1"), "INC-1 cannot be linked to itself"),
     (("link", "INC-1", "1"), "INC-1 cannot be linked to itself"),

@@ -270,8 +270,9 @@ def cmd_action(mend: Mend, args: argparse.Namespace) -> int:
 
 
 def _action_number(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise UsageError(f"action item number {raw!r}: expected 1, 2, 3... (see mend show ID)")
+    # ASCII and short: isdigit() takes other scripts' digits, and int() refuses 5,000 of them with a traceback.
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", raw, re.ASCII):
+        raise UsageError(f"action item number {one_line(repr(raw))}: expected 1, 2, 3... (see mend show ID)")
     return int(raw)
 
 
