@@ -39,14 +39,16 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..files import keep_backup, make_private_dir, write_atomically
-from ..model import SCHEMA_VERSION, EventKind, Incident, format_time, id_number, make_id, parse_time
+from ..model import SCHEMA_VERSION, EventKind, Incident, id_number, make_id, parse_time
 from .base import (
     CACHE_KEY_PATTERN,
     CorruptDataError,
     FollowUp,
     LockTimeoutError,
     StoreError,
+    ImportPlan,
     UnknownIncidentError,
+    follow_up_entry,
 )
 
 SHARD_SIZE = 500
@@ -287,7 +289,7 @@ class TinyStore:
                     open_docs.pop(key, None)
                 else:
                     open_docs[key] = incident.to_dict()
-                entry = _follow_up_entry(incident)
+                entry = follow_up_entry(incident)
                 if entry is not None:
                     follow_ups[key] = entry
                 else:
@@ -304,6 +306,22 @@ class TinyStore:
                     for key in stale:
                         del rows[key]
                     table.storage.write(shard_data[number])
+
+    def import_incidents(self, plan: ImportPlan) -> Sequence[Incident]:
+        with self._locked():  # the lock is re-entrant: put_many takes it again
+            incidents = plan(self._lookup)
+            self.put_many(incidents)
+        return incidents
+
+    def _lookup(self, incident_id: str) -> Incident | None:
+        try:
+            return self.get(incident_id)
+        except UnknownIncidentError:
+            return None
+
+    def migrate(self) -> tuple[int, int]:
+        # A data folder upgrades itself when opened (keeping the old file beside it).
+        return SCHEMA_VERSION, SCHEMA_VERSION
 
     def close(self) -> None:
         self._db.close()
@@ -340,7 +358,7 @@ class TinyStore:
     def _index_follow_up(self, incident: Incident) -> None:
         """Keep the list of pending follow-ups beside the open set, so the board needs no archive read."""
         number = incident.number
-        entry = _follow_up_entry(incident)
+        entry = follow_up_entry(incident)
         if entry is not None:
             _upsert(self._follow_ups, Document(entry, doc_id=number),
                     exists=self._follow_ups.contains(doc_id=number))
@@ -474,13 +492,6 @@ class TinyStore:
 def _meta_table(next_id: int) -> dict[str, dict[str, int]]:
     """The `meta` table as written: one record, id 1."""
     return {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}
-
-
-def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
-    due = incident.follow_up_due
-    if due is None or incident.follow_up_done_at is not None:
-        return None
-    return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
 
 
 # A key's folder is removed once no run has used it for this long: keys change with
