@@ -134,6 +134,14 @@ def follow_up_entry(incident: Incident) -> dict[str, str] | None:
     return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
 
 
+def check_change(before: Incident, after: Incident) -> None:
+    """A change keeps the incident's id and only adds events: the record is append-only."""
+    if after.id != before.id:
+        raise ValueError(f"expected incident {before.id}, got {after.id}")
+    if after.events[: len(before.events)] != before.events:
+        raise ValueError(f"a change to {before.id} may add events, never rewrite the ones on record")
+
+
 def is_server_url(target: str | Path) -> bool:
     """A PostgreSQL URL names the team store; anything else is a data folder."""
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))

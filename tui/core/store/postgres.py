@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from ..model import Incident, id_number, make_id, parse_time
 from .base import (
@@ -35,6 +35,7 @@ from .base import (
     OfflineError,
     StoreError,
     UnknownIncidentError,
+    check_change,
     follow_up_entry,
     masked,
 )
@@ -62,9 +63,9 @@ SCHEMA_STEPS: tuple[str, ...] = (
     CREATE TABLE mend_incidents (
         number bigint PRIMARY KEY CHECK (number >= 1),
         resolved boolean NOT NULL,
-        state jsonb NOT NULL,
+        state json NOT NULL,
         event_count integer NOT NULL,
-        follow_up jsonb,
+        follow_up json,
         revision bigint NOT NULL DEFAULT 1
     );
     CREATE INDEX mend_incidents_open ON mend_incidents (number) WHERE NOT resolved;
@@ -72,7 +73,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     CREATE TABLE mend_events (
         number bigint NOT NULL REFERENCES mend_incidents,
         seq integer NOT NULL CHECK (seq >= 0),
-        event jsonb NOT NULL,
+        event json NOT NULL,
         PRIMARY KEY (number, seq)
     );
     CREATE FUNCTION mend_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -96,7 +97,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
         key text NOT NULL REFERENCES mend_derived_keys ON DELETE CASCADE,
         number bigint NOT NULL REFERENCES mend_incidents,
         revision bigint NOT NULL,
-        value jsonb NOT NULL,
+        value json NOT NULL,
         PRIMARY KEY (key, number)
     );
     """,
@@ -220,6 +221,8 @@ class PgStore:
                         "UPDATE mend_meta SET changes = changes + 1 RETURNING changes").fetchone()[0]
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{changes} {incident_id or ''}"))
                     committing = True
+                if self._watcher is not None:
+                    self._watcher.heard(changes)  # our own write is known at once, not when its notice comes
                 return result
             except psycopg.OperationalError as error:
                 self._drop()
@@ -282,7 +285,7 @@ class PgStore:
                                 "WHERE i.number = ANY(%s)", (missing[start:start + 1000],)).fetchall()
             for number, state, events, revision in rows:
                 values[number] = derive(_incident(number, state, events))
-                fresh.append((key, number, revision, Jsonb(values[number])))
+                fresh.append((key, number, revision, Json(values[number])))
         try:
             with conn.transaction():
                 conn.execute("INSERT INTO mend_derived_keys (key) VALUES (%s) "
@@ -315,11 +318,22 @@ class PgStore:
         return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
-        """The last change count the listener heard: no network call, so a board's tick never waits."""
+        """The last change count the listener heard: no network call, so a board's tick never waits.
+
+        The first call starts the listener and waits for its first word (at most the
+        connect timeout), so the token it gives is a real one.
+        """
         if self._watcher is None:
             self._watcher = _Watcher(self)
             self._watcher.start()
+            self._watcher.wait_ready(float(self._params["connect_timeout"]) + 1)
         return self._watcher.token()
+
+    def wait_for_change(self, token: object, timeout: float) -> object:
+        """The change token once it differs from `token`, or after `timeout` seconds; no polling."""
+        self.change_token()
+        assert self._watcher is not None
+        return self._watcher.wait_for_change(token, timeout)
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         _check_playbook_key(name, digest)
@@ -362,10 +376,7 @@ class PgStore:
                 raise UnknownIncidentError(f"no incident {make_id(number)}")
             current = _incident(*row)
             result = change(current)
-            if result.number != number:
-                raise ValueError(f"expected incident {make_id(number)}, got {result.id}")
-            if result.events[: len(current.events)] != current.events:
-                raise ValueError(f"a change to {current.id} may add events, never rewrite the ones on record")
+            check_change(current, result)
             _save(conn, result, stored=len(current.events), exists=True)
             return result
 
@@ -444,16 +455,38 @@ class _Watcher(threading.Thread):
         super().__init__(name="mend-listener", daemon=True)
         self._store = store
         self._stopping = threading.Event()
-        self._state_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._state = threading.Condition()
         self._generation = 0
         self._changes: int | None = None
         self.trouble: str | None = None
 
     def token(self) -> object:
-        with self._state_lock:
+        with self._state:
             if self.trouble is not None:
                 raise OfflineError(self.trouble)
             return self._generation, self._changes
+
+    def wait_ready(self, timeout: float) -> None:
+        self._ready.wait(timeout)
+
+    def wait_for_change(self, token: object, timeout: float) -> object:
+        with self._state:
+            self._state.wait_for(lambda: self.trouble is not None or self.token() != token, timeout)
+            return self.token()
+
+    def heard(self, changes: int) -> None:
+        with self._state:
+            if self._changes is not None and self.trouble is None:
+                self._changes = max(self._changes, changes)
+                self._state.notify_all()
+
+    def _set(self, **fields: Any) -> None:
+        with self._state:
+            for name, value in fields.items():
+                setattr(self, name, value)
+            self._state.notify_all()
+        self._ready.set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -464,23 +497,20 @@ class _Watcher(threading.Thread):
                 self._listen()
             except (StoreError, psycopg.Error) as error:
                 message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
-                with self._state_lock:
-                    self.trouble = f"offline: {message}"
+                self._set(trouble=f"offline: {message}")
             self._stopping.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
         with self._store.connect(autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
-            with self._state_lock:
-                self._generation += 1  # a new connection may have missed notices: everything is new
-                self._changes, self.trouble = changes, None
+            # A new connection may have missed notices: a new generation makes everything new.
+            self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
             while not self._stopping.is_set():
                 for notice in conn.notifies(timeout=0.5):
                     count = notice.payload.partition(" ")[0]
                     if count.isdigit():
-                        with self._state_lock:
-                            self._changes = max(self._changes or 0, int(count))
+                        self.heard(int(count))
 
 
 def _prepare_schema(conn: psycopg.Connection, *, upgrade: bool = False) -> int:
@@ -514,7 +544,7 @@ def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: 
     """Write the incident's state and append the events after the first `stored` ones."""
     state = incident.to_dict()
     del state["events"]
-    values = (incident.is_resolved, Jsonb(state), len(incident.events), _jsonb(follow_up_entry(incident)),
+    values = (incident.is_resolved, Json(state), len(incident.events), _json(follow_up_entry(incident)),
               incident.number)
     if exists:
         conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, follow_up = %s, "
@@ -522,15 +552,15 @@ def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: 
     else:
         conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, number) "
                      "VALUES (%s, %s, %s, %s, %s)", values)
-    new = [(incident.number, seq, Jsonb(event.to_dict()))
+    new = [(incident.number, seq, Json(event.to_dict()))
            for seq, event in enumerate(incident.events[stored:], start=stored)]
     if new:
         with conn.cursor() as cursor:
             cursor.executemany("INSERT INTO mend_events (number, seq, event) VALUES (%s, %s, %s)", new)
 
 
-def _jsonb(value: Any) -> Jsonb | None:
-    return None if value is None else Jsonb(value)
+def _json(value: Any) -> Json | None:
+    return None if value is None else Json(value)
 
 
 def _incident(number: int, state: dict[str, Any], events: list[dict[str, Any]]) -> Incident:

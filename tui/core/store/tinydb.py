@@ -48,6 +48,7 @@ from .base import (
     StoreError,
     ImportPlan,
     UnknownIncidentError,
+    check_change,
     follow_up_entry,
 )
 
@@ -245,7 +246,7 @@ class TinyStore:
                     raise UnknownIncidentError(f"no incident {make_id(number)}")
                 current = _incident(shard.storage.path, number, doc)
             result = change(current)
-            _check_id(result, number)
+            check_change(current, result)
             # An open incident is written to open.json alone: the archive is not read.
             self._write(result, in_open=in_open, in_archive=not in_open)
         return result
