@@ -25,7 +25,7 @@ from .core.rules import RuleError, missing_required
 from .core.service import Mend
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import write_new_file
-from .core.store import StoreError, open_store
+from .core.store import StoreError, is_server_url, open_store
 from .core.text import one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
@@ -51,6 +51,18 @@ def data_dir(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
     return Path(base) / "mend"
 
 
+def store_target(args: argparse.Namespace, env: Mapping[str, str]) -> str | Path:
+    """Where the incidents live: --store, --data, $MEND_STORE, $MEND_DATA, else the default folder."""
+    given = getattr(args, "store", None)
+    if given and getattr(args, "data", None):
+        raise UsageError("give --store or --data, not both")
+    if not given and not getattr(args, "data", None):
+        given = env.get("MEND_STORE")
+    if given:
+        return given if is_server_url(given) else Path(given).expanduser()
+    return data_dir(args, env)
+
+
 def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path]:
     dirs = [user_dir(env)]
     if getattr(args, "playbooks", None):
@@ -65,9 +77,19 @@ def author(env: Mapping[str, str]) -> str:
     return env.get("MEND_USER") or getpass.getuser()
 
 
-def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> Mend:
+# These only read: pointed at a folder that does not exist, they say so instead of making an empty store.
+_READ_ONLY = {"list", "show", "export", "stats", "follow-ups"}
+
+
+def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock,
+               target: str | Path | None = None) -> Mend:
     playbooks = load_playbooks(playbook_dirs(args, env))
-    return Mend(open_store(data_dir(args, env)), playbooks, clock, author(env))
+    if target is None:
+        target = store_target(args, env)
+    if isinstance(target, Path) and getattr(args, "command", None) in _READ_ONLY and not target.is_dir():
+        raise UsageError(f"no mend data at {target}: nothing has been recorded there "
+                         "(check --store, --data, MEND_STORE or MEND_DATA)")
+    return Mend(open_store(target), playbooks, clock, author(env))
 
 
 def normalize_id(raw: str) -> str:
@@ -476,6 +498,29 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def cmd_store_migrate(mend: Mend, args: argparse.Namespace) -> int:
+    before, after = mend.store.migrate()
+    print(f"schema version {after}" + (f" (was {before})" if before != after else "; nothing to do"))
+    return EXIT_OK
+
+
+def cmd_store_copy(mend: Mend, args: argparse.Namespace) -> int:
+    folder = Path(args.dir).expanduser()
+    if not (folder / "open.json").is_file():
+        raise UsageError(f"{folder}: not a mend data folder (it has no open.json)")
+    source = open_store(folder)
+    try:
+        report = mend.copy_from(source, str(folder))
+    finally:
+        source.close()
+    print(f"copied {len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+          f"{len(report.renumbered)} renumbered" + (f", {len(report.kept)} kept (changed here since)"
+                                                      if report.kept else ""))
+    for old, new in report.renumbered:
+        print(f"  {old} is now {new}")
+    return EXIT_OK
+
+
 def cmd_board(mend: Mend, args: argparse.Namespace) -> int:
     from .app import MendApp  # Textual loads only when a board is wanted
 
@@ -489,9 +534,9 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 
     from .demo import seed
 
+    # Always a local folder, whatever --store or MEND_STORE say: demo data never goes to a team server.
     with tempfile.TemporaryDirectory(prefix="mend-demo-") as folder:
-        args.data = folder
-        mend = build_mend(args, env, clock)
+        mend = build_mend(args, env, clock, target=Path(folder))
         seed(mend.store, mend.playbooks, clock.now())
         return cmd_board(mend, args)
 
@@ -507,6 +552,9 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", metavar="URL|DIR", default=argparse.SUPPRESS,
+                        help="where incidents live: a postgresql:// URL (a team's server) or a data folder "
+                             "(default: $MEND_STORE, else the data folder)")
     common.add_argument("--data", metavar="DIR", default=argparse.SUPPRESS,
                         help="data folder (default: $MEND_DATA, else $XDG_DATA_HOME/mend)")
     common.add_argument("--playbooks", metavar="DIR", default=argparse.SUPPRESS,
@@ -598,6 +646,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stats", cmd_stats, "response metrics: time to acknowledge, stage budgets, cadence, forced moves")
     _selection_options(p)
     p.add_argument("--json", action="store_true", help="figures for scripts: times in seconds, unknowns null")
+
+    p = sub.add_parser("store", help="look after the store: migrate a server's schema, copy a folder in",
+                       parents=[common])
+    store_sub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True, parser_class=_Parser)
+    migrate = store_sub.add_parser("migrate", parents=[common],
+                                   help="upgrade the store's schema to this mend's version (run as its owner)")
+    migrate.set_defaults(handler=cmd_store_migrate)
+    copy = store_sub.add_parser("copy", parents=[common],
+                                help="copy a local data folder (open, archive, playbook copies) into the store; "
+                                     "a colliding id gets a new one; safe to repeat")
+    copy.add_argument("dir", metavar="DIR")
+    copy.set_defaults(handler=cmd_store_copy)
 
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
     playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,

@@ -119,6 +119,10 @@ class Store(Protocol):
         """A kept playbook version, or None."""
         ...
 
+    def playbook_copies(self) -> Iterator[tuple[str, str, bytes]]:
+        """Every kept playbook version: (name, digest, content)."""
+        ...
+
     def migrate(self) -> tuple[int, int]:
         """Bring the stored schema up to this mend's version: (version before, version now)."""
         ...

@@ -207,6 +207,13 @@ class TinyStore:
         except OSError as error:
             raise StoreError(f"cannot read {self._copy_path(name, digest)}: {error.strerror or error}") from error
 
+    def playbook_copies(self) -> Iterator[tuple[str, str, bytes]]:
+        for path in sorted((self._dir / "playbooks").glob("*/*.toml")):
+            if not path.is_symlink():  # never follow a link out of the data folder
+                content = self.playbook_copy(path.stem, path.parent.name)
+                if content is not None:
+                    yield path.stem, path.parent.name, content
+
     def _copy_path(self, name: str, digest: str) -> Path:
         # <digest>/<name>.toml: the loader insists a playbook's name matches its file name.
         if not (digest.isalnum() and name.replace("-", "").replace("_", "").isalnum()):
