@@ -136,6 +136,7 @@ class PgStore:
             raise StoreError(f"{self._shown} is not a usable PostgreSQL URL: {self._scrub(error)}") from None
         self._params = {**CONNECTION_DEFAULTS, **params}
         self._conn: psycopg.Connection | None = None
+        self._conn_generation = 0  # the listener's generation when the connection was made
         self._version = 0
         # One operation at a time on the shared connection (the board's workers use it too).
         self._lock = threading.RLock()
@@ -152,8 +153,13 @@ class PgStore:
             raise self._offline(error) from None
 
     def _connection(self) -> psycopg.Connection:
-        if self._watcher is not None and (trouble := self._watcher.trouble) is not None:
-            raise OfflineError(trouble)  # the listener knows the server is gone: do not wait for it
+        generation = 0
+        if self._watcher is not None:
+            if (trouble := self._watcher.trouble) is not None:
+                raise OfflineError(trouble)  # the listener knows the server is gone: do not wait for it
+            generation = self._watcher.generation
+            if generation != self._conn_generation:
+                self._drop()  # made before the listener last lost the server: likely dead too
         if self._conn is None or self._conn.closed:
             conn = self.connect(autocommit=True)
             try:
@@ -164,7 +170,7 @@ class PgStore:
             except BaseException:
                 conn.close()
                 raise
-            self._conn = conn
+            self._conn, self._conn_generation = conn, generation
         return self._conn
 
     def _drop(self) -> None:
@@ -323,17 +329,22 @@ class PgStore:
         The first call starts the listener and waits for its first word (at most the
         connect timeout), so the token it gives is a real one.
         """
+        return self._listener().token()
+
+    def _listener(self) -> _Watcher:
         if self._watcher is None:
             self._watcher = _Watcher(self)
             self._watcher.start()
             self._watcher.wait_ready(float(self._params["connect_timeout"]) + 1)
-        return self._watcher.token()
+            with self._lock:
+                if self._watcher.generation == 1:  # the listener's first connection: ours is as fresh
+                    self._conn_generation = 1
+        return self._watcher
 
     def wait_for_change(self, token: object, timeout: float) -> object:
-        """The change token once it differs from `token`, or after `timeout` seconds; no polling."""
-        self.change_token()
-        assert self._watcher is not None
-        return self._watcher.wait_for_change(token, timeout)
+        """The state once it differs from `token` (or after `timeout` seconds), without polling:
+        a change token, or ("offline", why) while the server cannot be reached."""
+        return self._listener().wait_for_change(token, timeout)
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         _check_playbook_key(name, digest)
@@ -461,6 +472,10 @@ class _Watcher(threading.Thread):
         self._changes: int | None = None
         self.trouble: str | None = None
 
+    @property
+    def generation(self) -> int:
+        return self._generation
+
     def token(self) -> object:
         with self._state:
             if self.trouble is not None:
@@ -472,8 +487,11 @@ class _Watcher(threading.Thread):
 
     def wait_for_change(self, token: object, timeout: float) -> object:
         with self._state:
-            self._state.wait_for(lambda: self.trouble is not None or self.token() != token, timeout)
-            return self.token()
+            self._state.wait_for(lambda: self._now() != token, timeout)
+            return self._now()
+
+    def _now(self) -> object:
+        return ("offline", self.trouble) if self.trouble is not None else (self._generation, self._changes)
 
     def heard(self, changes: int) -> None:
         with self._state:
