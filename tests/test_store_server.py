@@ -246,6 +246,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
         problems = [n for n in app._notifications if n.title == "Storage problem"]
         assert len(problems) == 1 and problems[0].message.startswith("offline:")
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
+        assert "offline" in str(app.board.query_one("#counts").render())
         with pytest.raises(OfflineError):
             mend.note("INC-1", "while offline")  # refused at once: the listener knows
 
@@ -260,6 +261,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
         app.tick()
         await pilot.pause()
         assert [c.incident_id for c in app.board.cards] == ["INC-1", "INC-2"]
+        assert "offline" not in str(app.board.query_one("#counts").render())
         assert mend.note("INC-1", "back").notes[-1].text == "back"
     mend.store.close()
 

@@ -25,7 +25,7 @@ from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.stats import compute_stored
 from .core.files import write_new_file
-from .core.store import FollowUp, StoreError
+from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen
@@ -91,6 +91,7 @@ class MendApp(App):
         self._crossings = CrossingTracker()
         self._store_token: object = None
         self._storage_trouble = ""
+        self.offline = False  # the server store cannot be reached: the board shows its last good state
         self._too_small: TooSmallScreen | None = None
 
     @property
@@ -141,6 +142,7 @@ class MendApp(App):
             changed = self.mend.store.change_token() != self._store_token
         except StoreError as error:
             self._report_storage(error)
+            self.offline = isinstance(error, OfflineError)
             changed = False
         if changed:
             self.reload()
@@ -156,12 +158,14 @@ class MendApp(App):
             follow_ups = self.mend.follow_ups()
         except StoreError as error:
             self._report_storage(error)  # the board keeps showing the last good state
+            self.offline = isinstance(error, OfflineError)
             return
         if bool(follow_ups) != bool(self.follow_ups):
             self.board.refresh_bindings()  # the follow-ups key comes or goes
         self.follow_ups = follow_ups
         self._store_token = token
         self._storage_trouble = ""
+        self.offline = False
         now = self.clock.now()
         self.board.sync(incidents, now)
         if self._too_small is not None:

@@ -215,6 +215,7 @@ class BoardScreen(Screen):
             breach=sum(1 for pair in statuses if Status.BREACH in pair),
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
+            offline=self.app.offline,
             now=now,
         )
 

@@ -1,4 +1,4 @@
-"""The top line of the board: open, warning and breach counts, the filter, and the time."""
+"""The top line of the board: open, warning and breach counts, the filter, offline, and the time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..core.text import one_line
 class StatusBar(Horizontal):
     COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach"}
 
-    _shown: tuple[int, int, int, int, str, str] | None = None
+    _shown: tuple[int, int, int, int, str, bool, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="counts")
@@ -26,9 +26,9 @@ class StatusBar(Horizontal):
         self._draw()  # what the board told it before it was on screen
 
     def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
-             now: datetime) -> None:
+             offline: bool = False, now: datetime) -> None:
         clock = f"{now.astimezone():%a %H:%M}"
-        shown = (open_count, warn, breach, follow_ups_due, filter_text, clock)
+        shown = (open_count, warn, breach, follow_ups_due, filter_text, offline, clock)
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
@@ -38,7 +38,7 @@ class StatusBar(Horizontal):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        open_count, warn, breach, follow_ups_due, filter_text, clock = self._shown
+        open_count, warn, breach, follow_ups_due, filter_text, offline, clock = self._shown
         style = self.get_component_rich_style
         counts = Text("mend", style=style("status-bar--title"))
         counts.append(f"  {open_count} open  ")
@@ -51,6 +51,9 @@ class StatusBar(Horizontal):
                           style=style("status-bar--warn"))
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
+        if offline:
+            counts.append("  ")
+            counts.append("offline: showing the last state read", style=style("status-bar--breach"))
         # One fixed line: redraw it without laying out the board again.
         self.query_one("#counts", Label).update(counts, layout=False)
         self.query_one("#clock", Label).update(clock, layout=False)
