@@ -306,3 +306,55 @@ def test_every_connection_notices_a_cut_network_in_seconds(pg_url):
     finally:
         conn.close()
         store.close()
+
+
+# -- four writers on two identities ----------------------------------------------------------
+
+WRITER = Path(__file__).parent / "helpers" / "cli_writer.py"
+EXPECTED_KIND = {"new": EventKind.OPENED, "advance": EventKind.STAGE, "back": EventKind.STAGE,
+                 "resolve": EventKind.STAGE, "note": EventKind.NOTE, "update": EventKind.UPDATE,
+                 "report": EventKind.REPORT, "reopen": EventKind.REOPENED}
+
+
+@pytest.mark.slow
+def test_four_writers_on_two_identities_lose_and_repeat_nothing(pg_url):
+    import json
+    from collections import Counter
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEND_")}
+    writers = [subprocess.Popen([sys.executable, str(WRITER), str(seed), "200"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**env, "MEND_STORE": pg_url, "MEND_USER": ("ana", "bo")[seed % 2]})
+               for seed in range(4)]
+    runs = []
+    for seed, writer in enumerate(writers):
+        out, err = writer.communicate(timeout=600)
+        assert writer.returncode == 0, err
+        runs += [(("ana", "bo")[seed % 2], json.loads(line)) for line in out.splitlines()]
+    assert len(runs) == 800
+    assert all(run["status"] in (0, 2) for _, run in runs), [run for _, run in runs if run["status"] not in (0, 2)]
+    assert not [run for _, run in runs if run["status"] == 2 and "cannot reach" in run["err"]]
+    done = [(who, run) for who, run in runs if run["status"] == 0]
+
+    with _closing(open_store(pg_url)) as store:
+        incidents = store.list_open() + list(store.iter_archived())
+    created = [run["out"] for _, run in done if run["command"] == "new"]
+    assert sorted(incident.number for incident in incidents) == list(range(1, len(created) + 1))  # gapless
+    assert sorted(created, key=lambda i: int(i[4:])) == [incident.id for incident in
+                                                         sorted(incidents, key=lambda i: i.number)]  # unique
+    for incident in incidents:
+        assert replay(incident.events) == incident
+    on_record = Counter((incident.id, event.kind, event.author) for incident in incidents for event in incident.events)
+    acknowledged = Counter((run["id"], EXPECTED_KIND[run["command"]], who) for who, run in done
+                           if run["command"] in EXPECTED_KIND)
+    checks = Counter((run["id"], who) for who, run in done if run["command"] == "check")
+    for (incident_id, kind, who), count in on_record.items():
+        if kind in (EventKind.CHECK, EventKind.UNCHECK):  # ticking a ticked item records nothing
+            assert count <= checks[incident_id, who]
+        else:
+            assert count == acknowledged[incident_id, kind, who], (incident_id, kind, who)
+    assert sum(acknowledged.values()) == sum(count for (_, kind, _), count in on_record.items()
+                                             if kind not in (EventKind.CHECK, EventKind.UNCHECK))
+    kinds = Counter(run["command"] for _, run in done)
+    assert all(kinds[command] > 0 for command in ("new", "advance", "back", "note", "update", "report", "check", "resolve",
+                                                 "reopen"))
