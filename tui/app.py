@@ -7,6 +7,8 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,6 +16,7 @@ from textual import events
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
@@ -110,8 +113,23 @@ class MendApp(App):
         # which would be laid out and painted first for nothing.
         return self.board
 
+    class StoreChanged(Message):
+        """The store says someone changed it (sent from its listener thread)."""
+
     def on_mount(self) -> None:
         self.set_interval(self.tick_seconds, self.tick)
+        # A server store tells at once, from its listener thread: the message is handed to
+        # the app's loop thread-safely, and the reload runs there.
+        loop = asyncio.get_running_loop()
+
+        def tell() -> None:
+            with suppress(RuntimeError):  # the app has closed its loop: nothing left to tell
+                loop.call_soon_threadsafe(self.post_message, self.StoreChanged())
+
+        self.mend.store.watch(tell)
+
+    def on_mend_app_store_changed(self, message: StoreChanged) -> None:
+        self.call_later(self._check_store)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
@@ -138,17 +156,24 @@ class MendApp(App):
     def tick(self) -> None:
         if not (self.is_running and self.board.is_attached):
             return  # the app is shutting down: the board's widgets are going (or gone)
+        self._check_store()
+        now = self.clock.now()
+        self.board.tick(now)
+        self._notify_crossings()
+
+    def _check_store(self) -> None:
+        """Reload if another terminal or machine changed the store."""
+        if not (self.is_running and self.board.is_attached):
+            return
         try:
             changed = self.mend.store.change_token() != self._store_token
         except StoreError as error:
             self._report_storage(error)
             self.offline = isinstance(error, OfflineError)
-            changed = False
+            self.board.tick(self.clock.now())  # the top line says offline now, not at the next tick
+            return
         if changed:
             self.reload()
-        now = self.clock.now()
-        self.board.tick(now)
-        self._notify_crossings()
 
     def reload(self) -> None:
         """Read the open set from the store and show it (another terminal may have changed it)."""

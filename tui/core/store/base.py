@@ -111,6 +111,13 @@ class Store(Protocol):
         """Cheap; differs from an earlier token once someone changed the open set."""
         ...
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from any thread) soon after the change token moves.
+
+        A store that cannot push changes does nothing: the board's tick polls change_token.
+        """
+        ...
+
     def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
         """Keep this version of a playbook, so incidents opened with it outlive edits to it."""
         ...

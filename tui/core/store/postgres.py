@@ -228,7 +228,9 @@ class PgStore:
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{changes} {incident_id or ''}"))
                     committing = True
                 if self._watcher is not None:
-                    self._watcher.heard(changes)  # our own write is known at once, not when its notice comes
+                    # Our own write is known at once, not when its notice comes; no callback:
+                    # the writer shows its own change already.
+                    self._watcher.heard(changes, tell=False)
                 return result
             except psycopg.OperationalError as error:
                 self._drop()
@@ -340,6 +342,9 @@ class PgStore:
                 if self._watcher.generation == 1:  # the listener's first connection: ours is as fresh
                     self._conn_generation = 1
         return self._watcher
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        self._listener().callbacks.append(callback)
 
     def wait_for_change(self, token: object, timeout: float) -> object:
         """The state once it differs from `token` (or after `timeout` seconds), without polling:
@@ -471,6 +476,7 @@ class _Watcher(threading.Thread):
         self._generation = 0
         self._changes: int | None = None
         self.trouble: str | None = None
+        self.callbacks: list[Callable[[], None]] = []
 
     @property
     def generation(self) -> int:
@@ -493,18 +499,30 @@ class _Watcher(threading.Thread):
     def _now(self) -> object:
         return ("offline", self.trouble) if self.trouble is not None else (self._generation, self._changes)
 
-    def heard(self, changes: int) -> None:
+    def heard(self, changes: int, *, tell: bool = True) -> None:
         with self._state:
-            if self._changes is not None and self.trouble is None:
-                self._changes = max(self._changes, changes)
+            if self._changes is None or self.trouble is not None or changes <= self._changes:
+                return
+            self._changes = changes
+            if tell:
+                self._tell()
+            else:
                 self._state.notify_all()
 
     def _set(self, **fields: Any) -> None:
         with self._state:
+            before = self._now()
             for name, value in fields.items():
                 setattr(self, name, value)
-            self._state.notify_all()
+            if self._now() != before:
+                self._tell()
         self._ready.set()
+
+    def _tell(self) -> None:
+        """Callbacks first, waiters second: whoever waited for a change finds it already told."""
+        for callback in list(self.callbacks):
+            callback()  # watch() callbacks only post a message: quick, and they never call back in
+        self._state.notify_all()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -514,8 +532,13 @@ class _Watcher(threading.Thread):
             try:
                 self._listen()
             except (StoreError, psycopg.Error) as error:
-                message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
-                self._set(trouble=f"offline: {message}")
+                if self._stopping.is_set():
+                    return  # closed under us: nobody is listening any more
+                if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
+                    message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
+                    self._set(trouble=f"offline: {message}")
+                else:
+                    self._ready.set()
             self._stopping.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
