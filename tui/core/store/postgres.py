@@ -264,14 +264,10 @@ class PgStore:
     # -- reads -------------------------------------------------------------------------
 
     def list_open(self) -> list[Incident]:
-        rows = self._call(lambda conn: conn.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE NOT i.resolved ORDER BY i.number").fetchall())
-        return [_incident(*row) for row in rows]
+        return self._call(lambda conn: _incidents(conn, "NOT i.resolved"))
 
     def iter_archived(self) -> Iterator[Incident]:
-        rows = self._call(lambda conn: conn.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.resolved ORDER BY i.number").fetchall())
-        return (_incident(*row) for row in rows)
+        return iter(self._call(lambda conn: _incidents(conn, "i.resolved")))
 
     def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
@@ -602,6 +598,21 @@ def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: 
 
 def _json(value: Any) -> Json | None:
     return None if value is None else Json(value)
+
+
+def _incidents(conn: psycopg.Connection, where: str) -> list[Incident]:
+    """The incidents matching `where` (on mend_incidents i), by number: two scans, not one query per incident."""
+    with conn.transaction():
+        # One snapshot for both reads: a write in between must not pair old state with new events.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        states = conn.execute(f"SELECT i.number, i.state FROM mend_incidents i WHERE {where} "
+                              "ORDER BY i.number").fetchall()
+        events: dict[int, list[dict[str, Any]]] = {number: [] for number, _ in states}
+        for number, event in conn.execute(
+                f"SELECT e.number, e.event FROM mend_events e JOIN mend_incidents i ON i.number = e.number "
+                f"WHERE {where} ORDER BY e.number, e.seq"):
+            events[number].append(event)
+    return [_incident(number, state, events[number]) for number, state in states]
 
 
 def _incident(number: int, state: dict[str, Any], events: list[dict[str, Any]]) -> Incident:
