@@ -289,6 +289,7 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
 
 
 def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")  # stats reads a store that exists
     result = run(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
