@@ -119,7 +119,7 @@ class MendApp(App):
                 self.theme = settings.theme
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
-        self.sender = sender or messages.sender(os.environ)  # who signs client messages
+        self.sender = sender or messages.sender(os.environ, settings)  # who signs client messages
         self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
         self._crossings = CrossingTracker()

@@ -389,7 +389,7 @@ def cmd_message(mend: Mend, args: argparse.Namespace) -> int:
         raise UsageError("--strict goes with --send")
     if args.force and args.output is None:
         raise UsageError("--force goes with -o FILE")
-    who, now = messages.sender(args.env), mend.clock.now()
+    who, now = messages.sender(args.env, args.settings), mend.clock.now()
     try:
         draft = messages.draft(incident, playbook, kind, now, who, news=args.say)
         content = messages.render(draft, args.format, who, now)
@@ -497,7 +497,7 @@ def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
         raise UsageError("--audience client writes Markdown; leave out --format or give --format md")
     if not args.ids or args.all or args.since or args.until or args.client:
         raise UsageError("--audience client takes incident ids: each summary is addressed to one client")
-    who, now = messages.sender(args.env), mend.clock.now()
+    who, now = messages.sender(args.env, args.settings), mend.clock.now()
     parts = []
     for incident_id in dict.fromkeys(normalize_id(raw) for raw in args.ids):
         incident = mend.get(incident_id)
@@ -849,7 +849,7 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
     """The board; with `env` (not for the demo) it also fires the hooks of the settings file."""
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    sender = messages.sender(args.env)
+    sender = messages.sender(args.env, args.settings)
     hooks = load_hooks(args.settings) if env is not None else ()
     if not hooks:
         MendApp(mend, settings=args.settings, sender=sender).run()
