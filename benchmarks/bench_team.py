@@ -25,7 +25,7 @@ from bench_store import ARCHIVED, OPEN, OPERATIONS, advanced, ms, noted, opened,
 from tui.core.model import make_id
 from tui.core.store import open_store
 
-REPS = 100
+REPS = int(os.environ.get("BENCH_REPS", "100"))
 TICK = 1.0  # the board's tick: how often a TinyDB board looks
 
 
