@@ -46,3 +46,21 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
     return Mend(open_store(data_dir), playbooks, clock, author="ana")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the whole run. It must start: CI fails, never skips, without it."""
+    from helpers.pg_server import Server
+
+    server = Server()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A database of this test's own, with mend's schema, as a URL."""
+    name = pg_server.new_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)

@@ -289,6 +289,7 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
 
 
 def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")  # stats reads a store that exists
     result = run(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
@@ -331,6 +332,6 @@ def test_list_at_80_columns_cuts_a_long_client_not_the_title(data_dir):
     ok(data_dir, "new", "Invoices sent twice", "--client", "The Very Long Client Name Holdings International Ltd")
     result = run(data_dir, "list", env={"COLUMNS": "80"})
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "SEV", "STAGE", "IN", "STAGE", "CLIENT", "TITLE"]
+    assert lines[0].split() == ["ID", "SEV", "STAGE", "IN", "STAGE", "OWNER", "CLIENT", "TITLE"]
     assert "The Very Long Client Na…" in lines[1] and "Invoices sent twice" in lines[1]
     assert max(len(line) for line in lines) <= 80

@@ -18,6 +18,7 @@ from tui.core.clock import FakeClock
 from tui.core.model import Incident, ReportPart, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
+from tui.core.settings import Settings
 
 WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
 PARTS = {
@@ -151,10 +152,13 @@ def test_bad_templates_are_named_by_file_and_key(tmp_path, table, key, message):
         load_file(path)
 
 
-def test_the_sender_comes_from_the_environment():
+def test_the_sender_comes_from_the_environment_then_the_settings():
     who = messages.sender({"MEND_USER": "Ana Lopez", "MEND_SIGNATURE": "Customer care\\nMend Co"})
     assert (who.name, who.signature, who.address) == ("Ana Lopez", "Customer care\nMend Co", "")
     assert messages.sender({}).name  # the login name
+    configured = Settings(Path("config.toml"), user="Bo Chen", signature="Bo\\nSupport desk")
+    assert messages.sender({}, configured) == messages.Sender("Bo Chen", "Bo\nSupport desk", "")
+    assert messages.sender({"MEND_SIGNATURE": "Ana"}, configured).signature == "Ana"
 
 
 def run(data: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:

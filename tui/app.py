@@ -7,7 +7,9 @@ re-measure its elapsed time, and turns budget crossings into notifications.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -18,6 +20,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -32,7 +35,7 @@ from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
 from .core.stats import compute_stored
-from .core.store import FollowUp, StoreError
+from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line, plain
 from .core.watch import Watcher
 from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usable_keymap
@@ -117,12 +120,13 @@ class MendApp(App):
                 self.theme = settings.theme
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
-        self.sender = sender or messages.sender(os.environ)  # who signs client messages
+        self.sender = sender or messages.sender(os.environ, settings)  # who signs client messages
         self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
         self._crossings = CrossingTracker()
         self._store_token: object = None
         self._storage_trouble = ""
+        self.offline = False  # the server store cannot be reached: the board shows its last good state
         self._too_small: TooSmallScreen | None = None
         # The roles you hold on each open incident, as last seen: None until the first load,
         # which is the baseline (what you held when the board opened is not news).
@@ -150,11 +154,26 @@ class MendApp(App):
         # which would be laid out and painted first for nothing.
         return self.board
 
+    class StoreChanged(Message):
+        """The store says someone changed it (sent from its listener thread)."""
+
     def on_mount(self) -> None:
         self.set_interval(self.tick_seconds, self.tick)
         for problem in self._settings_problems:
             self.notify(plain(problem), title="Settings", severity="warning", timeout=30)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        # A server store tells at once, from its listener thread: the message is handed to
+        # the app's loop thread-safely, and the reload runs there.
+        loop = asyncio.get_running_loop()
+
+        def tell() -> None:
+            with suppress(RuntimeError):  # the app has closed its loop: nothing left to tell
+                loop.call_soon_threadsafe(self.post_message, self.StoreChanged())
+
+        self.mend.store.watch(tell)
+
+    def on_mend_app_store_changed(self, message: StoreChanged) -> None:
+        self.call_later(self._check_store)
 
     def _remember_theme(self, theme: Theme) -> None:
         """A theme chosen on the board (palette: Change theme) is the one the next board opens with."""
@@ -193,19 +212,27 @@ class MendApp(App):
     def tick(self) -> None:
         if not (self.is_running and self.board.is_attached):
             return  # the app is shutting down: the board's widgets are going (or gone)
-        try:
-            changed = self.mend.store.change_token() != self._store_token
-        except StoreError as error:
-            self._report_storage(error)
-            changed = False
-        if changed:
-            self.reload()
+        self._check_store()
         now = self.clock.now()
         self.board.tick(now)
         self._notify_crossings()
         if self._watcher is not None and not self._watching:
             self._watching = True
             self.run_worker(self._watch, thread=True, group="hooks", exit_on_error=False)
+
+    def _check_store(self) -> None:
+        """Reload if another terminal or machine changed the store."""
+        if not (self.is_running and self.board.is_attached):
+            return
+        try:
+            changed = self.mend.store.change_token() != self._store_token
+        except StoreError as error:
+            self._report_storage(error)
+            self.offline = isinstance(error, OfflineError)
+            self.board.tick(self.clock.now())  # the top line says offline now, not at the next tick
+            return
+        if changed:
+            self.reload()
 
     def _watch(self) -> None:
         """The watcher's look at the store, on a worker thread: a slow store or hook never holds up a key."""
@@ -230,10 +257,12 @@ class MendApp(App):
             follow_ups = self.mend.follow_ups()
         except StoreError as error:
             self._report_storage(error)  # the board keeps showing the last good state
+            self.offline = isinstance(error, OfflineError)
             return
         self.follow_ups = follow_ups
         self._store_token = token
         self._storage_trouble = ""
+        self.offline = False
         now = self.clock.now()
         self.board.sync(incidents, now)
         self._notify_received(incidents)

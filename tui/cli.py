@@ -31,7 +31,7 @@ from .core.service import Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import read_regular, write_new_file
-from .core.store import StoreError, open_store
+from .core.store import StoreError, is_server_url, open_store
 from .core.text import did_you_mean, one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
@@ -58,12 +58,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def store_target(args: argparse.Namespace, env: Mapping[str, str], settings: Settings) -> str:
-    """Where incidents live: --data, else $MEND_DATA, else the `store` setting, else the data folder."""
-    for chosen in (getattr(args, "data", None), env.get("MEND_DATA"), settings.store):
+def store_target(args: argparse.Namespace, env: Mapping[str, str], settings: Settings) -> str | Path:
+    """Where the incidents live: --store or --data, else $MEND_STORE or $MEND_DATA, else the `store`
+    setting, else the data folder. A URL names a server store; anything else is a folder."""
+    given = getattr(args, "store", None)
+    if given and getattr(args, "data", None):
+        raise UsageError("give --store or --data, not both")
+    for chosen in (given, getattr(args, "data", None), env.get("MEND_STORE"), env.get("MEND_DATA"), settings.store):
         if chosen:
-            return chosen
-    return str(Paths(env).default_data_dir)
+            return chosen if is_server_url(chosen) else Path(chosen).expanduser()
+    return Paths(env).default_data_dir
 
 
 def playbook_dirs(args: argparse.Namespace, env: Mapping[str, str]) -> list[Path]:
@@ -84,9 +88,19 @@ def author(env: Mapping[str, str], settings: Settings) -> str:
         raise UsageError("cannot tell who you are: set MEND_USER to your name") from None
 
 
-def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, settings: Settings) -> Mend:
+# These only read: pointed at a folder that does not exist, they say so instead of making an empty store.
+_READ_ONLY = {"list", "show", "export", "stats", "follow-ups"}
+
+
+def build_mend(args: argparse.Namespace, env: Mapping[str, str], clock: Clock, settings: Settings,
+               target: str | Path | None = None) -> Mend:
     playbooks = load_playbooks(playbook_dirs(args, env))
-    return Mend(open_store(store_target(args, env, settings)), playbooks, clock, author(env, settings))
+    if target is None:
+        target = store_target(args, env, settings)
+    if isinstance(target, Path) and getattr(args, "command", None) in _READ_ONLY and not target.is_dir():
+        raise UsageError(f"no mend data at {target}: nothing has been recorded there "
+                         "(check --store, --data, MEND_STORE, MEND_DATA or the store setting)")
+    return Mend(open_store(target), playbooks, clock, author(env, settings))
 
 
 def normalize_id(raw: str) -> str:
@@ -378,7 +392,7 @@ def cmd_message(mend: Mend, args: argparse.Namespace) -> int:
         raise UsageError("--strict goes with --send")
     if args.force and args.output is None:
         raise UsageError("--force goes with -o FILE")
-    who, now = messages.sender(args.env), mend.clock.now()
+    who, now = messages.sender(args.env, args.settings), mend.clock.now()
     try:
         draft = messages.draft(incident, playbook, kind, now, who, news=args.say)
         content = messages.render(draft, args.format, who, now)
@@ -486,7 +500,7 @@ def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
         raise UsageError("--audience client writes Markdown; leave out --format or give --format md")
     if not args.ids or args.all or args.since or args.until or args.client:
         raise UsageError("--audience client takes incident ids: each summary is addressed to one client")
-    who, now = messages.sender(args.env), mend.clock.now()
+    who, now = messages.sender(args.env, args.settings), mend.clock.now()
     parts = []
     for incident_id in dict.fromkeys(normalize_id(raw) for raw in args.ids):
         incident = mend.get(incident_id)
@@ -814,11 +828,34 @@ def cmd_playbooks_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def cmd_store_migrate(mend: Mend, args: argparse.Namespace) -> int:
+    before, after = mend.store.migrate()
+    print(f"schema version {after}" + (f" (was {before})" if before != after else "; nothing to do"))
+    return EXIT_OK
+
+
+def cmd_store_copy(mend: Mend, args: argparse.Namespace) -> int:
+    folder = Path(args.dir).expanduser()
+    if not (folder / "open.json").is_file():
+        raise UsageError(f"{folder}: not a mend data folder (it has no open.json)")
+    source = open_store(folder)
+    try:
+        report = mend.copy_from(source, str(folder))
+    finally:
+        source.close()
+    print(f"copied {len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+          f"{len(report.renumbered)} renumbered" + (f", {len(report.kept)} kept (changed here since)"
+                                                      if report.kept else ""))
+    for old, new in report.renumbered:
+        print(f"  {old} is now {new}")
+    return EXIT_OK
+
+
 def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     """The board; with `env` (not for the demo) it also fires the hooks of the settings file."""
     from .app import MendApp  # Textual loads only when a board is wanted
 
-    sender = messages.sender(args.env)
+    sender = messages.sender(args.env, args.settings)
     hooks = load_hooks(args.settings) if env is not None else ()
     if not hooks:
         app = MendApp(mend, settings=args.settings, sender=sender)
@@ -870,9 +907,9 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -> 
 
     from .demo import seed
 
+    # Always a local folder, whatever --store or MEND_STORE say: demo data never goes to a team server.
     with tempfile.TemporaryDirectory(prefix="mend-demo-") as folder:
-        args.data = folder
-        mend = build_mend(args, env, clock, args.settings)
+        mend = build_mend(args, env, clock, args.settings, target=Path(folder))
         seed(mend.store, mend.playbooks, clock.now())
         return cmd_board(mend, args)
 
@@ -989,6 +1026,9 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", metavar="URL|DIR", default=argparse.SUPPRESS,
+                        help="where incidents live: a postgresql:// URL (a team's server) or a data folder "
+                             "(default: $MEND_STORE, else the data folder)")
     common.add_argument("--data", metavar="DIR", default=argparse.SUPPRESS,
                         help="data folder (default: $MEND_DATA, else $XDG_DATA_HOME/mend)")
     common.add_argument("--playbooks", metavar="DIR", default=argparse.SUPPRESS,
@@ -1168,6 +1208,17 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         config_sub.add_parser(name, help=help_text, description=help_text, parents=[common]).set_defaults(
             handler=handler)
+    p = sub.add_parser("store", help="look after the store: migrate a server's schema, copy a folder in",
+                       parents=[common])
+    store_sub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True, parser_class=_Parser)
+    migrate = store_sub.add_parser("migrate", parents=[common],
+                                   help="upgrade the store's schema to this mend's version (run as its owner)")
+    migrate.set_defaults(handler=cmd_store_migrate)
+    copy = store_sub.add_parser("copy", parents=[common],
+                                help="copy a local data folder (open, archive, playbook copies) into the store; "
+                                     "a colliding id gets a new one; safe to repeat")
+    copy.add_argument("dir", metavar="DIR")
+    copy.set_defaults(handler=cmd_store_copy)
 
     p = sub.add_parser("playbooks", help="work with playbooks", parents=[common])
     playbooks_sub = p.add_subparsers(dest="playbooks_command", metavar="ACTION", required=True,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.policy
 import functools
-import getpass
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 from .model import Incident, ReportPart, Stage
 from .playbook import MESSAGE_KINDS, Playbook
+from .settings import Settings
 from .text import plain
 from .tone import apology_phrase
 
@@ -48,10 +48,14 @@ class Sender:
     address: str = ""  # for the .eml From header; empty leaves it for the mail client
 
 
-def sender(env: Mapping[str, str]) -> Sender:
-    """Who signs the messages. The one place that looks it up (settings will take over later)."""
-    return Sender(name=env.get("MEND_USER") or getpass.getuser(),
-                  signature=env.get("MEND_SIGNATURE", "").replace("\\n", "\n").strip(),
+def sender(env: Mapping[str, str], settings: Settings | None = None) -> Sender:
+    """Who signs the messages: the one place that looks it up. The name is who you are
+    (MEND_USER, the `user` setting, the login name); the signature MEND_SIGNATURE, else
+    the `signature` setting."""
+    settings = settings or Settings(Path())
+    signature = env.get("MEND_SIGNATURE") or settings.signature or ""
+    return Sender(name=settings.author(env),
+                  signature=signature.replace("\\n", "\n").strip(),
                   address=env.get("MEND_EMAIL", "").strip())
 
 

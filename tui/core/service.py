@@ -7,8 +7,10 @@ inside `Store.update`, under the store's lock, against the freshest copy.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import date
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,9 +18,9 @@ from . import rules
 from .clock import Clock
 from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
-from .model import EventKind, Incident, ReportPart, Role, Side
+from .model import Event, EventKind, Incident, ReportPart, Role, Side, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .store import FollowUp, Store, UnknownIncidentError
+from .store import FollowUp, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
 Change = Callable[[Incident], Incident]
@@ -356,6 +358,58 @@ class Mend:
                 done.append(self.update(other, text))
         return done
 
+    def copy_from(self, source: Store, source_name: str) -> CopyReport:
+        """Copy every incident and kept playbook version of `source` into this store.
+
+        An incident is known by its opening (when, by whom, what): one already here
+        under the same id is brought up to date, one here under another id (an earlier
+        copy renumbered it) is left alone. A different incident holding its id gets the
+        next free id, with a note naming the id it had. So a second copy changes nothing.
+        """
+        for name, digest, content in source.playbook_copies():
+            self.store.keep_playbook_copy(name, digest, content)
+        here = {incident.id: incident for incident in chain(self.store.list_open(), self.store.iter_archived())}
+        known = {_opening(incident): incident.id for incident in here.values()}
+        report = CopyReport()
+        to_write: list[Incident] = []
+        renumber: list[Incident] = []
+        for incident in sorted(chain(source.list_open(), source.iter_archived()), key=lambda i: i.number):
+            found = known.get(_opening(incident))
+            mine = here.get(incident.id)
+            if found is not None and found != incident.id:
+                report.unchanged.append(incident.id)  # copied before, under a new id
+            elif mine is None:
+                to_write.append(incident)
+                report.new.append(incident.id)
+            elif found == incident.id and mine.events == incident.events[: len(mine.events)]:
+                if len(mine.events) == len(incident.events):
+                    report.unchanged.append(incident.id)
+                else:
+                    to_write.append(incident)
+                    report.updated.append(incident.id)
+            elif found == incident.id:
+                report.kept.append(incident.id)  # changed here since: this copy is newer or apart
+            else:
+                renumber.append(incident)
+        highest = max([incident.number for incident in chain(here.values(), to_write)], default=0)
+        now = self.clock.now()
+
+        def plan(lookup: Callable[[str], Incident | None]) -> list[Incident]:
+            for incident in to_write:
+                if lookup(incident.id) != here.get(incident.id):
+                    raise StoreError(f"{incident.id} changed while copying; nothing was copied: run the copy again")
+            renumbered, number = [], highest
+            for incident in renumber:
+                number += 1
+                while lookup(make_id(number)) is not None:  # someone opened one meanwhile
+                    number += 1
+                renumbered.append(_renumbered(incident, make_id(number), source_name, now, self.author))
+            report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered)]
+            return to_write + renumbered
+
+        self.store.import_incidents(plan)
+        return report
+
 
 class _AlertEntry:
     """An incident an alert opened, and the firings and resolves of it on record."""
@@ -369,3 +423,28 @@ class _AlertEntry:
 def _archived_alert(incident: Incident) -> list[Any] | None:
     record = alert_record(incident)
     return None if record is None else [incident.id, record[0], record[1]]
+
+
+@dataclass
+class CopyReport:
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # changed here since; not overwritten
+    renumbered: list[tuple[str, str]] = field(default_factory=list)  # (id there, id here)
+
+
+def _opening(incident: Incident) -> str:
+    """What makes an incident itself whatever its id: its opening event, id left out."""
+    opening = incident.events[0].to_dict()
+    opening["details"] = {key: value for key, value in (opening.get("details") or {}).items() if key != "id"}
+    return json.dumps(opening, sort_keys=True)
+
+
+def _renumbered(incident: Incident, new_id: str, source_name: str, now: datetime, author: str) -> Incident:
+    """The same incident under `new_id`, its record ending in a note of the id it had."""
+    first = incident.events[0]
+    events = (replace(first, details={**(first.details or {}), "id": new_id}),) + incident.events[1:]
+    moved = Event(kind=EventKind.NOTE, at=max(now, incident.events[-1].at), author=author,
+                  text=f"copied from {source_name}, where it was {incident.id}")
+    return replay(events + (moved,))

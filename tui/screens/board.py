@@ -255,6 +255,7 @@ class BoardScreen(Screen):
             user=self.app.mend.author,
             mine=self._mine,
             selected=f"{face.incident_id} {face.incident.title}" if (face := self.selected) else "",
+            offline=self.app.offline,
             now=now,
         )
 

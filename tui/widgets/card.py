@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
@@ -56,6 +57,7 @@ def contrast(one: Color, other: Color) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+@lru_cache(maxsize=512)  # a theme has a handful of ink and card colours; every render asks again
 def readable(ink: Color, background: Color) -> Color:
     """The ink, or the nearest blend of it toward black or white that meets MIN_CONTRAST."""
     target = background.get_contrast_text(1.0)

@@ -1,4 +1,4 @@
-"""The top line of the board: who you are, open, warning and breach counts, the filter, and the time."""
+"""The top line of the board: who you are, open, warning and breach counts, the filter, offline, and the time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..core.text import one_line
 class StatusBar(Horizontal):
     COMPONENT_CLASSES = {"status-bar--title", "status-bar--warn", "status-bar--breach", "status-bar--selected"}
 
-    _shown: tuple[int, int, int, int, str, str, str, str, bool] | None = None
+    _shown: tuple[int, int, int, int, str, str, bool, str, str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="counts")
@@ -26,9 +26,9 @@ class StatusBar(Horizontal):
         self._draw()  # what the board told it before it was on screen
 
     def show(self, *, open_count: int, warn: int, breach: int, follow_ups_due: int, filter_text: str,
-             selected: str = "", now: datetime, user: str = "", mine: bool = False) -> None:
+             selected: str = "", offline: bool = False, now: datetime, user: str = "", mine: bool = False) -> None:
         clock = f"{now.astimezone():%a %H:%M}"
-        shown = (open_count, warn, breach, follow_ups_due, filter_text, selected, clock, user, mine)
+        shown = (open_count, warn, breach, follow_ups_due, filter_text, selected, offline, clock, user, mine)
         if shown == self._shown:
             return  # called every tick; repaint only when something visible changed
         self._shown = shown
@@ -38,7 +38,7 @@ class StatusBar(Horizontal):
     def _draw(self) -> None:
         if self._shown is None:
             return
-        open_count, warn, breach, follow_ups_due, filter_text, selected, clock, user, mine = self._shown
+        open_count, warn, breach, follow_ups_due, filter_text, selected, offline, clock, user, mine = self._shown
         style = self.get_component_rich_style
         counts = Text("mend", style=style("status-bar--title"), no_wrap=True, overflow="ellipsis")
         if user:
@@ -55,6 +55,9 @@ class StatusBar(Horizontal):
             counts.append("  mine only (M)")
         if filter_text:
             counts.append(f"  filter: {one_line(filter_text)}")
+        if offline:
+            counts.append("  ")
+            counts.append("offline: showing the last state read", style=style("status-bar--breach"))
         if selected:
             # Cards cut titles to fit; the selected one is here in full, as far as the line allows.
             counts.append(f"  │ {one_line(selected)}", style=style("status-bar--selected"))

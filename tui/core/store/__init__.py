@@ -4,10 +4,12 @@ from .base import (
     CorruptDataError,
     FollowUp,
     LockTimeoutError,
+    OfflineError,
     Store,
     StoreError,
     UnknownIncidentError,
     is_server_url,
+    masked,
     open_store,
 )
 
@@ -15,9 +17,11 @@ __all__ = [
     "CorruptDataError",
     "FollowUp",
     "LockTimeoutError",
+    "OfflineError",
     "Store",
     "StoreError",
     "UnknownIncidentError",
     "is_server_url",
+    "masked",
     "open_store",
 ]

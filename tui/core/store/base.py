@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..model import Incident
+from ..model import Incident, format_time
 
 # Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
 CACHE_KEY_PATTERN = r"[a-z0-9-]+"
@@ -36,6 +37,10 @@ class UnknownIncidentError(StoreError):
     """No incident has that id."""
 
 
+class OfflineError(StoreError):
+    """The server store cannot be reached; nothing was written."""
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """A resolved incident waiting for its check-in with the client."""
@@ -46,6 +51,7 @@ class FollowUp:
     due: datetime
 
 
+# import_incidents' plan: given lookup(id) -> the stored incident or None, the incidents to store.
 Lookup = Callable[[str], "Incident | None"]
 ImportPlanner = Callable[[Lookup], Sequence[Incident]]
 
@@ -110,6 +116,13 @@ class Store(Protocol):
         """Cheap; differs from an earlier token once someone changed the open set."""
         ...
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from any thread) soon after the change token moves.
+
+        A store that cannot push changes does nothing: the board's tick polls change_token.
+        """
+        ...
+
     def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
         """Keep this version of a playbook, so incidents opened with it outlive edits to it."""
         ...
@@ -131,7 +144,31 @@ class Store(Protocol):
         """
         ...
 
+    def playbook_copies(self) -> Iterator[tuple[str, str, bytes]]:
+        """Every kept playbook version: (name, digest, content)."""
+        ...
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring the stored schema up to this mend's version: (version before, version now)."""
+        ...
+
     def close(self) -> None: ...
+
+
+def follow_up_entry(incident: Incident) -> dict[str, str] | None:
+    """What the follow-up list keeps for an incident whose check-in is pending, else None."""
+    due = incident.follow_up_due
+    if due is None or incident.follow_up_done_at is not None:
+        return None
+    return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
+
+
+def check_change(before: Incident, after: Incident) -> None:
+    """A change keeps the incident's id and only adds events: the record is append-only."""
+    if after.id != before.id:
+        raise ValueError(f"expected incident {before.id}, got {after.id}")
+    if after.events[: len(before.events)] != before.events:
+        raise ValueError(f"a change to {before.id} may add events, never rewrite the ones on record")
 
 
 def is_server_url(target: str | Path) -> bool:
@@ -139,10 +176,27 @@ def is_server_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
+def masked(target: str | Path) -> str:
+    """`target` fit to print: a URL's password (in the user part or a password= parameter) as ***."""
+    if not is_server_url(target):
+        return str(target)
+    parts = urlsplit(str(target))
+    netloc = parts.netloc
+    user, at, hosts = netloc.rpartition("@")
+    if at and ":" in user:
+        netloc = f"{user.partition(':')[0]}:***@{hosts}"
+    query = [(key, "***" if key == "password" else value) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*,:/")))
+
+
 def open_store(target: str | Path) -> Store:
     """The store at `target`: a `postgresql://` URL, or a data folder (TinyDB, the default)."""
     if is_server_url(target):
-        raise StoreError("a PostgreSQL store is not available in this mend")
+        try:
+            from .postgres import PgStore  # noqa: PLC0415 - imported only when a URL asks for it
+        except ImportError:
+            raise StoreError("the team store needs psycopg: pip install 'mend[postgres]'") from None
+        return PgStore(str(target))
     from .tinydb import TinyStore  # noqa: PLC0415 - one backend is imported, the one asked for
 
     return TinyStore(Path(target).expanduser())

@@ -53,6 +53,8 @@ from .base import (
     StoreError,
     MARK_DAYS,
     UnknownIncidentError,
+    check_change,
+    follow_up_entry,
 )
 
 SHARD_SIZE = 500
@@ -203,6 +205,9 @@ class TinyStore:
     def change_token(self) -> object:
         return self._incidents.storage.token()
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        pass  # one stat a tick is cheap: the board polls change_token
+
     def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
         path = self._copy_path(name, digest)
         if path.exists():
@@ -218,6 +223,13 @@ class TinyStore:
             return None
         except OSError as error:
             raise StoreError(f"cannot read {self._copy_path(name, digest)}: {error.strerror or error}") from error
+
+    def playbook_copies(self) -> Iterator[tuple[str, str, bytes]]:
+        for path in sorted((self._dir / "playbooks").glob("*/*.toml")):
+            if not path.is_symlink():  # never follow a link out of the data folder
+                content = self.playbook_copy(path.stem, path.parent.name)
+                if content is not None:
+                    yield path.stem, path.parent.name, content
 
     def _copy_path(self, name: str, digest: str) -> Path:
         # <digest>/<name>.toml: the loader insists a playbook's name matches its file name.
@@ -300,7 +312,7 @@ class TinyStore:
                     raise UnknownIncidentError(f"no incident {make_id(number)}")
                 current = _incident(shard.storage.path, number, doc)
             result = change(current)
-            _check_id(result, number)
+            check_change(current, result)
             # An open incident is written to open.json alone: the archive is not read.
             self._write(result, in_open=in_open, in_archive=not in_open)
         return result
@@ -361,10 +373,14 @@ class TinyStore:
             # copy again completes it.
             follow_ups = open_data.get("follow_ups", {})
             repairs = [incident for number, incident in found.items() if number not in numbers and (
-                number in split or follow_ups.get(str(number)) != _follow_up_entry(incident))]
+                number in split or follow_ups.get(str(number)) != follow_up_entry(incident))]
             if planned or repairs:
                 self._put_many(planned + repairs)
         return planned
+
+    def migrate(self) -> tuple[int, int]:
+        # A data folder upgrades itself when opened (keeping the old file beside it).
+        return SCHEMA_VERSION, SCHEMA_VERSION
 
     def close(self) -> None:
         self._db.close()
@@ -409,7 +425,7 @@ class TinyStore:
                 open_docs.pop(key, None)
             else:
                 open_docs[key] = by_shard[(incident.number - 1) // SHARD_SIZE][key]
-            entry = _follow_up_entry(incident)
+            entry = follow_up_entry(incident)
             if entry is not None:
                 follow_ups[key] = entry
             else:
@@ -452,7 +468,7 @@ class TinyStore:
     def _index_follow_up(self, incident: Incident) -> None:
         """Keep the list of pending follow-ups beside the open set, so the board needs no archive read."""
         number = incident.number
-        entry = _follow_up_entry(incident)
+        entry = follow_up_entry(incident)
         if entry is not None:
             _upsert(self._follow_ups, Document(entry, doc_id=number),
                     exists=self._follow_ups.contains(doc_id=number))
@@ -589,13 +605,6 @@ class TinyStore:
 def _meta_table(next_id: int) -> dict[str, dict[str, int]]:
     """The `meta` table as written: one record, id 1."""
     return {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}
-
-
-def _follow_up_entry(incident: Incident) -> dict[str, str] | None:
-    due = incident.follow_up_due
-    if due is None or incident.follow_up_done_at is not None:
-        return None
-    return {"id": incident.id, "title": incident.title, "client": incident.client, "due": format_time(due)}
 
 
 # A key's folder is removed once no run has used it for this long: keys change with

@@ -1,0 +1,127 @@
+"""A throwaway PostgreSQL 15 cluster for the tests (or the server MEND_TEST_PG_URL names).
+
+PostgreSQL refuses to run as root, and CI runs as root: the cluster then runs as
+`nobody`, in a folder only nobody may write, with its unix socket there too and a
+free TCP port on 127.0.0.1 beside it. Every test gets a database of its own, made
+from a template that holds the schema already (CREATE DATABASE ... TEMPLATE is quick).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import psycopg
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+NOBODY = 65534
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Cluster:
+    """One initdb'd data folder, started with pg_ctl; as root, run as nobody."""
+
+    def __init__(self, root: Path, *, port: int | None = None, extra: tuple[str, ...] = ()) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = port or free_port()
+        self.extra = extra
+        self.log = root / "server.log"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        as_nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.root)}
+        return subprocess.run(args, cwd=self.root, env=env, capture_output=True, text=True, check=check,
+                              timeout=120, **as_nobody)
+
+    def init(self) -> None:
+        self._run(str(BIN / "initdb"), "-D", str(self.data), "-U", "mend", "--auth=trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync")
+
+    def start(self) -> None:
+        options = " ".join((f"-k {self.root}", f"-p {self.port}", "-c listen_addresses=127.0.0.1",
+                            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+                            "-c max_connections=200", *self.extra))
+        result = self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                           "-w", "-t", "60", "start", check=False)
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {result.stdout}{result.stderr}{log[-2000:]}")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def url(self, dbname: str = "postgres", *, tcp: bool = False, password: str | None = None) -> str:
+        user = "mend" + (f":{quote(password, safe='')}" if password else "")
+        if tcp:
+            return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://{user}@/{dbname}?host={quote(str(self.root), safe='')}&port={self.port}"
+
+
+def make_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="mend-pg-"))
+    if os.geteuid() == 0:
+        os.chown(root, NOBODY, NOBODY)
+    return root
+
+
+class Server:
+    """Where the test databases live: a cluster of our own, or MEND_TEST_PG_URL."""
+
+    def __init__(self) -> None:
+        self.cluster: Cluster | None = None
+        self._names = itertools.count(1)
+        given = os.environ.get("MEND_TEST_PG_URL")
+        if given:
+            self.admin_url = given
+        else:
+            self.cluster = Cluster(make_root())
+            self.cluster.init()
+            self.cluster.start()
+            self.admin_url = self.cluster.url()
+        self._prefix = f"mend_test_{os.getpid()}_"
+        self._template = f"{self._prefix}template"
+        self._admin(f"CREATE DATABASE {self._template}")
+        from tui.core.store import open_store  # the schema, made the way a first user makes it
+
+        open_store(self.url(self._template)).close()
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def url(self, dbname: str, *, tcp: bool = False, password: str | None = None) -> str:
+        if self.cluster is not None:
+            return self.cluster.url(dbname, tcp=tcp, password=password)
+        return urlsplit(self.admin_url)._replace(path=f"/{dbname}").geturl()
+
+    def new_database(self, *, empty: bool = False) -> str:
+        """A fresh database's name: with mend's schema, or `empty`."""
+        name = f"{self._prefix}{next(self._names)}"
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else self._template}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop("immediate")
+            shutil.rmtree(self.cluster.root, ignore_errors=True)
+        else:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                names = [row[0] for row in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s", (self._prefix + "%",))]
+                for name in names:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

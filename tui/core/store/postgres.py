@@ -1,0 +1,681 @@
+"""The team store: incidents on a PostgreSQL server, shared by every machine that names its URL.
+
+Tables (see SCHEMA_STEPS for the SQL, the least-privilege role included):
+    mend_schema     one row: the schema version
+    mend_meta       one row: the next incident number and a count of writes (the change token)
+    mend_incidents  one row per incident: its state (the incident without events) and
+                    the pending follow-up, if any
+    mend_events     the append-only event record: a trigger refuses UPDATE, DELETE, TRUNCATE
+    mend_playbooks  the kept playbook versions, so every machine can follow them
+    mend_derived    values derive_archived keeps per (key, incident revision)
+
+Every write is one transaction that locks the meta row, so creates take numbers in
+turn (gapless: a failed create rolls its number back) and every write bumps the change
+count and sends NOTIFY mend '<count> <id>' as it commits. A board learns of changes from
+a listener thread (see _Watcher), never by asking the server on its UI thread.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Sequence
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Json
+
+from ..model import Incident, id_number, make_id, parse_time
+from .base import (
+    CACHE_KEY_PATTERN,
+    MARK_DAYS,
+    CorruptDataError,
+    FollowUp,
+    ImportPlanner,
+    OfflineError,
+    StoreError,
+    UnknownIncidentError,
+    check_change,
+    follow_up_entry,
+    masked,
+)
+
+# Each step takes the schema from version N to N + 1; an empty database runs them all.
+SCHEMA_STEPS: tuple[str, ...] = (
+    """
+    -- mend's team store, version 1. The database owner creates it: the first mend to use
+    -- an empty database, or `mend store migrate`. For everyday use, a least-privilege role:
+    --   CREATE ROLE mend_team LOGIN;  -- its password in ~/.pgpass, never in a script
+    --   GRANT CONNECT ON DATABASE mend TO mend_team;
+    --   GRANT SELECT ON mend_schema TO mend_team;
+    --   GRANT SELECT, UPDATE ON mend_meta TO mend_team;
+    --   GRANT SELECT, INSERT, UPDATE ON mend_incidents TO mend_team;
+    --   GRANT SELECT, INSERT ON mend_events, mend_playbooks TO mend_team;  -- the record only grows
+    --   GRANT SELECT, INSERT, UPDATE, DELETE ON mend_derived, mend_derived_keys TO mend_team;  -- version 2
+    --   GRANT SELECT, INSERT, DELETE ON mend_marks TO mend_team;  -- version 3
+    CREATE TABLE mend_schema (version integer NOT NULL);
+    INSERT INTO mend_schema VALUES (0);
+    CREATE TABLE mend_meta (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        next_id bigint NOT NULL CHECK (next_id >= 1),
+        changes bigint NOT NULL
+    );
+    INSERT INTO mend_meta VALUES (true, 1, 0);
+    CREATE TABLE mend_incidents (
+        number bigint PRIMARY KEY CHECK (number >= 1),
+        resolved boolean NOT NULL,
+        state json NOT NULL,
+        event_count integer NOT NULL,
+        follow_up json,
+        revision bigint NOT NULL DEFAULT 1
+    );
+    CREATE INDEX mend_incidents_open ON mend_incidents (number) WHERE NOT resolved;
+    CREATE INDEX mend_incidents_follow_up ON mend_incidents (number) WHERE follow_up IS NOT NULL;
+    CREATE TABLE mend_events (
+        number bigint NOT NULL REFERENCES mend_incidents,
+        seq integer NOT NULL CHECK (seq >= 0),
+        event json NOT NULL,
+        PRIMARY KEY (number, seq)
+    );
+    CREATE FUNCTION mend_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'mend_events is append-only: % refused', TG_OP;
+    END $$;
+    CREATE TRIGGER mend_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON mend_events
+        FOR EACH STATEMENT EXECUTE FUNCTION mend_events_append_only();
+    CREATE TABLE mend_playbooks (
+        name text NOT NULL,
+        digest text NOT NULL,
+        content bytea NOT NULL,
+        PRIMARY KEY (name, digest)
+    );
+    """,
+    """
+    -- version 2: values derived from resolved incidents, kept per incident revision; a key
+    -- unused for 30 days (by the server's clock) is dropped with its values.
+    CREATE TABLE mend_derived_keys (key text PRIMARY KEY, used_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE mend_derived (
+        key text NOT NULL REFERENCES mend_derived_keys ON DELETE CASCADE,
+        number bigint NOT NULL REFERENCES mend_incidents,
+        revision bigint NOT NULL,
+        value json NOT NULL,
+        PRIMARY KEY (key, number)
+    );
+    """,
+    """
+    -- version 3: hooks fired lately (Store.claim), so two watchers on two machines fire each once.
+    CREATE TABLE mend_marks (mark text PRIMARY KEY, at timestamptz NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(SCHEMA_STEPS)
+CHANNEL = "mend"
+# Taken while creating or migrating the schema, so two first users do not both create it.
+_SCHEMA_LOCK = 0x6D656E64
+# Held by Store.locked(): decisions made on what was read (is this alert known?) on any machine.
+_DECISION_LOCK = 0x6D656E65
+
+# A cut network is noticed in seconds: libpq's defaults would wait for the kernel's
+# two hours of keepalive silence. A URL may override any of these.
+CONNECTION_DEFAULTS = {
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "4",
+    "keepalives_interval": "2",
+    "keepalives_count": "2",
+    "tcp_user_timeout": "8000",
+    "application_name": "mend",
+}
+RECONNECT_SECONDS = 1.0
+
+_INCIDENT_COLUMNS = """i.number, i.state,
+    coalesce((SELECT json_agg(e.event ORDER BY e.seq) FROM mend_events e WHERE e.number = i.number), '[]')"""
+
+
+class PgStore:
+    """Store on a PostgreSQL server: many machines, one record."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._shown = masked(url)
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise StoreError(f"{self._shown} is not a usable PostgreSQL URL: {self._scrub(error)}") from None
+        self._params = {**CONNECTION_DEFAULTS, **params}
+        self._conn: psycopg.Connection | None = None
+        self._conn_generation = 0  # the listener's generation when the connection was made
+        self._version = 0
+        # One operation at a time on the shared connection (the board's workers use it too).
+        self._lock = threading.RLock()
+        self._watcher: _Watcher | None = None
+        self._decisions = 0  # how deep in locked() this process is
+        with self._lock:
+            self._connection()  # says at once when the server or the URL is wrong
+
+    # -- connection ------------------------------------------------------------------
+
+    def connect(self, **extra: Any) -> psycopg.Connection:
+        try:
+            return psycopg.connect(**self._params, **extra)
+        except psycopg.Error as error:
+            raise self._offline(error) from None
+
+    def _connection(self) -> psycopg.Connection:
+        generation = 0
+        if self._watcher is not None:
+            if (trouble := self._watcher.trouble) is not None:
+                raise OfflineError(trouble)  # the listener knows the server is gone: do not wait for it
+            generation = self._watcher.generation
+            if generation != self._conn_generation:
+                self._drop()  # made before the listener last lost the server: likely dead too
+        if self._conn is None or self._conn.closed:
+            conn = self.connect(autocommit=True)
+            try:
+                self._version = _prepare_schema(conn)
+            except psycopg.Error as error:
+                conn.close()
+                raise self._offline(error) from None
+            except BaseException:
+                conn.close()
+                raise
+            self._conn, self._conn_generation = conn, generation
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def _offline(self, error: BaseException) -> StoreError:
+        if isinstance(error, psycopg.OperationalError):
+            return OfflineError(f"cannot reach the team store at {self._shown}: {self._scrub(error)}")
+        return StoreError(f"the team store at {self._shown} refused: {self._scrub(error)}")
+
+    def _scrub(self, error: BaseException) -> str:
+        """The error's first line, never the password (libpq messages may quote the connection string)."""
+        text = " ".join(str(error).split("\n")[0].split())
+        secret = self._params.get("password") if hasattr(self, "_params") else None
+        return text.replace(secret, "***") if secret else text
+
+    def _call(self, work: Callable[[psycopg.Connection], Any]) -> Any:
+        with self._lock:
+            conn = self._connection()
+            try:
+                return work(conn)
+            except psycopg.OperationalError as error:
+                self._drop()
+                raise self._offline(error) from None
+            except psycopg.Error as error:
+                raise self._offline(error) from None
+
+    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection], Any],
+               *, check: Callable[[Any], bool] | None = None) -> Any:
+        """Run `work` in one transaction that ends by telling every listener.
+
+        A connection lost while committing may or may not have committed: `check`
+        then reads the result back to tell which.
+        """
+        with self._lock:
+            conn = self._connection()
+            if self._version < SCHEMA_VERSION:
+                with suppress(psycopg.Error):  # someone may have migrated it since we connected
+                    self._version = _schema_version(conn)
+            if self._version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"the team store at {self._shown} has schema version {self._version} and this mend writes "
+                    f"version {SCHEMA_VERSION}: run `mend store migrate` (as the database's owner) first"
+                )
+            committing = False
+            result = None
+            try:
+                with conn.transaction():
+                    result = work(conn)
+                    changes = conn.execute(
+                        "UPDATE mend_meta SET changes = changes + 1 RETURNING changes").fetchone()[0]
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{changes} {incident_id or ''}"))
+                    committing = True
+                if self._watcher is not None:
+                    # Our own write is known at once, not when its notice comes; no callback:
+                    # the writer shows its own change already.
+                    self._watcher.heard(changes, tell=False)
+                return result
+            except psycopg.OperationalError as error:
+                self._drop()
+                if not committing:
+                    raise OfflineError(f"cannot reach the team store at {self._shown}: {self._scrub(error)}; "
+                                       "nothing was saved") from None
+                return self._after_lost_commit(incident_id, result, check, error)
+            except psycopg.Error as error:
+                raise self._offline(error) from None
+
+    def _after_lost_commit(self, incident_id: str | None, result: Any, check: Callable[[Any], bool] | None,
+                           error: BaseException) -> Any:
+        what = incident_id or "the change"
+        try:
+            saved = check is not None and check(result)
+        except StoreError:
+            raise OfflineError(f"the connection to {self._shown} was lost while saving {what} "
+                               f"({self._scrub(error)}); it may have been saved: look again once the server "
+                               "is back") from None
+        if saved:
+            return result
+        raise OfflineError(f"the connection to {self._shown} was lost while saving {what} "
+                           f"({self._scrub(error)}); it was not saved") from None
+
+    def _stored_as(self, incident: Incident) -> bool:
+        try:
+            return self.get(incident.id) == incident
+        except UnknownIncidentError:
+            return False
+
+    # -- reads -------------------------------------------------------------------------
+
+    def list_open(self) -> list[Incident]:
+        return self._call(lambda conn: _incidents(conn, "NOT i.resolved"))
+
+    def iter_archived(self) -> Iterator[Incident]:
+        return iter(self._call(lambda conn: _incidents(conn, "i.resolved")))
+
+    def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
+        if not re.fullmatch(CACHE_KEY_PATTERN, key):
+            raise ValueError(f"not a cache key: {key!r}")
+        if self._call(lambda conn: self._version) < 2:
+            return (derive(incident) for incident in self.iter_archived())  # the cache came with version 2
+        return iter(self._call(lambda conn: self._derived(conn, key, derive)))
+
+    def _derived(self, conn: psycopg.Connection, key: str, derive: Callable[[Incident], Any]) -> list[Any]:
+        kept = conn.execute(
+            "SELECT i.number, d.value, d.number IS NOT NULL FROM mend_incidents i "
+            "LEFT JOIN mend_derived d ON d.key = %s AND d.number = i.number AND d.revision = i.revision "
+            "WHERE i.resolved ORDER BY i.number", (key,)).fetchall()
+        values = {number: value for number, value, hit in kept if hit}
+        missing = [number for number, _, hit in kept if not hit]
+        fresh = []
+        for start in range(0, len(missing), 1000):
+            rows = conn.execute(f"SELECT {_INCIDENT_COLUMNS}, i.revision FROM mend_incidents i "
+                                "WHERE i.number = ANY(%s)", (missing[start:start + 1000],)).fetchall()
+            for number, state, events, revision in rows:
+                values[number] = derive(_incident(number, state, events))
+                fresh.append((key, number, revision, Json(values[number])))
+        try:
+            with conn.transaction():
+                conn.execute("INSERT INTO mend_derived_keys (key) VALUES (%s) "
+                             "ON CONFLICT (key) DO UPDATE SET used_at = now()", (key,))
+                conn.execute("DELETE FROM mend_derived_keys WHERE used_at < now() - interval '30 days'")
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO mend_derived (key, number, revision, value) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (key, number) DO UPDATE SET revision = excluded.revision, value = excluded.value",
+                        fresh)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
+            pass  # a role that may only read (or a standby): derived afresh next time too
+        return [values[number] for number, _, _ in kept if number in values]
+
+    def get(self, incident_id: str) -> Incident:
+        number = _number(incident_id)
+        row = self._call(lambda conn: conn.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = %s", (number,)).fetchone())
+        if row is None:
+            raise UnknownIncidentError(f"no incident {make_id(number)}")
+        return _incident(*row)
+
+    def follow_ups(self) -> list[FollowUp]:
+        rows = self._call(lambda conn: conn.execute(
+            "SELECT number, follow_up FROM mend_incidents WHERE follow_up IS NOT NULL").fetchall())
+        try:
+            pending = [FollowUp(doc["id"], doc["title"], doc["client"], parse_time(doc["due"])) for _, doc in rows]
+        except (KeyError, TypeError, ValueError) as error:
+            raise CorruptDataError(f"the follow-up list on {self._shown} is not valid mend data ({error})") from None
+        return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
+
+    def change_token(self) -> object:
+        """The last change count the listener heard: no network call, so a board's tick never waits.
+
+        The first call starts the listener and waits for its first word (at most the
+        connect timeout), so the token it gives is a real one.
+        """
+        return self._listener().token()
+
+    def _listener(self) -> _Watcher:
+        if self._watcher is None:
+            self._watcher = _Watcher(self)
+            self._watcher.start()
+            self._watcher.wait_ready(float(self._params["connect_timeout"]) + 1)
+            with self._lock:
+                if self._watcher.generation == 1:  # the listener's first connection: ours is as fresh
+                    self._conn_generation = 1
+        return self._watcher
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        self._listener().callbacks.append(callback)
+
+    def wait_for_change(self, token: object, timeout: float) -> object:
+        """The state once it differs from `token` (or after `timeout` seconds), without polling:
+        a change token, or ("offline", why) while the server cannot be reached."""
+        return self._listener().wait_for_change(token, timeout)
+
+    def playbook_copy(self, name: str, digest: str) -> bytes | None:
+        _check_playbook_key(name, digest)
+        row = self._call(lambda conn: conn.execute(
+            "SELECT content FROM mend_playbooks WHERE name = %s AND digest = %s", (name, digest)).fetchone())
+        return None if row is None else bytes(row[0])
+
+    def playbook_copies(self) -> Iterator[tuple[str, str, bytes]]:
+        rows = self._call(lambda conn: conn.execute(
+            "SELECT name, digest, content FROM mend_playbooks ORDER BY name, digest").fetchall())
+        return ((name, digest, bytes(content)) for name, digest, content in rows)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
+        _check_playbook_key(name, digest)
+        # Named by its content hash: an existing copy is this very version.
+        self._call(lambda conn: conn.execute(
+            "INSERT INTO mend_playbooks VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (name, digest, content)))
+
+    def create(self, build: Callable[[str], Incident]) -> Incident:
+        def work(conn: psycopg.Connection) -> Incident:
+            number = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+            incident = build(make_id(number))
+            if incident.number != number:
+                raise ValueError(f"expected incident {make_id(number)}, got {incident.id}")
+            _save(conn, incident, stored=0, exists=False)
+            conn.execute("UPDATE mend_meta SET next_id = %s", (number + 1,))
+            return incident
+
+        return self._write(None, work, check=self._stored_as)
+
+    def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
+        number = _number(incident_id)
+
+        def work(conn: psycopg.Connection) -> Incident:
+            row = conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = %s FOR UPDATE",
+                               (number,)).fetchone()
+            if row is None:
+                raise UnknownIncidentError(f"no incident {make_id(number)}")
+            current = _incident(*row)
+            result = change(current)
+            check_change(current, result)
+            _save(conn, result, stored=len(current.events), exists=True)
+            return result
+
+        return self._write(make_id(number), work, check=self._stored_as)
+
+    def put(self, incident: Incident) -> None:
+        self.put_many([incident])
+
+    def put_many(self, incidents: Sequence[Incident]) -> None:
+        if incidents:
+            self.import_incidents(lambda lookup: incidents)
+
+    def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
+        chosen: list[Sequence[Incident]] = []
+
+        def work(conn: psycopg.Connection) -> None:
+            # The meta row first, as every write does: the plan sees no other import or create.
+            next_id = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+            stored: dict[int, Incident | None] = {}
+
+            def lookup(incident_id: str) -> Incident | None:
+                number = _number(incident_id)
+                if number not in stored:
+                    row = conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = %s "
+                                       "FOR UPDATE", (number,)).fetchone()
+                    stored[number] = None if row is None else _incident(*row)
+                return stored[number]
+
+            incidents = plan(lookup)
+            chosen.append(incidents)
+            for incident in incidents:
+                here = lookup(incident.id)
+                if here is not None and incident.events[: len(here.events)] != here.events:
+                    raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
+                                     "its record is never rewritten, so nothing was written")
+                _save(conn, incident, stored=0 if here is None else len(here.events), exists=here is not None)
+                stored[incident.number] = incident
+            highest = max((incident.number for incident in incidents), default=0)
+            if highest >= next_id:
+                conn.execute("UPDATE mend_meta SET next_id = %s", (highest + 1,))
+
+        def check(_: None) -> bool:
+            return all(self._stored_as(incident) for incident in chosen[-1])
+
+        self._write(None, work, check=check)
+        return chosen[-1]
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """A session advisory lock on the shared connection: every mend that asks for it, on any
+        machine, waits its turn; this process's own store calls go on inside it (it nests)."""
+        with self._lock:
+            outermost = self._decisions == 0
+            if outermost:
+                self._call(lambda conn: conn.execute("SELECT pg_advisory_lock(%s)", (_DECISION_LOCK,)))
+            self._decisions += 1
+            try:
+                yield
+            finally:
+                self._decisions -= 1
+                if outermost:
+                    with suppress(StoreError):  # a lost connection has released it already
+                        self._call(lambda conn: conn.execute("SELECT pg_advisory_unlock(%s)", (_DECISION_LOCK,)))
+
+    def claim(self, marks: Sequence[str], now: datetime) -> set[str]:
+        if not marks:
+            return set()
+
+        def work(conn: psycopg.Connection) -> set[str]:
+            # Not a change to any incident: no notice, so boards do not reload for it.
+            with conn.transaction():
+                conn.execute("DELETE FROM mend_marks WHERE at < %s", (now - timedelta(days=MARK_DAYS),))
+                rows = conn.execute("INSERT INTO mend_marks (mark, at) SELECT mark, %s FROM unnest(%s::text[]) AS mark "
+                                    "ON CONFLICT (mark) DO NOTHING RETURNING mark", (now, list(marks))).fetchall()
+            return {row[0] for row in rows}
+
+        return self._call(work)
+
+    def migrate(self) -> tuple[int, int]:
+        with self._lock:
+            conn = self._connection()
+            before = self._version
+            try:
+                self._version = _prepare_schema(conn, upgrade=True)
+            except psycopg.Error as error:
+                self._drop()
+                raise self._offline(error) from None
+            return before, self._version
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        with self._lock:
+            self._drop()
+
+
+class _Watcher(threading.Thread):
+    """Keeps a LISTEN connection and the change token, so the board's tick only reads a field.
+
+    While the server cannot be reached, token() raises OfflineError (the board shows it
+    and keeps its last good state) and the store refuses calls at once; it reconnects by
+    itself, and the first token after that differs, so the board reads everything afresh.
+    """
+
+    def __init__(self, store: PgStore) -> None:
+        super().__init__(name="mend-listener", daemon=True)
+        self._store = store
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._state = threading.Condition()
+        self._generation = 0
+        self._changes: int | None = None
+        self.trouble: str | None = None
+        self.callbacks: list[Callable[[], None]] = []
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def token(self) -> object:
+        with self._state:
+            if self.trouble is not None:
+                raise OfflineError(self.trouble)
+            return self._generation, self._changes
+
+    def wait_ready(self, timeout: float) -> None:
+        self._ready.wait(timeout)
+
+    def wait_for_change(self, token: object, timeout: float) -> object:
+        with self._state:
+            self._state.wait_for(lambda: self._now() != token, timeout)
+            return self._now()
+
+    def _now(self) -> object:
+        return ("offline", self.trouble) if self.trouble is not None else (self._generation, self._changes)
+
+    def heard(self, changes: int, *, tell: bool = True) -> None:
+        with self._state:
+            if self._changes is None or self.trouble is not None or changes <= self._changes:
+                return
+            self._changes = changes
+            if tell:
+                self._tell()
+            else:
+                self._state.notify_all()
+
+    def _set(self, **fields: Any) -> None:
+        with self._state:
+            before = self._now()
+            for name, value in fields.items():
+                setattr(self, name, value)
+            if self._now() != before:
+                self._tell()
+        self._ready.set()
+
+    def _tell(self) -> None:
+        """Callbacks first, waiters second: whoever waited for a change finds it already told."""
+        for callback in list(self.callbacks):
+            callback()  # watch() callbacks only post a message: quick, and they never call back in
+        self._state.notify_all()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except (StoreError, psycopg.Error) as error:
+                if self._stopping.is_set():
+                    return  # closed under us: nobody is listening any more
+                if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
+                    message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
+                    self._set(trouble=f"offline: {message}")
+                else:
+                    self._ready.set()
+            self._stopping.wait(RECONNECT_SECONDS)
+
+    def _listen(self) -> None:
+        with self._store.connect(autocommit=True) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
+            # A new connection may have missed notices: a new generation makes everything new.
+            self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
+            while not self._stopping.is_set():
+                for notice in conn.notifies(timeout=0.5):
+                    count = notice.payload.partition(" ")[0]
+                    if count.isdigit():
+                        self.heard(int(count))
+
+
+def _prepare_schema(conn: psycopg.Connection, *, upgrade: bool = False) -> int:
+    """The schema version; an empty database gets the whole schema, and `upgrade` runs the missing steps."""
+    version = _schema_version(conn)
+    if version == SCHEMA_VERSION or (version and not upgrade) or version > SCHEMA_VERSION:
+        return _checked(version)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        version = _checked(_schema_version(conn))  # another mend may have got here first
+        for step in SCHEMA_STEPS[version:]:
+            conn.execute(step)
+        conn.execute("UPDATE mend_schema SET version = %s", (SCHEMA_VERSION,))
+    return SCHEMA_VERSION
+
+
+def _checked(version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the team store has schema version {version}, newer than this mend's "
+                         f"{SCHEMA_VERSION}: upgrade mend")
+    return version
+
+
+def _schema_version(conn: psycopg.Connection) -> int:
+    if conn.execute("SELECT to_regclass('mend_schema')").fetchone()[0] is None:
+        return 0
+    return conn.execute("SELECT version FROM mend_schema").fetchone()[0]
+
+
+def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: bool) -> None:
+    """Write the incident's state and append the events after the first `stored` ones."""
+    state = incident.to_dict()
+    del state["events"]
+    values = (incident.is_resolved, Json(state), len(incident.events), _json(follow_up_entry(incident)),
+              incident.number)
+    if exists:
+        conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, follow_up = %s, "
+                     "revision = revision + 1 WHERE number = %s", values)
+    else:
+        conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, number) "
+                     "VALUES (%s, %s, %s, %s, %s)", values)
+    new = [(incident.number, seq, Json(event.to_dict()))
+           for seq, event in enumerate(incident.events[stored:], start=stored)]
+    if new:
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO mend_events (number, seq, event) VALUES (%s, %s, %s)", new)
+
+
+def _json(value: Any) -> Json | None:
+    return None if value is None else Json(value)
+
+
+def _incidents(conn: psycopg.Connection, where: str) -> list[Incident]:
+    """The incidents matching `where` (on mend_incidents i), by number: two scans, not one query per incident."""
+    with conn.transaction():
+        # One snapshot for both reads: a write in between must not pair old state with new events.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        states = conn.execute(f"SELECT i.number, i.state FROM mend_incidents i WHERE {where} "
+                              "ORDER BY i.number").fetchall()
+        events: dict[int, list[dict[str, Any]]] = {number: [] for number, _ in states}
+        # By the numbers just read: the primary key's index, whatever the planner knows of the archive.
+        for number, event in conn.execute("SELECT number, event FROM mend_events WHERE number = ANY(%s) "
+                                          "ORDER BY number, seq", (list(events),)):
+            events[number].append(event)
+    return [_incident(number, state, events[number]) for number, state in states]
+
+
+def _incident(number: int, state: dict[str, Any], events: list[dict[str, Any]]) -> Incident:
+    try:
+        incident = Incident.from_dict({**state, "events": events})
+        matches = incident.number == number
+    except KeyError as error:
+        raise CorruptDataError(f"incident {number} on the server is not valid mend data (missing {error})") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise CorruptDataError(f"incident {number} on the server is not valid mend data ({error})") from None
+    if not matches:
+        raise CorruptDataError(f"incident {number} on the server is stored as {incident.id}")
+    return incident
+
+
+def _check_playbook_key(name: str, digest: str) -> None:
+    if not (digest.isalnum() and name.replace("-", "").replace("_", "").isalnum()):
+        raise StoreError(f"not a playbook name and version: {name!r} {digest!r}")
+
+
+def _number(incident_id: str) -> int:
+    try:
+        return id_number(incident_id)
+    except ValueError as error:
+        raise UnknownIncidentError(str(error)) from None
