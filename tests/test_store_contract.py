@@ -84,7 +84,7 @@ def test_create_get_update_list_round_trip(store, stores):
 
     changed = store.update("INC-2", note("called the client"))
     assert [e.text for e in changed.notes] == ["called the client"]
-    assert store.get("inc-2") == changed
+    assert store.get("INC-2") == changed
     assert store.list_open() == [first, changed]
     assert stores().list_open() == [first, changed]  # it is stored, not kept in memory
 
