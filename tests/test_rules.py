@@ -220,9 +220,11 @@ def test_data_from_before_roles_and_links_loads_with_none_named(playbook):
 class StageMachine(RuleBasedStateMachine):
     """Any sequence of operations keeps the invariants of the record."""
 
+    # Loaded once: parsing the playbooks for each of hundreds of runs is most of their time.
+    playbook = load_playbooks()[DEFAULT_PLAYBOOK]
+
     def __init__(self) -> None:
         super().__init__()
-        self.playbook = load_playbooks()[DEFAULT_PLAYBOOK]
         self.incident = opened(self.playbook)
         self.now = START
         self.previous_events = self.incident.events
