@@ -333,5 +333,5 @@ def test_list_at_80_columns_cuts_a_long_client_not_the_title(data_dir):
     result = run(data_dir, "list", env={"COLUMNS": "80"})
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "SEV", "STAGE", "IN", "STAGE", "OWNER", "CLIENT", "TITLE"]
-    assert "The Very Long Client Na…" in lines[1] and "Invoices sent twice" in lines[1]
+    assert "The Very Long Cl…" in lines[1] and "Invoices sent twice" in lines[1]
     assert max(len(line) for line in lines) <= 80

@@ -196,10 +196,10 @@ def _first_action(document: dict) -> dict:
     (lambda d: d["incidents"][0].pop("events"), "missing events"),
     (lambda d: d["incidents"].append(d["incidents"][0]), "INC-1 appears twice"),
     (lambda d: d.update(incidents={}), '"incidents" must be a list'),
-    (lambda d: _first_action(d)["details"].update(side="theirs"), "side is ours or client"),
-    (lambda d: _first_action(d)["details"].update(due="soon"), "Invalid isoformat"),
+    (lambda d: _first_action(d)["details"].update(side="theirs"), r"details\.side: expected ours or client"),
+    (lambda d: _first_action(d)["details"].update(due="soon"), r"details\.due: expected a day like 2026-01-31"),
     (lambda d: d["incidents"][0].update(lead="zed"), "do not match its own event record"),
-    (lambda d: d["incidents"][1]["events"][-1].update(details={"ids": 5}), "not iterable"),
+    (lambda d: d["incidents"][1]["events"][-1].update(details={"ids": 5}), r"details\.ids: expected a list"),
 ])
 def test_a_damaged_export_is_refused_with_the_reason(incidents, clock, tamper, message):
     document = json.loads(export.to_json(incidents, clock.now()))

@@ -176,7 +176,9 @@ async def test_the_update_editor_in_empathize_reads_with_the_apology_rules_and_t
         await pilot.press(*["backspace"] * 40, *"I'm very sorry: your invoices went out twice.")
         await pilot.pause()
         assert not app.screen.query_one("#update-tone", Static).display
-        await pilot.press("ctrl+s", "enter")  # record it, then open the incident
+        await pilot.press("ctrl+s")  # records it (enter is a new line in the editor), then opens the detail
+        await pilot.pause()
+        await pilot.press("enter")
         await pilot.pause()
         checklist = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
         assert checklist.startswith("[x] Said the words") and checklist.endswith("· on record")

@@ -185,12 +185,14 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
         whose = " of yours" if args.mine else f" held by {one_line(args.owner)}" if args.owner else ""
         print(f"No open incidents{whose}. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
+    console = _console()
     table = Table(box=None, pad_edge=False)
     for column in ("ID", "SEV", "STAGE", "IN STAGE"):
         table.add_column(column, no_wrap=True, min_width=len(column))
     table.add_column("OWNER", no_wrap=True, max_width=12, overflow="ellipsis")
-    # A long client name is cut, never the title (at 80 columns it used to squeeze the title out).
-    table.add_column("CLIENT", no_wrap=True, max_width=24, overflow="ellipsis")
+    # A long client name is cut, never the title (at 80 columns it used to squeeze the title out):
+    # beside the owner column that leaves the client 17 columns there.
+    table.add_column("CLIENT", no_wrap=True, max_width=24 if console.width >= 88 else 17, overflow="ellipsis")
     table.add_column("TITLE", min_width=20, ratio=1)
     for incident in incidents:
         table.add_row(
@@ -202,7 +204,7 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
             Text(one_line(incident.client)),
             Text(one_line(incident.title)),
         )
-    _console().print(table)
+    console.print(table)
     return EXIT_OK
 
 
