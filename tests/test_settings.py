@@ -212,7 +212,8 @@ def test_settings_choose_the_store_the_author_and_the_playbook(tmp_path):
     shown = mend(tmp_path, "config", "show", config=config, MEND_DATA="", MEND_USER="bo").stdout
     assert f'store = "{store}"  # from the settings file' in shown
     assert 'user = "bo"  # from MEND_USER' in shown
-    assert mend(tmp_path, "list", config=config).stdout.startswith("No open incidents"), "MEND_DATA wins"
+    mend_data_wins = mend(tmp_path, "list", config=config)  # MEND_DATA names a folder with nothing in it
+    assert mend_data_wins.returncode == 2 and f"no mend data at {tmp_path / 'data'}" in mend_data_wins.stderr
 
 
 def test_config_path_and_check(tmp_path):
@@ -243,3 +244,11 @@ def test_the_settings_module_loads_neither_textual_nor_platformdirs_on_linux():
 def test_config_show_never_prints_the_tables_other_features_read(tmp_path):
     shown = mend(tmp_path, "config", "show", config='[intake]\ntoken = "s3cret-token"\n').stdout
     assert "s3cret-token" not in shown and "[intake]" in shown
+
+
+def test_config_show_masks_a_password_in_the_store_url(tmp_path):
+    config = 'store = "postgresql://ana:s3cret@db.example/mend"\n'
+    shown = mend(tmp_path, "config", "show", config=config, MEND_DATA="")
+    assert shown.returncode == 0, shown.stderr
+    assert 'store = "postgresql://ana:***@db.example/mend"  # from the settings file' in shown.stdout
+    assert "s3cret" not in shown.stdout + shown.stderr

@@ -31,7 +31,7 @@ from .core.service import Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import read_regular, write_new_file
-from .core.store import StoreError, is_server_url, open_store
+from .core.store import StoreError, is_server_url, masked, open_store
 from .core.text import did_you_mean, one_line, plain, short_duration
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
@@ -931,9 +931,10 @@ def cmd_config_show(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def add(key: str, value: str | None, source: str) -> None:
         lines.append(f"{key} = {toml_string(value)}  # {source}" if value is not None else f"# {key}: {source}")
 
-    store_source = ("--data" if getattr(args, "data", None) else "from MEND_DATA" if env.get("MEND_DATA")
+    store_source = ("--store" if getattr(args, "store", None) else "--data" if getattr(args, "data", None)
+                    else "from MEND_STORE" if env.get("MEND_STORE") else "from MEND_DATA" if env.get("MEND_DATA")
                     else "from the settings file" if settings.store else "default")
-    add("store", store_target(args, env, settings), store_source)
+    add("store", masked(store_target(args, env, settings)), store_source)  # never a password
     add("user", settings.author(env), "from MEND_USER" if env.get("MEND_USER") else
         "from the settings file" if settings.user else "your login name")
     add("default_playbook", settings.default_playbook or DEFAULT_PLAYBOOK,
