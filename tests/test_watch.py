@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tui.core.hooks import Hook, HookRunner, parse_hooks
-from tui.core.model import ReportPart
+from tui.core.model import ReportPart, Role
 from tui.core.service import Mend
 from tui.core.store import StoreError
 from tui.core.store.tinydb import TinyStore
@@ -62,6 +62,13 @@ def test_each_event_kind_fires_once(mend, clock, fired):
     count = len(fired)
     watcher.tick()
     assert len(fired) == count
+    mend.assign("INC-1", "bo", note="you know the billing side")
+    mend.assign("INC-1", "cy", role=Role.COMMS)
+    watcher.tick()
+    handoffs = fired[count:]
+    assert [payload["event"] for payload in handoffs] == ["handoff", "handoff"]
+    assert handoffs[0]["detail"] == {"author": "ana", "role": "owner", "to": "bo", "note": "you know the billing side"}
+    assert handoffs[1]["detail"] == {"author": "ana", "role": "comms", "to": "cy"}
 
 
 def test_budget_crossings_and_an_overdue_update_fire_once_each(mend, clock, playbook, fired):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from .text import one_line
 
 # What a hook can be for: the incident's own events, then what the watcher notices over time.
-EVENTS = ("new", "stage", "resolve", "reopen", "note", "update", "check", "report", "follow_up_done",
+EVENTS = ("new", "stage", "resolve", "reopen", "note", "update", "check", "report", "handoff", "follow_up_done",
           "warn", "breach", "update_overdue", "follow_up_due")
 ANY = "*"
 DEFAULT_TIMEOUT = 10.0

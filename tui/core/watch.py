@@ -54,6 +54,11 @@ def event_payload(incident: Incident, event: Event) -> dict[str, Any] | None:
         case EventKind.REPORT:
             name = "report"
             detail["part"] = event.item
+        case EventKind.ASSIGNED:
+            name = "handoff"  # the owner, incident lead or comms lead changed hands
+            detail.update({"role": event.item, "to": event.text})
+            if event.reason:
+                detail["note"] = event.reason
         case EventKind.FOLLOW_UP:
             name = "follow_up_done"
             if event.text:
