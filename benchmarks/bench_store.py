@@ -108,6 +108,18 @@ OPERATIONS = {
 }
 
 
+def compare(stores: list, cycles: list[Iterator[str]], reps: int) -> Iterator[tuple[str, list[float], list[float]]]:
+    """(operation, medians, p90s) for each operation on each store, `reps` runs each."""
+    for name, operation in OPERATIONS.items():
+        samples: list[list[float]] = [[] for _ in stores]
+        for _ in range(reps):
+            # Alternate between the stores so machine noise hits them alike.
+            for store, ids, into in zip(stores, cycles, samples):
+                into.append(operation(store, ids))
+        yield (name, [statistics.median(s) for s in samples],
+               [statistics.quantiles(s, n=10)[-1] for s in samples])
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.2f}"
 
@@ -124,14 +136,7 @@ def main() -> None:
 
         print(f"store latency, {REPS} runs each, in ms (median / p90)")
         print(f"{'operation':26} {f'{OPEN} open':>17} {f'+ {ARCHIVED:,} archived':>19} {'ratio':>7}")
-        for name, operation in OPERATIONS.items():
-            samples: list[list[float]] = [[], []]
-            for _ in range(REPS):
-                # Alternate between the two stores so machine noise hits both alike.
-                for store, ids, into in zip(stores, cycles, samples):
-                    into.append(operation(store, ids))
-            medians = [statistics.median(s) for s in samples]
-            p90s = [statistics.quantiles(s, n=10)[-1] for s in samples]
+        for name, medians, p90s in compare(stores, cycles, REPS):
             print(f"{name:26} {ms(medians[0])} / {ms(p90s[0])}   {ms(medians[1])} / {ms(p90s[1])} "
                   f"{medians[1] / medians[0]:6.2f}x")
         print(f"seeding with put: {OPEN} open in {seeding[0]:.1f}s; {OPEN} open + {ARCHIVED:,} archived "

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_store import ARCHIVED, OPEN, OPERATIONS, advanced, ms, noted, opened, resolved
+from bench_store import ARCHIVED, OPEN, OPERATIONS, advanced, compare, ms, noted, opened, resolved
 
 from tui.core.model import make_id
 from tui.core.store import open_store
@@ -61,13 +61,7 @@ def main() -> None:
                   f"in {time.perf_counter() - start:.1f}s")
         print(f"\nstore latency at {OPEN} open + {ARCHIVED:,} archived, {REPS} runs each, in ms (median / p90)")
         print(f"{'operation':26} {'TinyDB':>17} {'PostgreSQL':>17} {'ratio':>7}")
-        for name, operation in OPERATIONS.items():
-            samples: list[list[float]] = [[], []]
-            for _ in range(REPS):
-                for store, ids, into in zip(stores, cycles, samples):
-                    into.append(operation(store, ids))
-            medians = [statistics.median(s) for s in samples]
-            p90s = [statistics.quantiles(s, n=10)[-1] for s in samples]
+        for name, medians, p90s in compare(stores, cycles, REPS):
             print(f"{name:26} {ms(medians[0])} / {ms(p90s[0])} {ms(medians[1])} / {ms(p90s[1])} "
                   f"{medians[1] / medians[0]:6.2f}x")
 
