@@ -313,6 +313,29 @@ def test_change_token_moves_only_when_someone_writes(store, stores):
     assert store.change_token() != moved  # its own write, at once
 
 
+def test_open_changes_catch_a_board_up_with_what_another_instance_did(store, stores):
+    first = store.open_changes(None)
+    assert first.complete and first.changed == ()
+    shown, token = first.applied_to([]), first.token
+    other = stores()
+    steps = [
+        lambda: other.create(opened),
+        lambda: other.create(opened),
+        lambda: other.update("INC-1", note("from the other terminal")),
+        lambda: other.update("INC-2", resolve),
+        lambda: other.update("INC-2", reopen),
+        lambda: other.update("INC-1", resolve),
+    ]
+    for step in steps:
+        step()
+        next_token(store, token)
+        changes = store.open_changes(token)
+        shown, token = changes.applied_to(shown), changes.token
+        assert shown == store.list_open()
+    quiet = store.open_changes(token)
+    assert (quiet.changed, quiet.gone, quiet.complete) == ((), frozenset(), False)
+
+
 def test_two_instances_see_each_others_writes_at_once(stores):
     one, two = stores(), stores()
     one.create(opened)

@@ -20,7 +20,7 @@ from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import Event, EventKind, Incident, ReportPart, Role, Side, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .store import FollowUp, Store, StoreError, UnknownIncidentError
+from .store import FollowUp, OpenChanges, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
 Change = Callable[[Incident], Incident]
@@ -119,6 +119,10 @@ class Mend:
 
     def list_open(self) -> list[Incident]:
         return self.store.list_open()
+
+    def open_changes(self, since: object | None) -> OpenChanges:
+        """What changed in the open set since `since` (None: everything), for a board to catch up."""
+        return self.store.open_changes(since)
 
     def mine(self, incidents: list[Incident], name: str | None = None) -> list[Incident]:
         """The incidents this person (default: you) owns or holds a role in."""

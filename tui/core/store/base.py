@@ -51,6 +51,35 @@ class FollowUp:
     due: datetime
 
 
+@dataclass(frozen=True)
+class OpenChanges:
+    """What happened to the open set since an earlier token (Store.open_changes)."""
+
+    token: object  # hand it back next time
+    changed: tuple[Incident, ...]  # open incidents new or changed since, by number
+    gone: frozenset[str]  # ids open before that are open no more
+    complete: bool  # `changed` is the whole open set: a first read, or the store could not tell
+
+    def applied_to(self, previous: Sequence[Incident]) -> list[Incident]:
+        """The open set now, from the one known at the earlier token: sorted by number."""
+        if self.complete:
+            return list(self.changed)
+        merged = {incident.id: incident for incident in previous if incident.id not in self.gone}
+        merged.update((incident.id, incident) for incident in self.changed)
+        return sorted(merged.values(), key=lambda incident: incident.number)
+
+
+def whole_open_set(store: "Store", since: object | None) -> OpenChanges:
+    """open_changes for a store that cannot tell what changed: nothing, or the whole open set.
+
+    The token is taken before the read, so a change made during it shows at the next call.
+    """
+    token = store.change_token()
+    if since is not None and since == token:
+        return OpenChanges(token, (), frozenset(), complete=False)
+    return OpenChanges(token, tuple(store.list_open()), frozenset(), complete=True)
+
+
 # import_incidents' plan: given lookup(id) -> the stored incident or None, the incidents to store.
 Lookup = Callable[[str], "Incident | None"]
 ImportPlanner = Callable[[Lookup], Sequence[Incident]]
@@ -114,6 +143,14 @@ class Store(Protocol):
 
     def change_token(self) -> object:
         """Cheap; differs from an earlier token once someone changed the open set."""
+        ...
+
+    def open_changes(self, since: object | None) -> OpenChanges:
+        """What changed in the open set since the token `since` came with (None: a first read).
+
+        Applied to the open set read at `since`, it gives list_open() as of its token;
+        a store may answer with the whole open set (complete=True) whenever it cannot tell.
+        """
         ...
 
     def watch(self, callback: Callable[[], None]) -> None:

@@ -35,11 +35,13 @@ from .base import (
     FollowUp,
     ImportPlanner,
     OfflineError,
+    OpenChanges,
     StoreError,
     UnknownIncidentError,
     check_change,
     follow_up_entry,
     masked,
+    whole_open_set,
 )
 
 # Each step takes the schema from version N to N + 1; an empty database runs them all.
@@ -348,6 +350,9 @@ class PgStore:
                 if self._watcher.generation == 1:  # the listener's first connection: ours is as fresh
                     self._conn_generation = 1
         return self._watcher
+
+    def open_changes(self, since: object | None) -> OpenChanges:
+        return whole_open_set(self, since)
 
     def watch(self, callback: Callable[[], None]) -> None:
         self._listener().callbacks.append(callback)

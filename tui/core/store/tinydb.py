@@ -50,11 +50,13 @@ from .base import (
     FollowUp,
     ImportPlanner,
     LockTimeoutError,
+    OpenChanges,
     StoreError,
     MARK_DAYS,
     UnknownIncidentError,
     check_change,
     follow_up_entry,
+    whole_open_set,
 )
 
 SHARD_SIZE = 500
@@ -204,6 +206,9 @@ class TinyStore:
 
     def change_token(self) -> object:
         return self._incidents.storage.token()
+
+    def open_changes(self, since: object | None) -> OpenChanges:
+        return whole_open_set(self, since)
 
     def watch(self, callback: Callable[[], None]) -> None:
         pass  # one stat a tick is cheap: the board polls change_token
