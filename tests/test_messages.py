@@ -24,7 +24,7 @@ from tui.core.settings import Settings
 
 WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
 PARTS = {
-    ReportPart.WHAT_HAPPENED: ("Your March invoice was sent to you twice, and you were charged twice.", None),
+    ReportPart.WHAT_HAPPENED: ("We sent your March invoice to you twice, and charged you twice.", None),
     ReportPart.WHY: ("A payment retry ran after a timeout even though the first payment had gone through.", None),
     ReportPart.WHATS_NEXT: ("We refunded the second charge today. From now on the retry checks for an earlier "
                             "payment first.", None),
