@@ -24,7 +24,7 @@ from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules,
 from .core.model import (BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, ActionItem, Event, Incident, ReportPart,
                          Role, Side, format_time, id_number, make_id, parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, apology_skipped, is_done, missing_required
+from .core.rules import RuleError, apology_skip_problem, apology_skipped, is_done, missing_required, skips_apology
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
 from .core.service import Mend
@@ -320,8 +320,14 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
-    skipped_before = apology_skipped(mend.get(incident_id))
-    incident = mend.advance(incident_id, **_forced(args))
+    forced = _forced(args)
+    current = mend.get(incident_id)
+    # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
+    if forced["force"] and skips_apology(current, missing_required(current, mend.playbook_for(current))):
+        if (problem := apology_skip_problem(args.reason)) is not None:
+            raise UsageError(f"{current.id}: {problem}; nothing was changed")
+    skipped_before = apology_skipped(current)
+    incident = mend.advance(incident_id, **forced)
     _print_stage(mend, incident)
     if apology_skipped(incident) and not skipped_before:
         print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
