@@ -64,7 +64,7 @@ def test_a_vague_update_is_vague_whatever_its_words():
     (missing,) = tone.check("We're looking into it and will revert.", "update")
     assert (missing.rule, missing.span) == ("vague-timing", None)
     for concrete in ("by 15:00", "by 3pm", "by 3 p.m.", "within 30 minutes", "at 9:00 tomorrow", "in an hour",
-                     "on Thursday", "by 2 March", "by end of day", "at half past two"):
+                     "on Thursday", "by 2 March", "by end of day", "at half past two", "at 4"):
         assert tone.check(f"We're looking into it and will revert {concrete}.", "update") == [], concrete
 
 
