@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.widgets import Static
 
 from helpers.tone_scores import HELDOUT_FILE, context_report, context_scores, findings, load_cases, report, scores
@@ -241,3 +243,23 @@ def test_the_rules_file_is_package_data():
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"tui.core" = ["*.toml"]' in pyproject
     assert tone.RULES_FILE.is_file()
+
+
+
+# Words the rules look at, so random drafts hit them in every order; any text as well.
+WORDS = ["we", "our", "us", "ours", "was", "were", "deleted", "by", "the", "vendor", "provider", ",", ";", ".",
+         "not", "fault", "on", "that", "is", "I", "am", "very", "sorry", "soon", "by 15:00", "mistakes", "made",
+         "outside", "control", "your", "data", "twice", "sent", "\n", "’s", "it's", "saying"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300) | st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join),
+       context=st.sampled_from(tone.CONTEXTS))
+def test_any_text_in_any_context_gives_findings_inside_the_text(text, context):
+    found = tone.check(text, context)
+    for finding in found:
+        assert finding.span is None or 0 <= finding.span[0] < finding.span[1] <= len(text)
+    for rule in {finding.rule for finding in found}:
+        spans = sorted(finding.span for finding in found if finding.rule == rule and finding.span)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), rule  # one finding per stretch of text
+    assert found == tone.check(text, context)

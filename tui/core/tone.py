@@ -8,6 +8,7 @@ playbook's [tone] table adds phrases and may change the apology words.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import tomllib
@@ -115,10 +116,18 @@ def _disjoint(spans: list[Span]) -> list[Span]:
 _CLAUSE_END = re.compile(r"[.;:!?,()\u2013\u2014\n]")
 
 
-def _clause(text: str, span: Span) -> str:
-    starts = [m.end() for m in _CLAUSE_END.finditer(text, 0, span[0])]
-    end = _CLAUSE_END.search(text, span[1])
-    return text[starts[-1] if starts else 0:end.start() if end else len(text)]
+class _Clauses:
+    """The clauses of one text, found once, so each match looks its clause up in log time."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+
+    def around(self, span: Span) -> str:
+        before = bisect.bisect_left(self.ends, span[0])
+        start = self.ends[before - 1] + 1 if before else 0
+        after = bisect.bisect_left(self.ends, span[1])
+        return self.text[start:self.ends[after] if after < len(self.ends) else len(self.text)]
 
 
 @dataclass(frozen=True)
@@ -131,8 +140,8 @@ class _Owning:
     def owns(self, text: str) -> bool:
         return any(pattern.search(text) for pattern in self.says)
 
-    def names_us(self, text: str, span: Span) -> bool:
-        clause = _clause(text, span)
+    def names_us(self, clauses: _Clauses, span: Span) -> bool:
+        clause = clauses.around(span)
         return any(pattern.search(clause) for pattern in self.agents)
 
 
@@ -152,8 +161,9 @@ class _Rule:
         spans = [m.span() for pattern in self.finds for m in pattern.finditer(text)]
         repeats = sorted(m.span() for pattern in self.repeated for m in pattern.finditer(text))
         if self.unowned and not owning.owns(text):
+            clauses = _Clauses(text)
             spans += [m.span() for pattern in self.unowned for m in pattern.finditer(text)
-                      if not owning.names_us(text, m.span())]
+                      if not owning.names_us(clauses, m.span())]
         found = [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
         if self.requires and not found:  # what is missing is the point, whatever words were used
             return [Finding(self.id, "warn", None, self.explanation)]
