@@ -267,6 +267,21 @@ def test_the_client_summary_takes_several_ids_and_all(data_dir, mend, clock):
     assert [word for word in INTERNAL if word in every.stdout] == []
 
 
+def test_the_client_summary_keeps_hostile_text_as_text_in_every_format(mend, clock):
+    hostile = "<script>alert(1)</script>\n\n## not a heading\n- not an item\x1b[31m"
+    incident = mend.open("t <b>x</b>", "Globex | <b>Corp</b>")
+    mend.write_report(incident.id, {part: (hostile, None) for part in ReportPart})
+    incident = mend.get(incident.id)
+    page = messages.client_summary([incident], mend.playbook_for, "html", clock.now(), WHO)
+    assert "<script>" not in page and "<b>" not in page and "\x1b" not in page
+    assert page.count("<h2>") == 4 and "<li>" not in page  # only the template makes headings and items
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    document = json.loads(messages.client_summary([incident], mend.playbook_for, "json", clock.now(), WHO))
+    assert document["messages"][0]["why"] == hostile and "\x1b" not in document["messages"][0]["text"]
+    markdown = messages.client_summary([incident], mend.playbook_for, "md", clock.now(), WHO)
+    assert "\\<script\\>" in markdown and "\n## not a heading" not in markdown
+
+
 def test_the_client_summary_refuses_what_it_cannot_do(data_dir):
     run(data_dir, "new", "t", "--client", "c")
     for args, says in [(("INC-1",), "report-back has no"), (("INC-1", "--format", "html"), "report-back has no"),
