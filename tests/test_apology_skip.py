@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import Label
 
 from tests.test_export import scripted
@@ -88,3 +90,35 @@ async def test_a_forced_move_that_keeps_the_apology_asks_once(mend: Mend):
         await pilot.press("right_square_bracket", "f", *"echoed", "enter")
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen) and mend.get(incident.id).stage is Stage.DIAGNOSE
+
+
+def test_the_board_and_the_cli_share_one_bar_for_the_reason():
+    assert rules.apology_skip_problem("client said skip") is not None
+    assert rules.apology_skip_problem("   ") is not None and rules.apology_skip_problem(None) is not None
+    assert rules.apology_skip_problem("the client asked for the cause first") is None
+
+
+def test_cli_forcing_out_of_empathize_needs_a_real_reason(data_dir):
+    from tests.test_cli import ok, run
+
+    ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    ok(data_dir, "advance", "INC-1", "--force", "--reason", "rang")  # out of acknowledge: any reason will do
+    refused = run(data_dir, "advance", "INC-1", "--force", "--reason", "client said skip")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.splitlines() == [refused.stderr.rstrip("\n")]  # one line
+    assert "INC-1: skipping the apology needs a real reason: a sentence of at least 4 words" in refused.stderr
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "empathize"  # nothing changed
+    moved = run(data_dir, "advance", "INC-1", "--force", "--reason", "the client asked for the cause first")
+    assert moved.returncode == 0 and "left empathize without the apology" in moved.stderr
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "diagnose"
+
+
+def test_cli_forcing_out_of_empathize_with_the_apology_done_takes_any_reason(data_dir):
+    from tests.test_cli import ok, run
+
+    ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    ok(data_dir, "advance", "INC-1", "--force", "--reason", "rang")
+    ok(data_dir, "check", "INC-1", "apology")
+    moved = run(data_dir, "advance", "INC-1", "--force", "--reason", "hurry")  # other items missing, not the apology
+    assert moved.returncode == 0, moved.stderr
+    assert "without the apology" not in moved.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -22,7 +24,7 @@ from tui.core.settings import Settings
 
 WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
 PARTS = {
-    ReportPart.WHAT_HAPPENED: ("Your March invoice was sent to you twice, and you were charged twice.", None),
+    ReportPart.WHAT_HAPPENED: ("We sent your March invoice to you twice, and charged you twice.", None),
     ReportPart.WHY: ("A payment retry ran after a timeout even though the first payment had gone through.", None),
     ReportPart.WHATS_NEXT: ("We refunded the second charge today. From now on the retry checks for an earlier "
                             "payment first.", None),
@@ -201,33 +203,93 @@ def test_cli_bad_message_requests_are_one_line_and_exit_2(data_dir, args):
 def test_cli_strict_send_refuses_a_flagged_update(data_dir):
     run(data_dir, "new", "t", "--client", "c")
     for _ in range(2):
-        run(data_dir, "advance", "INC-1", "--force", "--reason", "r")
+        run(data_dir, "advance", "INC-1", "--force", "--reason", "scripted walk for this test")
     result = run(data_dir, "message", "INC-1", "--say", "it was not our fault.", "--send", "--strict")
     assert result.returncode == 2 and "tone: blame-shifting" in result.stderr
     assert "client update" not in run(data_dir, "show", "INC-1").stdout
 
 
-def test_the_client_summary_is_for_the_client_only(data_dir, mend, clock):
+INTERNAL = ["Internal record", "Stage", "Forced", "retry job ran twice", "Reason", "asked us not to offer",
+            "INC-1", "Severity", "Owner", "budget", "late", "Next update by 12:00", "payment check", "cause known"]
+
+
+def client_text(fmt: str, raw: str) -> str:
+    """What a client reads in a client summary of this format."""
+    if fmt == "html":
+        import html
+
+        body = raw[raw.index("<body>") + len("<body>"):]
+        return html.unescape(re.sub(r"<[^>]+>", "", body))
+    if fmt == "json":
+        return "\n".join(message["text"] for message in json.loads(raw)["messages"])
+    return raw.replace("  \n", "\n")  # Markdown's hard line breaks
+
+
+@pytest.mark.parametrize("fmt", messages.SUMMARY_FORMATS)
+def test_the_client_summary_is_for_the_client_only(fmt, data_dir, mend, clock):
     first, _ = scripted(mend, clock)  # resolved, with notes, forced moves, late updates and no gesture
-    result = run(data_dir, "export", "INC-1", "--audience", "client")
+    result = run(data_dir, "export", "INC-1", "--audience", "client", "--format", fmt)
     assert result.returncode == 0, result.stderr
-    check_golden("client-summary.md", result.stdout.encode())
-    text = result.stdout
-    assert text.startswith("Hello Acme Ltd,\n\nI am very sorry") and "\nKind regards,  \nAna Lopez" in text
+    check_golden(f"client-summary.{fmt}", result.stdout.encode())
+    text = client_text(fmt, result.stdout)
+    assert text.lstrip().startswith("Hello Acme Ltd,") and "I am very sorry for what you went through" in text
+    assert text.rstrip().endswith("Kind regards,\nAna Lopez")
     for part in ReportPart:
         if part is not ReportPart.GESTURE:
             assert first.report[part].text[:40] in text
-    internal = ["Internal record", "Stage", "Forced", "retry job ran twice", "Reason", "asked us not to offer",
-                "INC-1", "Severity", "Owner", "budget", "late", "Next update by 12:00"]
-    assert [word for word in internal if word in text] == []
+    # The client's own item and ours marked for them; not our internal one.
+    assert "For you: Check the statement for the refund" in text and "For us: Refund the second charge" in text
+    assert [word for word in INTERNAL if word in result.stdout] == []
+
+
+def test_the_client_summary_in_json_is_the_parts_and_the_message(data_dir, mend, clock):
+    scripted(mend, clock)
+    document = json.loads(run(data_dir, "export", "INC-1", "--audience", "client", "--format", "json").stdout)
+    (message,) = document["messages"]
+    assert document["audience"] == "client" and message["gesture"] is None
+    assert [item["for"] for item in message["action_items"]] == ["us", "you"]
+    assert message["text"].startswith("Hello Acme Ltd,") and message["subject"].endswith("Invoices sent twice")
+
+
+def test_the_client_summary_takes_several_ids_and_all(data_dir, mend, clock):
+    scripted(mend, clock)  # INC-1 reported back; INC-2 open, nothing written
+    at_fix(mend, clock)  # INC-3, its report-back written
+    several = run(data_dir, "export", "INC-3", "INC-1", "--audience", "client", "--format", "html")
+    assert several.returncode == 0 and several.stdout.count("<article>") == 2
+    assert several.stdout.index("Hello Acme Ltd") < several.stdout.index("We have credited a month")  # by number
+    every = run(data_dir, "export", "--all", "--audience", "client")
+    assert every.returncode == 0 and every.stdout.count("Hello Acme Ltd,") == 2
+    assert every.stderr == "left out 1 incident whose report-back is not written yet\n"
+    out = data_dir / "client.md"
+    written = run(data_dir, "export", "--client", "Acme Ltd", "--audience", "client", "-o", str(out))
+    assert written.stdout == "exported 2 incidents to " + str(out) + "\n"
+    assert out.read_text(encoding="utf-8") == every.stdout
+    assert [word for word in INTERNAL if word in every.stdout] == []
+
+
+def test_the_client_summary_keeps_hostile_text_as_text_in_every_format(mend, clock):
+    hostile = "<script>alert(1)</script>\n\n## not a heading\n- not an item\x1b[31m"
+    incident = mend.open("t <b>x</b>", "Globex | <b>Corp</b>")
+    mend.write_report(incident.id, {part: (hostile, None) for part in ReportPart})
+    incident = mend.get(incident.id)
+    page = messages.client_summary([incident], mend.playbook_for, "html", clock.now(), WHO)
+    assert "<script>" not in page and "<b>" not in page and "\x1b" not in page
+    assert page.count("<h2>") == 4 and "<li>" not in page  # only the template makes headings and items
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    document = json.loads(messages.client_summary([incident], mend.playbook_for, "json", clock.now(), WHO))
+    assert document["messages"][0]["why"] == hostile and "\x1b" not in document["messages"][0]["text"]
+    markdown = messages.client_summary([incident], mend.playbook_for, "md", clock.now(), WHO)
+    assert "\\<script\\>" in markdown and "\n## not a heading" not in markdown
 
 
 def test_the_client_summary_refuses_what_it_cannot_do(data_dir):
     run(data_dir, "new", "t", "--client", "c")
-    for args, says in [(("INC-1",), "report-back has no"), (("INC-1", "--format", "json"), "writes Markdown"),
-                       (("--all",), "takes incident ids")]:
+    for args, says in [(("INC-1",), "report-back has no"), (("INC-1", "--format", "html"), "report-back has no"),
+                       (("--all",), "no incident in that selection has its report-back written"),
+                       (("INC-1", "--all"), "not a mix"), ((), "say which incidents")]:
         result = run(data_dir, "export", *args, "--audience", "client")
-        assert result.returncode == 2 and says in result.stderr and result.stdout == ""
+        assert result.returncode == 2 and says in result.stderr and result.stdout == "", args
+        assert len(result.stderr.splitlines()) == 1
 
 
 async def test_x_offers_the_client_only_summary(mend, clock, tmp_path):
@@ -245,8 +307,8 @@ async def test_x_offers_the_client_only_summary(mend, clock, tmp_path):
         await pilot.press("x", "escape")
         await pilot.pause()
     assert sorted(path.name for path in out.iterdir()) == ["INC-1-client.md"]
-    assert (out / "INC-1-client.md").read_bytes() == messages.draft(
-        mend.get(incident.id), mend.playbook_for(incident), "report-back", clock.now(), WHO).markdown.encode()
+    assert (out / "INC-1-client.md").read_bytes() == messages.client_summary(
+        [mend.get(incident.id)], mend.playbook_for, "md", clock.now(), WHO).encode()
 
 
 async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, clock):

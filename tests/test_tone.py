@@ -8,9 +8,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.widgets import Static
 
-from helpers.tone_scores import findings, load_cases, report, scores
+from helpers.tone_scores import HELDOUT_FILE, context_report, context_scores, findings, load_cases, report, scores
 from tui.app import MendApp
 from tui.core import tone
 from tui.core.playbook import load_file, shipped_dir
@@ -44,6 +46,49 @@ def test_every_rule_is_labelled_both_ways_and_scores_are_printed(playbooks, caps
         print("\n" + report(CASES, playbooks))
     for rule, score in by_rule.items():
         assert (score.precision, score.recall) == (1.0, 1.0), rule
+
+
+def test_held_out_drafts_reach_0_9_precision_and_recall_in_every_context(playbooks):
+    """Drafts labelled by someone who had not seen the rules (tests/tone_heldout.toml, never edited
+    here): each context's precision and recall over every rule is at least 0.9; -s prints the table."""
+    heldout = load_cases(HELDOUT_FILE)
+    assert len(heldout) >= 100 and {rule for case in heldout for rule in case.expect} >= {
+        "missing-apology", "over-apology", "excuse", "blame-shifting", "passive-evasion", "vague-timing"}
+    print("\n" + context_report(heldout, playbooks, "held-out drafts by context"))
+    by_context = context_scores(heldout, playbooks)
+    assert set(by_context) == {"apology", "update", "why", "whats_next"}
+    low = {context: (round(score.precision, 2), round(score.recall, 2))
+           for context, score in by_context.items() if min(score.precision, score.recall) < 0.9}
+    assert low == {}
+
+
+def test_a_vague_update_is_vague_whatever_its_words():
+    (missing,) = tone.check("We're looking into it and will revert.", "update")
+    assert (missing.rule, missing.span) == ("vague-timing", None)
+    for concrete in ("by 15:00", "by 3pm", "by 3 p.m.", "within 30 minutes", "at 9:00 tomorrow", "in an hour",
+                     "on Thursday", "by 2 March", "by end of day", "at half past two", "at 4"):
+        assert tone.check(f"We're looking into it and will revert {concrete}.", "update") == [], concrete
+
+
+def test_a_passive_is_evasive_until_someone_owns_it():
+    assert [f.rule for f in tone.check("Your data was deleted. Next update at 10:00.", "update")] == [
+        "passive-evasion"]
+    for owned in ("Your data was deleted by us.", "Your data was deleted when we ran a clean-up.",
+                  "Your data was deleted, and that is on us."):
+        assert tone.check(owned + " Next update at 10:00.", "update") == [], owned
+    # "Mistakes were made" hides the doer even beside a "we" in the same clause.
+    assert [f.rule for f in tone.check("We admit mistakes were made.", "why")] == ["passive-evasion"]
+
+
+def test_a_supplier_named_and_owned_is_not_blame():
+    blamed = "Our payment provider failed."
+    assert [f.excerpt(blamed) for f in tone.check(blamed, "why")] == ["Our payment provider"]
+    for owned in ("Our payment provider failed, and that is still ours to manage.",
+                  "Our payment provider failed; we chose them, so this is our responsibility."):
+        assert tone.check(owned, "why") == [], owned
+    # Owning words do not excuse pushing it outside in the same message.
+    disowned = "Our payment provider failed; it was their bug, not ours, and that is on us to explain."
+    assert {f.rule for f in tone.check(disowned, "why")} == {"blame-shifting"}
 
 
 def test_every_context_is_covered_by_the_labelled_drafts():
@@ -110,8 +155,8 @@ def test_a_playbook_adds_blame_and_excuse_phrases(tmp_path):
 
 def test_playbook_phrases_are_text_not_patterns(tmp_path):
     playbook = with_tone(tmp_path, 'blame_phrases = ["(a+)+ [x"]\n')
-    text = "Update: (a+)+ [x is to blame."
-    assert [f.excerpt(text) for f in tone.check(text, "update", playbook)] == ["(a+)+ [x"]
+    text = "Why: (a+)+ [x is to blame."
+    assert [f.excerpt(text) for f in tone.check(text, "why", playbook)] == ["(a+)+ [x"]
 
 
 def test_excuses_are_only_looked_for_in_the_empathy_step():
@@ -122,16 +167,17 @@ def test_excuses_are_only_looked_for_in_the_empathy_step():
 
 def test_the_first_apology_counts_and_each_later_one_is_marked():
     text = "Sorry. Sorry! SORRY."
-    assert [f.span for f in tone.check(text, "update")] == [(7, 12), (14, 19)]
+    assert [f.span for f in tone.check(text, "why")] == [(7, 12), (14, 19)]
 
 
 def test_apostrophes_either_way():
     for text in ("It wasn't our fault.", "It wasn’t our fault."):
-        assert [f.rule for f in tone.check(text, "update")] == ["blame-shifting"]
+        assert [f.rule for f in tone.check(text, "why")] == ["blame-shifting"]
 
 
 def test_an_empty_draft_has_nothing_to_say_except_what_is_missing():
-    assert tone.check("", "update") == []
+    assert tone.check("", "why") == []
+    assert [f.rule for f in tone.check("", "update")] == ["vague-timing"]  # no time for the next one
     assert [f.rule for f in tone.check("", "apology")] == ["missing-apology"]
     assert [f.rule for f in tone.check("", "report")] == ["report-missing-part"] * 3
 
@@ -151,8 +197,11 @@ async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
         await pilot.pause()
         assert isinstance(app.screen, UpdateScreen)
         coach = app.screen.query_one("#update-tone", Static)
+        assert coach.display and "▲ vague-timing" in str(coach.content)  # no time for the next update
+        await pilot.press(*" Next at 15:00.")
+        await pilot.pause()
         assert not coach.display
-        await pilot.press(*" Sorry, so sorry; back soon.")
+        await pilot.press(*["backspace"] * 15, *" Sorry, so sorry; back soon.")
         await pilot.pause()
         shown = str(coach.content)
         assert coach.display and app.screen.query_one("#update-marked", Static).display
@@ -194,3 +243,23 @@ def test_the_rules_file_is_package_data():
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"tui.core" = ["*.toml"]' in pyproject
     assert tone.RULES_FILE.is_file()
+
+
+
+# Words the rules look at, so random drafts hit them in every order; any text as well.
+WORDS = ["we", "our", "us", "ours", "was", "were", "deleted", "by", "the", "vendor", "provider", ",", ";", ".",
+         "not", "fault", "on", "that", "is", "I", "am", "very", "sorry", "soon", "by 15:00", "mistakes", "made",
+         "outside", "control", "your", "data", "twice", "sent", "\n", "’s", "it's", "saying"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300) | st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join),
+       context=st.sampled_from(tone.CONTEXTS))
+def test_any_text_in_any_context_gives_findings_inside_the_text(text, context):
+    found = tone.check(text, context)
+    for finding in found:
+        assert finding.span is None or 0 <= finding.span[0] < finding.span[1] <= len(text)
+    for rule in {finding.rule for finding in found}:
+        spans = sorted(finding.span for finding in found if finding.rule == rule and finding.span)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), rule  # one finding per stretch of text
+    assert found == tone.check(text, context)

@@ -470,8 +470,8 @@ class MendApp(App):
         try:
             incident = self.mend.get(incident_id)
             if audience == "client":
-                content = messages.draft(incident, self.playbook_for(incident), "report-back", self.clock.now(),
-                                         self.sender).markdown.encode()
+                content = messages.client_summary([incident], self.playbook_for, "md", self.clock.now(),
+                                                  self.sender).encode()
             else:
                 content = markdown([incident], self.playbook_for, self.clock.now()).encode()
             name = "client" if audience == "client" else "summary"

@@ -24,7 +24,7 @@ from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules,
 from .core.model import (BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, ActionItem, Event, Incident, ReportPart,
                          Role, Side, format_time, id_number, make_id, parse_time)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, apology_skipped, is_done, missing_required
+from .core.rules import RuleError, apology_skip_problem, apology_skipped, is_done, missing_required, skips_apology
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
 from .core.service import Mend
@@ -320,8 +320,14 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
-    skipped_before = apology_skipped(mend.get(incident_id))
-    incident = mend.advance(incident_id, **_forced(args))
+    forced = _forced(args)
+    current = mend.get(incident_id)
+    # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
+    if forced["force"] and skips_apology(current, missing_required(current, mend.playbook_for(current))):
+        if (problem := apology_skip_problem(args.reason)) is not None:
+            raise UsageError(f"{current.id}: {problem}; nothing was changed")
+    skipped_before = apology_skipped(current)
+    incident = mend.advance(incident_id, **forced)
     _print_stage(mend, incident)
     if apology_skipped(incident) and not skipped_before:
         print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
@@ -497,20 +503,34 @@ def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
 
 
 def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
-    """The report-back as a message to the client, one per incident: nothing from the internal record."""
-    if args.format != "md":
-        raise UsageError("--audience client writes Markdown; leave out --format or give --format md")
-    if not args.ids or args.all or args.since or args.until or args.client:
-        raise UsageError("--audience client takes incident ids: each summary is addressed to one client")
-    who, now = messages.sender(args.env, args.settings), mend.clock.now()
-    parts = []
-    for incident_id in dict.fromkeys(normalize_id(raw) for raw in args.ids):
-        incident = mend.get(incident_id)
-        try:
-            parts.append(messages.draft(incident, mend.playbook_for(incident), "report-back", now, who).markdown)
-        except messages.MessageError as error:
-            raise UsageError(str(error)) from None
-    return len(parts), "\n---\n\n".join(parts)
+    """The report-back as a message to the client, one per incident: nothing from the internal record.
+
+    Ids name incidents that must have their report-back written; --all and the filters take
+    those that have one and say how many others they passed over."""
+    filtered = args.since or args.until or args.client
+    if args.ids and (args.all or filtered):
+        raise UsageError("give incident ids, or --all, or --since/--until/--client; not a mix")
+    if args.ids:
+        ids = dict.fromkeys(normalize_id(raw) for raw in args.ids)
+        chosen = sorted((mend.get(incident_id) for incident_id in ids), key=lambda incident: incident.number)
+    elif args.all or filtered:
+        filters = _filters(args)
+        every = sorted([*mend.store.list_open(), *mend.store.iter_archived()], key=lambda incident: incident.number)
+        admitted = [i for i in every if filters.admits(i.client, i.opened_at.astimezone().date())]
+        chosen = [incident for incident in admitted if messages.report_written(incident)]
+        if not chosen:
+            raise UsageError("no incident in that selection has its report-back written; nothing was exported")
+        if skipped := len(admitted) - len(chosen):
+            print(f"left out {skipped} incident{'s' if skipped != 1 else ''} whose report-back is not written yet",
+                  file=sys.stderr)
+    else:
+        raise UsageError("say which incidents to export: IDs, --all, or --since DATE (see mend export --help)")
+    try:
+        content = messages.client_summary(chosen, mend.playbook_for, args.format, mend.clock.now(),
+                                          messages.sender(args.env, args.settings))
+    except messages.MessageError as error:
+        raise UsageError(str(error)) from None
+    return len(chosen), content
 
 
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
@@ -1150,7 +1170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=export.FORMATS, default="md")
     p.add_argument("--audience", choices=("internal", "client"), default="internal",
                    help="client: only what the client should read (greeting, apology, the report-back, the "
-                   "gesture, sign-off), as Markdown")
+                   "gesture, their action items, sign-off), in any format")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 

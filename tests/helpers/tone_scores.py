@@ -1,9 +1,11 @@
-"""Scores the tone coach against the labelled drafts in tests/tone_cases.toml.
+"""Scores the tone coach against labelled drafts: tests/tone_cases.toml (the development
+set, written with the rules) and tests/tone_heldout.toml (written apart from them).
 
 A case counts for a rule when the rule is in its `expect` (a positive) or among
 the rule ids the coach returns for it (a prediction); precision and recall are
 per message, so a rule that fires twice on one draft counts once. "overall"
-adds up every rule's counts (micro-average).
+adds up every rule's counts (micro-average); by context, the same sums over the
+drafts of one context (the stage's rules a message is read with).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tui.core.playbook import Playbook
 from tui.core.tone import Finding, check
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "tone_cases.toml"
+HELDOUT_FILE = CASES_FILE.with_name("tone_heldout.toml")
 
 
 @dataclass(frozen=True)
@@ -57,24 +60,48 @@ def findings(case: Case, playbooks: Mapping[str, Playbook]) -> list[Finding]:
     return check(case.text, case.context, playbooks[case.playbook] if case.playbook else None)
 
 
+def _count(score: Score, expected: bool, found: bool) -> None:
+    if expected and found:
+        score.true_pos += 1
+    elif found:
+        score.false_pos += 1
+    elif expected:
+        score.false_neg += 1
+
+
 def scores(cases: list[Case], playbooks: Mapping[str, Playbook]) -> dict[str, Score]:
     by_rule: dict[str, Score] = {}
     for case in cases:
         found = {finding.rule for finding in findings(case, playbooks)}
         for rule in case.expect | found:
-            score = by_rule.setdefault(rule, Score())
-            if rule in case.expect and rule in found:
-                score.true_pos += 1
-            elif rule in found:
-                score.false_pos += 1
-            else:
-                score.false_neg += 1
+            _count(by_rule.setdefault(rule, Score()), rule in case.expect, rule in found)
     overall = Score()
     for score in by_rule.values():
         overall.true_pos += score.true_pos
         overall.false_pos += score.false_pos
         overall.false_neg += score.false_neg
     return {**dict(sorted(by_rule.items())), "overall": overall}
+
+
+def context_scores(cases: list[Case], playbooks: Mapping[str, Playbook]) -> dict[str, Score]:
+    """Each context's counts over every rule, in the order the contexts first appear."""
+    by_context: dict[str, Score] = {}
+    for case in cases:
+        score = by_context.setdefault(case.context, Score())
+        found = {finding.rule for finding in findings(case, playbooks)}
+        for rule in case.expect | found:
+            _count(score, rule in case.expect, rule in found)
+    return by_context
+
+
+def context_report(cases: list[Case], playbooks: Mapping[str, Playbook], title: str) -> str:
+    lines = [f"{title}: {len(cases)} drafts",
+             f"{'context':<14}{'drafts':>7}{'TP':>4}{'FP':>4}{'FN':>4}{'precision':>11}{'recall':>8}"]
+    for context, score in context_scores(cases, playbooks).items():
+        drafts = sum(1 for case in cases if case.context == context)
+        lines.append(f"{context:<14}{drafts:>7}{score.true_pos:>4}{score.false_pos:>4}{score.false_neg:>4}"
+                     f"{score.precision:>11.2f}{score.recall:>8.2f}")
+    return "\n".join(lines)
 
 
 def report(cases: list[Case], playbooks: Mapping[str, Playbook]) -> str:

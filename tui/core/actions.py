@@ -22,6 +22,14 @@ def for_client(incident: Incident) -> tuple[ActionItem, ...]:
     return tuple(item for item in incident.actions if item.side is Side.CLIENT or item.tell_client)
 
 
+def client_line(item: ActionItem) -> str:
+    """An action item as the client reads it: whose it is, in their terms, and no internal state words."""
+    whose = "For you" if item.side is Side.CLIENT else "For us"
+    due = f", by {item.due.isoformat()}" if item.due else ""
+    done = " (done)" if item.is_done else ""
+    return f"{whose}: {item.text} ({item.owner}{due}){done}"
+
+
 def open_and_overdue(items: Iterable[ActionItem], today: date) -> tuple[int, int]:
     """How many items are not done, and how many of those are past their due date."""
     pending = [item for item in items if not item.is_done]

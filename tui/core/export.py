@@ -21,9 +21,9 @@ from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from .actions import for_client
+from .actions import client_line, for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
-from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart, Severity, Side, Stage, format_time,
+from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart, Severity, Stage, format_time,
                     parse_time, replay)
 from .playbook import Playbook
 from .rules import apology_skipped
@@ -178,14 +178,6 @@ def _action_line(item: ActionItem) -> str:
     return f"[{state}] {item.text} ({item.side.value}, {item.owner}{due}{told})"
 
 
-def _client_action_line(item: ActionItem) -> str:
-    """An action item as the client reads it: whose it is, in their terms, and no internal state words."""
-    whose = "For you" if item.side is Side.CLIENT else "For us"
-    due = f", by {item.due.isoformat()}" if item.due else ""
-    done = " (done)" if item.is_done else ""
-    return f"{whose}: {item.text} ({item.owner}{due}){done}"
-
-
 def _report_texts(incident: Incident) -> list[tuple[ReportPart, str | None]]:
     """Each part's words in order, None where not written; a gesture of none reads as its reason."""
     report = incident.report
@@ -246,7 +238,7 @@ def _markdown_one(s: Summary) -> str:
     for part, text in _report_texts(incident):
         out += [f"### {part.label}", "", md_escape(text) if text else "_Not written yet._", ""]
     if shared := for_client(incident):
-        out += ["### Action items", ""] + [f"- {md_cell(_client_action_line(item))}" for item in shared] + [""]
+        out += ["### Action items", ""] + [f"- {md_cell(client_line(item))}" for item in shared] + [""]
     out += ["## Internal record", "", "### Stages", ""]
     out += ["| Stage | Entered | Time | Budget | Status |", "|---|---|---|---|---|"]
     for visit in s.visits:
@@ -430,7 +422,7 @@ def _html_one(s: Summary) -> str:
         content = f"<p>{_h(text)}</p>" if text else '<p class="missing">Not written yet.</p>'
         out += [f"<h3>{part.label}</h3>", content]
     if shared := for_client(incident):
-        out += ["<h3>Action items</h3>", *_html_list([_h(_client_action_line(item)) for item in shared])]
+        out += ["<h3>Action items</h3>", *_html_list([_h(client_line(item)) for item in shared])]
     out += ["</section>", "<h2>Internal record</h2>", "<h3>Stages</h3>",
             "<table><tr><th>Stage</th><th>Entered</th><th>Time</th><th>Budget</th><th>Status</th></tr>"]
     for visit in s.visits:

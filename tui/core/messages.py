@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import email.policy
 import functools
+import html
+import json
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,16 +21,18 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from .model import Incident, ReportPart, Stage
+from .actions import client_line, for_client
+from .model import Incident, ReportPart, Side, Stage
 from .playbook import MESSAGE_KINDS, Playbook
 from .settings import Settings
-from .text import plain
+from .text import json_safe, one_line, plain
 from .tone import apology_phrase
 
 KINDS = MESSAGE_KINDS
 FORMATS = ("text", "md", "eml")
+SUMMARY_FORMATS = ("md", "html", "json")  # mend export --audience client
 TEMPLATES_FILE = Path(__file__).with_name("message_templates.toml")
 DEFAULT_NEWS = "we are still working on it, and we will tell you more as we learn it."
 # The kind a message written now is, by the incident's stage.
@@ -129,13 +134,25 @@ class Draft:
     subject: str
     text: str  # plain text: what is recorded as the client update when sent
     markdown: str
+    html: str  # the body as an HTML fragment, for a client summary in HTML
     next_update: datetime | None
+
+
+# Marks that only the template's own heading() and list lines can make in the plain render
+# (plain() turns any control character in a value into a visible symbol), so the HTML body
+# can tell headings and items from text that merely looks like them.
+_HEADING, _ITEM = "\x00h", "\x00i"
+
+
+def report_written(incident: Incident) -> bool:
+    """Every report-back part is written, so a report-back message (and a client summary) can be drafted."""
+    return all(part in incident.report for part in ReportPart)
 
 
 def draft(
     incident: Incident, playbook: Playbook, kind: str, now: datetime, who: Sender, *, news: str | None = None
 ) -> Draft:
-    """The message of `kind` for the incident, in plain text and in Markdown."""
+    """The message of `kind` for the incident, in plain text, Markdown and HTML."""
     if kind not in KINDS:
         raise MessageError(f"unknown message kind {kind!r}; one of {', '.join(KINDS)}")
     report = incident.report
@@ -158,13 +175,38 @@ def draft(
         # A gesture of none says nothing to the client: the reason for none is ours.
         "gesture": gesture.text if gesture is not None and not gesture.is_no_gesture else "",
     }
+    items = [client_line(item) for item in for_client(incident)]
     sign_off = "\n".join(["Kind regards,", who.name, *([who.signature] if who.signature else [])])
     template = template_for(kind, playbook)
-    text = _render(template, {k: plain(v) for k, v in values.items()}, plain(sign_off), lambda h: h)
+    plain_values = {k: plain(v) for k, v in values.items()}
+    text = _render(template, plain_values, [one_line(i) for i in items], plain(sign_off), lambda h: h)
     md_sign_off = "  \n".join(_md(line) for line in sign_off.splitlines())
-    markdown = _render(template, {k: _md(v) for k, v in values.items()}, md_sign_off, lambda h: f"## {h}")
+    markdown = _render(template, {k: _md(v) for k, v in values.items()}, [_md_cell(i) for i in items],
+                       md_sign_off, lambda h: f"## {h}")
+    marked = _render(template, plain_values, [_ITEM + one_line(i) for i in items], plain(sign_off),
+                     lambda h: _HEADING + h)
     subject = f"{_SUBJECTS[kind]}: {incident.title}"
-    return Draft(kind, plain(subject, single_line=True), text, markdown, due)
+    return Draft(kind, plain(subject, single_line=True), text, markdown, _html_body(marked), due)
+
+
+def _md_cell(text: str) -> str:
+    from .export import md_cell
+
+    return md_cell(text)
+
+
+def _html_body(marked: str) -> str:
+    """The plain render as HTML: paragraphs, headings and lists, every character of text escaped."""
+    out = []
+    for block in re.split(r"\n\s*\n", marked.strip("\n")):
+        lines = block.split("\n")
+        if block.startswith(_HEADING):
+            out.append(f"<h2>{html.escape(block[len(_HEADING):].replace(_HEADING, ''))}</h2>")
+        elif all(line.startswith("- " + _ITEM) for line in lines):
+            out += ["<ul>", *(f"<li>{html.escape(line[2 + len(_ITEM):])}</li>" for line in lines), "</ul>"]
+        else:
+            out.append(f"<p>{html.escape(block.replace(_HEADING, '').replace(_ITEM, ''))}</p>")
+    return "\n".join(out) + "\n"
 
 
 @functools.lru_cache(maxsize=64)
@@ -173,11 +215,12 @@ def _compiled(template: str) -> Any:
     return _environment().from_string(template)
 
 
-def _render(template: str, values: Mapping[str, str], sign_off: str, heading: Callable[[str], str]) -> str:
+def _render(template: str, values: Mapping[str, str], action_items: list[str], sign_off: str,
+            heading: Callable[[str], str]) -> str:
     from jinja2 import TemplateError
 
     try:
-        out = _compiled(template).render(**values, sign_off=sign_off, heading=heading)
+        out = _compiled(template).render(**values, action_items=action_items, sign_off=sign_off, heading=heading)
     except TemplateError as error:
         raise MessageError(f"the message template does not work: {error}") from None
     return out.strip("\n") + "\n"
@@ -204,3 +247,53 @@ def render(message: Draft, fmt: str, who: Sender, now: datetime) -> bytes:
     if fmt == "eml":
         return eml(message, who, now)
     raise MessageError(f"unknown message format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+# -- the client-only summary: the report-back as a message, for one client or many ---------
+
+_SUMMARY_CSS = """
+body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       max-width: 42rem; margin: 2rem auto; padding: 0 1.25rem; }
+h2 { font-size: 1.1rem; margin: 1.4rem 0 .3rem; }
+p, li { white-space: pre-wrap; overflow-wrap: anywhere; }
+hr { border: 0; border-top: 2px dashed #d0d7de; margin: 3rem 0; }
+"""
+
+
+def client_summary(incidents: Sequence[Incident], playbook_for: Callable[[Incident], Playbook], fmt: str,
+                   now: datetime, who: Sender) -> str:
+    """What the client reads about each incident and nothing of the internal record: greeting,
+    apology, what happened, why, what's next, the gesture, their action items and a sign-off."""
+    if fmt not in SUMMARY_FORMATS:
+        raise MessageError(f"unknown summary format {fmt!r}; one of {', '.join(SUMMARY_FORMATS)}")
+    drafts = [(incident, draft(incident, playbook_for(incident), "report-back", now, who)) for incident in incidents]
+    if fmt == "md":
+        return "\n---\n\n".join(message.markdown for _, message in drafts)
+    if fmt == "html":
+        title = drafts[0][1].subject if len(drafts) == 1 else f"{len(drafts)} messages"
+        articles = "\n<hr>\n".join(f"<article>\n{message.html}</article>" for _, message in drafts)
+        return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+                f"<title>{html.escape(title)}</title>\n<style>{_SUMMARY_CSS}</style>\n</head>\n<body>\n"
+                f"{articles}\n</body>\n</html>\n")
+    rows = [json.dumps(_json_message(incident, message), ensure_ascii=False) for incident, message in drafts]
+    # One message per line, like the internal export; no time stamp, so the same report gives the same file.
+    joined = ",\n".join(rows)
+    return json_safe(f'{{"audience": "client", "messages": [\n{joined}\n]}}') + "\n"
+
+
+def _json_message(incident: Incident, message: Draft) -> dict[str, Any]:
+    report = incident.report
+    gesture = report[ReportPart.GESTURE]
+    return {
+        "client": incident.client,
+        "subject": message.subject,
+        "what_happened": report[ReportPart.WHAT_HAPPENED].text,
+        "why": report[ReportPart.WHY].text,
+        "whats_next": report[ReportPart.WHATS_NEXT].text,
+        "gesture": None if gesture.is_no_gesture else gesture.text,  # the reason for none is ours
+        "action_items": [{"for": "you" if item.side is Side.CLIENT else "us", "text": item.text,
+                          "owner": item.owner, "due": item.due.isoformat() if item.due else None,
+                          "done": item.is_done} for item in for_client(incident)],
+        "text": message.text,
+    }

@@ -126,6 +126,20 @@ def skips_apology(incident: Incident, missing: tuple[ChecklistItem, ...]) -> boo
     return incident.stage is Stage.EMPATHIZE and any(item.id == APOLOGY_ITEM for item in missing)
 
 
+APOLOGY_SKIP_WORDS = 4  # "client said skip" is not a reason to leave out "I am very sorry"
+
+
+def apology_skip_problem(reason: str | None) -> str | None:
+    """Why `reason` is not enough to force out of empathize without the apology, or None when it is.
+
+    The board and the CLI both ask this: a sentence of a few words saying why the client does not
+    hear the apology first, not a word or two."""
+    if len((reason or "").split()) >= APOLOGY_SKIP_WORDS:
+        return None
+    return (f"skipping the apology needs a real reason: a sentence of at least {APOLOGY_SKIP_WORDS} words "
+            "saying why the client does not hear it first")
+
+
 def missing_required(incident: Incident, playbook: Playbook) -> tuple[ChecklistItem, ...]:
     """Required items of the current stage that are not ticked yet.
 

@@ -8,6 +8,7 @@ playbook's [tone] table adds phrases and may change the apology words.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import tomllib
@@ -111,6 +112,39 @@ def _disjoint(spans: list[Span]) -> list[Span]:
     return kept
 
 
+# Where one clause ends: a passive or a supplier named in it is judged by the words around it.
+_CLAUSE_END = re.compile(r"[.;:!?,()\u2013\u2014\n]")
+
+
+class _Clauses:
+    """The clauses of one text, found once, so each match looks its clause up in log time."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+
+    def around(self, span: Span) -> str:
+        before = bisect.bisect_left(self.ends, span[0])
+        start = self.ends[before - 1] + 1 if before else 0
+        after = bisect.bisect_left(self.ends, span[1])
+        return self.text[start:self.ends[after] if after < len(self.ends) else len(self.text)]
+
+
+@dataclass(frozen=True)
+class _Owning:
+    """What makes a message own the failure, so naming a supplier or a passive is sound."""
+
+    says: tuple[re.Pattern[str], ...]  # anywhere in the message: "that is on us", "ours to fix"
+    agents: tuple[re.Pattern[str], ...]  # in the same clause: "deleted by us", "when we ran"
+
+    def owns(self, text: str) -> bool:
+        return any(pattern.search(text) for pattern in self.says)
+
+    def names_us(self, clauses: _Clauses, span: Span) -> bool:
+        clause = clauses.around(span)
+        return any(pattern.search(clause) for pattern in self.agents)
+
+
 @dataclass(frozen=True)
 class _Rule:
     id: str
@@ -118,14 +152,22 @@ class _Rule:
     contexts: frozenset[str]
     finds: tuple[re.Pattern[str], ...]  # every match is a finding
     repeated: tuple[re.Pattern[str], ...]  # counted together; every match after the first is a finding
-    unless: tuple[re.Pattern[str], ...]  # any match anywhere and the rule stays silent
+    unowned: tuple[re.Pattern[str], ...]  # a finding only where the message does not own the failure
+    requires: tuple[re.Pattern[str], ...]  # when none matches anywhere, the rule fires even without a match
 
-    def findings(self, text: str) -> list[Finding]:
-        if any(pattern.search(text) for pattern in self.unless):
+    def findings(self, text: str, owning: _Owning) -> list[Finding]:
+        if self.requires and any(pattern.search(text) for pattern in self.requires):
             return []
         spans = [m.span() for pattern in self.finds for m in pattern.finditer(text)]
         repeats = sorted(m.span() for pattern in self.repeated for m in pattern.finditer(text))
-        return [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
+        if self.unowned and not owning.owns(text):
+            clauses = _Clauses(text)
+            spans += [m.span() for pattern in self.unowned for m in pattern.finditer(text)
+                      if not owning.names_us(clauses, m.span())]
+        found = [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
+        if self.requires and not found:  # what is missing is the point, whatever words were used
+            return [Finding(self.id, "warn", None, self.explanation)]
+        return found
 
 
 @dataclass(frozen=True)
@@ -136,6 +178,7 @@ class _Coach:
     apology_explanation: str
     apology_severity: str
     rules: tuple[_Rule, ...]
+    owning: _Owning
     report_contexts: frozenset[str]
     parts: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]  # report parts in their required order
     missing_part: tuple[str, str]  # rule id, explanation with {part}
@@ -147,7 +190,7 @@ class _Coach:
             findings.append(Finding(self.apology_id, self.apology_severity, None, self.apology_explanation))
         for rule in self.rules:
             if context in rule.contexts:
-                findings += rule.findings(text)
+                findings += rule.findings(text, self.owning)
         if context in self.report_contexts:
             findings += self.report_findings(text)
         return sorted(findings, key=lambda f: (f.span is not None, f.span or (0, 0), f.rule))
@@ -201,7 +244,8 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
                 id=raw["id"], explanation=raw["explanation"], contexts=frozenset(raw["contexts"]),
                 finds=_compile(phrases + raw.get("patterns", []), key),
                 repeated=_compile(raw.get("repeated", []), key),
-                unless=_compile(raw.get("unless", []), key),
+                unowned=_compile(raw.get("unowned", []), key),
+                requires=_compile(raw.get("requires", []), key),
             ))
         if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
             raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
@@ -211,6 +255,8 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
             apology_explanation=apology["explanation"].format(phrase=phrase),
             apology_severity="error" if gated else "warn",
             rules=tuple(rules),
+            owning=_Owning(_compile(data["owning"]["says"], "owning.says"),
+                           _compile(data["owning"]["agents"], "owning.agents")),
             report_contexts=frozenset(report["contexts"]),
             parts=tuple((part["name"], _compile(part["cues"], "report.parts")) for part in report["parts"]),
             missing_part=(report["missing_id"], report["missing_explanation"]),

@@ -19,7 +19,8 @@ from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
-from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, is_report_item, skips_apology
+from ..core.rules import (MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, apology_skip_problem, is_report_item,
+                          skips_apology)
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
 
@@ -33,7 +34,6 @@ def show_error(label: Label, message: str) -> None:
     label.display = bool(message)
 
 
-APOLOGY_SKIP_WORDS = 4  # "client said skip" is not a reason to leave out "I am very sorry"
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,8 @@ class GateScreen(ModalScreen[GateChoice | None]):
             self.query_one("#reason", Input).focus()
             return
         if self.skips_apology:
-            if len(reason.split()) < APOLOGY_SKIP_WORDS:
-                show_error(error, f"Skipping the apology needs a real reason: a sentence of at least "
-                                  f"{APOLOGY_SKIP_WORDS} words saying why the client does not hear it first.")
+            if (problem := apology_skip_problem(reason)) is not None:
+                show_error(error, problem[0].upper() + problem[1:] + ".")
                 self.query_one("#reason", Input).focus()
                 return
             if self._confirmed_reason != reason:

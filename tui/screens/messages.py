@@ -41,7 +41,7 @@ class ExportChoiceScreen(ModalScreen[str | None]):
             yield Static(Text(f"Export {self.incident_id}"), classes="dialog-title")
             yield Static("i: the internal summary, with the stage table, forced moves, updates and notes.\n"
                          "c: the client-only summary: greeting, apology, what happened, why, what's next, "
-                         "the gesture and a sign-off; nothing internal.")
+                         "the gesture, the client's action items and a sign-off; nothing internal.")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Internal (i)", id="internal", variant="primary")
                 yield Button("Client-only (c)", id="client")
