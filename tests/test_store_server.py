@@ -126,6 +126,42 @@ def test_an_older_schema_refuses_writes_until_migrated(pg_server):
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
 
 
+def test_migrating_from_version_3_stamps_changes_so_boards_fetch_only_those(pg_url):
+    with _closing(open_store(pg_url)) as store:
+        for _ in range(3):
+            store.create(opened)
+    with psycopg.connect(pg_url) as conn:  # the schema as mend 3 left it
+        conn.execute("DROP INDEX mend_incidents_changed")
+        conn.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
+        conn.execute("UPDATE mend_schema SET version = 3")
+    with _closing(open_store(pg_url)) as store:
+        assert [i.id for i in store.list_open()] == ["INC-1", "INC-2", "INC-3"]  # reads work
+        assert store.open_changes(None).complete
+        with pytest.raises(StoreError, match="schema version 3"):
+            store.update("INC-1", note("refused"))
+        assert ok("store", "migrate", store=pg_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
+        first = store.open_changes(None)
+        assert [i.id for i in first.changed] == ["INC-1", "INC-2", "INC-3"] and first.complete
+        ok("note", "2", "after the upgrade", store=pg_url)
+        ok("resolve", "3", "--force", "--reason", "drill", store=pg_url)
+        changes = store.open_changes(first.token)
+        assert not changes.complete, "only what changed is fetched"
+        assert [i.notes[-1].text for i in changes.changed] == ["after the upgrade"]
+        assert changes.gone == {"INC-3"}
+        assert changes.applied_to(first.changed) == store.list_open()
+
+
+def test_open_changes_start_afresh_on_a_new_connection(pg_url):
+    """Another connection may reach another server (a promoted standby): an old token reads everything."""
+    with _closing(open_store(pg_url)) as store:
+        store.create(opened)
+        token = store.open_changes(None).token
+        assert not store.open_changes(token).complete
+        store._drop()  # as a lost connection does
+        again = store.open_changes(token)
+        assert again.complete and [i.id for i in again.changed] == ["INC-1"]
+
+
 def test_a_newer_schema_is_refused(pg_url):
     with psycopg.connect(pg_url) as conn:
         conn.execute("UPDATE mend_schema SET version = 99")
