@@ -20,7 +20,9 @@ a listener thread (see _Watcher), never by asking the server on its UI thread.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -143,6 +145,9 @@ CONNECTION_DEFAULTS = {
     "options": "-c jit=off",
 }
 RECONNECT_SECONDS = 1.0
+LISTEN_SECONDS = 0.5  # the listener looks up from its notices this often (to stop, or to ask)
+HEARTBEAT_SECONDS = 2.0  # after this long without a word, it asks the server whether it is there
+ANSWER_SECONDS = 5.0  # and takes it for gone without an answer this soon: offline in 7 s at worst
 
 _EVENTS = "coalesce((SELECT json_agg(e.event ORDER BY e.seq) FROM mend_events e WHERE e.number = i.number), '[]')"
 _INCIDENT_COLUMNS = f"i.number, i.state, {_EVENTS}"
@@ -667,6 +672,10 @@ class _Watcher(threading.Thread):
                 if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
                     message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
                     self._set(trouble=f"offline: {message}")
+                    # A store call waiting on the same server now (a board's worker) would wait for
+                    # the kernel to give up: wake it with an error instead. Not under the store's
+                    # lock, which that call holds; an idle connection cut is dropped at its next use.
+                    _cut(self._store._conn)
                 else:
                     self._ready.set()
             self._stopping.wait(RECONNECT_SECONDS)
@@ -677,11 +686,53 @@ class _Watcher(threading.Thread):
             changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
             # A new connection may have missed notices: a new generation makes everything new.
             self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
+            silent = 0.0
             while not self._stopping.is_set():
-                for notice in conn.notifies(timeout=0.5):
+                silent += LISTEN_SECONDS
+                for notice in conn.notifies(timeout=LISTEN_SECONDS):
+                    silent = 0.0
                     count = notice.payload.partition(" ")[0]
                     if count.isdigit():
                         self.heard(int(count))
+                if silent >= HEARTBEAT_SECONDS:
+                    # Keepalives and the user timeout see a dead link, not a peer that takes packets
+                    # and never answers (a stuck proxy or balancer): only a question does.
+                    with _answer_within(conn, ANSWER_SECONDS, self._store._shown):
+                        conn.execute("SELECT 1")
+                    silent = 0.0
+
+
+@contextmanager
+def _answer_within(conn: psycopg.Connection, seconds: float, shown: str) -> Iterator[None]:
+    """Cut the connection if the work inside has no answer in `seconds`, and say so: libpq
+    then sees the connection closed instead of waiting on a server that never replies."""
+    fired = threading.Event()
+
+    def give_up() -> None:
+        fired.set()
+        _cut(conn)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except psycopg.OperationalError:
+        if fired.is_set():
+            raise OfflineError(f"cannot reach the team store at {shown}: no answer in {seconds:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def _cut(conn: psycopg.Connection | None) -> None:
+    """Shut the connection's socket from any thread: a call waiting on it wakes with an error."""
+    if conn is None or conn.closed:
+        return
+    with suppress(OSError, psycopg.Error):
+        fd = os.dup(conn.pgconn.socket)
+        with socket.socket(fileno=fd) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _prepare_schema(conn: psycopg.Connection, *, upgrade: bool = False) -> int:
