@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,14 +14,14 @@ import pytest
 
 from tui import cli
 from tui.app import MendApp
-from tui.core.model import EventKind, replay
+from tui.core.model import Event, EventKind, Incident, apply, make_id, replay
 from tui.core.service import Mend
 from tui.core.store import OfflineError, StoreError, open_store
 from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
 
 from helpers.pg_server import Cluster, make_root
 from test_board import NO_AUTO_TICK, SIZE, column_of, card_in
-from test_store import note, opened
+from test_store import AT, note, opened, resolve
 
 SECRET = "hunter2-do-not-print"
 
@@ -214,6 +215,46 @@ def test_store_copy_brings_a_folder_in_renumbers_collisions_and_repeats_harmless
     assert team.get("INC-3") == local.get("INC-3")
     assert team.store.create(opened).id == "INC-5"
     assert mend_cli("store", "copy", str(tmp_path / "missing"), store=pg_url).returncode == 2
+
+
+def laptop_incident(number: int, *, open_: bool) -> Incident:
+    """One of a laptop's incidents: each opened apart (its own title and minute), so each is itself."""
+    details = {"id": make_id(number), "client": "Acme", "severity": 2, "playbook": "service-recovery", "owner": "ana"}
+    incident = apply(None, Event(kind=EventKind.OPENED, at=AT + timedelta(minutes=number), author="ana",
+                                 text=f"Outage {number}", details=details))
+    incident = note(f"called the client about {number}")(incident)
+    return incident if open_ else resolve(incident)
+
+
+@pytest.mark.slow
+def test_store_copy_of_200_open_and_10000_archived_arrives_whole_and_repeats_harmlessly(pg_url, tmp_path):
+    folder = tmp_path / "laptop"
+    total = 10_200
+    open_numbers = set(range(1, total + 1, total // 200))
+    with _closing(open_store(folder)) as local:
+        local.put_many([laptop_incident(n, open_=n in open_numbers) for n in range(1, total + 1)])
+        source = {i.id: i for i in [*local.list_open(), *local.iter_archived()]}
+    assert len(source) == total and sum(not i.is_resolved for i in source.values()) == 200
+    with _closing(open_store(pg_url)) as team:
+        theirs = [team.create(opened) for _ in range(3)]  # INC-1..3 on the server are other incidents
+
+    out = ok("store", "copy", str(folder), store=pg_url)
+    assert out.splitlines()[:4] == [f"copied {total - 3} new, 0 updated, 0 unchanged, 3 renumbered",
+                                    "  INC-1 is now INC-10201", "  INC-2 is now INC-10202", "  INC-3 is now INC-10203"]
+    with _closing(open_store(pg_url)) as team:
+        stored = {i.id: i for i in [*team.list_open(), *team.iter_archived()]}
+        assert [stored[i.id] for i in theirs] == theirs
+        assert len(stored) == total + 3
+        for incident_id, incident in source.items():
+            here = stored[incident_id if incident.number > 3 else make_id(10_200 + incident.number)]
+            assert here.events[1:len(incident.events)] == incident.events[1:]  # every event arrived
+            assert here.is_resolved == incident.is_resolved and replay(here.events) == here
+
+    again = ok("store", "copy", str(folder), store=pg_url)
+    assert again.strip() == f"copied 0 new, 0 updated, {total} unchanged, 0 renumbered"
+    with _closing(open_store(pg_url)) as team:
+        assert {i.id: i for i in [*team.list_open(), *team.iter_archived()]} == stored
+        assert team.create(opened).id == "INC-10204"
 
 
 # -- two boards on one server ------------------------------------------------------------------
