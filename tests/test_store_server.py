@@ -183,6 +183,83 @@ def test_the_event_record_is_append_only_in_the_database(pg_url):
         assert [e.text for e in store.get("INC-1").notes] == ["on record"]
 
 
+# -- the least-privilege role -------------------------------------------------------------------
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def documented_role_grants() -> list[str]:
+    """The role's statements exactly as the README's "Working as a team" gives them."""
+    text = README.read_text()
+    block = text[text.index("**Least privilege**"):]
+    block = block[block.index("```sql") + len("```sql"):block.index("```", block.index("```sql") + 6)]
+    lines = [line.split("--")[0].strip() for line in block.splitlines()]
+    return [statement.strip() for statement in " ".join(lines).split(";") if statement.strip()]
+
+
+@pytest.fixture
+def team_role(pg_server, pg_url):
+    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster)."""
+    role = f"mend_team_{os.getpid()}"
+    dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    statements = [statement.replace("mend_team", role).replace("DATABASE mend ", f"DATABASE {dbname} ")
+                  for statement in documented_role_grants()]
+    assert len(statements) == 8 and statements[0].startswith(f"CREATE ROLE {role}")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        for statement in statements:
+            conn.execute(statement)
+    yield pg_url.replace("postgresql://mend@", f"postgresql://{role}@", 1), pg_url
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or_the_schema(team_role, tmp_path,
+                                                                                            playbooks, clock):
+    url, owner_url = team_role
+    assert ok("new", "Checkout down", "--client", "Globex", store=url).strip() == "INC-1"
+    assert ok("new", "Refund lost", "--client", "Acme", store=url).strip() == "INC-2"
+    ok("note", "1", "called them", store=url)
+    ok("advance", "1", "--force", "--reason", "drill", store=url)
+    ok("resolve", "2", "--force", "--reason", "drill", store=url)
+    ok("reopen", "2", "--reason", "back again", store=url)
+    ok("resolve", "2", "--force", "--reason", "done", store=url)
+    ok("list", store=url)
+    ok("stats", store=url)  # keeps derived values on the server
+    exported = tmp_path / "export.json"
+    ok("export", "--all", "--format", "json", "-o", str(exported), store=url)
+    laptop = tmp_path / "laptop"
+    assert mend_cli("new", "On a laptop", "--client", "Initech", store=str(laptop)).returncode == 0
+    assert "INC-1 is now INC-3" in ok("store", "copy", str(laptop), store=url)
+    assert ok("import", "--renumber", str(exported), store=url).startswith("imported 0 new")
+    with _closing(open_store(url)) as store:
+        token = store.open_changes(None).token
+        store.keep_playbook_copy("custom", "abc123", b"name = 'custom'")
+        assert store.claim(["INC-1 breach"], AT) == {"INC-1 breach"}
+        assert store.claim(["INC-1 breach"], AT + timedelta(days=8)) == {"INC-1 breach"}  # old marks dropped
+        with store.locked():
+            Mend(store, playbooks, clock, "ana").note("INC-3", "decided under the lock")
+        assert [i.id for i in store.open_changes(token).changed] == ["INC-3"]
+        assert list(store.derive_archived("role-check", lambda incident: incident.id)) == ["INC-2"]
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in ("UPDATE mend_events SET event = '{}'", "DELETE FROM mend_events", "TRUNCATE mend_events",
+                          "CREATE TABLE mend_more (x int)", "ALTER TABLE mend_incidents ADD COLUMN x int",
+                          "DROP TABLE mend_marks", "UPDATE mend_schema SET version = 1",
+                          "CREATE TRIGGER t BEFORE INSERT ON mend_events EXECUTE FUNCTION mend_events_append_only()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(owner_url, autocommit=True) as owner:  # the schema as mend 3 left it
+        owner.execute("DROP INDEX mend_incidents_changed")
+        owner.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
+        owner.execute("UPDATE mend_schema SET version = 3")
+    refused = mend_cli("store", "migrate", store=url)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "refused: must be owner of table mend_incidents" in refused.stderr
+    assert ok("store", "migrate", store=owner_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
+
+
 # -- copying a folder in --------------------------------------------------------------------
 
 
