@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,57 @@ def test_importing_a_fifo_is_refused_at_once(data_dir, tmp_path):
     os.mkfifo(path)
     result = run(data_dir, "import", str(path))
     assert result.returncode == 2 and "not a regular file" in result.stderr
+
+
+# -- two laptops that both started at INC-1: --renumber ---------------------------------------
+
+
+def piped(data: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data)}
+    return subprocess.run([sys.executable, "-m", "tui", *args], input=text, capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_import_renumber_gives_a_taken_id_a_new_one_and_a_second_import_changes_nothing(tmp_path, source: Mend):
+    laptop = tmp_path / "laptop"
+    assert run(laptop, "new", "Mine, opened here", "--client", "Acme").stdout.strip() == "INC-1"
+    assert run(laptop, "new", "Mine too", "--client", "Acme").stdout.strip() == "INC-2"
+    exported = tmp_path / "theirs.json"
+    exported.write_text(export_of(source, "INC-1", "INC-3", "INC-7"))
+
+    refused = run(laptop, "import", str(exported))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (f"mend: {exported}: INC-1: a different incident has this id here; nothing was "
+                                      "imported (--renumber gives the export's ones new ids)")
+
+    done = run(laptop, "import", "--renumber", str(exported))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["imported 2 new, 0 updated, 0 unchanged, 1 renumbered", "  INC-1 is now INC-8"]
+    here = TinyStore(laptop)
+    assert here.get("INC-1").title == "Mine, opened here"  # never overwritten
+    moved = here.get("INC-8")
+    assert moved.title == "elsewhere 1" and moved.events[1:-1] == source.get("INC-1").events[1:]
+    assert moved.events[-1].text == "imported from theirs.json, where it was INC-1"
+    assert here.get("INC-3") == source.get("INC-3") and here.get("INC-7") == source.get("INC-7")
+    assert here.get("INC-7").is_resolved
+
+    before = files(laptop)
+    again = run(laptop, "import", "--renumber", str(exported))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "imported 0 new, 0 updated, 3 unchanged, 0 renumbered"
+    assert files(laptop) == before
+    assert run(laptop, "new", "Next", "--client", "Acme").stdout.strip() == "INC-9"
+
+
+def test_import_renumber_brings_a_known_incident_up_to_date(tmp_path, source: Mend):
+    laptop = tmp_path / "laptop"
+    exported = tmp_path / "theirs.json"
+    exported.write_text(export_of(source, "INC-2"))
+    assert run(laptop, "import", "--renumber", str(exported)).stdout.startswith("imported 1 new,")
+    source.note("INC-2", "later, there")
+    exported.write_text(export_of(source, "INC-2"))
+    result = piped(laptop, exported.read_text(), "import", "--renumber", "-")
+    assert result.stdout.strip() == "imported 0 new, 1 updated, 0 unchanged, 0 renumbered"
+    assert TinyStore(laptop).get("INC-2") == source.get("INC-2")
+    bad = piped(laptop, "{}", "import", "--renumber", "-")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a mend export" in bad.stderr

@@ -336,6 +336,26 @@ def test_open_changes_catch_a_board_up_with_what_another_instance_did(store, sto
     assert (quiet.changed, quiet.gone, quiet.complete) == ((), frozenset(), False)
 
 
+def test_open_changes_name_only_what_changed_when_not_complete(store, stores):
+    for _ in range(5):
+        store.create(opened)
+    store.update("INC-5", resolve)
+    first = store.open_changes(None)
+    before, token = first.applied_to([]), first.token
+    other = stores()
+    other.update("INC-2", note("from the other terminal"))
+    other.update("INC-3", resolve)
+    other.update("INC-5", note("on an archived one"))
+    next_token(store, token)
+    changes = store.open_changes(token)
+    assert changes.applied_to(before) == store.list_open() == stores().list_open()
+    if not changes.complete:  # a store that can tell names what changed, nothing more
+        assert changes.changed == (store.get("INC-2"),)
+        assert "INC-3" in changes.gone <= {"INC-3", "INC-5"}
+    # The same token again gives the same catch-up: a board that missed an answer loses nothing.
+    assert store.open_changes(token).applied_to(before) == store.list_open()
+
+
 def test_two_instances_see_each_others_writes_at_once(stores):
     one, two = stores(), stores()
     one.create(opened)

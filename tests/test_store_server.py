@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,14 +14,14 @@ import pytest
 
 from tui import cli
 from tui.app import MendApp
-from tui.core.model import EventKind, replay
+from tui.core.model import Event, EventKind, Incident, apply, make_id, replay
 from tui.core.service import Mend
 from tui.core.store import OfflineError, StoreError, open_store
 from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
 
 from helpers.pg_server import Cluster, make_root
 from test_board import NO_AUTO_TICK, SIZE, column_of, card_in
-from test_store import note, opened
+from test_store import AT, note, opened, resolve
 
 SECRET = "hunter2-do-not-print"
 
@@ -126,6 +127,42 @@ def test_an_older_schema_refuses_writes_until_migrated(pg_server):
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
 
 
+def test_migrating_from_version_3_stamps_changes_so_boards_fetch_only_those(pg_url):
+    with _closing(open_store(pg_url)) as store:
+        for _ in range(3):
+            store.create(opened)
+    with psycopg.connect(pg_url) as conn:  # the schema as mend 3 left it
+        conn.execute("DROP INDEX mend_incidents_changed")
+        conn.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
+        conn.execute("UPDATE mend_schema SET version = 3")
+    with _closing(open_store(pg_url)) as store:
+        assert [i.id for i in store.list_open()] == ["INC-1", "INC-2", "INC-3"]  # reads work
+        assert store.open_changes(None).complete
+        with pytest.raises(StoreError, match="schema version 3"):
+            store.update("INC-1", note("refused"))
+        assert ok("store", "migrate", store=pg_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
+        first = store.open_changes(None)
+        assert [i.id for i in first.changed] == ["INC-1", "INC-2", "INC-3"] and first.complete
+        ok("note", "2", "after the upgrade", store=pg_url)
+        ok("resolve", "3", "--force", "--reason", "drill", store=pg_url)
+        changes = store.open_changes(first.token)
+        assert not changes.complete, "only what changed is fetched"
+        assert [i.notes[-1].text for i in changes.changed] == ["after the upgrade"]
+        assert changes.gone == {"INC-3"}
+        assert changes.applied_to(first.changed) == store.list_open()
+
+
+def test_open_changes_start_afresh_on_a_new_connection(pg_url):
+    """Another connection may reach another server (a promoted standby): an old token reads everything."""
+    with _closing(open_store(pg_url)) as store:
+        store.create(opened)
+        token = store.open_changes(None).token
+        assert not store.open_changes(token).complete
+        store._drop()  # as a lost connection does
+        again = store.open_changes(token)
+        assert again.complete and [i.id for i in again.changed] == ["INC-1"]
+
+
 def test_a_newer_schema_is_refused(pg_url):
     with psycopg.connect(pg_url) as conn:
         conn.execute("UPDATE mend_schema SET version = 99")
@@ -144,6 +181,83 @@ def test_the_event_record_is_append_only_in_the_database(pg_url):
             conn.rollback()
     with _closing(open_store(pg_url)) as store:
         assert [e.text for e in store.get("INC-1").notes] == ["on record"]
+
+
+# -- the least-privilege role -------------------------------------------------------------------
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def documented_role_grants() -> list[str]:
+    """The role's statements exactly as the README's "Working as a team" gives them."""
+    text = README.read_text()
+    block = text[text.index("**Least privilege**"):]
+    block = block[block.index("```sql") + len("```sql"):block.index("```", block.index("```sql") + 6)]
+    lines = [line.split("--")[0].strip() for line in block.splitlines()]
+    return [statement.strip() for statement in " ".join(lines).split(";") if statement.strip()]
+
+
+@pytest.fixture
+def team_role(pg_server, pg_url):
+    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster)."""
+    role = f"mend_team_{os.getpid()}"
+    dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    statements = [statement.replace("mend_team", role).replace("DATABASE mend ", f"DATABASE {dbname} ")
+                  for statement in documented_role_grants()]
+    assert len(statements) == 8 and statements[0].startswith(f"CREATE ROLE {role}")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        for statement in statements:
+            conn.execute(statement)
+    yield pg_url.replace("postgresql://mend@", f"postgresql://{role}@", 1), pg_url
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or_the_schema(team_role, tmp_path,
+                                                                                            playbooks, clock):
+    url, owner_url = team_role
+    assert ok("new", "Checkout down", "--client", "Globex", store=url).strip() == "INC-1"
+    assert ok("new", "Refund lost", "--client", "Acme", store=url).strip() == "INC-2"
+    ok("note", "1", "called them", store=url)
+    ok("advance", "1", "--force", "--reason", "drill", store=url)
+    ok("resolve", "2", "--force", "--reason", "drill", store=url)
+    ok("reopen", "2", "--reason", "back again", store=url)
+    ok("resolve", "2", "--force", "--reason", "done", store=url)
+    ok("list", store=url)
+    ok("stats", store=url)  # keeps derived values on the server
+    exported = tmp_path / "export.json"
+    ok("export", "--all", "--format", "json", "-o", str(exported), store=url)
+    laptop = tmp_path / "laptop"
+    assert mend_cli("new", "On a laptop", "--client", "Initech", store=str(laptop)).returncode == 0
+    assert "INC-1 is now INC-3" in ok("store", "copy", str(laptop), store=url)
+    assert ok("import", "--renumber", str(exported), store=url).startswith("imported 0 new")
+    with _closing(open_store(url)) as store:
+        token = store.open_changes(None).token
+        store.keep_playbook_copy("custom", "abc123", b"name = 'custom'")
+        assert store.claim(["INC-1 breach"], AT) == {"INC-1 breach"}
+        assert store.claim(["INC-1 breach"], AT + timedelta(days=8)) == {"INC-1 breach"}  # old marks dropped
+        with store.locked():
+            Mend(store, playbooks, clock, "ana").note("INC-3", "decided under the lock")
+        assert [i.id for i in store.open_changes(token).changed] == ["INC-3"]
+        assert list(store.derive_archived("role-check", lambda incident: incident.id)) == ["INC-2"]
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in ("UPDATE mend_events SET event = '{}'", "DELETE FROM mend_events", "TRUNCATE mend_events",
+                          "CREATE TABLE mend_more (x int)", "ALTER TABLE mend_incidents ADD COLUMN x int",
+                          "DROP TABLE mend_marks", "UPDATE mend_schema SET version = 1",
+                          "CREATE TRIGGER t BEFORE INSERT ON mend_events EXECUTE FUNCTION mend_events_append_only()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(owner_url, autocommit=True) as owner:  # the schema as mend 3 left it
+        owner.execute("DROP INDEX mend_incidents_changed")
+        owner.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
+        owner.execute("UPDATE mend_schema SET version = 3")
+    refused = mend_cli("store", "migrate", store=url)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "refused: must be owner of table mend_incidents" in refused.stderr
+    assert ok("store", "migrate", store=owner_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
 
 
 # -- copying a folder in --------------------------------------------------------------------
@@ -178,6 +292,46 @@ def test_store_copy_brings_a_folder_in_renumbers_collisions_and_repeats_harmless
     assert team.get("INC-3") == local.get("INC-3")
     assert team.store.create(opened).id == "INC-5"
     assert mend_cli("store", "copy", str(tmp_path / "missing"), store=pg_url).returncode == 2
+
+
+def laptop_incident(number: int, *, open_: bool) -> Incident:
+    """One of a laptop's incidents: each opened apart (its own title and minute), so each is itself."""
+    details = {"id": make_id(number), "client": "Acme", "severity": 2, "playbook": "service-recovery", "owner": "ana"}
+    incident = apply(None, Event(kind=EventKind.OPENED, at=AT + timedelta(minutes=number), author="ana",
+                                 text=f"Outage {number}", details=details))
+    incident = note(f"called the client about {number}")(incident)
+    return incident if open_ else resolve(incident)
+
+
+@pytest.mark.slow
+def test_store_copy_of_200_open_and_10000_archived_arrives_whole_and_repeats_harmlessly(pg_url, tmp_path):
+    folder = tmp_path / "laptop"
+    total = 10_200
+    open_numbers = set(range(1, total + 1, total // 200))
+    with _closing(open_store(folder)) as local:
+        local.put_many([laptop_incident(n, open_=n in open_numbers) for n in range(1, total + 1)])
+        source = {i.id: i for i in [*local.list_open(), *local.iter_archived()]}
+    assert len(source) == total and sum(not i.is_resolved for i in source.values()) == 200
+    with _closing(open_store(pg_url)) as team:
+        theirs = [team.create(opened) for _ in range(3)]  # INC-1..3 on the server are other incidents
+
+    out = ok("store", "copy", str(folder), store=pg_url)
+    assert out.splitlines()[:4] == [f"copied {total - 3} new, 0 updated, 0 unchanged, 3 renumbered",
+                                    "  INC-1 is now INC-10201", "  INC-2 is now INC-10202", "  INC-3 is now INC-10203"]
+    with _closing(open_store(pg_url)) as team:
+        stored = {i.id: i for i in [*team.list_open(), *team.iter_archived()]}
+        assert [stored[i.id] for i in theirs] == theirs
+        assert len(stored) == total + 3
+        for incident_id, incident in source.items():
+            here = stored[incident_id if incident.number > 3 else make_id(10_200 + incident.number)]
+            assert here.events[1:len(incident.events)] == incident.events[1:]  # every event arrived
+            assert here.is_resolved == incident.is_resolved and replay(here.events) == here
+
+    again = ok("store", "copy", str(folder), store=pg_url)
+    assert again.strip() == f"copied 0 new, 0 updated, {total} unchanged, 0 renumbered"
+    with _closing(open_store(pg_url)) as team:
+        assert {i.id: i for i in [*team.list_open(), *team.iter_archived()]} == stored
+        assert team.create(opened).id == "INC-10204"
 
 
 # -- two boards on one server ------------------------------------------------------------------

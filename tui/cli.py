@@ -27,7 +27,7 @@ from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError
 from .core.rules import RuleError, apology_skip_problem, apology_skipped, is_done, missing_required, skips_apology
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
-from .core.service import Mend
+from .core.service import CopyReport, Mend
 from .core.watch import Watcher, due_now
 from .core.stats import Filters, all_incidents, compute_stored
 from .core.files import read_regular, write_new_file
@@ -560,12 +560,28 @@ def cmd_import(mend: Mend, args: argparse.Namespace) -> int:
     if len(raw) > MAX_IMPORT_BYTES:
         raise UsageError(f"{args.file}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; split the export")
     try:
-        plan = mend.import_incidents(export.from_json(raw))
+        incoming = export.from_json(raw)
+        if args.renumber:
+            report = mend.bring_in(incoming, f"imported from {'standard input' if args.file == '-' else path.name}")
+        else:
+            plan = mend.import_incidents(incoming)
     except export.BadExportError as error:
         raise UsageError(f"{args.file}: {error}") from None
-    print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
-          + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
+    if args.renumber:
+        print_brought_in("imported", report)
+    else:
+        print(f"imported {len(plan.new)} new, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
+              + (f", {len(plan.kept_newer)} kept (this machine's copy is newer)" if plan.kept_newer else ""))
     return EXIT_OK
+
+
+def print_brought_in(verb: str, report: CopyReport) -> None:
+    """What `store copy` or `import --renumber` did: counts, then each new id."""
+    print(f"{verb} {len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+          f"{len(report.renumbered)} renumbered" + (f", {len(report.kept)} kept (changed here since)"
+                                                      if report.kept else ""))
+    for old, new in report.renumbered:
+        print(f"  {old} is now {new}")
 
 
 def intake_rules(settings: Settings) -> IntakeRules:
@@ -865,11 +881,7 @@ def cmd_store_copy(mend: Mend, args: argparse.Namespace) -> int:
         report = mend.copy_from(source, str(folder))
     finally:
         source.close()
-    print(f"copied {len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-          f"{len(report.renumbered)} renumbered" + (f", {len(report.kept)} kept (changed here since)"
-                                                      if report.kept else ""))
-    for old, new in report.renumbered:
-        print(f"  {old} is now {new}")
+    print_brought_in("copied", report)
     return EXIT_OK
 
 
@@ -1189,6 +1201,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import", cmd_import, "add or update incidents from a JSON export (safe to repeat)")
     p.add_argument("file", metavar="FILE", help="a file from mend export --format json, or - for stdin")
+    p.add_argument("--renumber", action="store_true",
+                   help="give an incident whose id is taken here by another incident the next free id "
+                        "(the old one noted on it), as `mend store copy` does")
 
     p = command("intake", cmd_intake, "open or update incidents from an Alertmanager or Grafana webhook body")
     p.add_argument("file", nargs="?", default="-", metavar="FILE", help="the JSON body, or - for stdin (default)")

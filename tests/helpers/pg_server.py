@@ -69,6 +69,23 @@ class Cluster:
         return f"postgresql://{user}@/{dbname}?host={quote(str(self.root), safe='')}&port={self.port}"
 
 
+def standby_of(primary: Cluster) -> Cluster:
+    """A streaming standby of `primary` (pg_basebackup -R): start it, and later promote it."""
+    standby = Cluster(make_root())
+    standby._run(str(BIN / "pg_basebackup"), "-D", str(standby.data), "-h", str(primary.root), "-p",
+                 str(primary.port), "-U", "mend", "-X", "stream", "-R", "--no-sync")
+    return standby
+
+
+def promote(cluster: Cluster) -> None:
+    cluster._run(str(BIN / "pg_ctl"), "-D", str(cluster.data), "-w", "-t", "60", "promote")
+
+
+# A primary whose commits return only once the standby has them on disk: an acknowledged
+# write survives losing the primary. (The standby, started without it, runs alone once promoted.)
+SYNCHRONOUS = ("-c synchronous_standby_names='*'", "-c synchronous_commit=on")
+
+
 def make_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="mend-pg-"))
     if os.geteuid() == 0:

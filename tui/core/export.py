@@ -349,11 +349,13 @@ def plan_import(incoming: Sequence[Incident], lookup: Callable[[str], Incident |
     otherwise were both changed apart; importing would lose one side, so the whole
     import is refused.
     """
-    new, updated, unchanged, kept_newer, diverged = [], [], [], [], []
+    new, updated, unchanged, kept_newer, diverged, others = [], [], [], [], [], []
     for incident in incoming:
         here = lookup(incident.id)
         if here is None:
             new.append(incident)
+        elif here.events[0] != incident.events[0]:
+            others.append(incident.id)
         elif here.events == incident.events:
             unchanged.append(incident)
         elif incident.events[: len(here.events)] == here.events:
@@ -362,12 +364,21 @@ def plan_import(incoming: Sequence[Incident], lookup: Callable[[str], Incident |
             kept_newer.append(incident)
         else:
             diverged.append(incident.id)
+    if others:
+        raise BadExportError(
+            f"{_some(others)}: a different incident has {'this id' if len(others) == 1 else 'these ids'} here; "
+            "nothing was imported (--renumber gives the export's ones new ids)"
+        )
     if diverged:
         raise BadExportError(
-            f"{', '.join(diverged[:5])}{' and more' if len(diverged) > 5 else ''}: changed both here and in the "
+            f"{_some(diverged)}: changed both here and in the "
             "export since they last matched; nothing was imported"
         )
     return ImportPlan(tuple(new), tuple(updated), tuple(unchanged), tuple(kept_newer))
+
+
+def _some(ids: Sequence[str]) -> str:
+    return f"{', '.join(ids[:5])}{' and more' if len(ids) > 5 else ''}"
 
 
 # -- HTML -----------------------------------------------------------------------------

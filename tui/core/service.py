@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import rules
 from .clock import Clock
@@ -363,21 +363,26 @@ class Mend:
         return done
 
     def copy_from(self, source: Store, source_name: str) -> CopyReport:
-        """Copy every incident and kept playbook version of `source` into this store.
+        """Copy every incident and kept playbook version of `source` into this store (see bring_in)."""
+        for name, digest, content in source.playbook_copies():
+            self.store.keep_playbook_copy(name, digest, content)
+        return self.bring_in(chain(source.list_open(), source.iter_archived()), f"copied from {source_name}")
+
+    def bring_in(self, incoming: Iterable[Incident], came_from: str) -> CopyReport:
+        """Store incidents from another store or an export, renumbering any whose id is taken.
 
         An incident is known by its opening (when, by whom, what): one already here
         under the same id is brought up to date, one here under another id (an earlier
         copy renumbered it) is left alone. A different incident holding its id gets the
-        next free id, with a note naming the id it had. So a second copy changes nothing.
+        next free id, with a note naming the id it had ("<came_from>, where it was INC-1").
+        So bringing the same ones in again changes nothing.
         """
-        for name, digest, content in source.playbook_copies():
-            self.store.keep_playbook_copy(name, digest, content)
         here = {incident.id: incident for incident in chain(self.store.list_open(), self.store.iter_archived())}
         known = {_opening(incident): incident.id for incident in here.values()}
         report = CopyReport()
         to_write: list[Incident] = []
         renumber: list[Incident] = []
-        for incident in sorted(chain(source.list_open(), source.iter_archived()), key=lambda i: i.number):
+        for incident in sorted(incoming, key=lambda i: i.number):
             found = known.get(_opening(incident))
             mine = here.get(incident.id)
             if found is not None and found != incident.id:
@@ -407,7 +412,7 @@ class Mend:
                 number += 1
                 while lookup(make_id(number)) is not None:  # someone opened one meanwhile
                     number += 1
-                renumbered.append(_renumbered(incident, make_id(number), source_name, now, self.author))
+                renumbered.append(_renumbered(incident, make_id(number), came_from, now, self.author))
             report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered)]
             return to_write + renumbered
 
@@ -445,10 +450,10 @@ def _opening(incident: Incident) -> str:
     return json.dumps(opening, sort_keys=True)
 
 
-def _renumbered(incident: Incident, new_id: str, source_name: str, now: datetime, author: str) -> Incident:
+def _renumbered(incident: Incident, new_id: str, came_from: str, now: datetime, author: str) -> Incident:
     """The same incident under `new_id`, its record ending in a note of the id it had."""
     first = incident.events[0]
     events = (replace(first, details={**(first.details or {}), "id": new_id}),) + incident.events[1:]
     moved = Event(kind=EventKind.NOTE, at=max(now, incident.events[-1].at), author=author,
-                  text=f"copied from {source_name}, where it was {incident.id}")
+                  text=f"{came_from}, where it was {incident.id}")
     return replay(events + (moved,))

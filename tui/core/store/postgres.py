@@ -9,17 +9,23 @@ Tables (see SCHEMA_STEPS for the SQL, the least-privilege role included):
     mend_playbooks  the kept playbook versions, so every machine can follow them
     mend_derived    values derive_archived keeps per (key, incident revision)
 
-Every write is one transaction that locks the meta row, so creates take numbers in
-turn (gapless: a failed create rolls its number back) and every write bumps the change
-count and sends NOTIFY mend '<count> <id>' as it commits. A board learns of changes from
+Every write is one transaction that begins by bumping the change count in the meta row,
+which it then holds until it commits: so creates take numbers in turn (gapless: a failed
+create rolls its number back), counts are committed in order, and every incident a write
+touches is stamped with its count (mend_incidents.changed). Whoever has seen count N has
+seen every write up to N, and asks for rows stamped above N to catch up (open_changes).
+Each write sends NOTIFY mend '<count> <id>' as it commits. A board learns of changes from
 a listener thread (see _Watcher), never by asking the server on its UI thread.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Sequence
 
@@ -110,6 +116,12 @@ SCHEMA_STEPS: tuple[str, ...] = (
     -- version 3: hooks fired lately (Store.claim), so two watchers on two machines fire each once.
     CREATE TABLE mend_marks (mark text PRIMARY KEY, at timestamptz NOT NULL);
     """,
+    """
+    -- version 4: each incident carries the change count of the write that last touched it,
+    -- so a board asks only for what changed since the count it last saw (Store.open_changes).
+    ALTER TABLE mend_incidents ADD COLUMN changed bigint NOT NULL DEFAULT 0;
+    CREATE INDEX mend_incidents_changed ON mend_incidents (changed);
+    """,
 )
 SCHEMA_VERSION = len(SCHEMA_STEPS)
 CHANNEL = "mend"
@@ -128,11 +140,45 @@ CONNECTION_DEFAULTS = {
     "keepalives_count": "2",
     "tcp_user_timeout": "8000",
     "application_name": "mend",
+    # mend's queries are small: compiling one (JIT, on when the planner guesses a big cost, as it
+    # does before the first ANALYZE of a freshly copied archive) took 260 ms to save none.
+    "options": "-c jit=off",
 }
 RECONNECT_SECONDS = 1.0
+LISTEN_SECONDS = 0.5  # the listener looks up from its notices this often (to stop, or to ask)
+HEARTBEAT_SECONDS = 2.0  # after this long without a word, it asks the server whether it is there
+ANSWER_SECONDS = 5.0  # and takes it for gone without an answer this soon: offline in 7 s at worst
 
-_INCIDENT_COLUMNS = """i.number, i.state,
-    coalesce((SELECT json_agg(e.event ORDER BY e.seq) FROM mend_events e WHERE e.number = i.number), '[]')"""
+_EVENTS = "coalesce((SELECT json_agg(e.event ORDER BY e.seq) FROM mend_events e WHERE e.number = i.number), '[]')"
+_INCIDENT_COLUMNS = f"i.number, i.state, {_EVENTS}"
+# One statement, so one snapshot: the change count and the rows as of that count. The meta
+# row comes first in a left join, so the count comes back when no incident does (picked by
+# its key, so the planner knows it is one row, statistics or not).
+_META = "(SELECT changes FROM mend_meta WHERE singleton)"
+_OPEN_SET = f"""SELECT m.changes, i.number, i.resolved, i.state, i.events FROM {_META} m LEFT JOIN LATERAL (
+    SELECT i.number, i.resolved, i.state, {_EVENTS} AS events FROM mend_incidents i WHERE NOT i.resolved
+) i ON true ORDER BY i.number"""
+# Resolved ones come back as a bare number: they are only `gone`.
+_CHANGED_SINCE = f"""SELECT m.changes, i.number, i.resolved, i.state, i.events FROM {_META} m LEFT JOIN LATERAL (
+    SELECT i.number, i.resolved, CASE WHEN NOT i.resolved THEN i.state END AS state,
+        CASE WHEN NOT i.resolved THEN {_EVENTS} END AS events FROM mend_incidents i WHERE i.changed > %s
+) i ON true ORDER BY i.number"""
+
+
+@dataclass(frozen=True)
+class _Write:
+    """What a write's transaction learnt when it took the meta row."""
+
+    changes: int  # its change count: every incident it touches is stamped with it
+    next_id: int  # the number a create would take
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """open_changes' token: the change count seen, on which connection (a new one may be another server)."""
+
+    connection: int
+    changes: int
 
 
 class PgStore:
@@ -153,6 +199,8 @@ class PgStore:
         self._lock = threading.RLock()
         self._watcher: _Watcher | None = None
         self._decisions = 0  # how deep in locked() this process is
+        self._connections = 0  # connections made so far: open_changes' tokens name theirs
+        self._open: tuple[_Seen, list[Incident]] | None = None  # the open set list_open last read
         with self._lock:
             self._connection()  # says at once when the server or the URL is wrong
 
@@ -183,6 +231,9 @@ class PgStore:
                 conn.close()
                 raise
             self._conn, self._conn_generation = conn, generation
+            # Another connection may reach another server (a promoted standby): start afresh.
+            self._connections += 1
+            self._open = None
         return self._conn
 
     def _drop(self) -> None:
@@ -213,19 +264,17 @@ class PgStore:
             except psycopg.Error as error:
                 raise self._offline(error) from None
 
-    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection], Any],
+    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection, _Write], Any],
                *, check: Callable[[Any], bool] | None = None) -> Any:
-        """Run `work` in one transaction that ends by telling every listener.
+        """Run `work` in one transaction that begins by taking the next change count (and the
+        meta row with it) and tells every listener as it commits.
 
         A connection lost while committing may or may not have committed: `check`
         then reads the result back to tell which.
         """
         with self._lock:
             conn = self._connection()
-            if self._version < SCHEMA_VERSION:
-                with suppress(psycopg.Error):  # someone may have migrated it since we connected
-                    self._version = _schema_version(conn)
-            if self._version < SCHEMA_VERSION:
+            if self._schema(conn) < SCHEMA_VERSION:
                 raise StoreError(
                     f"the team store at {self._shown} has schema version {self._version} and this mend writes "
                     f"version {SCHEMA_VERSION}: run `mend store migrate` (as the database's owner) first"
@@ -234,10 +283,13 @@ class PgStore:
             result = None
             try:
                 with conn.transaction():
-                    result = work(conn)
-                    changes = conn.execute(
-                        "UPDATE mend_meta SET changes = changes + 1 RETURNING changes").fetchone()[0]
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{changes} {incident_id or ''}"))
+                    # First, so the row lock orders every writer the same way (no deadlock) and
+                    # counts commit in order; the notice goes out only if the transaction commits.
+                    changes, next_id, _ = conn.execute(
+                        "UPDATE mend_meta SET changes = changes + 1 "
+                        "RETURNING changes, next_id, pg_notify(%s, changes || ' ' || %s)",
+                        (CHANNEL, incident_id or "")).fetchone()
+                    result = work(conn, _Write(changes, next_id))
                     committing = True
                 if self._watcher is not None:
                     # Our own write is known at once, not when its notice comes; no callback:
@@ -252,6 +304,13 @@ class PgStore:
                 return self._after_lost_commit(incident_id, result, check, error)
             except psycopg.Error as error:
                 raise self._offline(error) from None
+
+    def _schema(self, conn: psycopg.Connection) -> int:
+        """The schema version, looked up again while it is older: someone may have migrated it since."""
+        if self._version < SCHEMA_VERSION:
+            with suppress(psycopg.Error):
+                self._version = _schema_version(conn)
+        return self._version
 
     def _after_lost_commit(self, incident_id: str | None, result: Any, check: Callable[[Any], bool] | None,
                            error: BaseException) -> Any:
@@ -276,7 +335,17 @@ class PgStore:
     # -- reads -------------------------------------------------------------------------
 
     def list_open(self) -> list[Incident]:
-        return self._call(lambda conn: _incidents(conn, "NOT i.resolved"))
+        """The open set list_open read last, brought up to date with what changed since: one
+        query, decoding only the incidents that changed."""
+        with self._lock:
+            if self._call(self._schema) < 4:  # no change stamps before the schema's version 4
+                return self._call(lambda conn: _incidents(conn, "NOT i.resolved"))
+            seen, shown = self._open if self._open is not None else (None, [])
+            changes = self.open_changes(seen)
+            current = changes.applied_to(shown) if changes.changed or changes.gone or changes.complete else shown
+            if isinstance(changes.token, _Seen):
+                self._open = changes.token, current
+            return list(current)
 
     def iter_archived(self) -> Iterator[Incident]:
         return iter(self._call(lambda conn: _incidents(conn, "i.resolved")))
@@ -284,7 +353,7 @@ class PgStore:
     def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
-        if self._call(lambda conn: self._version) < 2:
+        if self._call(self._schema) < 2:
             return (derive(incident) for incident in self.iter_archived())  # the cache came with version 2
         return iter(self._call(lambda conn: self._derived(conn, key, derive)))
 
@@ -352,7 +421,33 @@ class PgStore:
         return self._watcher
 
     def open_changes(self, since: object | None) -> OpenChanges:
-        return whole_open_set(self, since)
+        """One query, one snapshot: the change count and the incidents stamped above `since`'s.
+
+        `gone` names every incident changed since that is not open now (it may not have been
+        open at `since` either: applied_to drops nothing it did not have).
+        """
+        if self._call(self._schema) < 4:  # no change stamps before the schema's version 4
+            return whole_open_set(self, since)
+
+        def read(conn: psycopg.Connection) -> OpenChanges:
+            connection = self._connections
+            after = since.changes if isinstance(since, _Seen) and since.connection == connection else None
+            if after is None:
+                rows = conn.execute(_OPEN_SET).fetchall()
+            else:
+                rows = conn.execute(_CHANGED_SINCE, (after,)).fetchall()
+            if after is not None and after > rows[0][0]:  # the count went back: another database now
+                rows, after = conn.execute(_OPEN_SET).fetchall(), None
+            changes = rows[0][0]
+            token = _Seen(connection, changes)
+            if after == changes:
+                return OpenChanges(token, (), frozenset(), complete=False)
+            changed = tuple(_incident(number, state, events) for _, number, resolved, state, events in rows
+                            if number is not None and not resolved)
+            gone = frozenset(make_id(number) for _, number, resolved, _, _ in rows if number is not None and resolved)
+            return OpenChanges(token, changed, gone, complete=after is None)
+
+        return self._call(read)
 
     def watch(self, callback: Callable[[], None]) -> None:
         self._listener().callbacks.append(callback)
@@ -382,12 +477,12 @@ class PgStore:
             "INSERT INTO mend_playbooks VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (name, digest, content)))
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
-        def work(conn: psycopg.Connection) -> Incident:
-            number = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+        def work(conn: psycopg.Connection, write: _Write) -> Incident:
+            number = write.next_id
             incident = build(make_id(number))
             if incident.number != number:
                 raise ValueError(f"expected incident {make_id(number)}, got {incident.id}")
-            _save(conn, incident, stored=0, exists=False)
+            _save(conn, incident, write, stored=0, exists=False)
             conn.execute("UPDATE mend_meta SET next_id = %s", (number + 1,))
             return incident
 
@@ -396,7 +491,7 @@ class PgStore:
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
         number = _number(incident_id)
 
-        def work(conn: psycopg.Connection) -> Incident:
+        def work(conn: psycopg.Connection, write: _Write) -> Incident:
             row = conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = %s FOR UPDATE",
                                (number,)).fetchone()
             if row is None:
@@ -404,7 +499,7 @@ class PgStore:
             current = _incident(*row)
             result = change(current)
             check_change(current, result)
-            _save(conn, result, stored=len(current.events), exists=True)
+            _save(conn, result, write, stored=len(current.events), exists=True)
             return result
 
         return self._write(make_id(number), work, check=self._stored_as)
@@ -419,9 +514,8 @@ class PgStore:
     def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
         chosen: list[Sequence[Incident]] = []
 
-        def work(conn: psycopg.Connection) -> None:
-            # The meta row first, as every write does: the plan sees no other import or create.
-            next_id = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+        def work(conn: psycopg.Connection, write: _Write) -> None:
+            # The meta row is held, as in every write: the plan sees no other import or create.
             stored: dict[int, Incident | None] = {}
 
             def lookup(incident_id: str) -> Incident | None:
@@ -434,15 +528,28 @@ class PgStore:
 
             incidents = plan(lookup)
             chosen.append(incidents)
+            # The stored copies the plan did not look up, a thousand a query (a copy brings ten thousand).
+            missing = sorted({incident.number for incident in incidents} - stored.keys())
+            for start in range(0, len(missing), 1000):
+                stored.update(dict.fromkeys(missing[start:start + 1000]))
+                for row in conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = ANY(%s) "
+                                        "ORDER BY i.number FOR UPDATE", (missing[start:start + 1000],)):
+                    stored[row[0]] = _incident(*row)
+            latest = dict(stored)  # an incident the plan gives twice is checked against its first copy
             for incident in incidents:
-                here = lookup(incident.id)
+                here = latest[incident.number]
                 if here is not None and incident.events[: len(here.events)] != here.events:
                     raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
                                      "its record is never rewritten, so nothing was written")
-                _save(conn, incident, stored=0 if here is None else len(here.events), exists=here is not None)
-                stored[incident.number] = incident
+                latest[incident.number] = incident
+            with conn.pipeline():  # the writes go out together, not one round trip each
+                for incident in incidents:
+                    here = stored[incident.number]
+                    _save(conn, incident, write, stored=0 if here is None else len(here.events),
+                          exists=here is not None)
+                    stored[incident.number] = incident
             highest = max((incident.number for incident in incidents), default=0)
-            if highest >= next_id:
+            if highest >= write.next_id:
                 conn.execute("UPDATE mend_meta SET next_id = %s", (highest + 1,))
 
         def check(_: None) -> bool:
@@ -579,6 +686,10 @@ class _Watcher(threading.Thread):
                 if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
                     message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
                     self._set(trouble=f"offline: {message}")
+                    # A store call waiting on the same server now (a board's worker) would wait for
+                    # the kernel to give up: wake it with an error instead. Not under the store's
+                    # lock, which that call holds; an idle connection cut is dropped at its next use.
+                    _cut(self._store._conn)
                 else:
                     self._ready.set()
             self._stopping.wait(RECONNECT_SECONDS)
@@ -589,11 +700,53 @@ class _Watcher(threading.Thread):
             changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
             # A new connection may have missed notices: a new generation makes everything new.
             self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
+            silent = 0.0
             while not self._stopping.is_set():
-                for notice in conn.notifies(timeout=0.5):
+                silent += LISTEN_SECONDS
+                for notice in conn.notifies(timeout=LISTEN_SECONDS):
+                    silent = 0.0
                     count = notice.payload.partition(" ")[0]
                     if count.isdigit():
                         self.heard(int(count))
+                if silent >= HEARTBEAT_SECONDS:
+                    # Keepalives and the user timeout see a dead link, not a peer that takes packets
+                    # and never answers (a stuck proxy or balancer): only a question does.
+                    with _answer_within(conn, ANSWER_SECONDS, self._store._shown):
+                        conn.execute("SELECT 1")
+                    silent = 0.0
+
+
+@contextmanager
+def _answer_within(conn: psycopg.Connection, seconds: float, shown: str) -> Iterator[None]:
+    """Cut the connection if the work inside has no answer in `seconds`, and say so: libpq
+    then sees the connection closed instead of waiting on a server that never replies."""
+    fired = threading.Event()
+
+    def give_up() -> None:
+        fired.set()
+        _cut(conn)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except psycopg.OperationalError:
+        if fired.is_set():
+            raise OfflineError(f"cannot reach the team store at {shown}: no answer in {seconds:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def _cut(conn: psycopg.Connection | None) -> None:
+    """Shut the connection's socket from any thread: a call waiting on it wakes with an error."""
+    if conn is None or conn.closed:
+        return
+    with suppress(OSError, psycopg.Error):
+        fd = os.dup(conn.pgconn.socket)
+        with socket.socket(fileno=fd) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _prepare_schema(conn: psycopg.Connection, *, upgrade: bool = False) -> int:
@@ -623,18 +776,19 @@ def _schema_version(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT version FROM mend_schema").fetchone()[0]
 
 
-def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: bool) -> None:
-    """Write the incident's state and append the events after the first `stored` ones."""
+def _save(conn: psycopg.Connection, incident: Incident, write: _Write, *, stored: int, exists: bool) -> None:
+    """Write the incident's state, stamped with the write's change count, and append the events
+    after the first `stored` ones."""
     state = incident.to_dict()
     del state["events"]
     values = (incident.is_resolved, Json(state), len(incident.events), _json(follow_up_entry(incident)),
-              incident.number)
+              write.changes, incident.number)
     if exists:
         conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, follow_up = %s, "
-                     "revision = revision + 1 WHERE number = %s", values)
+                     "changed = %s, revision = revision + 1 WHERE number = %s", values)
     else:
-        conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, number) "
-                     "VALUES (%s, %s, %s, %s, %s)", values)
+        conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, changed, number) "
+                     "VALUES (%s, %s, %s, %s, %s, %s)", values)
     new = [(incident.number, seq, Json(event.to_dict()))
            for seq, event in enumerate(incident.events[stored:], start=stored)]
     if new:
