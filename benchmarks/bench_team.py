@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_store import ARCHIVED, OPEN, OPERATIONS, advanced, compare, ms, noted, opened, resolved
+from bench_store import (ARCHIVED, OPEN, OPERATIONS, advanced, compare, ms, noted, opened, resolved,
+                         server_url)
 
 from tui.core.model import make_id
 from tui.core.store import open_store
@@ -37,16 +38,6 @@ def seed(store, archived: int) -> list[str]:
                  for n in numbers]
     store.put_many(incidents)
     return [make_id(n) for n in sorted(open_numbers)]
-
-
-def server_url() -> tuple[str, object]:
-    given = os.environ.get("MEND_BENCH_PG_URL")
-    if given:
-        return given, None
-    from helpers.pg_server import Server
-
-    server = Server()
-    return server.url(server.new_database()), server
 
 
 def main() -> None:

@@ -193,3 +193,22 @@ def test_a_store_with_a_board_open_notices_a_black_hole_within_10s(black_hole):
         assert time.monotonic() - start < 10
     finally:
         store.close()
+
+
+async def test_a_board_shows_offline_within_10s_of_a_black_hole(black_hole, playbooks, clock):
+    proxy, url = black_hole
+    mend = Mend(open_store(url), playbooks, clock, "ana")
+    mend.open("Checkout down", "Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        token = mend.store.change_token()
+        proxy.swallow()
+        start = time.monotonic()
+        state = mend.store.wait_for_change(token, 15)  # what the board's listener tells it
+        assert state[0] == "offline" and time.monotonic() - start < 10
+        app.tick()
+        await pilot.pause()
+        assert "offline" in str(app.board.query_one("#counts").render())
+        assert [card.incident_id for card in app.board.cards] == ["INC-1"], "the last good state stays on screen"
+    mend.store.close()
