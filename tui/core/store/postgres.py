@@ -266,7 +266,8 @@ class PgStore:
 
     def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection, _Write], Any],
                *, check: Callable[[Any], bool] | None = None) -> Any:
-        """Run `work` in one transaction that ends by telling every listener.
+        """Run `work` in one transaction that begins by taking the next change count (and the
+        meta row with it) and tells every listener as it commits.
 
         A connection lost while committing may or may not have committed: `check`
         then reads the result back to tell which.
@@ -534,11 +535,13 @@ class PgStore:
                 for row in conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = ANY(%s) "
                                         "ORDER BY i.number FOR UPDATE", (missing[start:start + 1000],)):
                     stored[row[0]] = _incident(*row)
+            latest = dict(stored)  # an incident the plan gives twice is checked against its first copy
             for incident in incidents:
-                here = stored[incident.number]
+                here = latest[incident.number]
                 if here is not None and incident.events[: len(here.events)] != here.events:
                     raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
                                      "its record is never rewritten, so nothing was written")
+                latest[incident.number] = incident
             with conn.pipeline():  # the writes go out together, not one round trip each
                 for incident in incidents:
                     here = stored[incident.number]
