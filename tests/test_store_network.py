@@ -9,6 +9,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tui.app import MendApp
 from tui.core.service import Mend
@@ -100,8 +101,8 @@ class BlackHoleProxy:
     """A TCP proxy to the server that, once `swallow()` is called, stops forwarding without closing
     anything: packets vanish as on a cut cable or a dead NAT, and no reset ever comes."""
 
-    def __init__(self, port: int) -> None:
-        self._target = ("127.0.0.1", port)
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._open = threading.Event()
@@ -146,11 +147,19 @@ class BlackHoleProxy:
 
 @pytest.fixture
 def black_hole(pg_server, pg_url):
-    if pg_server.cluster is None:
-        pytest.fail("the black-hole test needs the test cluster's TCP port (MEND_TEST_PG_URL gives none)")
-    proxy = BlackHoleProxy(pg_server.cluster.port)
-    dbname = pg_url.partition("@/")[2].partition("?")[0]
-    yield proxy, f"postgresql://mend@127.0.0.1:{proxy.port}/{dbname}"
+    """A proxy in front of the test server, and a URL that goes through it."""
+    params = conninfo_to_dict(pg_url)
+    if pg_server.cluster is not None:
+        host, port = "127.0.0.1", pg_server.cluster.port
+    else:
+        host, port = str(params.get("host", "")), int(params.get("port", 5432))
+        if not host or host.startswith("/"):
+            pytest.fail("the black-hole test needs MEND_TEST_PG_URL to name a TCP host, not a unix socket")
+    proxy = BlackHoleProxy(host, port)
+    user = quote(str(params.get("user", "")), safe="")
+    password = f":{quote(str(params['password']), safe='')}" if params.get("password") else ""
+    login = f"{user}{password}@" if user else ""
+    yield proxy, f"postgresql://{login}127.0.0.1:{proxy.port}/{params['dbname']}"
     proxy.close()
 
 
