@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -184,6 +185,7 @@ def test_cli_stats_prints_when_summaries_cannot_be_kept(data_dir):
     ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd", "--severity", "1")
     ok(data_dir, "resolve", "INC-1", "--force", "--reason", "false alarm")
     ok(data_dir, "new", "Portal down", "--client", "Globex")
+    shutil.rmtree(data_dir / "cache")  # what the resolve kept
     (data_dir / "cache").write_text("not a folder")
     for _ in range(2):
         result = run(data_dir, "stats", "--json")
