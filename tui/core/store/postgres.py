@@ -463,20 +463,36 @@ class PgStore:
 
             incidents = plan(lookup)
             chosen.append(incidents)
+            numbers = [incident.number for incident in incidents]
+            if len(set(numbers)) != len(numbers):
+                raise ValueError("an import plan names an incident twice")
+            # The stored copies the plan did not look up, a thousand a query: a big import is a
+            # few round trips, not one per incident.
+            unknown = [number for number in numbers if number not in stored]
+            for start in range(0, len(unknown), 1000):
+                some = unknown[start:start + 1000]
+                rows = conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = ANY(%s) "
+                                    "FOR UPDATE", (some,)).fetchall()
+                found = {row[0]: _incident(*row) for row in rows}
+                stored.update((number, found.get(number)) for number in some)
             archived: list[tuple[Incident, int]] = []
             reopened: list[int] = []
+            new: list[Incident] = []
             for incident in incidents:
-                here = lookup(incident.id)
-                if here is not None and incident.events[: len(here.events)] != here.events:
+                here = stored[incident.number]
+                if here is None:
+                    new.append(incident)
+                    continue
+                if incident.events[: len(here.events)] != here.events:
                     raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
                                      "its record is never rewritten, so nothing was written")
-                revision = _save(conn, incident, stored=0 if here is None else len(here.events),
-                                 exists=here is not None)
+                revision = _save(conn, incident, stored=len(here.events), exists=True)
                 if incident.is_resolved:
                     archived.append((incident, revision))
-                elif here is not None and here.is_resolved:
+                elif here.is_resolved:
                     reopened.append(incident.number)
-                stored[incident.number] = incident
+            _insert_many(conn, new)
+            archived += [(incident, 1) for incident in new if incident.is_resolved]
             self._keep_derived(conn, archived, reopened)
             highest = max((incident.number for incident in incidents), default=0)
             if highest >= next_id:
@@ -679,6 +695,25 @@ def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: 
         with conn.cursor() as cursor:
             cursor.executemany("INSERT INTO mend_events (number, seq, event) VALUES (%s, %s, %s)", new)
     return int(revision)
+
+
+def _insert_many(conn: psycopg.Connection, incidents: Sequence[Incident]) -> None:
+    """New incidents (revision 1) and their events, in a few statements whatever their number."""
+    if not incidents:
+        return
+    rows = []
+    for incident in incidents:
+        state = incident.to_dict()
+        del state["events"]
+        rows.append((incident.number, incident.is_resolved, Json(state), len(incident.events),
+                     _json(follow_up_entry(incident))))
+    with conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO mend_incidents (number, resolved, state, event_count, follow_up) "
+                           "VALUES (%s, %s, %s, %s, %s)", rows)
+        with cursor.copy("COPY mend_events (number, seq, event) FROM STDIN") as copy:
+            for incident in incidents:
+                for seq, event in enumerate(incident.events):
+                    copy.write_row((incident.number, seq, json.dumps(event.to_dict())))
 
 
 def _used_key(conn: psycopg.Connection, key: str) -> None:
