@@ -372,6 +372,13 @@ def test_a_derive_that_fails_at_the_write_keeps_nothing_and_loses_nothing(store)
     assert [list(v) for v in store.derive_archived("ids", Derive("read"))] == [["INC-1", 2, "read"]]
 
 
+def test_an_import_plan_naming_an_incident_twice_writes_nothing(store):
+    first = opened("INC-1")
+    with pytest.raises(ValueError, match="twice"):
+        store.import_incidents(lambda lookup: [first, note("again")(first)])
+    assert store.list_open() == [] and list(store.iter_archived()) == []
+
+
 def test_derive_archived_reads_a_big_archive_in_order(store):
     incidents = [resolve(opened(make_id(n))) for n in range(1, 2602)]
     store.derive_on_archive("ids", Derive())
