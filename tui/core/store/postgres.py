@@ -311,7 +311,7 @@ class PgStore:
             "WHERE i.resolved AND i.number > %s ORDER BY i.number LIMIT %s", (key, after, DERIVED_PAGE)).fetchall()
         values = {number: value for number, value, hit in kept if hit}
         missing = [number for number, _, hit in kept if not hit]
-        fresh = []
+        fresh: list[tuple[str, int, int, str]] = []
         if missing:
             rows = conn.execute(f"SELECT {_INCIDENT_COLUMNS}, i.revision, i.resolved FROM mend_incidents i "
                                 "WHERE i.number = ANY(%s)", (missing,)).fetchall()
@@ -336,7 +336,7 @@ class PgStore:
             return
         if reopened:
             conn.execute("DELETE FROM mend_derived WHERE number = ANY(%s)", (list(reopened),))
-        rows = []
+        rows: list[tuple[str, int, int, str]] = []
         for incident, revision in archived:
             for key, derive in self._derivers.items():
                 try:
@@ -701,7 +701,7 @@ def _insert_many(conn: psycopg.Connection, incidents: Sequence[Incident]) -> Non
     """New incidents (revision 1) and their events, in a few statements whatever their number."""
     if not incidents:
         return
-    rows = []
+    rows: list[tuple[int, bool, Json, int, Json | None]] = []
     for incident in incidents:
         state = incident.to_dict()
         del state["events"]

@@ -210,7 +210,7 @@ class TinyStore:
         if not self._derivers or (self._dir / "cache").is_symlink():
             return {}
         token = self._shard_table(shard).storage.token()
-        kept = {}
+        kept: dict[str, tuple[dict[int, Any], bool]] = {}
         for key in self._derivers:
             found = _DerivedCache(self._cache_path(key, shard), key).read(token) if token is not None else ([], True)
             kept[key] = (dict(found[0]), found[1]) if found is not None else ({}, False)
@@ -223,12 +223,12 @@ class TinyStore:
         token = self._shard_table(shard).storage.token()
         if token is None:
             return
-        written, dropped = list(written), list(dropped)
+        archived, gone = list(written), list(dropped)
         for key, (values, complete) in kept.items():
             derive = self._derivers[key]
-            for number in dropped:
+            for number in gone:
                 values.pop(number, None)
-            for incident in written:
+            for incident in archived:
                 try:
                     values[incident.number] = derive(incident)
                 except Exception:  # noqa: BLE001 - a kept value only saves time: derive_archived tries again
