@@ -10,12 +10,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from tests.conftest import START
 from tests.test_cli import ok, run
 from tui.core import export
 from tui.core.clock import FakeClock
+from tui.core.files import write_new_file
 from tui.core.model import Incident, ReportPart, Role, Side
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
@@ -332,3 +335,38 @@ def test_bulk_export_keeps_archived_parts_and_never_serves_a_stale_one(data_dir:
     ok(data_dir, "follow-up", "2", "--note", "all well")
     after = export_of("--all")
     assert after != first and after == export_of("1", "2")
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.text(max_size=40), max_size=6), fmt=st.sampled_from(["md", "json"]))
+def test_a_document_in_pieces_is_the_document_made_whole(parts: list[str], fmt: str):
+    now = START
+    ids = [f"INC-{n}" for n in range(1, len(parts) + 1)]
+    assert "".join(export.pieces(fmt, iter(parts), now)) == export.document(fmt, parts, ids, now)
+
+
+def test_html_is_made_whole():
+    with pytest.raises(ValueError):
+        list(export.pieces("html", ["<article>"], START))
+
+
+def test_the_first_export_all_reads_the_parts_kept_as_incidents_were_archived(data_dir: Path):
+    walked(data_dir)  # INC-1 resolved (archived), INC-2 open
+    kept = list((data_dir / "cache").glob("export-md-*/0000.json"))
+    assert len(kept) == 1, "the resolve kept no Markdown part"
+    inode = kept[0].stat().st_ino
+    first = ok(data_dir, "export", "--all")
+    assert kept[0].stat().st_ino == inode  # read, not made again (a write replaces the file)
+    assert first == ok(data_dir, "export", "1", "2")
+
+
+def test_an_export_cut_short_leaves_no_file(tmp_path: Path):
+    def pieces():
+        yield b"# INC-1\n"
+        raise RuntimeError("the store went away")
+
+    target = tmp_path / "summary.md"
+    for overwrite in (False, True):
+        with pytest.raises(RuntimeError):
+            write_new_file(target, pieces(), overwrite=overwrite)
+        assert list(tmp_path.iterdir()) == []  # neither the file nor its temp file

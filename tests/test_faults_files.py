@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tui.core.playbook import check_dir, shipped_dir
-from tui.core.service import Mend
+from tui.core.service import ALERT_SOURCES_KEY, Mend
+from tui.core.stats import SUMMARY_KEY
 from tui.core.store import StoreError
 from tui.core.store.tinydb import CACHE_UNUSED_DAYS, TinyStore
 
@@ -31,6 +32,7 @@ def test_cache_pruning_never_follows_a_linked_cache_folder_out_of_the_data_folde
     (outside / "old-photos").mkdir(parents=True)
     (outside / "old-photos" / "1.jpg").write_bytes(b"jpg")
     os.utime(outside / "old-photos", (LONG_AGO, LONG_AGO))
+    shutil.rmtree(data_dir / "cache")  # what the resolve kept
     (data_dir / "cache").symlink_to(outside)
     assert list(mend.store.derive_archived("summary-v1", lambda incident: incident.title)) == ["old"]
     assert (outside / "old-photos" / "1.jpg").read_bytes() == b"jpg"
@@ -41,10 +43,30 @@ def test_a_linked_key_folder_is_neither_written_nor_followed(mend: Mend, data_di
     archived(mend)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    (data_dir / "cache").mkdir()
+    (data_dir / "cache").mkdir(exist_ok=True)
     (data_dir / "cache" / "summary-v1").symlink_to(outside)
     assert list(mend.store.derive_archived("summary-v1", lambda incident: incident.title)) == ["old"]
     assert list(outside.iterdir()) == []
+
+
+def test_values_kept_at_a_resolve_are_never_written_through_a_link(mend: Mend, data_dir, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (data_dir / "cache").symlink_to(outside)
+    archived(mend)  # the resolve derives its summary and export part, and keeps them nowhere
+    assert list(outside.iterdir()) == []
+    (data_dir / "cache").unlink()
+    (data_dir / "cache").mkdir()
+    (data_dir / "cache" / SUMMARY_KEY).symlink_to(outside)  # one key's folder a link: the others are kept
+    mend.open("another", "Acme")
+    mend.resolve("INC-2", force=True, reason="done")
+    assert list(outside.iterdir()) == []
+    assert sorted(os.listdir(data_dir / "cache")) == sorted([SUMMARY_KEY, *kept_keys(mend)])
+
+
+def kept_keys(mend: Mend) -> list[str]:
+    """The keys other than the summary's that a Mend keeps values under at a resolve."""
+    return [mend.export_key("md"), ALERT_SOURCES_KEY]
 
 
 def test_the_lock_owner_file_is_never_written_through_a_link(mend: Mend, data_dir, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -13,7 +14,9 @@ import pytest
 from tests.test_cli import ok, run
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, history
 from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
-from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored
+from tui.core.clock import FakeClock
+from tui.core.service import Mend
+from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored, summarize
 from tui.core.store.tinydb import CACHE_UNUSED_DAYS, TinyStore
 
 SECOND_SHARD = ["INC-501", "INC-502", "INC-503"]
@@ -184,6 +187,7 @@ def test_cli_stats_prints_when_summaries_cannot_be_kept(data_dir):
     ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd", "--severity", "1")
     ok(data_dir, "resolve", "INC-1", "--force", "--reason", "false alarm")
     ok(data_dir, "new", "Portal down", "--client", "Globex")
+    shutil.rmtree(data_dir / "cache")  # what the resolve kept
     (data_dir / "cache").write_text("not a folder")
     for _ in range(2):
         result = run(data_dir, "stats", "--json")
@@ -218,3 +222,27 @@ def test_a_store_with_nothing_archived_keeps_no_cache(tmp_path):
     store.put(still_open)
     assert list(store.derive_archived("current-key", Counted())) == []
     assert not (tmp_path / "data" / "cache").exists()
+
+
+def never(incident: Incident) -> object:
+    raise AssertionError(f"{incident.id} was read again: its summary should have been kept as it was archived")
+
+
+@pytest.mark.parametrize("how", ["resolve", "import", "copy"])
+def test_summaries_are_kept_as_incidents_are_archived(tmp_path: Path, how: str):
+    """The first compute_stored after a resolve, an import or a store copy reads only kept summaries."""
+    mend = Mend(TinyStore(tmp_path / "data"), PLAYBOOKS, FakeClock(NOW), "ana")
+    incidents = scripted()
+    if how == "resolve":
+        for incident in incidents:
+            mend.store.put(incident)  # put archives a resolved one, as a resolve does
+    elif how == "import":
+        mend.import_incidents(incidents)
+    else:
+        source = TinyStore(tmp_path / "laptop")
+        source.put_many(incidents)
+        mend.copy_from(source, "laptop")
+    archived = [incident for incident in incidents if incident.is_resolved]
+    kept = list(mend.store.derive_archived(SUMMARY_KEY, never))
+    assert json.dumps(kept) == json.dumps([summarize(incident) for incident in archived])
+    assert compute_stored(mend.store, playbook_for, NOW) == compute(incidents, playbook_for, NOW)

@@ -286,6 +286,109 @@ def test_derive_archived_keeps_values_only_while_the_incident_is_unchanged(store
         list(store.derive_archived("../up", lambda inc: inc.id))
 
 
+class Derive:
+    """A derive function that records which incidents it was called for."""
+
+    def __init__(self, mark: str = "kept") -> None:
+        self.mark = mark
+        self.calls: list[str] = []
+
+    def __call__(self, inc: Incident) -> list[object]:
+        self.calls.append(inc.id)
+        return [inc.id, len(inc.events), self.mark]
+
+
+def never(inc: Incident) -> object:
+    raise AssertionError(f"{inc.id} was derived on reading: its value should have been kept as it was archived")
+
+
+def test_values_named_in_derive_on_archive_are_kept_in_the_archiving_write(store, stores):
+    at_write = Derive()
+    store.derive_on_archive("ids", at_write)
+    for _ in range(4):
+        store.create(opened)
+    assert at_write.calls == []  # open incidents are not archived: nothing derived
+    store.update("INC-1", resolve)
+    store.update("INC-3", resolve)
+    store.update("INC-3", note("late note"))  # an archived incident changed: derived again
+    assert at_write.calls == ["INC-1", "INC-3", "INC-3"]
+    reader = stores()  # another process: it reads what the writer kept
+    assert [list(v) for v in reader.derive_archived("ids", never)] == [["INC-1", 2, "kept"], ["INC-3", 3, "kept"]]
+    assert [list(v) for v in store.derive_archived("ids", never)] == [["INC-1", 2, "kept"], ["INC-3", 3, "kept"]]
+    fresh = Derive("fresh")  # a new key (changed derive code) is derived afresh, never given the old values
+    assert [list(v) for v in reader.derive_archived("ids-2", fresh)] == [["INC-1", 2, "fresh"], ["INC-3", 3, "fresh"]]
+    assert fresh.calls == ["INC-1", "INC-3"]
+    with pytest.raises(ValueError):
+        store.derive_on_archive("../up", at_write)
+
+
+def test_put_many_and_imports_keep_the_values_too(store):
+    store.derive_on_archive("ids", Derive())
+    incidents = [opened(make_id(n)) for n in (1, 2, 501, 1200)]
+    store.put_many([resolve(incidents[0]), incidents[1], resolve(incidents[2])])
+    store.import_incidents(lambda lookup: [resolve(incidents[3])])
+    assert [v[0] for v in store.derive_archived("ids", never)] == ["INC-1", "INC-501", "INC-1200"]
+    store.put(resolve(incidents[1]))
+    assert [v[0] for v in store.derive_archived("ids", never)] == ["INC-1", "INC-2", "INC-501", "INC-1200"]
+
+
+def test_a_reopen_drops_the_kept_values(store, stores):
+    store.derive_on_archive("ids", Derive())
+    for _ in range(2):
+        store.create(opened)
+    store.update("INC-1", resolve)
+    store.update("INC-2", resolve)
+    store.update("INC-1", reopen)
+    assert [v[0] for v in store.derive_archived("ids", never)] == ["INC-2"]
+    other = stores()  # resolves it again without keeping anything: the old value must not come back
+    other.update("INC-1", resolve)
+    again = Derive("again")
+    values = [list(v) for v in store.derive_archived("ids", again)]
+    assert values[0] == ["INC-1", 4, "again"] and values[1][:2] == ["INC-2", 2]  # INC-2 kept, or derived again
+    assert "INC-1" in again.calls
+    store.put_many([reopen(store.get("INC-2"))])  # an import that reopens drops them too
+    assert [v[0] for v in store.derive_archived("ids", never)] == ["INC-1"]
+
+
+def test_a_write_by_a_store_that_keeps_nothing_is_never_answered_with_a_stale_value(store, stores):
+    store.derive_on_archive("ids", Derive())
+    for _ in range(2):
+        store.create(opened)
+    store.update("INC-1", resolve)
+    store.update("INC-2", resolve)
+    stores().update("INC-2", note("added elsewhere"))
+    values = [list(v) for v in store.derive_archived("ids", Derive("later"))]
+    assert values[0][:2] == ["INC-1", 2] and values[1] == ["INC-2", 3, "later"]
+
+
+def test_a_derive_that_fails_at_the_write_keeps_nothing_and_loses_nothing(store):
+    def broken(inc: Incident) -> object:
+        raise RuntimeError("bug in a derive")
+
+    store.derive_on_archive("ids", broken)
+    store.create(opened)
+    resolved = store.update("INC-1", resolve)
+    assert store.get("INC-1") == resolved
+    assert [list(v) for v in store.derive_archived("ids", Derive("read"))] == [["INC-1", 2, "read"]]
+
+
+def test_an_import_plan_naming_an_incident_twice_writes_nothing(store):
+    first = opened("INC-1")
+    with pytest.raises(ValueError, match="twice"):
+        store.import_incidents(lambda lookup: [first, note("again")(first)])
+    assert store.list_open() == [] and list(store.iter_archived()) == []
+
+
+def test_derive_archived_reads_a_big_archive_in_order(store):
+    incidents = [resolve(opened(make_id(n))) for n in range(1, 2602)]
+    store.derive_on_archive("ids", Derive())
+    store.put_many(incidents[:1300])
+    store.put_many(incidents[1300:])
+    values = store.derive_archived("ids", never)
+    assert next(values)[0] == "INC-1"  # yielded as read
+    assert [v[0] for v in values] == [i.id for i in incidents[1:]]
+
+
 def test_playbook_copies_are_kept_once(store, stores):
     assert store.playbook_copy("custom", "abc123") is None
     store.keep_playbook_copy("custom", "abc123", b"version one")

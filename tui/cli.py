@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import json
 import os
 import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NoReturn, Sequence
 
 from rich.console import Console
 from rich.padding import Padding
@@ -472,8 +474,20 @@ def _print_report(incident: Incident) -> None:
                 out.print(Text("  why none: " + plain(entry.reason)))
 
 
-def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
-    """How many incidents were chosen, and the document."""
+class _Document:
+    """An export, whole or in pieces made as they are written; `count` is final once all are taken."""
+
+    def __init__(self, pieces: Iterable[str], count: int = 0) -> None:
+        self.pieces = pieces
+        self.count = count
+
+    def encoded(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            yield piece.encode()
+
+
+def _exported(mend: Mend, args: argparse.Namespace) -> _Document:
+    """The document and how many incidents it holds."""
     filtered = args.since or args.until or args.client
     if args.ids and (args.all or filtered):
         raise UsageError("give incident ids, or --all, or --since/--until/--client; not a mix")
@@ -481,28 +495,38 @@ def _exported(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
     if args.ids:
         ids = dict.fromkeys(normalize_id(raw) for raw in args.ids)
         incidents = sorted((mend.get(incident_id) for incident_id in ids), key=lambda incident: incident.number)
-        return len(incidents), export.render(args.format, incidents, mend.playbook_for, now)
+        return _Document([export.render(args.format, incidents, mend.playbook_for, now)], len(incidents))
     if not (args.all or filtered):
         raise UsageError("say which incidents to export: IDs, --all, or --since DATE (see mend export --help)")
     filters = _filters(args)
-
-    def row(incident: Incident, at: datetime) -> list[Any]:
-        piece = export.part(args.format, incident, mend.playbook_for(incident), at)
-        return [incident.number, incident.id, incident.client, format_time(incident.opened_at), piece]
-
-    # A resolved incident's part never changes, so the store keeps it: a second export of a
-    # big archive reads those instead of every incident (see Store.derive_archived).
-    key = export.part_cache_key(args.format, mend.playbooks.values())
-    archived = mend.store.derive_archived(key, lambda incident: row(incident, incident.resolved_at or now))
-    rows = [row(incident, now) for incident in mend.store.list_open()] + list(archived)
-    chosen = sorted((r for r in rows if filters.admits(r[2], parse_time(r[3]).astimezone().date())),
-                    key=lambda r: r[0])
-    if not chosen:
+    # A resolved incident's part never changes, so the store keeps it (made as the incident was
+    # archived): an export of a big archive reads those instead of every incident, a page at a
+    # time, and writes each part out as it comes (see Store.derive_archived).
+    archived = mend.store.derive_archived(mend.export_key(args.format),
+                                          lambda incident: mend.export_row(args.format, incident, None))
+    open_rows = [mend.export_row(args.format, incident, now) for incident in mend.store.list_open()]
+    chosen = (row for row in heapq.merge(open_rows, archived, key=lambda row: row[0])
+              if filters.admits(row[2], parse_time(row[3]).astimezone().date()))
+    first = next(chosen, None)
+    if first is None:
         raise UsageError("no incidents match that selection; nothing was exported")
-    return len(chosen), export.document(args.format, [r[4] for r in chosen], [r[1] for r in chosen], now)
+    document = _Document(())
+
+    def parts() -> Iterator[str]:
+        for row in itertools.chain([first], chosen):
+            document.count += 1
+            yield row[4]
+
+    if args.format == "html":  # its title counts the incidents: made whole
+        rows = [first, *chosen]
+        document.pieces, document.count = [export.document("html", [r[4] for r in rows], [r[1] for r in rows],
+                                                           now)], len(rows)
+    else:
+        document.pieces = export.pieces(args.format, parts(), now)
+    return document
 
 
-def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
+def _client_summary(mend: Mend, args: argparse.Namespace) -> _Document:
     """The report-back as a message to the client, one per incident: nothing from the internal record.
 
     Ids name incidents that must have their report-back written; --all and the filters take
@@ -530,23 +554,25 @@ def _client_summary(mend: Mend, args: argparse.Namespace) -> tuple[int, str]:
                                           messages.sender(args.env, args.settings))
     except messages.MessageError as error:
         raise UsageError(str(error)) from None
-    return len(chosen), content
+    return _Document([content], len(chosen))
 
 
 def cmd_export(mend: Mend, args: argparse.Namespace) -> int:
-    count, content = _client_summary(mend, args) if args.audience == "client" else _exported(mend, args)
+    document = _client_summary(mend, args) if args.audience == "client" else _exported(mend, args)
     if args.output is None:
         if args.force:
             raise UsageError("--force goes with -o FILE")
-        sys.stdout.write(content)
+        for piece in document.pieces:
+            sys.stdout.write(piece)
         return EXIT_OK
     path = Path(args.output).expanduser()
     if path.is_dir():
         raise UsageError(f"-o {path}: is a folder; give a file name")
     try:
-        write_new_file(path, content.encode(), overwrite=args.force)
+        write_new_file(path, document.encoded(), overwrite=args.force)
     except FileExistsError:
         raise UsageError(f"-o {path}: the file exists; add --force to replace it") from None
+    count = document.count
     print(f"exported {count} incident{'s' if count != 1 else ''} to {path}")
     return EXIT_OK
 

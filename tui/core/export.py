@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .actions import client_line, for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
@@ -491,6 +491,27 @@ def document(fmt: str, parts: Sequence[str], ids: Sequence[str], now: datetime) 
     if fmt == "json":
         return _json_document(parts, now)
     return _html_document(parts, ids[0] if len(ids) == 1 else f"{len(ids)} incidents")
+
+
+def pieces(fmt: str, parts: Iterable[str], now: datetime) -> Iterator[str]:
+    """document(fmt, parts, ...) in pieces, each part as it comes: an export of a big archive is
+    written out as it is read, never held whole. Markdown and JSON; HTML's title counts the parts."""
+    if fmt == "md":
+        separator = ""
+        for text in parts:
+            yield separator + text
+            separator = "\n---\n\n"
+    elif fmt == "json":
+        # json_safe rewrites one character at a time, so piece by piece it gives the same text.
+        head = json.dumps({"schema_version": EXPORT_SCHEMA_VERSION, "exported_at": format_time(now)})
+        opening = f'{head[:-1]}, "incidents": ['
+        separator = "\n"
+        for text in parts:
+            yield json_safe(opening + separator + text)
+            opening, separator = "", ",\n"
+        yield json_safe(opening + ("]}" if separator == "\n" else "\n]}")) + "\n"
+    else:
+        raise ValueError(f"a {fmt} document is made whole: use document()")
 
 
 def part_cache_key(fmt: str, playbooks: Iterable[Playbook]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
@@ -55,8 +56,12 @@ def make_private_dir(path: Path) -> None:
         raise StoreError(f"cannot create {path}: {error.strerror or error}") from error
 
 
-def _synced_temp(path: Path, content: bytes) -> str:
-    """`content` in a private temp file beside `path`, flushed to disk; removed again on failure."""
+Content = bytes | Iterable[bytes]  # whole, or in pieces written as they come (a big export)
+
+
+def _synced_temp(path: Path, content: Content) -> str:
+    """`content` in a private temp file beside `path`, flushed to disk; removed again on failure
+    (of the write, or of whatever makes the pieces)."""
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
@@ -64,17 +69,20 @@ def _synced_temp(path: Path, content: bytes) -> str:
     try:
         with open(fd, "wb") as file:
             os.fchmod(fd, 0o600)
-            file.write(content)
+            for piece in [content] if isinstance(content, bytes) else content:
+                file.write(piece)
             file.flush()
             os.fsync(fd)
-    except OSError as error:
+    except BaseException as error:
         with suppress(OSError):
             os.unlink(temp)
-        raise _write_error(path, error) from error
+        if isinstance(error, OSError):
+            raise _write_error(path, error) from error
+        raise
     return temp
 
 
-def write_atomically(path: Path, content: bytes) -> None:
+def write_atomically(path: Path, content: Content) -> None:
     """Temp file in the same folder, fsync, rename, fsync the folder: old or new, never half."""
     temp = _synced_temp(path, content)
     try:
@@ -126,7 +134,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_new_file(path: Path, content: bytes, *, overwrite: bool) -> None:
+def write_new_file(path: Path, content: Content, *, overwrite: bool) -> None:
     """Write a file a person asked for (an export): whole or not at all.
 
     Without `overwrite` an existing file raises FileExistsError, checked at the

@@ -16,10 +16,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import rules
 from .clock import Clock
+from . import export
 from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
-from .model import Event, EventKind, Incident, ReportPart, Role, Side, make_id, replay
+from .model import Event, EventKind, Incident, ReportPart, Role, Side, format_time, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
+from .stats import SUMMARY_KEY, summarize
 from .store import FollowUp, OpenChanges, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
@@ -69,6 +71,11 @@ class Mend:
         self.author = author
         self._copies: dict[tuple[str, str], Playbook | None] = {}
         self._alert_index: tuple[object, dict[str, list[_AlertEntry]]] = (None, {})  # see intake
+        # What history reads is derived once, as an incident is archived: the first `stats` or
+        # Markdown `export --all` after a year of incidents then reads only these.
+        store.derive_on_archive(SUMMARY_KEY, summarize)
+        store.derive_on_archive(self.export_key("md"), lambda incident: self.export_row("md", incident, None))
+        store.derive_on_archive(ALERT_SOURCES_KEY, _archived_alert)
 
     def playbook(self, name: str) -> Playbook:
         try:
@@ -116,6 +123,19 @@ class Mend:
             except PlaybookError:
                 self._copies[key] = None  # a damaged copy: fall back rather than stop the board
         return self._copies[key]
+
+    def export_key(self, fmt: str) -> str:
+        """What export_row's values of resolved incidents are kept under (see Store.derive_archived)."""
+        return export.part_cache_key(fmt, self.playbooks.values())
+
+    def export_row(self, fmt: str, incident: Incident, now: datetime | None) -> list[Any]:
+        """An incident's part of an export with what choosing and ordering it needs:
+        [number, id, client, opened at, part]. A resolved incident's part is as of its resolve."""
+        at = incident.resolved_at or now
+        if at is None:
+            raise ValueError(f"{incident.id} is open: its part needs a time to measure to")
+        return [incident.number, incident.id, incident.client, format_time(incident.opened_at),
+                export.part(fmt, incident, self.playbook_for(incident), at)]
 
     def list_open(self) -> list[Incident]:
         return self.store.list_open()

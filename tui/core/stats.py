@@ -438,10 +438,12 @@ def _compute(
     filters: Filters,
 ) -> Stats:
     tally = _Tally(now, playbook_for)
+    add, admits = tally.add, filters.admits
+    everything = filters == Filters()
     for summary in summaries:
         opened_on = date.fromtimestamp(summary.opened_at // _PER_SECOND)  # the local date
-        if filters.admits(summary.client, opened_on):
-            tally.add(summary, opened_on)
+        if everything or admits(summary.client, opened_on):
+            add(summary, opened_on)
     return tally.result(filters)
 
 
@@ -466,7 +468,9 @@ class _Tally:
         self.now = now
         self.now_micros = _micros(now)
         self.playbook_for = playbook_for
-        self.limits: dict[tuple[str, str, int], tuple[list[int], list[float], int]] = {}
+        # (playbook, digest) -> severity -> (budgets in microseconds, in seconds, cadence): see _limits
+        self.limits: dict[tuple[str, str], dict[int, tuple[list[int], list[float], int]]] = {}
+        self.weeks: dict[date, list[float]] = {}  # week_of(day) by day: a year has a few hundred
         self.acknowledge_seconds: dict[int, list[float]] = {severity: [] for severity in (1, 2, 3, 4)}
         self.weekly_seconds: defaultdict[date, list[float]] = defaultdict(list)
         self.waiting = 0
@@ -487,23 +491,38 @@ class _Tally:
         self.resolved_by: dict[str, Counter[str]] = {"client": Counter(), "playbook": Counter()}
 
     def add(self, summary: Summary, opened_on: date) -> None:
-        budgets, budget_seconds, cadence = self._limits(summary, summary.severity)
+        # The busiest loop of `stats` (once per incident in the store), so attribute lookups are
+        # hoisted; the arithmetic is the same, in the same order, as `_visit` and the rest spell it.
+        now = self.now_micros
+        limits = self.limits.get((summary.playbook, summary.playbook_digest))
+        if limits is None:
+            limits = self.limits[summary.playbook, summary.playbook_digest] = {}
+        own = limits.get(summary.severity) or self._limits(limits, summary, summary.severity)
+        budgets, budget_seconds, cadence = own
+        visit_seconds, visit_budget_used, breaches = self.visit_seconds, self.visit_budget_used, self.breaches
         for stage, spent, severity in summary.visits:
-            ended, ended_seconds, _ = self._limits(summary, severity)
-            self._visit(stage, spent, ended[stage], ended_seconds[stage], finished=True)
+            ended, ended_seconds, _ = own if severity == summary.severity else (
+                limits.get(severity) or self._limits(limits, summary, severity))
+            seconds = spent / _PER_SECOND
+            if seconds < 0.0:  # max(seconds, 0.0), without the call
+                seconds = 0.0
+            visit_seconds[stage].append(seconds)
+            visit_budget_used[stage].append(seconds / ended_seconds[stage])
+            if spent >= ended[stage]:  # as budget.status_for has it: at 100% the budget is gone
+                breaches[stage] += 1
         if summary.current is not None:
             stage, entered = summary.current
-            self._visit(stage, self.now_micros - entered, budgets[stage], budget_seconds[stage], finished=False)
+            self._visit(stage, now - entered, budgets[stage], budget_seconds[stage], finished=False)
         for start, end, last_update, promise in summary.open_stretches:
-            end = self.now_micros if end is None else end
+            end = now if end is None else end
             self.open_seconds += max((end - start) / _PER_SECOND, 0.0)
             # Overdue for an update once the time promised, or else the cadence, has passed since the last one.
             due = promise if promise is not None else last_update + cadence
             self.overdue_seconds += max((end - max(start, due)) / _PER_SECOND, 0.0)
         self.apologies_missing += summary.apology_missing
-        for due, ended in summary.promises:
+        for due, ended_at in summary.promises:
             self.promises["made"] += 1
-            if due < (self.now_micros if ended is None else min(ended, self.now_micros)):
+            if due < (now if ended_at is None else min(ended_at, now)):
                 self.promises["broken"] += 1
         for at, author, from_stage, to_stage, reason in summary.forced:
             event = Event(EventKind.STAGE, _moment(at), author, from_stage=_stage(from_stage),
@@ -513,21 +532,25 @@ class _Tally:
         if summary.acknowledged_after is not None:
             seconds = max(summary.acknowledged_after / _PER_SECOND, 0.0)
             self.acknowledge_seconds[summary.severity].append(seconds)
-            self.weekly_seconds[week_of(opened_on)].append(seconds)
+            week = self.weeks.get(opened_on)
+            if week is None:
+                week = self.weeks[opened_on] = self.weekly_seconds[week_of(opened_on)]
+            week.append(seconds)
         elif summary.current is not None:
             self.waiting += 1
         self.ever_resolved += summary.ever_resolved
         self.reopened += summary.reopened
-        grace = FOLLOW_UP_GRACE // _MICROSECOND
-        for due, done in summary.follow_ups:
-            if due > self.now_micros:
-                self.follow_ups["upcoming"] += 1
-                continue
-            self.follow_ups["due"] += 1
-            if done is not None and done <= due + grace:
-                self.follow_ups["on_time"] += 1
-            elif done is None and self.now_micros > due + grace:
-                self.follow_ups["overdue"] += 1
+        if summary.follow_ups:
+            grace = FOLLOW_UP_GRACE // _MICROSECOND
+            for due, done in summary.follow_ups:
+                if due > now:
+                    self.follow_ups["upcoming"] += 1
+                    continue
+                self.follow_ups["due"] += 1
+                if done is not None and done <= due + grace:
+                    self.follow_ups["on_time"] += 1
+                elif done is None and now > due + grace:
+                    self.follow_ups["overdue"] += 1
         for due, done in summary.actions:
             if not done:
                 self.actions_open += 1
@@ -536,17 +559,16 @@ class _Tally:
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1
 
-    def _limits(self, summary: Summary, severity: int) -> tuple[list[int], list[float], int]:
-        """Stage budgets (in microseconds and in seconds, by stage index) and the update
-        cadence in microseconds, worked out once per playbook version and severity."""
-        key = (summary.playbook, summary.playbook_digest, severity)
-        if key not in self.limits:
-            playbook = self.playbook_for(summary)
-            budgets = [playbook.stage(stage).budget(severity) for stage in BOARD_STAGES]
-            self.limits[key] = ([budget // _MICROSECOND for budget in budgets],
-                                [budget.total_seconds() for budget in budgets],
-                                playbook.update_cadence(severity) // _MICROSECOND)
-        return self.limits[key]
+    def _limits(self, limits: dict[int, tuple[list[int], list[float], int]], summary: Summary,
+                severity: int) -> tuple[list[int], list[float], int]:
+        """Stage budgets (in microseconds and in seconds, by stage index) and the update cadence
+        in microseconds, worked out once per playbook version (`limits`) and severity."""
+        playbook = self.playbook_for(summary)
+        budgets = [playbook.stage(stage).budget(severity) for stage in BOARD_STAGES]
+        limits[severity] = ([budget // _MICROSECOND for budget in budgets],
+                            [budget.total_seconds() for budget in budgets],
+                            playbook.update_cadence(severity) // _MICROSECOND)
+        return limits[severity]
 
     def _visit(self, stage: int, spent: int, budget: int, budget_seconds: float, *, finished: bool) -> None:
         breached = spent >= budget  # as budget.status_for has it: at 100% the budget is gone

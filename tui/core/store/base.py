@@ -97,12 +97,23 @@ class Store(Protocol):
         ...
 
     def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
-        """derive(incident) for every resolved incident, by number: JSON data.
+        """derive(incident) for every resolved incident, by number: JSON data, yielded as read
+        (a store reads a bounded part of the archive at a time, never all of it at once).
 
         Resolved incidents seldom change, so the store may keep the values under `key`
         and give back a kept one (as JSON reads it back: lists for tuples) for an
-        incident unchanged since. So derive must depend on the incident alone, and
-        `key` must change whenever derive does.
+        incident unchanged since (see derive_on_archive). So derive must depend on the
+        incident alone, and `key` must change whenever derive does.
+        """
+        ...
+
+    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any]) -> None:
+        """From now on, keep derive(incident) under `key` whenever this store archives an
+        incident (writes a resolved one: resolve, update, put, import), in the same write.
+
+        So derive_archived(key, ...) finds the value kept instead of reading the incident.
+        A reopen drops the incident's kept values. A derive that raises keeps nothing for
+        that incident: derive_archived derives it afresh (and so raises there, if it must).
         """
         ...
 

@@ -7,7 +7,8 @@ Tables (see SCHEMA_STEPS for the SQL, the least-privilege role included):
                     the pending follow-up, if any
     mend_events     the append-only event record: a trigger refuses UPDATE, DELETE, TRUNCATE
     mend_playbooks  the kept playbook versions, so every machine can follow them
-    mend_derived    values derive_archived keeps per (key, incident revision)
+    mend_derived    values derive_archived keeps per (key, incident revision), written in the
+                    same transaction as the incident for the keys named in derive_on_archive
 
 Every write is one transaction that begins by bumping the change count in the meta row,
 which it then holds until it commits: so creates take numbers in turn (gapless: a failed
@@ -21,6 +22,7 @@ a listener thread (see _Watcher), never by asking the server on its UI thread.
 from __future__ import annotations
 
 import os
+import json
 import re
 import socket
 import threading
@@ -148,6 +150,8 @@ RECONNECT_SECONDS = 1.0
 LISTEN_SECONDS = 0.5  # the listener looks up from its notices this often (to stop, or to ask)
 HEARTBEAT_SECONDS = 2.0  # after this long without a word, it asks the server whether it is there
 ANSWER_SECONDS = 5.0  # and takes it for gone without an answer this soon: offline in 7 s at worst
+# derive_archived reads the archive this many incidents at a time: memory stays bounded.
+DERIVED_PAGE = 2000
 
 _EVENTS = "coalesce((SELECT json_agg(e.event ORDER BY e.seq) FROM mend_events e WHERE e.number = i.number), '[]')"
 _INCIDENT_COLUMNS = f"i.number, i.state, {_EVENTS}"
@@ -201,6 +205,7 @@ class PgStore:
         self._decisions = 0  # how deep in locked() this process is
         self._connections = 0  # connections made so far: open_changes' tokens name theirs
         self._open: tuple[_Seen, list[Incident]] | None = None  # the open set list_open last read
+        self._derivers: dict[str, Callable[[Incident], Any]] = {}
         with self._lock:
             self._connection()  # says at once when the server or the URL is wrong
 
@@ -355,35 +360,62 @@ class PgStore:
             raise ValueError(f"not a cache key: {key!r}")
         if self._call(self._schema) < 2:
             return (derive(incident) for incident in self.iter_archived())  # the cache came with version 2
-        return iter(self._call(lambda conn: self._derived(conn, key, derive)))
+        return self._derived_pages(key, derive)
 
-    def _derived(self, conn: psycopg.Connection, key: str, derive: Callable[[Incident], Any]) -> list[Any]:
+    def _derived_pages(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
+        """A page of the archive at a time, by number: each page's query stands alone, so a
+        caller may take its time between pages (an export writing to a pipe) holding nothing."""
+        self._call(lambda conn: _writable_or_not(conn, lambda: _used_key(conn, key)))
+        after = 0
+        while True:
+            page = self._call(lambda conn: self._derived(conn, key, derive, after))
+            if not page:
+                return
+            after = page[-1][0]
+            yield from (value for _, value in page)
+
+    def _derived(self, conn: psycopg.Connection, key: str, derive: Callable[[Incident], Any],
+                 after: int) -> list[tuple[int, Any]]:
         kept = conn.execute(
             "SELECT i.number, d.value, d.number IS NOT NULL FROM mend_incidents i "
             "LEFT JOIN mend_derived d ON d.key = %s AND d.number = i.number AND d.revision = i.revision "
-            "WHERE i.resolved ORDER BY i.number", (key,)).fetchall()
+            "WHERE i.resolved AND i.number > %s ORDER BY i.number LIMIT %s", (key, after, DERIVED_PAGE)).fetchall()
         values = {number: value for number, value, hit in kept if hit}
         missing = [number for number, _, hit in kept if not hit]
-        fresh = []
-        for start in range(0, len(missing), 1000):
-            rows = conn.execute(f"SELECT {_INCIDENT_COLUMNS}, i.revision FROM mend_incidents i "
-                                "WHERE i.number = ANY(%s)", (missing[start:start + 1000],)).fetchall()
-            for number, state, events, revision in rows:
-                values[number] = derive(_incident(number, state, events))
-                fresh.append((key, number, revision, Json(values[number])))
-        try:
-            with conn.transaction():
-                conn.execute("INSERT INTO mend_derived_keys (key) VALUES (%s) "
-                             "ON CONFLICT (key) DO UPDATE SET used_at = now()", (key,))
-                conn.execute("DELETE FROM mend_derived_keys WHERE used_at < now() - interval '30 days'")
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO mend_derived (key, number, revision, value) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (key, number) DO UPDATE SET revision = excluded.revision, value = excluded.value",
-                        fresh)
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
-            pass  # a role that may only read (or a standby): derived afresh next time too
-        return [values[number] for number, _, _ in kept if number in values]
+        fresh: list[tuple[str, int, int, str]] = []
+        if missing:
+            rows = conn.execute(f"SELECT {_INCIDENT_COLUMNS}, i.revision, i.resolved FROM mend_incidents i "
+                                "WHERE i.number = ANY(%s)", (missing,)).fetchall()
+            for number, state, events, revision, resolved in rows:
+                if resolved:  # reopened since the first query: not archived any more
+                    values[number] = derive(_incident(number, state, events))
+                    fresh.append((key, number, revision, json.dumps(values[number])))
+        if fresh:
+            _writable_or_not(conn, lambda: _keep_values(conn, fresh))
+        return [(number, values[number]) for number, _, _ in kept if number in values]
+
+    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any]) -> None:
+        if not re.fullmatch(CACHE_KEY_PATTERN, key):
+            raise ValueError(f"not a cache key: {key!r}")
+        self._derivers[key] = derive
+
+    def _keep_derived(self, conn: psycopg.Connection, archived: Sequence[tuple[Incident, int]],
+                      reopened: Sequence[int]) -> None:
+        """In the incidents' own transaction: the values derive_on_archive asked for, of each
+        (resolved incident, its new revision), and none kept any more for the reopened numbers."""
+        if self._version < 2:
+            return
+        if reopened:
+            conn.execute("DELETE FROM mend_derived WHERE number = ANY(%s)", (list(reopened),))
+        rows: list[tuple[str, int, int, str]] = []
+        for incident, revision in archived:
+            for key, derive in self._derivers.items():
+                try:
+                    rows.append((key, incident.number, revision, json.dumps(derive(incident))))
+                except Exception:  # noqa: BLE001 - a kept value only saves time: derive_archived tries again
+                    pass
+        if rows:
+            _writable_or_not(conn, lambda: _keep_values(conn, rows, keys=list(self._derivers)))
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
@@ -499,7 +531,9 @@ class PgStore:
             current = _incident(*row)
             result = change(current)
             check_change(current, result)
-            _save(conn, result, write, stored=len(current.events), exists=True)
+            revision = _save(conn, result, write, stored=len(current.events), exists=True)
+            self._keep_derived(conn, [(result, revision)] if result.is_resolved else [],
+                               [number] if current.is_resolved and not result.is_resolved else [])
             return result
 
         return self._write(make_id(number), work, check=self._stored_as)
@@ -542,12 +576,19 @@ class PgStore:
                     raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
                                      "its record is never rewritten, so nothing was written")
                 latest[incident.number] = incident
+            archived: list[tuple[Incident, int]] = []
+            reopened: list[int] = []
             with conn.pipeline():  # the writes go out together, not one round trip each
                 for incident in incidents:
                     here = stored[incident.number]
-                    _save(conn, incident, write, stored=0 if here is None else len(here.events),
-                          exists=here is not None)
+                    revision = _save(conn, incident, write, stored=0 if here is None else len(here.events),
+                                     exists=here is not None)
+                    if incident.is_resolved:
+                        archived.append((incident, revision))
+                    elif here is not None and here.is_resolved:
+                        reopened.append(incident.number)
                     stored[incident.number] = incident
+            self._keep_derived(conn, archived, reopened)
             highest = max((incident.number for incident in incidents), default=0)
             if highest >= write.next_id:
                 conn.execute("UPDATE mend_meta SET next_id = %s", (highest + 1,))
@@ -776,24 +817,56 @@ def _schema_version(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT version FROM mend_schema").fetchone()[0]
 
 
-def _save(conn: psycopg.Connection, incident: Incident, write: _Write, *, stored: int, exists: bool) -> None:
+def _save(conn: psycopg.Connection, incident: Incident, write: _Write, *, stored: int, exists: bool) -> int:
     """Write the incident's state, stamped with the write's change count, and append the events
-    after the first `stored` ones."""
+    after the first `stored` ones; its new revision."""
     state = incident.to_dict()
     del state["events"]
     values = (incident.is_resolved, Json(state), len(incident.events), _json(follow_up_entry(incident)),
               write.changes, incident.number)
     if exists:
-        conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, follow_up = %s, "
-                     "changed = %s, revision = revision + 1 WHERE number = %s", values)
+        revision = conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, "
+                                "follow_up = %s, changed = %s, revision = revision + 1 WHERE number = %s "
+                                "RETURNING revision", values).fetchone()[0]
     else:
         conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, changed, number) "
                      "VALUES (%s, %s, %s, %s, %s, %s)", values)
+        revision = 1  # the column's default
     new = [(incident.number, seq, Json(event.to_dict()))
            for seq, event in enumerate(incident.events[stored:], start=stored)]
     if new:
         with conn.cursor() as cursor:
             cursor.executemany("INSERT INTO mend_events (number, seq, event) VALUES (%s, %s, %s)", new)
+    return int(revision)
+
+
+def _used_key(conn: psycopg.Connection, key: str) -> None:
+    """Mark `key` used now, and drop the keys (and their values) no run has used for 30 days."""
+    conn.execute("INSERT INTO mend_derived_keys (key) VALUES (%s) "
+                 "ON CONFLICT (key) DO UPDATE SET used_at = now()", (key,))
+    conn.execute("DELETE FROM mend_derived_keys WHERE used_at < now() - interval '30 days'")
+
+
+def _keep_values(conn: psycopg.Connection, rows: Sequence[tuple[str, int, int, str]],
+                 keys: Sequence[str] = ()) -> None:
+    """Keep derived values: rows of (key, number, revision, value as JSON text)."""
+    if keys:
+        conn.execute("INSERT INTO mend_derived_keys (key) SELECT unnest(%s::text[]) "
+                     "ON CONFLICT (key) DO UPDATE SET used_at = now()", (list(keys),))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO mend_derived (key, number, revision, value) VALUES (%s, %s, %s, %s::json) "
+            "ON CONFLICT (key, number) DO UPDATE SET revision = excluded.revision, value = excluded.value", rows)
+
+
+def _writable_or_not(conn: psycopg.Connection, work: Callable[[], None]) -> None:
+    """Run `work` in a savepoint (a transaction of its own outside one): a role that may only
+    read, or a standby, keeps nothing and loses nothing else; values are derived afresh next time."""
+    try:
+        with conn.transaction():
+            work()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
+        pass
 
 
 def _json(value: Any) -> Json | None:

@@ -5,7 +5,8 @@ Layout of a data dir:
                       table `meta` (schema_version, next_id) and table `follow_ups`
                       (resolved incidents whose follow-up check-in is not done yet)
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
-    cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived); safe to delete,
+    cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived), written with the
+                      shard for the keys a process named (derive_on_archive); safe to delete,
                       and removed once no run has used KEY for CACHE_UNUSED_DAYS
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
     marks.json        hooks fired lately ({mark: time}), so two watchers fire each once
@@ -130,6 +131,7 @@ class TinyStore:
         self._meta = self._db.table("meta", cache_size=0)
         self._follow_ups = self._db.table("follow_ups", cache_size=0)
         self._shard_dbs: dict[int, TinyDB] = {}
+        self._derivers: dict[str, Callable[[Incident], Any]] = {}
         # A data dir this process may not write to can still be read (and has no lock file
         # to take, perhaps); each write then says why it cannot be made.
         if os.access(self._dir, os.W_OK):
@@ -180,17 +182,61 @@ class TinyStore:
         table = self._shard_table(shard)
         if not cached:
             return [(number, derive(incident)) for number, incident in sorted(self._load(table).items())]
-        cache = _DerivedCache(self._dir / "cache" / key / f"{shard:04d}.json", key)
+        cache = _DerivedCache(self._cache_path(key, shard), key)
         # The token is taken before the read: should a writer replace the shard meanwhile,
         # these values are kept under a version that is gone already, so never used.
         token = table.storage.token()
-        kept = cache.read(token)
-        if kept is not None:
-            return kept
-        derived = [(number, derive(incident)) for number, incident in sorted(self._load(table).items())]
+        found = cache.read(token)
+        if found is not None and found[1]:
+            return found[0]
+        # Kept for this very version but not for every incident (written with one incident,
+        # under a key new to the shard): derive only the ones missing.
+        kept = dict(found[0]) if found is not None else {}
+        derived = [(number, kept[number] if number in kept else derive(incident))
+                   for number, incident in sorted(self._load(table).items())]
         if token is not None:
-            cache.write(token, derived)
+            cache.write(token, derived, complete=True)
         return derived
+
+    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any]) -> None:
+        if not re.fullmatch(CACHE_KEY_PATTERN, key):
+            raise ValueError(f"not a cache key: {key!r}")
+        self._derivers[key] = derive
+
+    def _cache_path(self, key: str, shard: int) -> Path:
+        return self._dir / "cache" / key / f"{shard:04d}.json"
+
+    def _kept_before(self, shard: int) -> dict[str, tuple[dict[int, Any], bool]]:
+        """Per key named in derive_on_archive: the values kept for the shard as it is now
+        (number: value), and whether they cover all of it. Read just before a write to it."""
+        if not self._derivers or (self._dir / "cache").is_symlink():
+            return {}
+        token = self._shard_table(shard).storage.token()
+        kept: dict[str, tuple[dict[int, Any], bool]] = {}
+        for key in self._derivers:
+            found = _DerivedCache(self._cache_path(key, shard), key).read(token) if token is not None else ([], True)
+            kept[key] = (dict(found[0]), found[1]) if found is not None else ({}, False)
+        return kept
+
+    def _keep_after(self, shard: int, kept: Mapping[str, tuple[dict[int, Any], bool]],
+                    written: Iterable[Incident], dropped: Iterable[int] = ()) -> None:
+        """Bring the kept values of `shard` up to the version just written: `written` are the
+        resolved incidents now in it, `dropped` the numbers that left it."""
+        token = self._shard_table(shard).storage.token()
+        if token is None:
+            return
+        archived, gone = list(written), list(dropped)
+        for key, (values, complete) in kept.items():
+            derive = self._derivers[key]
+            for number in gone:
+                values.pop(number, None)
+            for incident in archived:
+                try:
+                    values[incident.number] = derive(incident)
+                except Exception:  # noqa: BLE001 - a kept value only saves time: derive_archived tries again
+                    values.pop(incident.number, None)
+                    complete = False
+            _DerivedCache(self._cache_path(key, shard), key).write(token, sorted(values.items()), complete=complete)
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
@@ -415,14 +461,18 @@ class TinyStore:
         # 1. Resolved incidents into their shards.
         shards = {number: self._shard_table(number) for number in by_shard}
         shard_data = {}
+        archiving = {number: [incident for incident in incidents if incident.is_resolved
+                              and (incident.number - 1) // SHARD_SIZE == number] for number in shards}
         for number, table in shards.items():
             self._check_all(table)
             shard_data[number] = table.storage.read() or {}
             rows = shard_data[number].setdefault("incidents", {})
             resolved = {key: doc for key, doc in by_shard[number].items() if doc["stage"] == "resolved"}
             if resolved:
+                kept = self._kept_before(number)
                 rows.update(resolved)
                 table.storage.write(shard_data[number])
+                self._keep_after(number, kept, archiving[number])
         # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
         for incident in incidents:
             key = str(incident.number)
@@ -442,9 +492,11 @@ class TinyStore:
             rows = shard_data[number]["incidents"]
             stale = [key for key, doc in by_shard[number].items() if doc["stage"] != "resolved" and key in rows]
             if stale:
+                kept = self._kept_before(number)
                 for key in stale:
                     del rows[key]
                 table.storage.write(shard_data[number])
+                self._keep_after(number, kept, [], dropped=[int(key) for key in stale])
 
     def _write(self, incident: Incident, *, in_open: bool, in_archive: bool | None) -> None:
         """Store `incident` where it belongs and drop the copy it moved from.
@@ -456,9 +508,12 @@ class TinyStore:
         number = incident.number
         doc = Document(_storable(incident), doc_id=number)
         shard = self._shard_of(number)
+        shard_number = (number - 1) // SHARD_SIZE
         if incident.is_resolved:
             self._check_all(shard)
+            kept = self._kept_before(shard_number)
             _upsert(shard, doc, exists=shard.contains(doc_id=number))
+            self._keep_after(shard_number, kept, [incident])
             if in_open:
                 self._incidents.remove(doc_ids=[number])
         else:
@@ -467,7 +522,9 @@ class TinyStore:
                 in_archive = self._shard_exists(number) and shard.contains(doc_id=number)
             if in_archive:
                 self._check_all(shard)
+                kept = self._kept_before(shard_number)
                 shard.remove(doc_ids=[number])
+                self._keep_after(shard_number, kept, [], dropped=[number])
         self._index_follow_up(incident)
 
     def _index_follow_up(self, incident: Incident) -> None:
@@ -652,20 +709,26 @@ class _DerivedCache:
         self.path = path
         self.key = key
 
-    def read(self, token: object) -> list[Any] | None:
+    def read(self, token: object) -> tuple[list[Any], bool] | None:
+        """The kept (number, value) pairs and whether they cover the whole shard, or None."""
         if token is None:
             return None
         try:
             header, _, body = read_regular(self.path, MAX_DATA_BYTES).partition(b"\n")
-            if json.loads(header) != self._header(token, body):
+            fields = json.loads(header)
+            if not isinstance(fields, dict):
                 return None
-            return json.loads(body)
+            # Written with one incident, for a key new to the shard: the others are still to derive.
+            complete = fields.pop("complete", True) is True
+            if fields != self._header(token, body):
+                return None
+            return json.loads(body), complete
         except (OSError, ValueError, RecursionError):
             return None
 
-    def write(self, token: object, derived: list[tuple[int, Any]]) -> None:
+    def write(self, token: object, derived: list[tuple[int, Any]], *, complete: bool) -> None:
         body = json.dumps(derived, separators=(",", ":")).encode()
-        header = json.dumps(self._header(token, body)).encode()
+        header = json.dumps({**self._header(token, body), **({} if complete else {"complete": False})}).encode()
         if self.path.parent.is_symlink():
             return  # a key folder that is a link leads out of the data folder
         try:

@@ -1,0 +1,269 @@
+"""History at scale: the first `mend stats` and `mend export --all` over 10,000 and 100,000 archived incidents.
+
+    .venv/bin/python benchmarks/bench_history.py [--scales 10000,100000] [--stores tinydb,postgres]
+                                                 [--runs N] [--before CHECKOUT]
+
+Builds each archive the way an import does (Store.put_many through the service, so the
+store derives what history reads as it archives), with 200 open incidents beside it,
+for the TinyDB folder and for PostgreSQL (a throwaway cluster, as the tests start it).
+Incidents have full histories (every stage walked, an update, a note, the report-back, the
+follow-up check-in done for all but PENDING of each 10,000; about 22 events each): 10,000
+distinct ones, renumbered to reach larger scales.
+
+For each store and scale it prints medians of RUNS interleaved runs of:
+  - `mend --help`: the floor (interpreter and imports), measured in the same run;
+  - `mend stats`: first run (the state an import leaves) and values kept (a run after one);
+  - `mend export --all` (Markdown, to a file): first run and parts kept, and the export's
+    peak memory (the child's maximum resident set).
+With --before CHECKOUT (another checkout of mend, e.g. `git archive main | tar -x -C DIR`),
+the same figures for that code on the same data, run in turn with this checkout's: its first
+runs start from an archive with nothing kept (as an older mend leaves it). Each side's
+`stats --json` (less its "now") and each side's export of the archive are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))  # run from a checkout without install
+
+from bench_stats import ARCHIVED, NOW, OPEN, archived_one, worked  # noqa: E402
+
+from tui.core import rules  # noqa: E402
+from tui.core.clock import FakeClock  # noqa: E402
+from tui.core.model import BOARD_STAGES, Incident, make_id  # noqa: E402
+from tui.core.playbook import DEFAULT_PLAYBOOK, load_playbooks  # noqa: E402
+from tui.core.service import Mend  # noqa: E402
+from tui.core.store import Store, open_store  # noqa: E402
+
+RUNS = 5
+PENDING = 50  # follow-up check-ins not done yet, per 10,000 archived
+CHUNK = 5_000  # incidents per put_many: an import of a big export goes in a few writes
+# The archive ends a day before NOW; open incidents opened since: --until leaves them out,
+# so the two sides' exports of the archive compare byte for byte whatever the clock says.
+ARCHIVE_UNTIL = (NOW - timedelta(days=1)).date().isoformat()
+
+
+def distinct_archive() -> list[Incident]:
+    import random
+
+    rng = random.Random(7)
+    playbook = load_playbooks()[DEFAULT_PLAYBOOK]
+    pool = []
+    for number in range(1, ARCHIVED + 1):
+        incident = archived_one(number, rng, playbook, full=True)
+        # The check-in with the client is done, but for the last few: a team that keeps up.
+        if incident.follow_up_due is not None and number <= ARCHIVED - PENDING:
+            incident = rules.follow_up_done(incident, now=incident.follow_up_due, author="bench", text="All good.")
+        pool.append(incident)
+    return pool
+
+
+def renumbered(incident: Incident, number: int) -> Incident:
+    """The same incident under another number: its id is in its opening event too."""
+    data = incident.to_dict()
+    data["id"] = make_id(number)
+    data["events"][0]["details"] = {**data["events"][0]["details"], "id": make_id(number)}
+    return Incident.from_dict(data)
+
+
+def archive(scale: int, pool: list[Incident]) -> Iterator[Incident]:
+    for number in range(1, scale + 1):
+        incident = pool[(number - 1) % len(pool)]
+        yield incident if incident.number == number else renumbered(incident, number)
+
+
+def open_ones(first: int) -> list[Incident]:
+    import random
+
+    rng = random.Random(11)
+    playbook = load_playbooks()[DEFAULT_PLAYBOOK]
+    return [worked(number, rng, playbook, NOW - timedelta(minutes=rng.randint(10, 600)),
+                   BOARD_STAGES[number % len(BOARD_STAGES)]) for number in range(first, first + OPEN)]
+
+
+def build(store: Store, scale: int, pool: list[Incident]) -> float:
+    """Fill the store as an import does; returns the seconds it took."""
+    mend = Mend(store, load_playbooks(), FakeClock(NOW), "bench")  # names what is kept as incidents are archived
+    start = time.perf_counter()
+    batch: list[Incident] = []
+    for incident in archive(scale, pool):
+        batch.append(incident)
+        if len(batch) == CHUNK:
+            mend.store.put_many(batch)
+            batch = []
+    mend.store.put_many(batch + open_ones(scale + 1))
+    return time.perf_counter() - start
+
+
+class Side:
+    """One checkout's `mend`, and how to put the store into its 'first run' state."""
+
+    def __init__(self, name: str, checkout: Path, first: Callable[[], None]) -> None:
+        self.name, self.checkout, self.first = name, checkout, first
+
+    def run(self, env: dict[str, str], *args: str) -> tuple[float, int, bytes]:
+        """Wall seconds, peak resident KiB, stdout."""
+        start = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", "tui", *args], cwd=self.checkout,
+                                 env={**env, "PYTHONPATH": str(self.checkout)}, stdout=subprocess.PIPE)
+        out = child.stdout.read() if child.stdout else b""
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"{self.name}: mend {' '.join(args)} failed ({child.returncode})")
+        return seconds, usage.ru_maxrss, out
+
+
+def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_dir: Path) -> None:
+    figures: dict[tuple[str, str], list[float]] = {}
+    memory: dict[str, list[int]] = {}
+    outputs: dict[str, dict[str, bytes]] = {side.name: {} for side in sides}
+
+    def timed(side: Side, figure: str, *args: str) -> tuple[float, int, bytes]:
+        seconds, peak, out = side.run(env, *args)
+        figures.setdefault((side.name, figure), []).append(seconds)
+        return seconds, peak, out
+
+    export = ("export", "--all", "-o", str(out_dir / "export.md"), "--force")
+    for _ in range(runs):
+        for side in sides:  # interleaved: the machine's load falls on both sides alike
+            timed(side, "`mend --help` (floor)", "--help")
+            side.first()
+            timed(side, "`mend stats`, first run", "stats")
+            timed(side, "`mend stats`, values kept", "stats")
+            side.first()
+            _, peak, _ = timed(side, "`mend export --all`, first run", *export)
+            memory.setdefault(side.name, []).append(peak)
+            timed(side, "`mend export --all`, parts kept", *export)
+    for side in sides:  # what each side prints for the same data
+        stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[2])
+        del stats["now"]
+        outputs[side.name]["stats"] = json.dumps(stats).encode()
+        side.run(env, "export", "--until", ARCHIVE_UNTIL, "-o", str(out_dir / "archive.md"), "--force")
+        outputs[side.name]["export"] = (out_dir / "archive.md").read_bytes()
+
+    print(f"\n{label}: median of {runs} runs")
+    names = [side.name for side in sides]
+    print(f"  {'figure':36}" + "".join(f"{name:>14}" for name in names))
+    for figure in dict.fromkeys(figure for _, figure in figures):
+        row = "".join(f"{statistics.median(figures[name, figure]):13.2f}s" for name in names)
+        print(f"  {figure:36}{row}")
+    row = "".join(f"{statistics.median(memory[name]) / 1024:11.0f} MB" for name in names)
+    print(f"  {'peak memory of the export':36}{row}")
+    if len(sides) == 2:
+        for what in ("stats", "export"):
+            same = outputs[names[0]][what] == outputs[names[1]][what]
+            print(f"  {what} output identical on both sides: {'yes' if same else 'NO'} "
+                  f"({len(outputs[names[0]][what]):,} bytes)")
+
+
+def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int, folder: Path) -> None:
+    data = folder / f"tinydb-{scale}"
+    seconds = build(open_store(data), scale, pool)
+    kept = data / "cache"
+    snapshot = folder / f"kept-{scale}"
+    shutil.copytree(kept, snapshot)
+    size = sum(path.stat().st_size for path in snapshot.rglob("*.json"))
+
+    def as_imported() -> None:
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(snapshot, kept)
+
+    def nothing_kept() -> None:
+        shutil.rmtree(kept, ignore_errors=True)
+
+    sides = [Side("this", ROOT, as_imported)]
+    if before is not None:
+        sides.insert(0, Side("before", before, nothing_kept))
+    env = {**os.environ, "MEND_DATA": str(data), "MEND_USER": "bench", "COLUMNS": "120"}
+    env.pop("MEND_STORE", None)
+    measure(f"TinyDB, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
+            sides, env, runs, folder)
+    shutil.rmtree(data)
+    shutil.rmtree(snapshot)
+
+
+@contextmanager
+def pg_server() -> Iterator[object]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers.pg_server import Server  # noqa: PLC0415 - only when PostgreSQL is benchmarked
+
+    server = Server()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def postgres_case(server: object, scale: int, pool: list[Incident], before: Path | None, runs: int,
+                  folder: Path) -> None:
+    import psycopg  # noqa: PLC0415
+
+    url = server.url(server.new_database())  # type: ignore[attr-defined]
+    seconds = build(open_store(url), scale, pool)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_kept AS SELECT * FROM mend_derived")
+        size = conn.execute("SELECT pg_total_relation_size('mend_derived')").fetchone()[0]
+
+    def as_imported() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM mend_derived")
+            conn.execute("INSERT INTO mend_derived SELECT * FROM bench_kept")
+            conn.execute("VACUUM ANALYZE mend_derived")
+
+    def nothing_kept() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM mend_derived")
+            conn.execute("VACUUM ANALYZE mend_derived")
+
+    sides = [Side("this", ROOT, as_imported)]
+    if before is not None:
+        sides.insert(0, Side("before", before, nothing_kept))
+    env = {**os.environ, "MEND_STORE": url, "MEND_USER": "bench", "COLUMNS": "120"}
+    measure(f"PostgreSQL, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
+            sides, env, runs, folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="10000,100000", help="archived incidents, comma-separated")
+    parser.add_argument("--stores", default="tinydb,postgres")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"timed runs per figure (default {RUNS})")
+    parser.add_argument("--before", type=Path, help="another checkout of mend to measure on the same data")
+    args = parser.parse_args()
+    scales = [int(scale) for scale in args.scales.split(",")]
+    stores = args.stores.split(",")
+    start = time.perf_counter()
+    pool = distinct_archive()
+    print(f"{len(pool):,} distinct archived incidents made in {time.perf_counter() - start:.0f}s "
+          f"({sum(len(i.events) for i in pool) / len(pool):.1f} events each); now is {NOW:%Y-%m-%d %H:%M} UTC "
+          f"for the import, the wall clock for the commands")
+    with tempfile.TemporaryDirectory(prefix="mend-bench-history-") as name:
+        folder = Path(name)
+        if "tinydb" in stores:
+            for scale in scales:
+                tinydb_case(scale, pool, args.before, args.runs, folder)
+        if "postgres" in stores:
+            with pg_server() as server:
+                for scale in scales:
+                    postgres_case(server, scale, pool, args.before, args.runs, folder)
+
+
+if __name__ == "__main__":
+    main()
