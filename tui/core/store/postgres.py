@@ -562,6 +562,8 @@ class PgStore:
 
             incidents = plan(lookup)
             chosen.append(incidents)
+            if len({incident.number for incident in incidents}) != len(incidents):
+                raise ValueError("an import plan names an incident twice")
             # The stored copies the plan did not look up, a thousand a query (a copy brings ten thousand).
             missing = sorted({incident.number for incident in incidents} - stored.keys())
             for start in range(0, len(missing), 1000):
@@ -569,13 +571,11 @@ class PgStore:
                 for row in conn.execute(f"SELECT {_INCIDENT_COLUMNS} FROM mend_incidents i WHERE i.number = ANY(%s) "
                                         "ORDER BY i.number FOR UPDATE", (missing[start:start + 1000],)):
                     stored[row[0]] = _incident(*row)
-            latest = dict(stored)  # an incident the plan gives twice is checked against its first copy
             for incident in incidents:
-                here = latest[incident.number]
+                here = stored[incident.number]
                 if here is not None and incident.events[: len(here.events)] != here.events:
                     raise StoreError(f"{incident.id} on {self._shown} has events this copy lacks; "
                                      "its record is never rewritten, so nothing was written")
-                latest[incident.number] = incident
             archived: list[tuple[Incident, int]] = []
             reopened: list[int] = []
             with conn.pipeline():  # the writes go out together, not one round trip each
@@ -587,7 +587,6 @@ class PgStore:
                         archived.append((incident, revision))
                     elif here is not None and here.is_resolved:
                         reopened.append(incident.number)
-                    stored[incident.number] = incident
             self._keep_derived(conn, archived, reopened)
             highest = max((incident.number for incident in incidents), default=0)
             if highest >= write.next_id:
