@@ -1255,7 +1255,12 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
         return handler(build_mend(args, env, clock, settings), args, env)
     if handler in (cmd_demo, cmd_completion, cmd_intake, cmd_listen, cmd_watch):
         return handler(args, env, clock)
-    return handler(build_mend(args, env, clock, settings), args)
+    mend = build_mend(args, env, clock, settings)
+    try:
+        return handler(mend, args)
+    finally:
+        for notice in mend.store_notices():
+            print(f"mend: notice: {one_line(notice)}", file=sys.stderr)
 
 
 def _tolerant_output() -> None:
