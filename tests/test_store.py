@@ -13,6 +13,7 @@ from unprivileged import private_folder, unprivileged
 
 from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import CorruptDataError, StoreError
+import tui.core.store.tinydb as tinydb_module
 from tui.core.store.tinydb import TinyStore
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -161,6 +162,42 @@ def test_a_crash_inside_a_resolve_leaves_it_open_and_the_next_resolve_heals(stor
     assert stored_numbers(data / "open") == []
     assert list(store.iter_archived()) == [healed]
     assert [e.text for e in healed.notes] == ["still on it"]
+
+
+def test_a_write_reads_and_writes_only_its_own_incident(store, data, monkeypatch):
+    for _ in range(3):
+        store.create(opened)
+    store.update("INC-3", resolve)
+    read, written = [], []
+    real_read, real_write = TinyStore._read_open, tinydb_module.write_atomically
+    monkeypatch.setattr(TinyStore, "_read_open", lambda self, number: read.append(number) or real_read(self, number))
+    monkeypatch.setattr(tinydb_module, "write_atomically",
+                        lambda path, content: written.append(path.relative_to(data)) or real_write(path, content))
+    store.update("INC-2", note("one file"))
+    assert (read, written) == ([2], [Path("open/2.json")])  # not open.json, not INC-1, not the archive
+    assert store.get("INC-1").id == "INC-1" and read == [2, 1]
+
+
+def test_open_changes_reads_only_the_incidents_that_changed(store, data, monkeypatch):
+    for _ in range(4):
+        store.create(opened)
+    first = store.open_changes(None)
+    assert first.complete and [i.id for i in first.changed] == ["INC-1", "INC-2", "INC-3", "INC-4"]
+    assert first.token == store.change_token()  # the same cheap token the board's tick compares
+    other = TinyStore(data)
+    other.update("INC-2", note("from the other terminal"))
+    other.update("INC-4", resolve)
+    other.create(opened)
+    read = []
+    real_read = TinyStore._read_open
+    monkeypatch.setattr(TinyStore, "_read_open", lambda self, number: read.append(number) or real_read(self, number))
+    changes = store.open_changes(first.token)
+    assert not changes.complete and sorted(read) == [2, 5]
+    assert [i.id for i in changes.changed] == ["INC-2", "INC-5"] and changes.gone == {"INC-4"}
+    assert changes.applied_to(first.changed) == store.list_open()
+    assert store.open_changes(changes.token).changed == ()
+    # A token this store never answered with (another store's, say) gets the whole set.
+    assert TinyStore(data).open_changes(first.token).complete
 
 
 # -- files on disk ----------------------------------------------------------------------
