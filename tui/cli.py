@@ -235,18 +235,18 @@ def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
     offset = len(header) + 1
     for row_texts, row_plains, row_sizes in zip(texts, plains, sizes):
         line = []
-        for index, (text, plain, size) in enumerate(zip(row_texts, row_plains, row_sizes)):
+        for index, (text, shown, size) in enumerate(zip(row_texts, row_plains, row_sizes)):
             fit = widths[index]
             if size > fit:  # cut with an ellipsis, as Rich cuts it
-                cut = (text or Text(plain)).copy()
+                cut = (text or Text(shown)).copy()
                 cut.truncate(fit, overflow="ellipsis")
-                text, plain, size = (cut if text is not None else None), cut.plain, cut.cell_len
+                text, shown, size = (cut if text is not None else None), cut.plain, cut.cell_len
             if text is not None:
                 start = offset + sum(len(cell) for cell in line)
                 if text.style:
-                    spans.append(Span(start, start + len(plain) + fit - size, text.style))
+                    spans.append(Span(start, start + len(shown) + fit - size, text.style))
                 spans.extend(Span(start + span.start, start + span.end, span.style) for span in text.spans)
-            line.append(plain + " " * (fit - size) + ("  " if index < last else ""))
+            line.append(shown + " " * (fit - size) + ("  " if index < last else ""))
         joined = "".join(line)
         parts.append(joined)
         offset += len(joined) + 1
