@@ -76,7 +76,7 @@ class Tree:
 
 def command(name: str, data: Path, round_number: int, count: int) -> list[str]:
     # Note and advance work on one incident, resolve on another each round (it leaves the open set).
-    target = make_id(1 + (round_number * 7) % count)
+    target = make_id(1 + (round_number * 7) % (count // 2))  # the lower half: resolve takes from the top
     if name == "help":
         return ["--help"]
     if name == "note":

@@ -592,7 +592,7 @@ class TinyStore:
         except FileNotFoundError:
             return None
         except NotRegularFileError as error:
-            raise _corrupt(path, error.strerror) from None
+            raise _corrupt(path, error.strerror or "not a regular file") from None
         except OSError as error:
             raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
         try:
@@ -664,7 +664,7 @@ class TinyStore:
         floor = max(open_numbers, default=0) + 1
         if meta is None:
             return max(floor, self._highest_archived() + 1)
-        return max(floor, meta["next_id"])
+        return max(floor, int(meta["next_id"]))
 
     def _unused_number(self, tables: Mapping[str, Any]) -> int:
         """create's number: _next_number, and a counter found below an archived id raised first.
