@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python benchmarks/bench_scale.py [--baseline DIR] [--reps N] [--scales 10,200,1000,5000]
 
-Each figure is the median wall time of N runs of a whole command in a fresh process
+Each figure is the median wall time (and CPU time, user + system, which a busy machine
+inflates far less) of N runs of a whole command in a fresh process
 (`python -m tui --data DIR ...`), with `mend --help` measured alongside as the floor
 (start-up alone). Runs are interleaved: every round runs each command at each scale for
 this checkout and then for the baseline (another checkout of mend, e.g. a worktree at
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,14 +66,17 @@ class Tree:
         self.env = {"PATH": os.environ.get("PATH", ""), "HOME": str(work), "XDG_CONFIG_HOME": str(work / "config"),
                     "MEND_USER": "ana", "COLUMNS": "120", "LANG": "C.UTF-8", "PYTHONPATH": str(root)}
 
-    def run(self, *args: str) -> float:
+    def run(self, *args: str) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) of one whole command."""
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "tui", *args], env=self.env, cwd=self.work,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
             raise SystemExit(f"{self.name}: mend {' '.join(args)} failed: {result.stderr.strip()}")
-        return elapsed
+        return elapsed, after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
 
 
 def command(name: str, data: Path, round_number: int, count: int) -> list[str]:
@@ -109,7 +114,7 @@ def main() -> None:
             for count in scales:
                 shutil.copytree(seeds[count], tree.work / str(count))
                 tree.run("--data", str(tree.work / str(count)), "list")  # untimed: an upgrade happens here
-        times: dict[tuple[str, int, str], list[float]] = {}
+        times: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
         for round_number in range(options.reps):
             for count in scales:
                 for tree in trees:
@@ -117,15 +122,17 @@ def main() -> None:
                         args = command(name, tree.work / str(count), round_number, count)
                         times.setdefault((tree.name, count, name), []).append(tree.run(*args))
         print(f"median of {options.reps} interleaved runs, milliseconds, whole commands "
-              f"(python {sys.version.split()[0]}, {os.cpu_count()} cores)")
-        print(f"{'checkout':<10} {'command':<9}" + "".join(f"{count:>9,} open" for count in scales)
-              + "   5,000/10")
-        for tree in trees:
-            for name in COMMANDS:
-                medians = [statistics.median(times[tree.name, count, name]) * 1000 for count in scales]
-                ratio = f"{medians[-1] / medians[0]:>10.2f}x" if len(scales) > 1 else ""
-                label = "--help" if name == "help" else name
-                print(f"{tree.name:<10} {label:<9}" + "".join(f"{value:>14.0f}" for value in medians) + ratio)
+              f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
+        for kind, which in (("wall", 0), ("CPU", 1)):
+            print(f"\n{kind + ' time':<20}" + "".join(f"{count:>9,} open" for count in scales)
+                  + f"  {scales[-1]:,}/{scales[0]:,}")
+            for tree in trees:
+                for name in COMMANDS:
+                    medians = [statistics.median(run[which] for run in times[tree.name, count, name]) * 1000
+                               for count in scales]
+                    ratio = f"{medians[-1] / medians[0]:>10.2f}x" if len(scales) > 1 else ""
+                    label = "--help" if name == "help" else name
+                    print(f"{tree.name:<10} {label:<9}" + "".join(f"{value:>14.0f}" for value in medians) + ratio)
     finally:
         shutil.rmtree(work)
 
