@@ -8,17 +8,20 @@ data from a newer mend is refused; an incident whose playbook is gone stays work
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
-from tui.core.model import SCHEMA_VERSION
 from tui.core.store import CorruptDataError, StoreError
-from tui.core.store.tinydb import TinyStore
+from tui.core.store.tinydb import FOLDER_VERSION, TinyStore
 
+import tui.core.store.tinydb as tinydb_module
 from test_cli import ok, run
-from test_store import opened, resolve, snapshot
+from test_store import note, opened, resolve, snapshot
+from test_store_contract import follow_up_resolve
+from unprivileged import private_folder, unprivileged
 
 
 def v0_incident(number: int, **changes: object) -> dict:
@@ -51,12 +54,105 @@ def test_an_old_schema_is_upgraded_with_the_original_kept_beside_it(data_dir, me
     backup = data_dir / "open.json.v0.bak"
     assert backup.read_bytes() == original
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert meta_of(data_dir) == {"schema_version": SCHEMA_VERSION, "next_id": 9 if meta else 8}
+    assert meta_of(data_dir) == {"schema_version": FOLDER_VERSION, "next_id": 9 if meta else 8}
+    assert sorted(p.name for p in (data_dir / "open").glob("*.json")) == ["3.json", "7.json"]
     assert [(i.id, i.title, i.checked, i.playbook_digest) for i in store.list_open()] == [
         ("INC-3", "Title", frozenset(), ""), ("INC-7", "seven", frozenset(), "")]
     assert store.create(opened).id == ("INC-9" if meta else "INC-8")
     TinyStore(data_dir)  # opening again upgrades nothing and backs up nothing more
     assert sorted(p.name for p in data_dir.glob("*.bak")) == ["open.json.v0.bak"]
+
+
+def write_v1(data: Path) -> bytes:
+    """A folder of version 1: every open incident inside open.json, a follow-up pending beside them."""
+    store = TinyStore(data)
+    for _ in range(3):
+        store.create(opened)
+    resolved = store.update("INC-2", follow_up_resolve)
+    store.update("INC-3", note("before the upgrade"))
+    tables = json.loads((data / "open.json").read_bytes())
+    tables["incidents"] = {path.stem: json.loads(path.read_bytes()) for path in (data / "open").glob("*.json")}
+    tables["meta"]["1"]["schema_version"] = 1
+    shutil.rmtree(data / "open")
+    raw = json.dumps(tables).encode()
+    (data / "open.json").write_bytes(raw)
+    assert resolved.follow_up_due is not None and tables["follow_ups"]
+    return raw
+
+
+def test_a_folder_with_the_open_set_inside_open_json_is_moved_to_one_file_per_incident(data_dir):
+    original = write_v1(data_dir)
+    before = {number: json.loads(original)["incidents"][number] for number in ("1", "3")}
+    store = TinyStore(data_dir)
+    assert (data_dir / "open.json.v1.bak").read_bytes() == original
+    assert {path.stem: json.loads(path.read_bytes()) for path in (data_dir / "open").glob("*.json")} == before
+    assert set(json.loads((data_dir / "open.json").read_bytes())) == {"meta", "follow_ups"}
+    assert meta_of(data_dir) == {"schema_version": FOLDER_VERSION, "next_id": 4}
+    assert [i.id for i in store.list_open()] == ["INC-1", "INC-3"]
+    assert [f.id for f in store.follow_ups()] == ["INC-2"]
+    assert [e.text for e in store.get("INC-3").notes] == ["before the upgrade"]
+    assert store.migrate() == (1, FOLDER_VERSION)
+    assert store.create(opened).id == "INC-4"
+    assert TinyStore(data_dir).migrate() == (FOLDER_VERSION, FOLDER_VERSION)
+
+
+def test_an_upgrade_cut_short_is_done_again_whole(data_dir, monkeypatch):
+    original = write_v1(data_dir)
+    real = tinydb_module.write_atomically
+
+    def full_disk(path: Path, content: bytes) -> None:
+        if path.name == "3.json":
+            raise StoreError(f"cannot write {path}: No space left on device")
+        real(path, content)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tinydb_module, "write_atomically", full_disk)
+        with pytest.raises(StoreError, match="No space"):
+            TinyStore(data_dir)
+    assert (data_dir / "open.json").read_bytes() == original  # still in force: nothing is lost
+    assert [i.id for i in TinyStore(data_dir).list_open()] == ["INC-1", "INC-3"]
+    assert sorted(p.name for p in data_dir.glob("*.bak")) == ["open.json.v1.bak"]
+
+
+def test_an_old_layout_in_a_folder_this_user_cannot_write_is_refused_with_what_to_do():
+    with private_folder() as folder, unprivileged():
+        data = folder / "data"
+        original = write_v1(data)
+        data.chmod(0o500)
+        with pytest.raises(StoreError, match="older mend.*write access"):
+            TinyStore(data)
+        assert (data / "open.json").read_bytes() == original
+
+
+def test_a_counter_left_below_an_archived_id_is_raised_with_a_notice_instead_of_reusing_it(data_dir):
+    """What an import cut short by an older mend could leave: INC-5 archived, the counter at 3."""
+    store = TinyStore(data_dir)
+    store.create(opened)
+    store.put(resolve(opened("INC-5")))
+    tables = json.loads((data_dir / "open.json").read_bytes())
+    tables["meta"]["1"]["next_id"] = 3
+    (data_dir / "open.json").write_text(json.dumps(tables))
+    archived = store.get("INC-5")
+
+    damaged = TinyStore(data_dir)
+    assert damaged.create(opened).id == "INC-6"
+    assert damaged.notices == [f"{data_dir / 'open.json'}: the next incident id was INC-3, below the archived "
+                               "INC-5 (an interrupted import?); raised it to INC-6"]
+    assert meta_of(data_dir)["next_id"] == 7
+    assert damaged.get("INC-5") == archived
+    assert TinyStore(data_dir).create(opened).id == "INC-7"
+
+
+def test_the_cli_says_when_it_repaired_the_counter(data_dir):
+    store = TinyStore(data_dir)
+    store.put(resolve(opened("INC-2")))
+    tables = json.loads((data_dir / "open.json").read_bytes())
+    tables["meta"]["1"]["next_id"] = 1
+    (data_dir / "open.json").write_text(json.dumps(tables))
+    result = run(data_dir, "new", "t", "--client", "c")
+    assert result.returncode == 0 and result.stdout.strip() == "INC-3"
+    assert "mend: notice: " in result.stderr and "raised it to INC-3" in result.stderr
+    assert run(data_dir, "new", "t", "--client", "c").stderr == ""
 
 
 def test_an_old_schema_upgrade_counts_the_archive_for_the_next_id(data_dir):
@@ -80,7 +176,7 @@ def test_an_upgrade_interrupted_after_its_backup_does_not_back_up_twice(data_dir
     (data_dir / "open.json.v0.bak").write_bytes(original)  # the crash came between backup and rewrite
     TinyStore(data_dir)
     assert sorted(p.name for p in data_dir.glob("*.bak")) == ["open.json.v0.bak"]
-    assert meta_of(data_dir)["schema_version"] == SCHEMA_VERSION
+    assert meta_of(data_dir)["schema_version"] == FOLDER_VERSION
 
 
 def test_an_upgrade_never_overwrites_an_earlier_backup(data_dir):
@@ -107,7 +203,7 @@ def test_old_data_with_a_damaged_record_is_named_and_nothing_is_written(data_dir
 def test_data_from_a_newer_mend_is_refused_untouched(data_dir):
     ok(data_dir, "new", "t", "--client", "c")
     raw = json.loads((data_dir / "open.json").read_bytes())
-    raw["meta"]["1"]["schema_version"] = SCHEMA_VERSION + 1
+    raw["meta"]["1"]["schema_version"] = FOLDER_VERSION + 1
     (data_dir / "open.json").write_text(json.dumps(raw))
     before = snapshot(data_dir)
     with pytest.raises(StoreError, match="newer mend"):
@@ -135,10 +231,9 @@ def test_the_board_refuses_to_start_on_a_damaged_file_and_names_it(data_dir, con
 
 def test_hand_written_data_naming_a_playbook_nobody_has_stays_workable(data_dir):
     ok(data_dir, "new", "t", "--client", "c")
-    raw = json.loads((data_dir / "open.json").read_bytes())
-    doc = raw["incidents"]["1"]
+    doc = json.loads((data_dir / "open" / "1.json").read_bytes())
     doc["playbook"], doc["playbook_digest"] = "vanished", ""
-    (data_dir / "open.json").write_text(json.dumps(raw))
+    (data_dir / "open" / "1.json").write_text(json.dumps(doc))
     shown = " ".join(ok(data_dir, "show", "INC-1").split())
     assert "playbook vanished is not loaded; showing service-recovery instead" in shown
     assert "INC-1" in ok(data_dir, "list")

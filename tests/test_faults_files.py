@@ -90,6 +90,20 @@ def test_a_linked_lock_file_is_refused_not_truncated(mend: Mend, data_dir, tmp_p
     assert victim.read_text() == "mine\n"
 
 
+def test_a_link_planted_after_the_check_is_not_followed_by_the_lock(mend: Mend, data_dir, tmp_path, monkeypatch):
+    """The race: the link appears between our look at mend.lock and the lock's own open of it."""
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine\n")
+    lock = data_dir / "mend.lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(victim)
+    real = Path.is_symlink
+    monkeypatch.setattr(Path, "is_symlink", lambda path: False if path == lock else real(path))
+    with pytest.raises(StoreError, match="cannot lock .*mend.lock"):
+        mend.open("x", "Acme")
+    assert victim.read_text() == "mine\n"
+
+
 def test_data_folders_are_private(mend: Mend, data_dir):
     archived(mend)
     list(mend.store.derive_archived("summary-v1", lambda incident: incident.title))

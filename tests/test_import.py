@@ -96,7 +96,7 @@ class Interrupted(Exception):
 
 
 def interrupt_after_shard_write(monkeypatch) -> None:
-    """The next write after an archive shard is written fails, as a SIGKILL or a full disk would stop it."""
+    """The next write or removal after an archive shard is written fails, as a SIGKILL or a full disk would stop it."""
     real = tinydb_module.write_atomically
     shard_written = False
 
@@ -107,7 +107,14 @@ def interrupt_after_shard_write(monkeypatch) -> None:
         real(path, content)
         shard_written = path.parent.name == "archive"
 
+    def remove(store: tinydb_module.TinyStore, number: int) -> None:
+        if shard_written:
+            raise StoreError(f"cannot remove open/{number}.json: Input/output error")
+        real_remove(store, number)
+
+    real_remove = tinydb_module.TinyStore._remove_open
     monkeypatch.setattr(tinydb_module, "write_atomically", write)
+    monkeypatch.setattr(tinydb_module.TinyStore, "_remove_open", remove)
 
 
 def test_an_import_cut_short_never_lets_an_archived_id_be_reused_and_a_retry_completes_it(

@@ -146,7 +146,10 @@ def other_records(folder: Path) -> dict[str, Any]:
             tables = json.loads(path.read_text())
         except ValueError:
             continue
-        if isinstance(tables, dict):
+        if path.parent.name == "open":  # an open incident's own file
+            if path.name != "1.json":
+                records[f"open/{path.name}"] = tables
+        elif isinstance(tables, dict):
             for table, rows in tables.items():
                 if isinstance(rows, dict):
                     records.update({f"{path.name}:{table}:{key}": row for key, row in rows.items()
@@ -192,7 +195,7 @@ def test_any_json_document_imports_cleanly_or_is_refused_leaving_the_store_untou
 
 @settings(max_examples=60, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data(), name=st.sampled_from(["open.json", "archive/0000.json"]))
+@given(data=st.data(), name=st.sampled_from(["open.json", "open/1.json", "open/3.json", "archive/0000.json"]))
 def test_any_change_to_a_stored_file_is_read_correctly_or_reported_and_never_written_over(template, data, name):
     folder = fresh_copy(template)
     try:
@@ -214,7 +217,8 @@ def test_any_change_to_a_stored_file_is_read_correctly_or_reported_and_never_wri
             return
         # Read: a write elsewhere in the file must keep every other value as it was read, and as stored.
         stored = other_records(folder)
-        before_inc1 = json.loads((folder / "open.json").read_text()).get("incidents", {}).get("1")
+        inc1 = folder / "open" / "1.json"
+        before_inc1 = json.loads(inc1.read_text())
         code, err = mend_main("--data", str(folder), "note", "INC-1", "after the change")
         assert code in (0, 2) and "unexpected" not in err, err
         again = TinyStore(folder)
@@ -223,7 +227,7 @@ def test_any_change_to_a_stored_file_is_read_correctly_or_reported_and_never_wri
             {key: value for key, value in seen.items() if key != "INC-1"}
         assert other_records(folder) == stored
         if code == 0:  # INC-1 itself: rewritten with one more event and every other value as it was stored
-            now = json.loads((folder / "open.json").read_text())["incidents"]["1"]
+            now = json.loads(inc1.read_text())
             assert {**now, "events": now["events"][:-1]} == before_inc1
     finally:
         shutil.rmtree(folder.parent)
@@ -252,7 +256,7 @@ def test_any_change_to_a_stored_file_is_read_correctly_or_reported_and_never_wri
     (lambda d: d["events"][1].update(kind="party"), "events[1].kind"),
 ])
 def test_each_wrong_field_is_named(template, change, field):
-    doc = json.loads((template / "open.json").read_text())["incidents"]["1"]
+    doc = json.loads((template / "open" / "1.json").read_text())
     change(doc)
     with pytest.raises(SchemaError, match=field.replace("[", r"\[").replace("]", r"\]")):
         Incident.from_dict(doc)
@@ -263,7 +267,7 @@ def _event(doc: dict[str, Any], kind: str, n: int = 0) -> dict[str, Any]:
 
 
 def test_the_later_features_shapes_are_all_in_the_template(template):
-    doc = json.loads((template / "open.json").read_text())["incidents"]["3"]
+    doc = json.loads((template / "open" / "3.json").read_text())
     incident = Incident.from_dict(doc)
     assert {event.kind for event in incident.events} >= {EventKind.ASSIGNED, EventKind.EDITED, EventKind.ACTION,
                                                          EventKind.ACTION_DONE, EventKind.LINKED, EventKind.UPDATE,
@@ -316,7 +320,7 @@ def test_the_later_features_shapes_are_all_in_the_template(template):
     (lambda d: _event(d, "assigned").update(details={"x": 1}), "no details"),
 ])
 def test_each_wrong_field_of_the_later_features_is_named(template, change, field):
-    doc = json.loads((template / "open.json").read_text())["incidents"]["3"]
+    doc = json.loads((template / "open" / "3.json").read_text())
     Incident.from_dict(doc)  # as stored, it reads
     change(doc)
     with pytest.raises(SchemaError, match=field):
@@ -334,14 +338,14 @@ def test_data_from_before_the_later_features_reads(template):
 def test_a_wrong_type_deep_in_the_open_file_is_corruption_and_the_file_is_kept(template):
     folder = fresh_copy(template)
     try:
-        path = folder / "open.json"
+        path = folder / "open" / "1.json"
         data = json.loads(path.read_text())
-        data["incidents"]["1"]["severity"] = "1"  # int("1") once read this, and the next write "fixed" it
+        data["severity"] = "1"  # int("1") once read this, and the next write "fixed" it
         path.write_text(json.dumps(data))
         original = path.read_bytes()
         for command in (["list"], ["note", "INC-1", "x"], ["show", "INC-1"]):
             code, err = mend_main("--data", str(folder), *command)
-            assert code == 2 and "open.json is not valid mend data (incident 1: severity" in err, err
+            assert code == 2 and "open/1.json is not valid mend data (incident 1: severity" in err, err
         assert path.read_bytes() == original
     finally:
         shutil.rmtree(folder.parent)
@@ -350,7 +354,7 @@ def test_a_wrong_type_deep_in_the_open_file_is_corruption_and_the_file_is_kept(t
 def test_deep_nesting_in_a_data_file_is_corruption_not_a_crash(template):
     folder = fresh_copy(template)
     try:
-        (folder / "open.json").write_text("[" * 100_000 + "]" * 100_000)
+        (folder / "open" / "1.json").write_text("[" * 100_000 + "]" * 100_000)
         with pytest.raises(StoreError, match="nested too deeply"):
             TinyStore(folder).list_open()
     finally:

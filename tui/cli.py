@@ -13,10 +13,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NoReturn, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from . import __version__
 from .core import budget, export, messages, tone
@@ -188,26 +189,82 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
         print(f"No open incidents{whose}. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
     console = _console()
-    table = Table(box=None, pad_edge=False)
-    for column in ("ID", "SEV", "STAGE", "IN STAGE"):
-        table.add_column(column, no_wrap=True, min_width=len(column))
-    table.add_column("OWNER", no_wrap=True, max_width=12, overflow="ellipsis")
-    # A long client name is cut, never the title (at 80 columns it used to squeeze the title out):
-    # beside the owner column that leaves the client 17 columns there.
-    table.add_column("CLIENT", no_wrap=True, max_width=24 if console.width >= 88 else 17, overflow="ellipsis")
-    table.add_column("TITLE", min_width=20, ratio=1)
-    for incident in incidents:
-        table.add_row(
-            incident.id,
-            str(incident.severity),
-            incident.stage.label,
-            _in_stage(mend, incident),
-            Text(one_line(incident.owner)),
-            Text(one_line(incident.client)),
-            Text(one_line(incident.title)),
-        )
-    console.print(table)
+    rows = [(incident.id, str(incident.severity), incident.stage.label, _in_stage(mend, incident),
+             one_line(incident.owner), one_line(incident.client), one_line(incident.title)) for incident in incidents]
+    print_list(console, list_table(rows, console.width))
     return EXIT_OK
+
+
+def print_list(console: Console, table: Table | Text) -> None:
+    if isinstance(table, Text) and console.color_system is None:
+        console.file.write(table.plain + "\n")  # no styles to draw (a pipe): the lines as they are
+    else:
+        console.print(table, soft_wrap=isinstance(table, Text))  # lines that fit: nothing to wrap
+
+
+# The list's columns: (header, most cells a cell may take, fewest); a long client name is cut, never
+# the title (at 80 columns it used to squeeze the title out): beside the owner column that leaves the
+# client 17 columns there.
+def _list_columns(width: int) -> list[tuple[str, int | None, int | None]]:
+    return [("ID", None, 2), ("SEV", None, 3), ("STAGE", None, 5), ("IN STAGE", None, 8), ("OWNER", 12, None),
+            ("CLIENT", 24 if width >= 88 else 17, None), ("TITLE", None, 20)]
+
+
+Cell = str | Text  # a str is plain text, never markup
+
+
+def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
+    """The list as a Rich table; drawn directly as one Text when every row fits on one line.
+
+    Rich lays a table out cell by cell, which at 5,000 rows takes seconds. When nothing wraps,
+    its layout is simple (each column as wide as its widest cell within its bounds, two spaces
+    between, padding in the cell's style), so it is drawn here the same, character for
+    character and style for style (tests compare the two).
+    """
+    columns = _list_columns(width)
+    texts = [[cell if isinstance(cell, Text) else None for cell in row] for row in rows]
+    plains = [[cell.plain if isinstance(cell, Text) else cell for cell in row] for row in rows]
+    sizes = [[cell_len(cell) for cell in row] for row in plains]
+    widths = []
+    for index, (header, most, fewest) in enumerate(columns):
+        widest = max([len(header), fewest or 0, *(row[index] for row in sizes)])
+        widths.append(min(widest, most) if most is not None else widest)
+    if sum(widths) + 2 * (len(widths) - 1) > width:
+        return _rich_list_table(rows, width)
+    last = len(widths) - 1
+    header = "  ".join(name.ljust(size) for (name, _, _), size in zip(columns, widths))
+    parts, spans = [header], [Span(0, len(header), "bold")]
+    offset = len(header) + 1
+    for row_texts, row_plains, row_sizes in zip(texts, plains, sizes):
+        line = []
+        for index, (text, shown, size) in enumerate(zip(row_texts, row_plains, row_sizes)):
+            fit = widths[index]
+            if size > fit:  # cut with an ellipsis, as Rich cuts it
+                cut = (text or Text(shown)).copy()
+                cut.truncate(fit, overflow="ellipsis")
+                text, shown, size = (cut if text is not None else None), cut.plain, cut.cell_len
+            if text is not None:
+                start = offset + sum(len(cell) for cell in line)
+                if text.style:
+                    spans.append(Span(start, start + len(shown) + fit - size, text.style))
+                spans.extend(Span(start + span.start, start + span.end, span.style) for span in text.spans)
+            line.append(shown + " " * (fit - size) + ("  " if index < last else ""))
+        joined = "".join(line)
+        parts.append(joined)
+        offset += len(joined) + 1
+    return Text("\n".join(parts), spans=spans, no_wrap=True, end="")
+
+
+def _rich_list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for header, most, fewest in _list_columns(width):
+        if header == "TITLE":
+            table.add_column(header, min_width=fewest, ratio=1)
+        else:
+            table.add_column(header, no_wrap=True, min_width=fewest, max_width=most, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+    return table
 
 
 def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
@@ -321,17 +378,21 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
-    incident_id = normalize_id(args.id)
     forced = _forced(args)
-    current = mend.get(incident_id)
-    # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
-    if forced["force"] and skips_apology(current, missing_required(current, mend.playbook_for(current))):
-        if (problem := apology_skip_problem(args.reason)) is not None:
-            raise UsageError(f"{current.id}: {problem}; nothing was changed")
-    skipped_before = apology_skipped(current)
-    incident = mend.advance(incident_id, **forced)
+    advance = mend.advance_change(**forced)
+    before: list[Incident] = []  # the copy the move was made on, read once under the lock
+
+    def change(incident: Incident) -> Incident:
+        before.append(incident)
+        # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
+        if forced["force"] and skips_apology(incident, missing_required(incident, mend.playbook_for(incident))):
+            if (problem := apology_skip_problem(args.reason)) is not None:
+                raise UsageError(f"{incident.id}: {problem}; nothing was changed")
+        return advance(incident)
+
+    incident = mend.apply(normalize_id(args.id), change)
     _print_stage(mend, incident)
-    if apology_skipped(incident) and not skipped_before:
+    if apology_skipped(incident) and not apology_skipped(before[-1]):
         print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
               f"(mend message {incident.id} --kind apology --send)", file=sys.stderr)
     return EXIT_OK
@@ -345,7 +406,7 @@ def cmd_back(mend: Mend, args: argparse.Namespace) -> int:
 def cmd_resolve(mend: Mend, args: argparse.Namespace) -> int:
     incident = mend.resolve(normalize_id(args.id), **_forced(args))
     _print_stage(mend, incident)
-    still_open = [linked.id for linked in mend.list_open() if linked.id in incident.links]
+    still_open = mend.open_among(incident.links)  # the linked ones alone, not the whole open set
     if still_open:
         # Resolving one never resolves its linked incidents: each client is closed with on its own.
         print(f"linked and still open: {', '.join(still_open)}")
@@ -1316,7 +1377,12 @@ def run(argv: Sequence[str], env: Mapping[str, str], clock: Clock) -> int:
         return handler(build_mend(args, env, clock, settings), args, env)
     if handler in (cmd_demo, cmd_completion, cmd_intake, cmd_listen, cmd_watch):
         return handler(args, env, clock)
-    return handler(build_mend(args, env, clock, settings), args)
+    mend = build_mend(args, env, clock, settings)
+    try:
+        return handler(mend, args)
+    finally:
+        for notice in mend.store_notices():
+            print(f"mend: notice: {one_line(notice)}", file=sys.stderr)
 
 
 def _tolerant_output() -> None:

@@ -4,9 +4,9 @@
 
 FAULT is applied once the board shows the data, from inside this process (so it
 can run as an unprivileged user, whom permissions really stop):
-    read-only-dir   chmod the data dir 0500
-    unreadable      chmod open.json 0000
-    file-size       RLIMIT_FSIZE at open.json's size: the next, longer version fails part-way
+    read-only-dir   chmod the data dir and its open folder 0500
+    unreadable      chmod open.json and each open incident's file 0000
+    file-size       RLIMIT_FSIZE at the smallest open incident's size: its next, longer version fails part-way
 
 It ticks five times, then adds a note, advances with a reason and ticks five times more,
 and prints one JSON object: the notifications (those from the idle ticks apart), the cards
@@ -34,11 +34,14 @@ from tui.core.store.tinydb import TinyStore  # noqa: E402
 def inject(fault: str, data: Path) -> None:
     if fault == "read-only-dir":
         data.chmod(0o500)
+        (data / "open").chmod(0o500)
     elif fault == "unreadable":
-        (data / "open.json").chmod(0)
+        for path in [data / "open.json", *(data / "open").glob("*.json")]:
+            path.chmod(0)
     elif fault == "file-size":
         hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
-        resource.setrlimit(resource.RLIMIT_FSIZE, ((data / "open.json").stat().st_size, hard))
+        smallest = min(path.stat().st_size for path in (data / "open").glob("*.json"))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (smallest, hard))
     else:
         raise SystemExit(f"unknown fault {fault!r}")
 

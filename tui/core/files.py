@@ -7,6 +7,7 @@ and the folder is synced, so a crash leaves the old file or the new one, never h
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -21,14 +22,21 @@ class NotRegularFileError(OSError):
     """A path that is not a plain file of a sane size (a FIFO, a device, a huge file): never read."""
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes.
 
     Opened without blocking (a FIFO would wait for a writer forever) and checked on the open
     descriptor (a /dev/zero behind a symlink would never end), so nothing can hang or fill memory.
+    With follow=False a symbolic link is refused too (NotRegularFileError), checked by the open itself.
     Raises FileNotFoundError, NotRegularFileError or another OSError.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP and not follow:
+            raise NotRegularFileError(0, "a symbolic link", str(path)) from None
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -140,6 +140,22 @@ class Mend:
     def list_open(self) -> list[Incident]:
         return self.store.list_open()
 
+    def open_among(self, incident_ids: Sequence[str]) -> list[str]:
+        """Those of `incident_ids` that are open here (one read each; ids unknown here are left out)."""
+        still_open = []
+        for incident_id in incident_ids:
+            try:
+                if not self.store.get(incident_id).is_resolved:
+                    still_open.append(incident_id)
+            except UnknownIncidentError:  # linked in another store, then imported here alone
+                continue
+        return still_open
+
+    def store_notices(self) -> list[str]:
+        """Repairs the store made to its own data (a counter raised, say), for a person to hear of."""
+        # Only the folder store repairs itself this way; a server store has nothing to say.
+        return list(getattr(self.store, "notices", ()))
+
     def open_changes(self, since: object | None) -> OpenChanges:
         """What changed in the open set since `since` (None: everything), for a board to catch up."""
         return self.store.open_changes(since)

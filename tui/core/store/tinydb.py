@@ -1,8 +1,11 @@
 """The TinyDB store: the zero-setup default, one data folder on one machine.
 
 Layout of a data dir:
-    open.json         the hot set: table `incidents` (doc_id = incident number),
-                      table `meta` (schema_version, next_id) and table `follow_ups`
+    open/N.json       the hot set: one file per open incident, N its number, so a write
+                      to one incident reads and writes that file alone
+    open/.token       a random value replaced after every change to the open set: the
+                      board's cheap change token (a hint, not data: never synced)
+    open.json         table `meta` (schema_version, next_id) and table `follow_ups`
                       (resolved incidents whose follow-up check-in is not done yet)
     archive/NNNN.json resolved incidents, sharded by number: n goes to (n - 1) // 500
     cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived), written with the
@@ -11,12 +14,13 @@ Layout of a data dir:
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
     marks.json        hooks fired lately ({mark: time}), so two watchers fire each once
 
-Schema versions (meta.schema_version):
+Folder versions (meta.schema_version):
     0  files from before versioning: no meta record, or one without schema_version,
        and incidents that may lack `checked` and `playbook_digest`
-    1  today's layout
-An older open.json is upgraded when a store opens it, after its original bytes are
-kept beside it as open.json.v<N>.bak; a newer one is refused, untouched.
+    1  every open incident inside open.json, as table `incidents`
+    2  today's layout (an older mend refuses it as newer rather than start afresh)
+An older open.json is upgraded under the lock when a store opens it, after its original
+bytes are kept beside it as open.json.v<N>.bak; a newer one is refused, untouched.
 
 Every file is replaced atomically (temp file, fsync, rename), so plain reads need no
 lock; every read-modify-write holds the lock and reads before it writes, so a file
@@ -31,6 +35,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,12 +62,15 @@ from .base import (
     UnknownIncidentError,
     check_change,
     follow_up_entry,
-    whole_open_set,
 )
 
 SHARD_SIZE = 500
 MAX_DATA_BYTES = 1 << 30  # one file of incidents; beyond this it is not data mend wrote
+FOLDER_VERSION = 2  # the data folder's layout (see above); SCHEMA_VERSION is the records'
 _SHARD_NAME = re.compile(r"^(\d{4,})\.json$")
+_OPEN_NAME = re.compile(r"^([1-9]\d{0,17})\.json$")
+# open_changes keeps this many scans of the open folder, each under the token it was taken at.
+_KEPT_SCANS = 4
 
 
 class _AtomicJSONStorage(Storage):
@@ -118,45 +126,57 @@ class TinyStore:
     def __init__(self, data_dir: Path, *, lock_timeout: float = 5.0) -> None:
         self._dir = Path(data_dir)
         self._archive_dir = self._dir / "archive"
+        self._open_dir = self._dir / "open"
         make_private_dir(self._dir)
-        make_private_dir(self._archive_dir)
         self._open_path = self._dir / "open.json"
+        self._token_path = self._open_dir / ".token"
         self._lock_path = self._dir / "mend.lock"
         self._marks_path = self._dir / "marks.json"
         self._owner_path = self._dir / "mend.lock.owner"
         self._lock_timeout = lock_timeout
         self._lock = FileLock(self._lock_path, timeout=lock_timeout, mode=0o600)
-        self._db = TinyDB(self._open_path, storage=_AtomicJSONStorage)
-        self._incidents = self._db.table("incidents", cache_size=0)
-        self._meta = self._db.table("meta", cache_size=0)
-        self._follow_ups = self._db.table("follow_ups", cache_size=0)
+        self._lock_depth = 0
+        self._open_changed = False  # this lock hold changed the open set: replace the token on release
+        self._tables = _AtomicJSONStorage(self._open_path)
         self._shard_dbs: dict[int, TinyDB] = {}
         self._derivers: dict[str, Callable[[Incident], Any]] = {}
+        self._scans: dict[object, dict[int, tuple[int, ...]]] = {}  # see open_changes
+        self._found_version = FOLDER_VERSION
+        self.notices: list[str] = []  # repairs made, for a person to hear of (see Mend.store_notices)
         # A data dir this process may not write to can still be read (and has no lock file
         # to take, perhaps); each write then says why it cannot be made.
-        if os.access(self._dir, os.W_OK):
+        if os.access(self._dir, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+            make_private_dir(self._archive_dir)
+            make_private_dir(self._open_dir)
             with self._locked():
                 self._tidy_up()
+        elif (version := _version(self._open_path, self._tables.read())) < FOLDER_VERSION:
+            raise StoreError(f"{self._open_path} is in the layout of an older mend (version {version}); "
+                             "open it once with write access to the folder to upgrade it")
 
     def _tidy_up(self) -> None:
         # No one else writes data while we hold the lock, so a temp file is a crash leftover.
         # Summary caches are written without the lock: one in flight loses its temp file and
         # is simply made again next time.
-        for leftover in self._dir.rglob(".*.tmp"):
-            with suppress(OSError):  # one we may not remove is harmless: it is never read
-                leftover.unlink(missing_ok=True)
-        self._upgrade_old_schema()
-        if self._read_meta() is None:
-            self._set_next_id(self._next_number(()))
+        folders = [self._dir, self._open_dir, self._archive_dir,
+                   *self._dir.glob("playbooks/*/"), *self._dir.glob("cache/*/")]
+        for folder in folders:
+            with suppress(OSError):  # one we may not list or remove is harmless: it is never read
+                for entry in os.scandir(folder):
+                    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                        with suppress(OSError):
+                            os.unlink(entry.path)
+        self._upgrade_old_layout()
 
     # -- reads: no lock, files are only ever replaced whole --------------------------
 
     def list_open(self) -> list[Incident]:
-        return [incident for _, incident in sorted(self._load(self._incidents).items())]
+        found = (self._read_open(number) for number in self._open_numbers())
+        return [incident for incident in found if incident is not None]  # None: resolved meanwhile
 
     def iter_archived(self) -> Iterator[Incident]:
         # A crash during a resolve can leave an incident in both places; the open copy wins.
-        open_numbers = {doc.doc_id for doc in self._incidents.all()}
+        open_numbers = set(self._open_numbers())
         for shard in self._shard_numbers():
             for number, incident in sorted(self._load(self._shard_table(shard)).items()):
                 if number not in open_numbers:
@@ -165,7 +185,7 @@ class TinyStore:
     def derive_archived(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[Any]:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
-        open_numbers = {doc.doc_id for doc in self._incidents.all()}  # as in iter_archived
+        open_numbers = set(self._open_numbers())  # as in iter_archived
         cache_dir = self._dir / "cache"
         # A cache folder that is a link leads out of the data folder: neither written nor pruned.
         cached = not cache_dir.is_symlink()
@@ -240,24 +260,55 @@ class TinyStore:
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
-        for table in (self._incidents, self._shard_of(number)):
-            doc = table.get(doc_id=number)
-            if doc is not None:
-                return _incident(table.storage.path, number, doc)
+        found = self._read_open(number)  # an open incident's own file, and nothing else
+        if found is not None:
+            return found
+        table = self._shard_of(number)
+        doc = table.get(doc_id=number)
+        if doc is not None:
+            return _incident(table.storage.path, number, doc)
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def follow_ups(self) -> list[FollowUp]:
-        pending = [_follow_up(self._open_path, doc.doc_id, doc) for doc in self._follow_ups.all()]
+        rows = self._read_tables().get("follow_ups", {})
+        pending = [_follow_up(self._open_path, int(key), doc) for key, doc in rows.items()]
         return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
-        return self._incidents.storage.token()
+        # open.json's version too: the follow-up list is in it, and a file the board can no
+        # longer read must show as trouble at its next tick.
+        try:
+            marker: bytes | None = read_regular(self._token_path, 64, follow=False)
+        except FileNotFoundError:
+            marker = None
+        except OSError:
+            marker = b"unreadable"  # a hint only: the folder's own version still moves below
+            return (marker, self._tables.token(), _stat_key(self._open_dir))
+        return (marker, self._tables.token())
 
     def open_changes(self, since: object | None) -> OpenChanges:
-        return whole_open_set(self, since)
+        """Only the incidents whose files changed since `since`: a scan of the open folder's
+        entries (no file read) against the scan kept under that token, then those files read."""
+        token = self.change_token()  # before the scan: a change made during it shows next time
+        if since is not None and since == token:
+            return OpenChanges(token, (), frozenset(), complete=False)
+        scan = self._scan_open()
+        before = self._scans.get(since) if since is not None else None
+        numbers = sorted(scan) if before is None else sorted(n for n, key in scan.items() if before.get(n) != key)
+        changed, gone = [], set() if before is None else before.keys() - scan.keys()
+        for number in numbers:
+            incident = self._read_open(number)
+            if incident is None:
+                gone.add(number)  # resolved since the scan
+            else:
+                changed.append(incident)
+        self._scans[token] = scan
+        while len(self._scans) > _KEPT_SCANS:
+            del self._scans[next(iter(self._scans))]
+        return OpenChanges(token, tuple(changed), frozenset(make_id(n) for n in gone), complete=before is None)
 
     def watch(self, callback: Callable[[], None]) -> None:
-        pass  # one stat a tick is cheap: the board polls change_token
+        pass  # one small read a tick is cheap: the board polls change_token
 
     def keep_playbook_copy(self, name: str, digest: str, content: bytes) -> None:
         path = self._copy_path(name, digest)
@@ -296,7 +347,7 @@ class TinyStore:
     def claim(self, marks: Sequence[str], now: datetime) -> set[str]:
         if not marks:
             return set()
-        # A file of its own: claiming does not change open.json, so boards do not reload for it.
+        # A file of its own: claiming does not change the open set, so boards do not reload for it.
         with self._locked():
             kept = self._read_marks()
             horizon = format_time(now - timedelta(days=MARK_DAYS))
@@ -332,30 +383,24 @@ class TinyStore:
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
         with self._locked():
-            self._check_all(self._incidents)
-            number = self._next_number({doc.doc_id for doc in self._incidents.all()})
+            tables = self._read_tables()
+            number = self._unused_number(tables)
             if number > MAX_ID_NUMBER:
                 raise StoreError(f"{self._open_path}: every incident number up to {MAX_ID_NUMBER} is taken")
             incident = build(make_id(number))
             _check_id(incident, number)
-            # One write holds both the incident and the bumped counter: a failed write or a
-            # crash leaves neither, so no id is ever burned or reused.
-            storage = self._incidents.storage
-            tables = storage.read() or {}
-            tables.setdefault("incidents", {})[str(number)] = _storable(incident)
-            tables["meta"] = _meta_table(number + 1)
-            storage.write(tables)
+            # The incident first, then the counter: a crash between leaves the incident's file,
+            # which the next create counts (_unused_number), so no id is ever burned or reused.
+            self._write_open(incident)
+            self._write_tables({**tables, "meta": _meta_table(number + 1)})
         return incident
 
     def update(self, incident_id: str, change: Callable[[Incident], Incident]) -> Incident:
         number = _number(incident_id)
         with self._locked():
-            self._check_all(self._incidents)
-            doc = self._incidents.get(doc_id=number)
-            in_open = doc is not None
-            if doc is not None:
-                current = _incident(self._open_path, number, doc)
-            else:
+            current = self._read_open(number)
+            in_open = current is not None
+            if current is None:
                 shard = self._shard_of(number)
                 self._check_all(shard)
                 doc = shard.get(doc_id=number)
@@ -364,31 +409,28 @@ class TinyStore:
                 current = _incident(shard.storage.path, number, doc)
             result = change(current)
             check_change(current, result)
-            # An open incident is written to open.json alone: the archive is not read.
+            # An open incident is written to its own file alone: the archive is not read.
             self._write(result, in_open=in_open, in_archive=not in_open)
         return result
 
     def put(self, incident: Incident) -> None:
         number = incident.number
         with self._locked():
-            self._check_all(self._incidents)
-            open_numbers = {doc.doc_id for doc in self._incidents.all()}
-            if number >= self._next_number(open_numbers):
-                self._set_next_id(number + 1)
+            tables = self._read_tables()
+            open_numbers = self._open_numbers()
+            if number >= self._next_number(tables, open_numbers):
+                self._write_tables({**tables, "meta": _meta_table(number + 1)})
             self._write(incident, in_open=number in open_numbers, in_archive=None)
 
     def put_many(self, incidents: Sequence[Incident]) -> None:
         if not incidents:
             return
         with self._locked():
-            self._check_all(self._incidents)
             self._put_many(incidents)
 
     def import_incidents(self, plan: ImportPlanner) -> Sequence[Incident]:
         with self._locked():
-            self._check_all(self._incidents)
-            open_data = self._incidents.storage.read() or {}
-            open_docs = open_data.get("incidents", {})
+            follow_ups = self._read_tables().get("follow_ups", {})
             shard_docs: dict[int, dict[str, Any]] = {}
             found: dict[int, Incident] = {}
             split: set[int] = set()
@@ -402,10 +444,10 @@ class TinyStore:
                     table = self._shard_table(shard)
                     self._check_all(table)
                     shard_docs[shard] = (table.storage.read() or {}).get("incidents", {})
-                copies = [_incident(path, number, docs[str(number)])
-                          for path, docs in ((self._open_path, open_docs),
-                                             (self._archive_dir / f"{shard:04d}.json", shard_docs[shard]))
-                          if str(number) in docs]
+                copies = [] if (open_copy := self._read_open(number)) is None else [open_copy]
+                if str(number) in shard_docs[shard]:
+                    copies.append(_incident(self._archive_dir / f"{shard:04d}.json", number,
+                                            shard_docs[shard][str(number)]))
                 if not copies:
                     return None
                 if len(copies) == 2:
@@ -422,7 +464,6 @@ class TinyStore:
             # What an interrupted earlier run left half-done: both copies of a move, or a
             # follow-up list that missed an incident already written. Writing the fresher
             # copy again completes it.
-            follow_ups = open_data.get("follow_ups", {})
             repairs = [incident for number, incident in found.items() if number not in numbers and (
                 number in split or follow_ups.get(str(number)) != follow_up_entry(incident))]
             if planned or repairs:
@@ -431,10 +472,9 @@ class TinyStore:
 
     def migrate(self) -> tuple[int, int]:
         # A data folder upgrades itself when opened (keeping the old file beside it).
-        return SCHEMA_VERSION, SCHEMA_VERSION
+        return self._found_version, FOLDER_VERSION
 
     def close(self) -> None:
-        self._db.close()
         for db in self._shard_dbs.values():
             db.close()
         self._shard_dbs.clear()
@@ -442,21 +482,20 @@ class TinyStore:
     # -- internals -------------------------------------------------------------------
 
     def _put_many(self, incidents: Sequence[Incident]) -> None:
-        """put_many's writes; the caller holds the lock and has checked open.json."""
-        storage = self._incidents.storage
-        open_data = storage.read() or {}
-        open_docs = open_data.setdefault("incidents", {})
-        follow_ups = open_data.setdefault("follow_ups", {})
+        """put_many's writes; the caller holds the lock."""
+        tables = self._read_tables()
+        open_numbers = set(self._open_numbers())
+        follow_ups = dict(tables.get("follow_ups", {}))
         by_shard: dict[int, dict[str, dict[str, Any]]] = {}
         for incident in incidents:
             by_shard.setdefault((incident.number - 1) // SHARD_SIZE, {})[str(incident.number)] = _storable(incident)
         highest = max(incident.number for incident in incidents)
-        next_id = max(self._next_number(int(key) for key in open_docs), highest + 1)
-        meta = open_data.get("meta", {}).get("1")
-        if any(incident.is_resolved for incident in incidents) and (meta or {}).get("next_id") != next_id:
+        next_id = max(self._next_number(tables, open_numbers), highest + 1)
+        if (tables.get("meta", {}).get("1") or {}).get("next_id") != next_id:
             # 0. The counter first, on its own: an archived incident must never sit above it,
             # or a crash before step 2 would let the next `new` take its number.
-            storage.write({**open_data, "meta": _meta_table(next_id)})
+            tables = {**tables, "meta": _meta_table(next_id)}
+            self._write_tables(tables)
         # Copy first, delete second, as in _write: a crash leaves two copies, never none.
         # 1. Resolved incidents into their shards.
         shards = {number: self._shard_table(number) for number in by_shard}
@@ -473,20 +512,22 @@ class TinyStore:
                 rows.update(resolved)
                 table.storage.write(shard_data[number])
                 self._keep_after(number, kept, archiving[number])
-        # 2. open.json: open ones in, resolved ones out, the follow-up list and next id brought up to date.
+        # 2. Open ones into their files, the follow-up list brought up to date, then resolved ones'
+        # open files removed.
         for incident in incidents:
             key = str(incident.number)
-            if incident.is_resolved:
-                open_docs.pop(key, None)
-            else:
-                open_docs[key] = by_shard[(incident.number - 1) // SHARD_SIZE][key]
+            if not incident.is_resolved:
+                self._write_doc(incident.number, by_shard[(incident.number - 1) // SHARD_SIZE][key])
             entry = follow_up_entry(incident)
             if entry is not None:
                 follow_ups[key] = entry
             else:
                 follow_ups.pop(key, None)
-        open_data["meta"] = _meta_table(next_id)
-        storage.write(open_data)
+        if follow_ups != tables.get("follow_ups", {}):
+            self._write_tables({**tables, "follow_ups": follow_ups})
+        for incident in incidents:
+            if incident.is_resolved and incident.number in open_numbers:
+                self._remove_open(incident.number)
         # 3. Open ones out of the archive.
         for number, table in shards.items():
             rows = shard_data[number]["incidents"]
@@ -506,38 +547,52 @@ class TinyStore:
         Copy first, delete second: a crash in between leaves two copies, never none.
         """
         number = incident.number
-        doc = Document(_storable(incident), doc_id=number)
-        shard = self._shard_of(number)
+        index = self._index(incident)  # read (and checked) before anything is written
         shard_number = (number - 1) // SHARD_SIZE
         if incident.is_resolved:
+            shard = self._shard_of(number)
+            doc = Document(_storable(incident), doc_id=number)
             self._check_all(shard)
             kept = self._kept_before(shard_number)
             _upsert(shard, doc, exists=shard.contains(doc_id=number))
             self._keep_after(shard_number, kept, [incident])
+            if index is not None:
+                self._write_tables(index)
             if in_open:
-                self._incidents.remove(doc_ids=[number])
+                self._remove_open(number)
         else:
-            _upsert(self._incidents, doc, exists=in_open)
+            self._write_open(incident)
             if in_archive is None:
-                in_archive = self._shard_exists(number) and shard.contains(doc_id=number)
+                in_archive = self._shard_exists(number) and self._shard_of(number).contains(doc_id=number)
             if in_archive:
+                shard = self._shard_of(number)
                 self._check_all(shard)
                 kept = self._kept_before(shard_number)
                 shard.remove(doc_ids=[number])
                 self._keep_after(shard_number, kept, [], dropped=[number])
-        self._index_follow_up(incident)
+            if index is not None:
+                self._write_tables(index)
 
-    def _index_follow_up(self, incident: Incident) -> None:
-        """Keep the list of pending follow-ups beside the open set, so the board needs no archive read."""
-        number = incident.number
+    def _index(self, incident: Incident) -> dict[str, Any] | None:
+        """open.json as it must be once `incident` is written, or None if it stays as it is: the
+        list of pending follow-ups (so the board needs no archive read), and the counter above a
+        resolved incident (so leaving the open folder never lowers the floor of the next id)."""
+        number, key = incident.number, str(incident.number)
         entry = follow_up_entry(incident)
+        # Resolved with the check-in done (or none booked), or reopened: nothing to follow up now.
+        clears = incident.is_resolved or incident.events[-1].kind is EventKind.REOPENED
+        if entry is None and not clears:
+            return None  # a plain change to an open incident: open.json is not even read
+        tables = self._read_tables()
+        follow_ups = dict(tables.get("follow_ups", {}))
         if entry is not None:
-            _upsert(self._follow_ups, Document(entry, doc_id=number),
-                    exists=self._follow_ups.contains(doc_id=number))
-        elif incident.is_resolved or incident.events[-1].kind is EventKind.REOPENED:
-            # Resolved with the check-in done (or none booked), or reopened: nothing to follow up now.
-            if self._follow_ups.contains(doc_id=number):
-                self._follow_ups.remove(doc_ids=[number])
+            follow_ups[key] = entry
+        else:
+            follow_ups.pop(key, None)
+        changed = {"follow_ups": follow_ups} if follow_ups != tables.get("follow_ups", {}) else {}
+        if incident.is_resolved and self._next_number(tables, ()) <= number:
+            changed["meta"] = _meta_table(number + 1)
+        return {**tables, **changed} if changed else None
 
     def _check_all(self, table: Table) -> None:
         """Refuse to write a file with any record we cannot read: it is named, never overwritten.
@@ -555,56 +610,175 @@ class TinyStore:
         path = table.storage.path
         return {doc.doc_id: _incident(path, doc.doc_id, doc) for doc in table.all()}
 
-    def _read_meta(self) -> Mapping[str, Any] | None:
-        meta = self._meta.get(doc_id=1)
-        if meta is None:
+    # -- the open folder: one file per open incident ---------------------------------
+
+    def _open_numbers(self) -> list[int]:
+        """The open incidents' numbers, by number, from the folder's names alone."""
+        try:
+            names = os.listdir(self._open_dir)
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StoreError(f"cannot read {self._open_dir}: {error.strerror or error}") from error
+        return sorted(int(match[1]) for name in names if (match := _OPEN_NAME.match(name)))
+
+    def _scan_open(self) -> dict[int, tuple[int, ...]]:
+        """Each open incident's file version, from its directory entry: every write replaces the
+        file (a new inode) and an incident's record only grows, so a change always shows here."""
+        scan = {}
+        try:
+            with os.scandir(self._open_dir) as entries:
+                for entry in entries:
+                    if (match := _OPEN_NAME.match(entry.name)) is not None:
+                        with suppress(FileNotFoundError):  # resolved meanwhile
+                            scan[int(match[1])] = _stat_key(Path(entry.path))
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise StoreError(f"cannot read {self._open_dir}: {error.strerror or error}") from error
+        return scan
+
+    def _open_file(self, number: int) -> Path:
+        return self._open_dir / f"{number}.json"
+
+    def _read_open(self, number: int) -> Incident | None:
+        """The open incident `number` from its own file, or None if it is not open."""
+        path = self._open_file(number)
+        try:
+            raw = read_regular(path, MAX_DATA_BYTES, follow=False)
+        except FileNotFoundError:
             return None
-        version, next_id = meta.get("schema_version"), meta.get("next_id")
-        if not (_is_int(version) and _is_int(next_id) and 1 <= next_id <= MAX_ID_NUMBER + 1):
-            raise _corrupt(self._open_path, f"bad meta record {dict(meta)!r}")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self._open_path} was written by a newer mend (schema {version}; this one reads {SCHEMA_VERSION})"
-            )
-        return meta
+        except NotRegularFileError as error:
+            raise _corrupt(path, error.strerror or "not a regular file") from None
+        except OSError as error:
+            raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
+        try:
+            doc = json.loads(raw)
+        except ValueError as error:  # includes UnicodeDecodeError
+            raise _corrupt(path, f"not JSON: {error}") from error
+        except RecursionError:
+            raise _corrupt(path, "nested too deeply") from None
+        if not isinstance(doc, dict):
+            raise _corrupt(path, f"expected an incident, found {type(doc).__name__}")
+        return _incident(path, number, doc)
 
-    def _upgrade_old_schema(self) -> None:
-        """Rewrite a version-0 open.json as version 1, keeping its original bytes beside it first."""
-        storage = self._incidents.storage
-        data = storage.read()  # checks the file's shape: a damaged file is named, never migrated
-        if data is None:
-            return
-        meta = data.get("meta", {}).get("1")
-        if meta is not None and "schema_version" in meta:
-            return  # versioned: _read_meta checks it (and refuses a newer one)
-        incidents = {key: {"checked": [], "playbook_digest": "", **doc}
-                     for key, doc in data.get("incidents", {}).items()}
-        for key, doc in incidents.items():
-            _incident(self._open_path, int(key), doc)  # every record must load before anything is written
-        next_id = meta.get("next_id") if meta is not None else None
-        floor = max((int(key) for key in incidents), default=0) + 1
-        next_id = max(floor, self._highest_archived() + 1, next_id if _is_int(next_id) else 0)
-        keep_backup(self._open_path, 0)
-        storage.write({**data, "incidents": incidents,
-                       "meta": _meta_table(next_id)})
+    def _write_open(self, incident: Incident) -> None:
+        self._write_doc(incident.number, _storable(incident))
 
-    def _set_next_id(self, next_id: int) -> None:
-        self._meta.upsert(Document(_meta_table(next_id)["1"], doc_id=1))
+    def _write_doc(self, number: int, doc: Mapping[str, Any]) -> None:
+        # Replaced by a rename: a link planted at the name is replaced, never written through.
+        self._open_changed = True
+        write_atomically(self._open_file(number), json.dumps(doc).encode())
 
-    def _next_number(self, open_numbers: Iterable[int]) -> int:
+    def _remove_open(self, number: int) -> None:
+        self._open_changed = True
+        path = self._open_file(number)
+        try:
+            path.unlink(missing_ok=True)
+            _sync_folder(self._open_dir)
+        except OSError as error:
+            raise StoreError(f"cannot remove {path}: {error.strerror or error}") from error
+
+    def _replace_token(self) -> None:
+        """A fresh random open/.token, so every board's next change_token differs.
+
+        Not synced: it tells running boards of a change, and a crash restarts them anyway.
+        """
+        temp = None
+        try:
+            fd, temp = tempfile.mkstemp(dir=self._open_dir, prefix=".token.", suffix=".tmp")
+            with open(fd, "wb") as file:
+                file.write(os.urandom(8).hex().encode())
+            os.replace(temp, self._token_path)
+        except OSError:
+            if temp is not None:
+                with suppress(OSError):
+                    os.unlink(temp)
+            # Boards still see a change to the folder itself (see change_token).
+            with suppress(OSError):
+                self._token_path.unlink()
+
+    # -- open.json: the id counter and the follow-up list --------------------------
+
+    def _read_tables(self) -> dict[str, Any]:
+        """open.json's tables, checked: a damaged file is named, never written over."""
+        data = self._tables.read() or {}
+        version = _version(self._open_path, data)
+        if version > FOLDER_VERSION:
+            raise StoreError(f"{self._open_path} was written by a newer mend "
+                             f"(schema {version}; this one reads {FOLDER_VERSION})")
+        if version == FOLDER_VERSION and "incidents" in data:
+            raise _corrupt(self._open_path, "an incidents table in a folder of one file per incident")
+        return data
+
+    def _write_tables(self, tables: Mapping[str, Any]) -> None:
+        self._open_changed = True
+        self._tables.write(dict(tables))
+
+    def _next_number(self, tables: Mapping[str, Any], open_numbers: Iterable[int]) -> int:
         """The next unused number: never below anything stored, even if meta is lost."""
-        meta = self._read_meta()
+        meta = tables.get("meta", {}).get("1")
         floor = max(open_numbers, default=0) + 1
         if meta is None:
             return max(floor, self._highest_archived() + 1)
-        return max(floor, meta["next_id"])
+        return max(floor, int(meta["next_id"]))
+
+    def _unused_number(self, tables: Mapping[str, Any]) -> int:
+        """create's number: _next_number, and a counter found below an archived id raised first.
+
+        An import cut short by an older mend could leave it so; taking that id would overwrite
+        the archived incident when the new one is resolved. Only the newest shard can hold an
+        id at or above the counter, so only its keys are read (no record decoded).
+        """
+        number = self._next_number(tables, self._open_numbers())
+        shards = self._shard_numbers()
+        if not shards or number > (shards[-1] + 1) * SHARD_SIZE:
+            return number
+        highest = self._highest_archived()
+        if highest >= number:
+            self._write_tables({**tables, "meta": _meta_table(highest + 1)})
+            self.notices.append(f"{self._open_path}: the next incident id was {make_id(number)}, below the "
+                                f"archived {make_id(highest)} (an interrupted import?); raised it to "
+                                f"{make_id(highest + 1)}")
+            return highest + 1
+        return number
 
     def _highest_archived(self) -> int:
         for shard in reversed(self._shard_numbers()):
-            numbers = self._load(self._shard_table(shard))
-            if numbers:
-                return max(numbers)
+            keys = (self._shard_table(shard).storage.read() or {}).get("incidents", {})
+            if keys:
+                return max(int(key) for key in keys)
         return 0
+
+    def _upgrade_old_layout(self) -> None:
+        """Bring open.json to FOLDER_VERSION: open incidents moved out into files of their own.
+
+        Its original bytes are kept beside it first, and every record must load before
+        anything is written. The new open.json, written last, completes the upgrade: a crash
+        before it leaves the old file in force, and the next opening does it all again.
+        """
+        data = self._tables.read()  # checks the file's shape: a damaged file is named, never migrated
+        if data is None:
+            self._write_tables({"meta": _meta_table(self._next_number({}, self._open_numbers()))})
+            return
+        version = _version(self._open_path, data)
+        if version >= FOLDER_VERSION:
+            self._read_tables()  # a newer one is refused, untouched
+            return
+        defaults = {"checked": [], "playbook_digest": ""} if version == 0 else {}
+        incidents = {int(key): {**defaults, **doc} for key, doc in data.get("incidents", {}).items()}
+        for number, doc in incidents.items():
+            _incident(self._open_path, number, doc)
+        meta = data.get("meta", {}).get("1") or {}
+        next_id = meta.get("next_id")
+        if next_id is not None and not (_is_int(next_id) and 1 <= next_id <= MAX_ID_NUMBER + 1):
+            raise _corrupt(self._open_path, f"bad meta record {meta!r}")
+        next_id = max(max(incidents, default=0) + 1, self._highest_archived() + 1, next_id or 0)
+        keep_backup(self._open_path, version)
+        for number, doc in incidents.items():
+            self._write_doc(number, doc)
+        self._found_version = version
+        self._write_tables({"meta": _meta_table(next_id), "follow_ups": data.get("follow_ups", {})})
 
     def _shard_numbers(self) -> list[int]:
         try:
@@ -629,7 +803,9 @@ class TinyStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        if self._lock_path.is_symlink():  # filelock opens it with O_TRUNC, which would empty the link's target
+        if self._lock_depth == 0 and self._lock_path.is_symlink():
+            # The lock is opened without following a link (filelock >= 3.20.1: O_NOFOLLOW), so one
+            # planted after this look fails that open instead; this only says what to do.
             raise StoreError(f"{self._lock_path} is a symbolic link; remove it (mend makes its own lock file)")
         try:
             # Poll often: a waiter only gets in between another writer's operations.
@@ -640,11 +816,19 @@ class TinyStore:
             ) from None
         except OSError as error:
             raise StoreError(f"cannot lock {self._lock_path}: {error.strerror or error}") from error
+        self._lock_depth += 1
         try:
-            self._record_holder()
+            if self._lock_depth == 1:
+                self._record_holder()
             yield
         finally:
-            self._lock.release()
+            self._lock_depth -= 1
+            try:
+                if self._lock_depth == 0 and self._open_changed:
+                    self._open_changed = False
+                    self._replace_token()
+            finally:
+                self._lock.release()
 
     def _record_holder(self) -> None:
         try:
@@ -664,9 +848,36 @@ class TinyStore:
         return f"pid {pid} on {host}"
 
 
+def _version(path: Path, data: Mapping[str, Any] | None) -> int:
+    """open.json's folder version: 0 for files from before versioning (see the layout above)."""
+    if data is None:
+        return FOLDER_VERSION  # nothing there yet: it is made in today's layout
+    meta = data.get("meta", {}).get("1")
+    if meta is None or "schema_version" not in meta:
+        return 0
+    version, next_id = meta.get("schema_version"), meta.get("next_id")
+    if not (_is_int(version) and _is_int(next_id) and 1 <= next_id <= MAX_ID_NUMBER + 1 and version >= 0):
+        raise _corrupt(path, f"bad meta record {dict(meta)!r}")
+    return int(version)
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    info = os.stat(path, follow_symlinks=False)
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _sync_folder(path: Path) -> None:
+    # A removal is durable only once the folder is on disk.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _meta_table(next_id: int) -> dict[str, dict[str, int]]:
     """The `meta` table as written: one record, id 1."""
-    return {"1": {"schema_version": SCHEMA_VERSION, "next_id": next_id}}
+    return {"1": {"schema_version": FOLDER_VERSION, "next_id": next_id}}
 
 
 # A key's folder is removed once no run has used it for this long: keys change with
