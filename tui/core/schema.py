@@ -73,6 +73,9 @@ Value = Annotated[str, Meta(max_length=MAX_VALUE)]
 Url = Annotated[str, Meta(max_length=MAX_VALUE, pattern=_NOT_BLANK)]
 AlertKind = Literal["alertmanager", "grafana"]  # model.ALERT_KINDS
 AlertStatus = Literal["firing", "resolved"]  # model.ALERT_STATUSES
+SideName = Literal["ours", "client"]  # model.Side
+KindName = Literal["opened", "stage", "check", "uncheck", "note", "update", "reopened", "report", "follow_up",
+                   "assigned", "edited", "action", "action_done", "action_undone", "linked"]  # model.EventKind
 
 
 class EventRecord(Struct, forbid_unknown_fields=True, gc=False):
@@ -81,7 +84,7 @@ class EventRecord(Struct, forbid_unknown_fields=True, gc=False):
     None (and False) while null itself is refused, which the types below say; mypy cannot
     know that msgspec leaves defaults unchecked."""
 
-    kind: EventKind
+    kind: KindName  # text, not the enum: looking its checks up by plain text is much faster
     at: Time  # made a datetime once checked
     author: Name
     text: Text = None  # type: ignore[assignment]
@@ -208,7 +211,7 @@ _EDITS: dict[str, type[_Details]] = {"severity": _SeverityEdit, "title": _TitleE
 
 class _Action(_Details):
     owner: Name
-    side: Literal["ours", "client"]  # model.Side
+    side: SideName
     due: Day | UnsetType = UNSET
     tell_client: Literal[True] | UnsetType = UNSET
 
@@ -227,13 +230,14 @@ class _Linked(_Details):
         _in_number_order(self.ids, f"{where}.ids")
 
 
-_DETAILS: dict[EventKind, type[_Details]] = {
-    EventKind.OPENED: _Opened,
-    EventKind.STAGE: _Stage,
-    EventKind.UPDATE: _Update,
-    EventKind.NOTE: _Note,
-    EventKind.ACTION: _Action,
-    EventKind.LINKED: _Linked,
+# By the kind's name (Enum members hash slowly, in Python).
+_DETAILS: dict[str, type[_Details]] = {
+    EventKind.OPENED.value: _Opened,
+    EventKind.STAGE.value: _Stage,
+    EventKind.UPDATE.value: _Update,
+    EventKind.NOTE.value: _Note,
+    EventKind.ACTION.value: _Action,
+    EventKind.LINKED.value: _Linked,
     # EDITED: by its item, in _details
 }
 
@@ -256,13 +260,15 @@ _NEEDS: dict[EventKind, frozenset[str]] = {
     EventKind.LINKED: frozenset({"details"}),
 }
 # The same, as flags looked up once per event: (text, item, stages, details).
-_NEED_FLAGS = {kind: ("text" in needs, "item" in needs, "stages" in needs, "details" in needs)
+_NEED_FLAGS = {kind.value: ("text" in needs, "item" in needs, "stages" in needs, "details" in needs)
                for kind, needs in _NEEDS.items()}
+_KINDS = {kind.value: kind for kind in EventKind}
+_NUMBERED = (EventKind.ACTION_DONE.value, EventKind.ACTION_UNDONE.value)
 _PARTS = frozenset(part.value for part in ReportPart)
 _ROLES = frozenset(role.value for role in Role)
 _NAMED = {  # events whose text is a name or a title, not free text
-    EventKind.ASSIGNED: ("a name", MAX_NAME),
-    EventKind.ACTION: ("an action item", MAX_TITLE),
+    EventKind.ASSIGNED.value: ("a name", MAX_NAME),
+    EventKind.ACTION.value: ("an action item", MAX_TITLE),
 }
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ACTION_NUMBER_RE = re.compile(_ACTION_NUMBER)
@@ -271,6 +277,17 @@ _ACTION_NUMBER_RE = re.compile(_ACTION_NUMBER)
 # -- decoding --------------------------------------------------------------------------
 
 _incident_decoder = msgspec.json.Decoder(IncidentRecord)
+_json_decoder = msgspec.json.Decoder()
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """What json.loads(raw) gives, about twice as fast. What msgspec's stricter reader refuses
+    (NaN, lone surrogates, UTF-16, a number out of range) is read by json.loads, so the
+    schema still names the field that holds it; RecursionError, as from json.loads."""
+    try:
+        return _json_decoder.decode(raw)
+    except msgspec.DecodeError:  # a ValueError, like every error json.loads raises for bad JSON
+        return json.loads(raw)
 
 
 def decode_incident(data: bytes | str) -> Incident:
@@ -301,6 +318,8 @@ def incident_from_mapping(data: Any) -> Incident:
         record = msgspec.convert(data, IncidentRecord)
     except msgspec.ValidationError as error:
         raise _schema_error(error, data, "") from None
+    except UnicodeEncodeError:  # a key with a lone surrogate: msgspec cannot look it up
+        raise _surrogate_within(data, "") from None
     except RecursionError:
         raise SchemaError("incident: nested too deeply") from None
     return _incident(record, data)
@@ -346,43 +365,44 @@ def _events(records: list[EventRecord], *, surrogates: bool) -> tuple[Event, ...
     """The events, built as fast as Python allows: a long timeline has 100,000 of them."""
     times: dict[str, datetime] = {}  # one object (and one parse) for each distinct time
     events: list[Event] = []
-    append, note = events.append, EventKind.NOTE
+    append, kinds, note = events.append, _KINDS, EventKind.NOTE.value
     for n, record in enumerate(records):
         # A plain note needs its text and nothing more; every other event is checked by kind.
-        if record.kind is not note or record.details is not None or record.text is None:
-            _check_event(record, f"events[{n}]")
-        if surrogates:
+        if record.kind != note or record.details is not None or record.text is None:
+            _check_event(record, f"events[{n}]", surrogates=surrogates)
+        if surrogates and not (record.author.isascii() and (record.text is None or record.text.isascii()) and (
+                record.item is None or record.item.isascii()) and (record.reason is None or record.reason.isascii())):
             for name in ("author", "text", "item", "reason"):
                 _no_surrogate(getattr(record, name), f"events[{n}].{name}")
         at = times.get(record.at)
         if at is None:
             at = times[record.at] = _time(record.at, f"events[{n}].at")
-        append(Event(record.kind, at, record.author, record.text, record.item, record.from_stage, record.to_stage,
-                     record.forced, record.reason, record.details))
+        append(Event(kinds[record.kind], at, record.author, record.text, record.item, record.from_stage,
+                     record.to_stage, record.forced, record.reason, record.details))
     return tuple(events)
 
 
-def _check_event(record: EventRecord, where: str) -> None:
+def _check_event(record: EventRecord, where: str, *, surrogates: bool) -> None:
     kind, text, item = record.kind, record.text, record.item
     needs_text, needs_item, needs_stages, needs_details = _NEED_FLAGS[kind]
     if (needs_text and text is None) or (needs_item and not item) or (
             needs_stages and (record.from_stage is None or record.to_stage is None)) or (
             needs_details and record.details is None):
-        raise SchemaError(f"{where}: a {kind.value} event needs {' and '.join(sorted(_NEEDS[kind]))}")
+        raise SchemaError(f"{where}: a {kind} event needs {' and '.join(sorted(_NEEDS[_KINDS[kind]]))}")
     _kind_fields(kind, text, item, where)
     if record.details is not None:
-        _details(kind, record.details, item, f"{where}.details")
+        _details(kind, record.details, item, f"{where}.details", surrogates=surrogates)
 
 
-def _kind_fields(kind: EventKind, text: str | None, item: str | None, where: str) -> None:
+def _kind_fields(kind: str, text: str | None, item: str | None, where: str) -> None:
     """What some kinds hold in their plain fields: a report part, a role, a field, a number, a name."""
-    if kind is EventKind.REPORT and item not in _PARTS:
+    if kind == EventKind.REPORT.value and item not in _PARTS:
         raise SchemaError(f"{where}.item: not a report part: {item!r}")
-    if kind is EventKind.ASSIGNED and item not in _ROLES:
+    if kind == EventKind.ASSIGNED.value and item not in _ROLES:
         raise SchemaError(f"{where}.item: expected a role ({', '.join(sorted(_ROLES))}), found {item!r}")
-    if kind is EventKind.EDITED and item not in EDITABLE_FIELDS:
+    if kind == EventKind.EDITED.value and item not in EDITABLE_FIELDS:
         raise SchemaError(f"{where}.item: expected a field ({', '.join(EDITABLE_FIELDS)}), found {item!r}")
-    if kind in (EventKind.ACTION_DONE, EventKind.ACTION_UNDONE) and not _ACTION_NUMBER_RE.search(item or ""):
+    if kind in _NUMBERED and not _ACTION_NUMBER_RE.search(item or ""):
         raise SchemaError(f"{where}.item: expected an action item number, found {item!r}")
     if kind in _NAMED:
         what, limit = _NAMED[kind]
@@ -390,16 +410,19 @@ def _kind_fields(kind: EventKind, text: str | None, item: str | None, where: str
             raise SchemaError(f"{where}.text: expected {what} of at most {limit} characters")
 
 
-def _details(kind: EventKind, details: dict[str, Any], item: str | None, where: str) -> None:
-    shape = _EDITS.get(item or "") if kind is EventKind.EDITED else _DETAILS.get(kind)
+def _details(kind: str, details: dict[str, Any], item: str | None, where: str, *, surrogates: bool) -> None:
+    shape = _EDITS.get(item or "") if kind == EventKind.EDITED.value else _DETAILS.get(kind)
     if shape is None:
-        raise SchemaError(f"{where}: a {kind.value} event has no details")
+        raise SchemaError(f"{where}: a {kind} event has no details")
     try:
         checked = msgspec.convert(details, shape)
     except msgspec.ValidationError as error:
         raise _schema_error(error, details, where) from None
+    except UnicodeEncodeError:
+        raise _surrogate_within(details, where) from None
     checked.check(where)
-    _no_surrogates_within(details, where)
+    if surrogates:
+        _no_surrogates_within(details, where)
 
 
 def _time(value: str, where: str) -> datetime:
@@ -437,14 +460,28 @@ def _no_surrogate(value: str | None, where: str) -> None:
 
 def _no_surrogates_within(value: Any, where: str) -> None:
     if isinstance(value, str):
-        _no_surrogate(value, where)
+        _no_surrogate(value, where or "incident")
     elif isinstance(value, dict):
         for key, inner in value.items():
-            _no_surrogate(key, f"{where} key")
-            _no_surrogates_within(inner, f"{where}.{key}")
+            _no_surrogate(key, f"{where or 'incident'} key")
+            _no_surrogates_within(inner, _key_path(where, key))
     elif isinstance(value, list):
         for n, inner in enumerate(value):
             _no_surrogates_within(inner, f"{where}[{n}]")
+
+
+def _key_path(where: str, key: str) -> str:
+    if key.isascii() and key.isidentifier():
+        return f"{where}.{key}" if where else key
+    return f"{where or 'incident'}[{key[:40]!r}]"  # a key from outside: quoted, cut short
+
+
+def _surrogate_within(value: Any, where: str) -> SchemaError:
+    try:
+        _no_surrogates_within(value, where)
+    except SchemaError as error:
+        return error
+    return SchemaError(f"{where or 'incident'}: holds a lone surrogate, which no file or terminal can carry")
 
 
 # -- msgspec's errors, in mend's words ---------------------------------------------------
@@ -468,7 +505,7 @@ _CHOICES = (
     (re.compile(r"^events\[[0-9]+\]\.kind$"), "an event kind: " + ", ".join(kind.value for kind in EventKind)),
     (re.compile(r"\.source\.kind$"), "one of " + ", ".join(get_args(AlertKind))),
     (re.compile(r"\.status$"), " or ".join(get_args(AlertStatus))),
-    (re.compile(r"\.side$"), "ours or client"),
+    (re.compile(r"\.side$"), " or ".join(get_args(SideName))),
     (re.compile(r"details\.kind$"), '"apology"'),
     (re.compile(r"\.(forced|tell_client)$"), "true (or no field)"),
 )
@@ -491,7 +528,9 @@ def _schema_error(error: msgspec.ValidationError, data: Any, prefix: str) -> Sch
     words = _words(reason, where)
     if value is not _MISSING and not is_key and not reason.startswith("Object"):
         words += f", found {found(value)}"
-    return SchemaError(f"{where}{' key' if is_key else ''}: {words}")
+    # One line, whatever the data held: msgspec quotes some of it as it is.
+    return SchemaError("".join(char if char.isprintable() else repr(char)[1:-1]
+                               for char in f"{where}{' key' if is_key else ''}: {words}"))
 
 
 _MISSING = object()
