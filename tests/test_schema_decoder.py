@@ -207,3 +207,11 @@ def test_parse_json_reads_what_json_loads_reads(document):
                 parse_json(raw)
             continue
         assert parse_json(raw) == expected or expected != expected  # NaN is not equal to itself
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=200) | st.text(max_size=200))
+def test_any_bytes_are_refused_with_a_schema_error_never_another(raw):
+    with pytest.raises(SchemaError) as caught:
+        decode_incident(raw)
+    assert NAMES_A_FIELD.match(str(caught.value)) and "\n" not in str(caught.value)
