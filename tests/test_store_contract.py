@@ -15,6 +15,7 @@ from typing import Callable
 
 import pytest
 from hypothesis import settings
+from msgspec import structs
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -30,7 +31,7 @@ def follow_up_resolve(inc: Incident) -> Incident:
     """resolve, booking the follow-up check-in a week on."""
     resolved = resolve(inc)
     stage = resolved.events[-1]
-    booked = replace(stage, details={"follow_up_due": "2026-01-08T00:00:00Z"})
+    booked = structs.replace(stage, details={"follow_up_due": "2026-01-08T00:00:00Z"})
     return replace(resolved, events=resolved.events[:-1] + (booked,))
 
 

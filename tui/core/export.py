@@ -27,6 +27,7 @@ from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart
                     parse_time, replay)
 from .playbook import Playbook
 from .rules import apology_skipped
+from .schema import parse_json
 from .text import json_safe, one_line, plain, short_duration
 
 EXPORT_SCHEMA_VERSION = 1
@@ -289,7 +290,7 @@ def _json_document(rows: Sequence[str], now: datetime) -> str:
 def from_json(raw: bytes | str) -> list[Incident]:
     """Incidents from a JSON export, each checked against its own event record."""
     try:
-        document = json.loads(raw)
+        document = parse_json(raw)
     except ValueError as error:
         raise BadExportError(f"not JSON: {error}") from None
     except RecursionError:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from msgspec import structs
 
 from . import rules
 from .clock import Clock
@@ -489,7 +491,7 @@ def _opening(incident: Incident) -> str:
 def _renumbered(incident: Incident, new_id: str, came_from: str, now: datetime, author: str) -> Incident:
     """The same incident under `new_id`, its record ending in a note of the id it had."""
     first = incident.events[0]
-    events = (replace(first, details={**(first.details or {}), "id": new_id}),) + incident.events[1:]
+    events = (structs.replace(first, details={**(first.details or {}), "id": new_id}),) + incident.events[1:]
     moved = Event(kind=EventKind.NOTE, at=max(now, incident.events[-1].at), author=author,
                   text=f"{came_from}, where it was {incident.id}")
     return replay(events + (moved,))

@@ -78,6 +78,8 @@ class DetailScreen(Screen):
         self.playbook = playbook
         self.now = now
         self._timeline_limit = TIMELINE_PAGE
+        self._checklist_ids: list[str] = []  # what the checklist shows, to change only what changed
+        self._checklist_labels: list[Text] = []
 
     @property
     def incident_id(self) -> str:
@@ -194,22 +196,31 @@ class DetailScreen(Screen):
 
     def _show_checklist(self, plan: StagePlan) -> None:
         checklist = self.query_one("#checklist", OptionList)
-        highlighted = checklist.highlighted
-        checklist.clear_options()
-        options = []  # added at once: one by one, 10,000 items took seconds
+        style = self.get_component_rich_style
+        labels = []
         for item in plan.checklist:
             done = is_done(self.incident, item)
-            style = self.get_component_rich_style
             label = Text("[x] " if done else "[ ] ", style=style("detail--done") if done else "")
             label.append(plain(item.text))
             if item.required:
                 label.append(" (required)", style=style("detail--muted" if done else "detail--heading"))
             if done and item.id not in self.incident.checked:
                 label.append(" · on record", style=style("detail--muted"))
-            options.append(Option(label, id=item.id))
-        checklist.add_options(options)
-        if plan.checklist:
-            checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
+            labels.append(label)
+        ids = [item.id for item in plan.checklist]
+        if ids == self._checklist_ids:
+            # The same items: only the lines that changed are replaced. Clearing and adding
+            # them all again made a tick in a checklist of 10,000 items take seconds.
+            for index, (label, shown) in enumerate(zip(labels, self._checklist_labels, strict=True)):
+                if label != shown:
+                    checklist.replace_option_prompt_at_index(index, label)
+        else:
+            highlighted = checklist.highlighted
+            checklist.clear_options()
+            checklist.add_options([Option(label, id=item_id) for label, item_id in zip(labels, ids, strict=True)])
+            if plan.checklist:
+                checklist.highlighted = min(highlighted or 0, len(plan.checklist) - 1)
+        self._checklist_ids, self._checklist_labels = ids, labels
 
     def _show_actions(self) -> None:
         actions = self.query_one("#actions", OptionList)

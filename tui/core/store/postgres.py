@@ -33,9 +33,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Json
+from psycopg.types.json import Json, set_json_loads
 
 from ..model import Incident, id_number, make_id, parse_time
+from ..schema import parse_json
 from .base import (
     CACHE_KEY_PATTERN,
     MARK_DAYS,
@@ -213,9 +214,11 @@ class PgStore:
 
     def connect(self, **extra: Any) -> psycopg.Connection:
         try:
-            return psycopg.connect(**self._params, **extra)
+            conn = psycopg.connect(**self._params, **extra)
         except psycopg.Error as error:
             raise self._offline(error) from None
+        set_json_loads(parse_json, conn)  # each state and event row: msgspec's parser, not json.loads
+        return conn
 
     def _connection(self) -> psycopg.Connection:
         generation = 0

@@ -48,6 +48,7 @@ from tinydb.table import Document, Table
 
 from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
 from ..playbook import MAX_PLAYBOOK_BYTES
+from ..schema import parse_json
 from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
                      id_number, make_id, read_id, read_text, read_time)
 from .base import (
@@ -105,7 +106,7 @@ class _AtomicJSONStorage(Storage):
         if not raw:
             return None
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError as error:  # includes UnicodeDecodeError
             raise _corrupt(self.path, f"not JSON: {error}") from error
         except RecursionError:
