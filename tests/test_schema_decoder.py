@@ -42,10 +42,9 @@ NAMES_A_FIELD = re.compile(r"[a-z_]+(\[[0-9.]+\])*(\.[a-z_]+(\[[0-9.]+\])*)*( ke
 
 @pytest.fixture(scope="module")
 def stored(template: Path) -> list[dict[str, Any]]:  # noqa: F811
-    """Every incident of the template data folder as stored: open ones and the archived one."""
-    docs = []
-    for path in (template / "open.json", template / "archive" / "0000.json"):
-        docs += json.loads(path.read_text())["incidents"].values()
+    """Every incident of the template data folder as stored: the open ones' files and the archived one."""
+    docs = [json.loads(path.read_text()) for path in sorted((template / "open").glob("*.json"))]
+    docs += json.loads((template / "archive" / "0000.json").read_text())["incidents"].values()
     return docs
 
 
@@ -127,7 +126,7 @@ def test_bytes_the_standard_library_reads_are_read_the_same(stored):
      "events[0].details.source.labels[...]: expected text"),
 ])
 def test_messages_say_what_was_expected_and_what_was_found(template, change, message):  # noqa: F811
-    doc = json.loads((template / "open.json").read_text())["incidents"]["3"]
+    doc = json.loads((template / "open" / "3.json").read_text())
     change(doc)
     for read in (lambda: incident_from_mapping(doc), lambda: decode_incident(json.dumps(doc))):
         with pytest.raises(SchemaError) as caught:

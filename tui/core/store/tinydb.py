@@ -48,7 +48,7 @@ from tinydb.table import Document, Table
 
 from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
 from ..playbook import MAX_PLAYBOOK_BYTES
-from ..schema import parse_json
+from ..schema import decode_incident, parse_json
 from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
                      id_number, make_id, read_id, read_text, read_time)
 from .base import (
@@ -654,14 +654,12 @@ class TinyStore:
         except OSError as error:
             raise StoreError(f"cannot read {path}: {error.strerror or error}") from error
         try:
-            doc = json.loads(raw)
-        except ValueError as error:  # includes UnicodeDecodeError
-            raise _corrupt(path, f"not JSON: {error}") from error
-        except RecursionError:
-            raise _corrupt(path, "nested too deeply") from None
-        if not isinstance(doc, dict):
-            raise _corrupt(path, f"expected an incident, found {type(doc).__name__}")
-        return _incident(path, number, doc)
+            incident = decode_incident(raw)  # JSON straight to a checked incident, no dicts between
+        except SchemaError as error:
+            raise _corrupt(path, f"incident {number}: {error}") from None
+        if incident.number != number:
+            raise _corrupt(path, f"incident {number} is stored under id {incident.id}")
+        return incident
 
     def _write_open(self, incident: Incident) -> None:
         self._write_doc(incident.number, _storable(incident))
