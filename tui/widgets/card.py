@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ..core.budget import Reading, Status, stage_reading, update_reading
-from ..core.model import Incident
+from ..core.model import Incident, Stage
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
@@ -84,6 +84,11 @@ class CardFace:
         self.stage: Reading | None = None
         self.update: Reading | None = None
         self.visible = True  # whether the board's filter lets it through
+        # When what the card shows next changes (a budget threshold, a minute rolling over):
+        # the tick measures it again only then, or when the clock has gone back since `measured`.
+        self.due = now
+        self.measured = now
+        self.slot: tuple[Stage, tuple[int, int], bool] = (incident.stage, self.rank, True)  # set by the board
         self.apology_skipped = apology_skipped(incident)  # read from the record on a change, not per tick
         self.measure(now)
 
@@ -97,15 +102,22 @@ class CardFace:
         self.apology_skipped = apology_skipped(incident)
         self.measure(now)
 
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Its place in its column: worst severity first, then the oldest."""
+        return (self.incident.severity, self.incident.number)
+
     def measure(self, now: datetime) -> bool:
         """Take fresh readings; True if what the card shows changed."""
         before = (self.time_label, self.status, self.update_status)
         self.stage = stage_reading(self.incident, self.playbook, now)
         self.update = update_reading(self.incident, self.playbook, now)
+        self.measured = now
         if self.stage is not None and self.update is not None:
             self.status = self.stage.status
             self.update_status = self.update.status
             self.time_label = self.stage.label
+            self.due = now + min(self.stage.steady_for(), self.update.steady_for())
         return (self.time_label, self.status, self.update_status) != before
 
 
