@@ -21,6 +21,7 @@ from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
 from helpers.pg_server import Cluster, make_root
 from test_board import NO_AUTO_TICK, SIZE, column_of, card_in
 from test_store import note, opened
+from tests.helpers.settle import settle
 
 SECRET = "hunter2-do-not-print"
 
@@ -252,7 +253,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
         assert state[0] == "offline"
         for _ in range(3):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         problems = [n for n in app._notifications if n.title == "Storage problem"]
         assert len(problems) == 1 and problems[0].message.startswith("offline:")
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
@@ -269,7 +270,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
             state = mend.store.wait_for_change(state, 15)
         assert state[0] != "offline"
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert [c.incident_id for c in app.board.cards] == ["INC-1", "INC-2"]
         assert "offline" not in str(app.board.query_one("#counts").render())
         assert mend.note("INC-1", "back").notes[-1].text == "back"

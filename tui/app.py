@@ -356,6 +356,7 @@ class MendApp(App):
             self.board.sync(list(read.open.values()), now)  # not subscribed before it is mounted
         else:
             self.store_changed.publish(news)
+            self.call_later(self._notify_crossings)  # after the board took the news (queued before this)
 
     def _notify_received(self, incidents: Iterable[Incident], gone: Iterable[str], *, baseline: bool) -> None:
         """Once, when someone else hands you an incident or a role on one (seen at a reload).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 from heapq import heappop, heappush
@@ -34,6 +35,9 @@ from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from ..app import MendApp
+
+# More new incidents than this at once are measured after the first paint, a slice per frame.
+MEASURE_AT_ONCE = 250
 
 CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message", "assign", "edit", "link"}
 
@@ -128,6 +132,7 @@ class BoardScreen(Screen):
         self._last_tick: datetime | None = None
         self._counted: tuple[int, int, int] | None = None  # open, warn, breach: None after a change
         self.measured: list[CardFace] = []  # see take_measured
+        self._unmeasured: deque[CardFace] = deque()  # made but not measured yet (see apply)
         self.membership_changed = False
         self._filter = ""
         self._mine = False  # show only the incidents you own or hold a role in
@@ -210,6 +215,11 @@ class BoardScreen(Screen):
         touched: set[Stage] = set()
         redraw: set[str] = set()
         left: dict[str, CardFace] = {}
+        if not isinstance(incidents, (list, tuple)):
+            incidents = list(incidents)
+        # Thousands at once (a first load): cards in view are measured as they are drawn, the
+        # rest a slice at a time after the paint, so the first frame does not wait on them.
+        many = len(incidents) > MEASURE_AT_ONCE
         for incident_id in gone:
             if (face := self._faces.pop(incident_id, None)) is not None:
                 touched.add(self._take_out(face))
@@ -222,9 +232,12 @@ class BoardScreen(Screen):
                     touched.add(self._take_out(face))
                     left[incident.id] = face
             elif face is None:
-                face = self._faces[incident.id] = self._face_for(incident, now)
+                face = self._faces[incident.id] = self._face_for(incident, now, measure=not many)
                 touched.add(self._put_in(face))
-                self._schedule(face)
+                if many:
+                    self._unmeasured.append(face)
+                else:
+                    self._schedule(face)
             elif face.incident != incident:
                 touched.add(self._take_out(face))
                 self._update_face(face, incident, now)
@@ -243,6 +256,22 @@ class BoardScreen(Screen):
             # Start on the most urgent card, so the keys work from the first press.
             self.select(self._first_face())
         self._refresh_counts(now)
+        if self._unmeasured:
+            self.call_after_refresh(self._measure_some)
+
+    def _measure_some(self) -> None:
+        """Measure the next slice of faces not measured yet; again after the next paint until none are left."""
+        pending = self._unmeasured
+        for _ in range(min(MEASURE_AT_ONCE, len(pending))):
+            face = pending.popleft()
+            if self._faces.get(face.incident_id) is face:
+                face.measure_now()
+                self._schedule(face)
+                self.measured.append(face)
+        self._counted = None
+        self._refresh_status_bar(self.app.clock.now())
+        if pending:
+            self.call_after_refresh(self._measure_some)
 
     def tick(self, now: datetime) -> None:
         """Measure again only the cards whose shown time or status changes by now."""
@@ -277,8 +306,8 @@ class BoardScreen(Screen):
         measured, self.measured = self.measured, []
         return measured
 
-    def _face_for(self, incident: Incident, now: datetime) -> CardFace:
-        face = CardFace(incident, self.app.playbook_for(incident), now)
+    def _face_for(self, incident: Incident, now: datetime, *, measure: bool = True) -> CardFace:
+        face = CardFace(incident, self.app.playbook_for(incident), now, measure=measure)
         face.visible = self._admits(incident)
         return face
 

@@ -127,7 +127,7 @@ class DetailScreen(Screen):
             if note.value == pending:  # (unless another is being typed already)
                 note.value = ""
                 self.query_one("#checklist", OptionList).focus()
-        if fresh.is_resolved and not self.is_current:
+        if fresh.is_resolved and self.app.screen is not self:
             self._ended = fresh  # a screen above it (too small, a form) goes first
             return
         self.show(fresh, news.now)

@@ -147,6 +147,8 @@ class StageColumn(Vertical):
         self.top = max(0, min(self.top, len(self.faces) - self.capacity))
         window = self.faces[self.top:self.top + self.capacity]
         slots = self._slots
+        for face in window:
+            face.measure_now()
         for slot, face in zip(slots, window):
             if slot.face is not face or face.incident_id in redraw:
                 slot.bind(face)
