@@ -32,9 +32,9 @@ from .core import messages
 from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
-from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
+from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
-from .core.service import Change, Mend
+from .core.service import Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
 from .core.stats import compute_stored
 from .core.store import FollowUp, OfflineError, StoreError
@@ -45,7 +45,7 @@ from .screens.asks import Open, Stored, StoreNews, Write
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
-from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
+from .screens.forms import GateScreen, GateChoice, UpdateScreen
 from .screens.help import HelpScreen
 from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen
@@ -536,8 +536,11 @@ class MendApp(App):
         elif ask.what == "follow-ups":
             self.push_screen(FollowUpsScreen())
         elif ask.what == "export":
-            self.push_screen(ExportChoiceScreen(incident_id),
-                             lambda audience: audience is not None and self.export_summary(incident_id, audience))
+            def chosen(audience: str | None) -> None:
+                if audience is not None:
+                    self.export_summary(incident_id, audience)
+
+            self.push_screen(ExportChoiceScreen(incident_id), chosen)
         elif ask.what == "detail":
             self._open_detail(incident_id)
         elif (incident := self._latest(incident_id)) is not None:

@@ -149,7 +149,7 @@ class StageColumn(Vertical):
         slots = self._slots
         for face in window:
             face.measure_now()
-        for slot, face in zip(slots, window):
+        for slot, face in zip(slots, window, strict=False):  # (the window may outgrow the cards)
             if slot.face is not face or face.incident_id in redraw:
                 slot.bind(face)
         if len(window) > len(slots):
