@@ -604,10 +604,12 @@ class BoardScreen(Screen):
         await self.app.push_screen(NewIncidentScreen(self.app.mend.playbooks, default), self._after_new)
 
     def _after_new(self, incident: Incident | None) -> None:
-        if incident is None:
-            return
+        if incident is not None:
+            self.app.call_later(self._show_new, incident)  # from the app's loop, as all news (see on_mount)
+
+    def _show_new(self, incident: Incident) -> None:
         self.place(incident, self.app.clock.now())
-        self.post_message(Stored(incident))  # to every other screen too
+        self.app.post_message(Stored(incident))  # to every other screen too
         self.call_after_refresh(self.focus_incident, incident.id)
         self.app.notify(f"{incident.id} opened: acknowledge it now", title="New incident")
 
