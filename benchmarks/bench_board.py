@@ -28,6 +28,7 @@ import os
 import pty
 import random
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,10 +313,25 @@ def seed_in(code: Path, data_dir: Path, count: int) -> None:
 # -- the parent: both checkouts, interleaved ------------------------------------------------------
 
 
-def run_child(code: Path, count: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(count)], check=True, cwd=code,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(code)})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run_child(code: Path, count: int, attempts: int = 2) -> dict[str, Any]:
+    """One checkout at one scale, in its own process; one that stops making progress is
+    stopped with its threads' stacks printed (faulthandler), and run again once."""
+    for attempt in range(attempts):
+        child_process = subprocess.Popen([sys.executable, __file__, "--child", str(count)], cwd=code,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         env={**os.environ, "PYTHONPATH": str(code), "PYTHONFAULTHANDLER": "1"})
+        try:
+            out, err = child_process.communicate(timeout=120 + count / 10)
+        except subprocess.TimeoutExpired:
+            child_process.send_signal(signal.SIGABRT)
+            out, err = child_process.communicate()
+            print(f"  ({code.name} at {count:,} open stalled (attempt {attempt + 1}); its stacks:\n{err[-4000:]})",
+                  file=sys.stderr)
+            continue
+        if child_process.returncode != 0:
+            raise SystemExit(f"{code} at {count} open failed:\n{err[-3000:]}")
+        return json.loads(out.strip().splitlines()[-1])
+    raise SystemExit(f"{code} at {count} open stalled {attempts} times")
 
 
 def ms(seconds: float) -> str:
@@ -336,7 +352,8 @@ def parent(scales: list[int], base: Path, made_base: bool) -> None:
             r = results[name, count]
             keys = r["keys"]
             print(f"  {name:>6}: first paint median {statistics.median(r['first_paint']):.3f} s "
-                  f"(min {min(r['first_paint']):.3f}, CPU {statistics.median(r['first_paint_cpu']):.3f} s); idle CPU {r['idle']:.2%} of a core; "
+                  f"(min {min(r['first_paint']):.3f}, CPU {statistics.median(r['first_paint_cpu']):.3f} s); "
+                  f"idle CPU {r['idle']:.2%} of a core; "
                   f"`]`/`[` to moved card painted median {ms(statistics.median(keys))}, "
                   f"p90 {ms(statistics.quantiles(keys, n=10)[-1])}, max {ms(max(keys))} "
                   f"(UI thread CPU median {ms(statistics.median(r['keys_ui_cpu']))}, "
