@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from textual.pilot import Pilot
 
 from tui import cli
 from tui.app import MendApp
@@ -184,12 +185,14 @@ def test_store_copy_brings_a_folder_in_renumbers_collisions_and_repeats_harmless
 # -- two boards on one server ------------------------------------------------------------------
 
 
-async def reloaded(app: MendApp, token: object) -> None:
-    """Yield to the app's loop until the listener's message has made it reload (no tick is called)."""
+async def reloaded(pilot: Pilot, token: object) -> None:
+    """Yield to the app's loop until the listener's message has made it reload (no tick is called)
+    and the board has shown what was read."""
     import asyncio
 
     for _ in range(500):
-        if app._store_token == token:
+        if pilot.app._store_token == token:
+            await settle(pilot)
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the board did not reload by itself")
@@ -206,11 +209,11 @@ async def test_two_boards_on_one_server_see_each_other(pg_url, playbooks, clock)
         await pilot_one.pause()
         # No tick: the other machine's listener hears it and tells its board at once.
         token = other.store.wait_for_change(token, 10)
-        await reloaded(second, token)
+        await reloaded(pilot_two, token)
         assert [c.incident_id for c in second.board.cards] == ["INC-1"]
         one.advance("INC-1", force=True, reason="test")
         token = other.store.wait_for_change(token, 10)
-        await reloaded(second, token)
+        await reloaded(pilot_two, token)
         assert column_of(card_in(second, "INC-1")) == "empathize"
     one.store.close()
     other.store.close()
