@@ -15,6 +15,7 @@ from tui.core.stats import compute
 from tui.screens.board import BoardScreen
 from tui.screens.forms import GateScreen
 from tui.widgets.card import IncidentCard
+from tests.helpers.settle import settle
 
 
 def forced_past_empathize(mend: Mend) -> str:
@@ -60,24 +61,24 @@ async def test_forcing_out_of_empathize_asks_for_a_real_reason_twice_and_marks_t
         await pilot.pause()
         assert "♡✗" not in str(app.board.query_one(IncidentCard).render())
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen)
         await pilot.press("f", *"client said skip", "enter")  # a two-word excuse is not a reason
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen)
         assert "at least 4 words" in str(app.screen.query_one("#reason-error", Label).render())
         await pilot.press(*" it, the outage is ongoing", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen), "the first enter asks again"
         assert "Press enter again" in str(app.screen.query_one("#reason-error", Label).render())
         assert mend.get(incident.id).stage is Stage.EMPATHIZE
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, BoardScreen)
         assert mend.get(incident.id).stage is Stage.DIAGNOSE
         assert "♡✗" in str(app.board.query_one(IncidentCard).render())
         await pilot.press("u", *"I'm very sorry that your invoices went out twice.", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert "♡✗" not in str(app.board.query_one(IncidentCard).render())
 
 
@@ -88,7 +89,7 @@ async def test_a_forced_move_that_keeps_the_apology_asks_once(mend: Mend):
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.press("right_square_bracket", "f", *"echoed", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, BoardScreen) and mend.get(incident.id).stage is Stage.DIAGNOSE
 
 

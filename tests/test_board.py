@@ -21,6 +21,7 @@ from tui.screens.forms import GateScreen, NewIncidentScreen
 from tui.screens.report import ReportScreen
 from tui.widgets.card import IncidentCard
 from tui.widgets.footer import KeyBar
+from tests.helpers.settle import settle
 
 SIZE = (120, 35)
 # Tests drive the tick by hand after moving the fake clock; the interval must not race them.
@@ -46,7 +47,7 @@ async def tick_required_items(pilot, app: MendApp, playbook, stage: Stage) -> No
         checklist.highlighted = index
         if item.required:
             await pilot.press("space")
-            await pilot.pause()
+            await settle(pilot)
 
 
 async def write_report_with_keys(pilot, app: MendApp) -> None:
@@ -58,7 +59,7 @@ async def write_report_with_keys(pilot, app: MendApp) -> None:
     await pilot.press(*"A retry ran after a timeout.", "tab")
     await pilot.press(*"We refunded it and fixed the retry.", "tab")
     await pilot.press(*"A month's fee credited", "ctrl+s")
-    await pilot.pause()
+    await settle(pilot)
     assert isinstance(app.screen, DetailScreen)
 
 
@@ -70,13 +71,13 @@ async def test_full_lifecycle_with_keys_only(mend: Mend, playbook, clock):
         await pilot.press("enter")
         await pilot.press(*"Acme Ltd")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         card = card_in(app, "INC-1")
         assert card.has_focus and column_of(card) == "acknowledge"
 
         for stage in BOARD_STAGES:
             await pilot.press("right_square_bracket")
-            await pilot.pause()
+            await settle(pilot)
             # Every stage of the default playbook has required items: the gate says so first.
             assert isinstance(app.screen, GateScreen)
             missing = {item.id for item in app.screen.refused.missing}
@@ -93,7 +94,7 @@ async def test_full_lifecycle_with_keys_only(mend: Mend, playbook, clock):
                 missing -= {item_id for item_id in missing if item_id.startswith("report:")}
             assert set(mend.get("INC-1").checked) >= missing
             await pilot.press("right_square_bracket")
-            await pilot.pause()
+            await settle(pilot)
             if stage is Stage.REPORT_BACK:
                 assert isinstance(app.screen, BoardScreen)
             else:
@@ -112,13 +113,13 @@ async def test_forced_move_asks_for_a_reason_and_records_it(mend: Mend, clock):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down")
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen)
         await pilot.press("f", "enter")  # empty reason: refused inside the dialog
         assert isinstance(app.screen, GateScreen)
         await pilot.press(*"client called first")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, BoardScreen)
         incident = mend.get("INC-1")
         assert incident.stage is Stage.EMPATHIZE
@@ -140,13 +141,13 @@ async def test_budget_crossings_notify_once_each(mend: Mend, playbook, clock):
         clock.advance(budget * 0.8)
         for _ in range(5):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert titles() == ["Warning"]
         assert card_in(app, incident.id).status.value == "warn"
         clock.advance(budget)
         for _ in range(5):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert titles().count("Breach") == 1
         assert len(bells) == 1
         assert "✖" in card_in(app, incident.id).render().plain
@@ -161,7 +162,7 @@ async def test_forward_clock_jump_gives_one_breach_per_incident_not_a_flood(mend
         clock.advance(timedelta(hours=12))
         for _ in range(10):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         breaches = [n for n in app._notifications if n.title == "Breach"]
         # One for each incident's stage budget and one for each overdue client update.
         assert len(breaches) == 6
@@ -207,7 +208,7 @@ async def test_fast_typing_acts_on_the_card_just_chosen(mend: Mend, clock):
         await pilot.pause()
         # No pause between keys: focus moves are deferred in Textual, the selection is not.
         await pilot.press("l", "left_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get(second.id).stage is Stage.ACKNOWLEDGE
         assert mend.get(first.id).stage is Stage.ACKNOWLEDGE
         assert len(mend.get(first.id).events) == 1
@@ -234,7 +235,7 @@ async def test_client_update_from_the_board(mend: Mend, clock):
         await pilot.press(*"We are on it.", "enter", *"Next update at 10:00.")
         assert "ctrl+s records it" in str(app.screen.query_one("#update-keys").render())
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert [u.text for u in mend.get("INC-1").updates] == ["We are on it.\nNext update at 10:00."]
 
 
@@ -243,7 +244,7 @@ async def test_note_from_the_detail_screen(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "enter", "a", *"retry job ran twice", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert [n.text for n in mend.get("INC-1").notes] == ["retry job ran twice"]
         assert "retry job ran twice" in app.screen.query_one("#timeline").render().plain
 
@@ -252,7 +253,7 @@ async def test_new_incident_form_validates_in_place(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert "Say what happened" in str(app.screen.query_one("#title-error").render())
         assert mend.list_open() == []
 
@@ -303,7 +304,7 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"advance selected", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen), "the palette runs the same action as ]"
 
 
@@ -323,7 +324,7 @@ async def test_a_broken_data_file_is_reported_once_and_the_board_keeps_running(m
         (data_dir / "open.json").write_bytes(b"{ truncated")
         for _ in range(5):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         problems = [n for n in app._notifications if n.title == "Storage problem"]
         assert len(problems) == 1 and str(data_dir / "open.json") in problems[0].message
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
@@ -347,7 +348,7 @@ async def test_a_crossing_on_the_same_tick_as_a_reload_still_notifies(mend: Mend
         clock.advance(playbook.stage(Stage.ACKNOWLEDGE).budget(1) * 0.8)
         Mend(TinyStore(data_dir), playbooks, clock, "bo").note(incident.id, "from another terminal")
         app.tick()  # reloads the change and sees the warn crossing in the same tick
-        await pilot.pause()
+        await settle(pilot)
         assert [n.title for n in app._notifications if incident.id in n.message] == ["Warning"]
 
 
@@ -360,7 +361,7 @@ async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbo
     app = MendApp(Mend(TinyStore(data_dir), load_playbooks([tmp_path]), clock, "ana"), tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         note = str(app.screen.query_one("#detail-playbook-note").render())
         assert "playbook custom has changed since INC-1 opened" in note
 
@@ -414,7 +415,7 @@ async def test_a_card_moved_into_a_full_column_is_scrolled_to_and_keeps_the_focu
         await pilot.pause()
         assert card_in(app, mover.id).has_focus
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get(mover.id).stage is Stage.EMPATHIZE
         # Severity 4 sorts last: the column scrolls to its bottom to show it.
         card = card_in(app, mover.id)
@@ -422,7 +423,7 @@ async def test_a_card_moved_into_a_full_column_is_scrolled_to_and_keeps_the_focu
         assert column_lines(app, Stage.EMPATHIZE) == ("Empathize 9", "▲ 3 more", "")
         assert not app.board.query_one("#column-acknowledge").query(IncidentCard)
         await pilot.press("left_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get(mover.id).stage is Stage.ACKNOWLEDGE
         assert card_in(app, mover.id).has_focus
 
@@ -453,7 +454,7 @@ async def test_a_filter_shows_matching_cards_from_the_top_of_each_column(mend: M
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"j" * 9)
         await pilot.press("slash", *"globex", "enter")
-        await pilot.pause()
+        await settle(pilot)
         # The filter field takes four lines from the columns: five cards fit.
         assert shown_ids(app, Stage.ACKNOWLEDGE) == ids[1::2][:5]
         assert column_lines(app, Stage.ACKNOWLEDGE) == ("Acknowledge 6/12", "", "▼ 1 more")
@@ -470,7 +471,7 @@ async def test_the_top_line_grows_with_what_it_says(mend: Mend, clock):
         await pilot.pause()
         assert drawn(app.board.query_one("#counts")).endswith("1 open  ▲ 0 warn  ✖ 0 breach  │ INC-1 incident")
         await pilot.press("slash", *"globex", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert drawn(app.board.query_one("#counts")).endswith("✖ 0 breach  filter: globex  │ INC-1 incident")
 
 
@@ -482,7 +483,7 @@ async def test_a_narrow_column_cuts_its_name_not_its_count(mend: Mend, clock):
         await pilot.pause()
         assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowledge 7"
         await pilot.press("slash", *"globex", "enter")
-        await pilot.pause()
+        await settle(pilot)
         # 13 columns of text: "Acknowledge 3/7" is 15.
         assert column_lines(app, Stage.ACKNOWLEDGE)[0] == "Acknowle… 3/7"
         assert column_lines(app, Stage.REPORT_BACK)[0] == "Report back 0"  # nothing hidden: no fraction
@@ -543,7 +544,7 @@ async def test_a_move_is_on_screen_before_it_is_stored_and_the_stored_state_is_s
     mend.apply = watched_apply  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert seen_at_write == ["empathize"]
         stored = mend.get(incident.id)
         assert stored.stage is Stage.EMPATHIZE and stored.events[:-1] == before.events, "stored once"
@@ -563,7 +564,7 @@ async def test_a_failed_write_is_reported_and_the_card_goes_back(mend: Mend, pla
     mend.apply = failing_apply  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert [n.message for n in app._notifications if n.title == "Not done"] == [
             "cannot write open.json: No space left on device"]
         assert mend.get(incident.id).stage is Stage.ACKNOWLEDGE
@@ -585,7 +586,7 @@ async def test_a_gate_closed_by_another_terminal_is_shown_and_the_card_stays(dat
         # Unticked elsewhere; this board has not reloaded yet, so its copy passes the gate.
         Mend(TinyStore(data_dir), playbooks, clock, "bo").set_checked(incident.id, required[0], False)
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen)
         assert [item.id for item in app.screen.refused.missing] == [required[0]]
         assert one.get(incident.id).stage is Stage.ACKNOWLEDGE
@@ -606,9 +607,9 @@ async def test_the_focus_stays_on_the_selected_incident_when_another_terminal_ad
         assert card_in(app, ids[1]).has_focus
         urgent = Mend(TinyStore(data_dir), playbooks, clock, "bo").open("worse", "Acme", severity=1)
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert shown_ids(app, Stage.ACKNOWLEDGE) == [urgent.id, *ids]
         assert app.focused is card_in(app, ids[1]), "the highlight stays on the incident, not on its old row"
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, GateScreen) and app.screen.refused.incident.id == ids[1]

@@ -14,6 +14,7 @@ from tui.core.settings import Paths, load
 from tui.screens.forms import GateScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyBar
+from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 
@@ -35,7 +36,7 @@ async def test_a_typo_in_the_settings_warns_once_and_the_board_runs_on_defaults(
         await pilot.pause()
         for _ in range(3):  # ticks pass: still one notification per problem
             app.tick()
-            await pilot.pause()
+            await settle(pilot)
         messages = [notification.message for notification in app._notifications]
         assert len(messages) == 2
         assert 'thme: unknown setting (did you mean "theme"?)' in messages[0]
@@ -54,7 +55,7 @@ async def test_a_rebound_key_shows_in_the_key_line_help_and_palette_and_works(me
         offered = {hit.text: hit.help async for hit in BoardCommands(app.board).discover()}
         assert offered["Advance the selected incident to the next stage; at report back it resolves it and books the follow-up check-in"] == "key ^a"
         await pilot.press("right_square_bracket")  # no longer bound
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, GateScreen)
         await pilot.press("ctrl+a")
         await pilot.pause()

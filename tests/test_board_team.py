@@ -16,6 +16,8 @@ from tui.core.store.tinydb import TinyStore
 from tui.screens.detail import DetailScreen
 from tui.screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen, parse_ids
 from tui.widgets.card import owner_label
+from tests.helpers.settle import settle
+from tui.screens.asks import Write
 
 
 def drawn(widget) -> str:
@@ -31,7 +33,7 @@ async def choose(pilot, select_id: str, steps: int) -> None:
     select = pilot.app.screen.query_one(select_id, Select)
     select.focus()
     await pilot.press("enter", *(["down"] * steps), "enter")
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def test_open_for_someone_else_hand_off_and_name_a_comms_lead(mend: Mend, clock):
@@ -42,7 +44,7 @@ async def test_open_for_someone_else_hand_off_and_name_a_comms_lead(mend: Mend, 
         owner = app.screen.query_one("#owner", Input)
         assert owner.value == "ana" and owner.has_focus  # the default is you
         await pilot.press("ctrl+u", *"bo", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get("INC-1").owner == "bo"
         assert " bo " in card_in(app, "INC-1").render().plain.splitlines()[0]
 
@@ -50,7 +52,7 @@ async def test_open_for_someone_else_hand_off_and_name_a_comms_lead(mend: Mend, 
         await pilot.pause()
         assert isinstance(app.screen, AssignScreen)
         await pilot.press(*"cy", "enter", *"client waits for a call at 15:00", "enter")
-        await pilot.pause()
+        await settle(pilot)
         incident = mend.get("INC-1")
         assert incident.owner == "cy" and incident.events[-1].reason == "client waits for a call at 15:00"
         assert incident.events[-1].author == "ana"
@@ -60,10 +62,10 @@ async def test_open_for_someone_else_hand_off_and_name_a_comms_lead(mend: Mend, 
         await choose(pilot, "#role", 2)  # owner, lead, comms
         app.screen.query_one("#name", Input).focus()
         await pilot.press(*"di", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get("INC-1").comms == "di"
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         assert "Owner cy · incident lead - · comms lead di" in drawn(app.screen.query_one("#detail-people"))
 
@@ -73,7 +75,7 @@ async def test_an_empty_hand_off_is_refused_in_the_form(mend: Mend, clock):
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a", "space", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, AssignScreen)
         assert "Name who takes it." in drawn(app.screen.query_one("#team-error"))
         await pilot.press("escape")
@@ -94,13 +96,13 @@ async def test_severity_3_to_1_shrinks_the_budget_and_a_breach_notifies_once(men
         assert isinstance(app.screen, EditScreen)
         # The severity list opens on 3; two up is 1.
         await pilot.press("enter", "up", "up", "enter", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         stored = mend.get(incident.id)
         assert stored.severity == 1 and stored.events[-1].kind is EventKind.EDITED
         assert f"{incident.id}: severity changed: 3 → 1" in [n.message for n in app._notifications]
         for _ in range(4):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         face = card_in(app, incident.id).face
         assert face.stage.budget == playbook.stage(Stage.ACKNOWLEDGE).budget(1) and face.status.value == "breach"
         assert len([m for m in notes(app, "Breach") if incident.id in m]) == 1
@@ -117,16 +119,16 @@ async def test_link_two_incidents_and_log_one_update_to_both(mend: Mend, clock):
         await pilot.pause()
         assert isinstance(app.screen, LinkScreen)
         await pilot.press(*"2", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get("INC-1").links == ("INC-2",) and mend.get("INC-2").links == ("INC-1",)
         assert "INC-1: linked to INC-2" in [n.message for n in app._notifications]
         await pilot.press("u", *"The portal is back; next update by 15:00.", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         for incident_id in ("INC-1", "INC-2"):
             assert [e.text for e in mend.get(incident_id).updates] == ["The portal is back; next update by 15:00."]
         # Resolving one leaves the other open, and says so.
-        app.run_operation(lambda: mend.resolve("INC-1", force=True, reason="fixed for Acme"))
-        await pilot.pause()
+        app.post_message(Write("INC-1", lambda: mend.resolve("INC-1", force=True, reason="fixed for Acme")))
+        await settle(pilot)
         assert mend.get("INC-2").stage is Stage.ACKNOWLEDGE
         assert notes(app, "Linked incidents") == ["INC-1 resolved; linked and still open: INC-2"]
 
@@ -139,14 +141,14 @@ async def test_two_action_items_and_one_done_from_the_detail_screen(mend: Mend, 
         await pilot.pause()
         assert isinstance(app.screen, ActionItemScreen)
         await pilot.press(*"Refund the second invoice", "enter", "enter", *"2026-12-01", "enter")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("i", *"Check the bank statement", "enter", "ctrl+u", *"Acme finance", "enter")
         await choose(pilot, "#side", 1)
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         await pilot.press("d")
-        await pilot.pause()
+        await settle(pilot)
         first, second = mend.get("INC-1").actions
         assert (first.owner, first.due.isoformat(), first.is_done) == ("ana", "2026-12-01", True)
         assert (second.owner, second.side.value, second.is_done) == ("Acme finance", "client", False)
@@ -165,12 +167,12 @@ async def test_a_board_whose_user_receives_an_incident_is_told_once(data_dir, pl
         mine.assign("INC-2", "ana")  # taking it yourself is no news
         for _ in range(3):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert notes(app, "Handed to you") == [
             "INC-1 · Acme: bo made you owner. Note: the client asked for you"]
         theirs.assign("INC-1", "ana", role=Role.COMMS)
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert notes(app, "Handed to you")[1:] == ["INC-1 · Acme: bo made you comms lead."]
 
 
@@ -182,7 +184,7 @@ async def test_the_overdue_update_warning_names_the_comms_lead(mend: Mend, playb
         app.tick()
         clock.advance(playbook.update_cadence(1) * 1.1)
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert any("the client update is overdue (comms lead: di)" in m for m in notes(app, "Breach"))
 
 
@@ -198,7 +200,7 @@ async def test_mine_and_the_filter_match_people(mend: Mend, clock):
         assert sorted(c.incident_id for c in app.board.cards) == ["INC-1", "INC-3"]
         assert "mine only (M)" in drawn(app.board.query_one("#counts"))
         await pilot.press("escape", "slash", *"bo", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert [c.incident_id for c in app.board.cards] == ["INC-2"]
 
 
@@ -209,7 +211,7 @@ async def test_linking_to_an_unknown_or_the_same_incident_is_refused_in_the_form
         for typed, message in (("INC-9", "no incident INC-9"), ("1", "INC-1 cannot be linked to itself"),
                                ("two", "not an incident id")):
             await pilot.press("L", *typed, "enter")
-            await pilot.pause()
+            await settle(pilot)
             assert isinstance(app.screen, LinkScreen)
             assert message in drawn(app.screen.query_one("#team-error"))
             await pilot.press("escape")

@@ -162,3 +162,28 @@ def test_the_label_never_contradicts_the_mark(elapsed_seconds, budget_minutes):
             assert _parse_short(shown) >= 0.75 * budget or elapsed_seconds >= 3600, label
         else:
             assert _parse_short(shown) < budget
+
+
+@given(
+    elapsed=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+    budget=st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=1)),
+    data=st.data(),
+)
+def test_a_reading_is_steady_for_as_long_as_it_says(elapsed, budget, data):
+    """The board re-measures a card only after steady_for(): until then neither its label nor its status may change."""
+    reading = Reading(elapsed, budget)
+    steady = reading.steady_for()
+    assert steady > timedelta(0)
+    micro = timedelta(microseconds=1)
+    later = Reading(elapsed + micro * data.draw(st.integers(0, steady // micro - 1)), budget)
+    assert (later.label, later.status) == (reading.label, reading.status)
+
+
+def test_a_quiet_reading_is_steady_until_its_minute_rolls_over():
+    assert Reading(timedelta(minutes=3, seconds=20), timedelta(minutes=30)).steady_for() == timedelta(seconds=40)
+    # Crossing into warn comes before the minute does.
+    assert Reading(timedelta(minutes=22, seconds=20), timedelta(minutes=30)).steady_for() == timedelta(seconds=10)
+    # Seconds are shown just after the warning, and in the first minute over.
+    assert Reading(timedelta(minutes=22, seconds=40), timedelta(minutes=30)).steady_for() == timedelta(seconds=1)
+    assert Reading(timedelta(minutes=30, seconds=5), timedelta(minutes=30)).steady_for() == timedelta(seconds=1)
+    assert Reading(timedelta(minutes=95, seconds=5), timedelta(minutes=30)).steady_for() == timedelta(seconds=55)

@@ -22,6 +22,7 @@ from tui.screens.forms import UpdateScreen
 from tui.widgets.card import IncidentCard
 
 from test_cli import ok, run
+from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 NEGATIVE = re.compile(r"-\d")
@@ -46,13 +47,13 @@ async def test_a_backward_jump_shows_zero_not_negative_time_everywhere_on_the_bo
     async with app.run_test(size=(120, 35)) as pilot:
         clock.advance(hours=-5)
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         status_line = card(app, incident.id).render().plain.split("\n")[3]
         assert status_line.startswith("✓ 0m/"), status_line
         assert card(app, incident.id).status.value == "ok"
 
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         for part in ("#detail-times", "#detail-budgets"):
             shown = str(app.screen.query_one(part, Static).render())
@@ -76,7 +77,7 @@ async def test_a_forward_jump_gives_each_crossing_once_however_the_clock_swings(
             clock.advance(hours=jump)
             for _ in range(5):
                 app.tick()
-        await pilot.pause()
+        await settle(pilot)
         breaches = [n.message for n in app._notifications if n.title == "Breach"]
         # Each incident's stage budget and its client-update cadence: one breach each, ever.
         assert len(breaches) == 40 == len(set(breaches))

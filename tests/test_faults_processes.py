@@ -24,6 +24,7 @@ from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 
 from test_cli import run
+from tests.helpers.settle import settle
 
 WORKER = Path(__file__).parent / "helpers" / "mend_worker.py"
 TIMEOUT = 120
@@ -259,17 +260,17 @@ async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(d
     app = MendApp(mend, tick_seconds=3600)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         other.note(incident.id, "from the other terminal")
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert "from the other terminal" in str(app.screen.query_one("#timeline", Static).render())
         for _ in range(4):
             other.advance(incident.id, force=True, reason="elsewhere")
         other.resolve(incident.id, force=True, reason="elsewhere")
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, BoardScreen), "the screen still offered to work on a resolved incident"
         assert [n.message for n in app._notifications][-1].startswith(
             f"{incident.id} resolved; follow-up check-in due ")

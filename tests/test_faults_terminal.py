@@ -14,6 +14,7 @@ from tui.screens.forms import GateScreen, NewIncidentScreen, UpdateScreen
 from tui.screens.stats import StatsScreen
 from tui.screens.too_small import TooSmallScreen
 from tui.widgets.card import IncidentCard
+from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 SIZES = [(200, 50), (120, 35), (80, 24), MIN_SIZE, (MIN_SIZE.width - 1, MIN_SIZE.height), (60, 16), (40, 12),
@@ -72,14 +73,14 @@ async def test_resizing_down_to_40x12_and_back_with_a_screen_open_never_crashes(
             await pilot.pause()
             clock.advance(minutes=7)
             app.tick()  # the board keeps living under whatever is on top
-            await pilot.pause()
+            await settle(pilot)
             if too_small(width, height):
                 assert isinstance(app.screen, TooSmallScreen), (width, height)
                 message = str(app.screen.query_one("#too-small-message", Static).render())
                 assert f"Terminal too small: need at least {MIN_SIZE.width}x{MIN_SIZE.height}" in message
                 assert f"this is {width}x{height}" in message
                 await pilot.press("n", "q", "enter")  # keys do not reach the hidden screens
-                await pilot.pause()
+                await settle(pilot)
                 assert app.is_running
             else:
                 assert isinstance(app.screen, expected), (width, height)
@@ -113,7 +114,7 @@ async def test_an_incident_resolved_elsewhere_while_the_terminal_is_too_small(me
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         await pilot.resize_terminal(40, 12)
         await pilot.pause()
@@ -121,7 +122,7 @@ async def test_an_incident_resolved_elsewhere_while_the_terminal_is_too_small(me
             other.advance(incident.id, force=True, reason="elsewhere")
         other.resolve(incident.id, force=True, reason="elsewhere")
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, TooSmallScreen)
         await pilot.resize_terminal(120, 35)
         await pilot.pause()

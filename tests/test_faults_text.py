@@ -23,6 +23,7 @@ from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
 
 from test_cli import ok, run
+from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 # Anything that would make a terminal do something instead of showing something.
@@ -134,7 +135,7 @@ async def test_board_survives_the_longest_title_the_schema_allows(mend: Mend, cl
         assert len(lines) == 4
         assert lines[2].startswith("🔥⏎xxx") and lines[2].endswith("…")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         title = app.screen.query_one("#detail-title", Static).render()
         assert "\n" not in str(title)
@@ -150,13 +151,13 @@ async def test_board_new_incident_form_says_when_a_pasted_title_is_too_long(mend
         title.post_message(events.Paste("y" * 1000))  # an alert's text, pasted whole
         await pilot.pause()
         await pilot.press("enter", *"Acme", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.list_open() == []
         error = str(app.screen.query_one("#title-error", Label).render())
         assert f"{MAX_TITLE}" in error and "1000" in error, error
         title.value = "y" * MAX_TITLE
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         [incident] = mend.list_open()
         assert incident.title == "y" * MAX_TITLE
 
@@ -203,7 +204,7 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
         app.tick()
         clock.advance(hours=12)  # past every budget: a breach notification names the client
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         inert()
         assert any("Acme [/x] Ltd" in n.message for n in app._notifications)
         assert all(not n.markup for n in app._notifications)

@@ -21,6 +21,7 @@ from tui.core.model import Incident, ReportPart, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
 from tui.core.settings import Settings
+from tests.helpers.settle import settle
 
 WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
 PARTS = {
@@ -329,7 +330,7 @@ async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, cl
         assert text.startswith("Hello Acme Ltd,\n\nI am very sorry.")
         assert not app.screen.query_one("#message-tone").display  # the shipped draft passes its rules
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         first = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
         assert first.startswith("[x] Said the words") and first.endswith("on record")

@@ -16,6 +16,7 @@ from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.follow_ups import FollowUpsScreen
 from tui.screens.report import ReportScreen
+from tests.helpers.settle import settle
 
 SIZE = (120, 35)
 NO_AUTO_TICK = 3600.0
@@ -32,7 +33,7 @@ async def test_x_writes_the_summary_to_a_new_file_and_says_where(mend: Mend, tmp
         await pilot.pause()
         await pilot.press("x", "i")
         await pilot.press("x", "enter")  # the internal summary is the default choice
-        await pilot.pause()
+        await settle(pilot)
     first, second = tmp_path / "INC-1-summary.md", tmp_path / "INC-1-summary-2.md"
     assert first.read_text().startswith(f"# {incident.id}: Checkout \\*down\\*\n")
     assert second.read_bytes() == first.read_bytes()  # the second press never overwrites the first file
@@ -54,12 +55,12 @@ async def test_report_composer_saves_changed_parts_and_guards_the_draft(mend: Me
         await pilot.press("escape")
         assert isinstance(app.screen, ReportScreen), "one escape must not throw a draft away"
         await pilot.press("tab", "tab", *"none", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, ReportScreen), "a gesture of none without its reason is refused"
         assert app.screen.query_one("#report-reason", Input).has_focus
         assert mend.get(incident.id).report.keys() == {ReportPart.WHAT_HAPPENED}
         await pilot.press(*"They asked for no credit", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         report = mend.get(incident.id).report
         assert report[ReportPart.WHY].text == "A retry ran after a timeout."
@@ -88,13 +89,13 @@ async def test_due_follow_ups_show_on_the_board_until_marked_done(mend: Mend, cl
         assert app.board.check_action("follow_ups", ()) is True
         clock.advance(timedelta(days=7))
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert "1 follow-up due (o)" in str(bar.render())
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, FollowUpsScreen)
         await pilot.press("d")
-        await pilot.pause()
+        await settle(pilot)
         assert mend.get(incident.id).follow_up_done_at == clock.now()
         assert "None waiting" in str(app.screen.query_one("#follow-ups-empty").render())
         await pilot.press("escape")
@@ -118,6 +119,6 @@ async def test_a_follow_up_done_in_another_terminal_leaves_the_board(mend: Mend,
         assert [f.id for f in app.follow_ups] == [incident.id]
         Mend(TinyStore(data_dir), playbooks, clock, author="bo").follow_up_done(incident.id)
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert app.follow_ups == []
         assert "follow-up" not in str(app.board.query_one("#counts").render())

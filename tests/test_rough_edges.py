@@ -16,6 +16,7 @@ from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyBar
+from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 SIZES = [(80, 24), (120, 35)]
@@ -38,7 +39,7 @@ async def test_the_timeline_shows_the_newest_first_and_scrolls_by_keys(mend: Men
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=size) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         timeline = app.screen.query_one("#timeline").render().plain.splitlines()
         assert "note number 29" in timeline[0], "the newest event is on top"
         assert "opened" in timeline[-1]
@@ -78,12 +79,12 @@ async def test_the_key_line_follows_the_first_incident_and_a_cleared_filter(mend
         await pilot.pause()
         assert "Advance" not in key_line(app)
         await pilot.press("n", *"Checkout down", "tab", *"Globex", "ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.pause()
         assert mend.list_open(), "the incident was created"
         assert {"Advance", "Open", "Update", "Report", "Export"} <= key_line(app)
         await pilot.press("slash", *"globex", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert "Clear filter" in key_line(app)
         await pilot.press("escape")
         await pilot.pause()
@@ -99,7 +100,7 @@ async def test_clearing_a_filter_that_matched_nothing_brings_the_selection_back(
         await pilot.pause()
         chosen = app.board.selected.incident_id
         await pilot.press("slash", *"nomatch", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.board.selected is None and "Advance" not in key_line(app)
         await pilot.press("escape")
         await pilot.pause()
@@ -141,7 +142,7 @@ async def test_x_in_detail_exports_and_every_detail_key_shows_at_80_columns(mend
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         line = drawn(app.screen.query_one(KeyBar))
         for key in ("esc", "]", "a", "u", "r", "x"):
@@ -173,7 +174,7 @@ async def test_a_long_detail_header_ends_in_an_ellipsis_at_80_columns(mend: Mend
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         header = drawn(app.screen.query_one("#detail-title"))
         assert header.startswith("INC-1 · Globex Corporation · S2 · Invoices sent twice")
         assert header.endswith("…")
@@ -188,7 +189,7 @@ async def test_the_new_incident_form_fits_with_its_errors_shown(mend: Mend, size
         dialog = app.screen.query_one("#new-incident")
         assert dialog.scroll_y == 0, "it opens at its top"
         await pilot.press("ctrl+s")  # nothing typed: both errors show
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.query_one("#title-error").display and app.screen.query_one("#client-error").display
         assert dialog.max_scroll_y == 0, "everything fits: nothing to scroll to"
         create = app.screen.query_one("#create")
@@ -217,7 +218,7 @@ async def test_the_playbook_list_stays_inside_the_dialog(mend: Mend, size):
         await pilot.pause()
         app.screen.query_one("#playbook").focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         overlay = app.screen.query_one("#playbook SelectOverlay")
         assert overlay.display and overlay.region.height > 2
         dialog = app.screen.query_one("#new-incident")

@@ -16,6 +16,7 @@ from tui.core.model import ReportPart, Side, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
+from tests.helpers.settle import settle
 
 REPORT_ITEMS = ("told-what-happened", "told-why", "told-whats-next", "goodwill-gesture")
 
@@ -111,14 +112,14 @@ async def test_write_a_report_back_and_advance_without_ticking_anything(mend: Me
             if part is not ReportPart.GESTURE:
                 await pilot.press("tab")
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, DetailScreen)
         shown = [str(app.screen.query_one("#checklist").get_option_at_index(i).prompt) for i in range(4)]
         assert all(line.startswith("[x] ") and line.endswith("· on record") for line in shown), shown
         report = str(app.screen.query_one("#detail-report").render())
         assert "] resolves it and books a follow-up check-in in 7 days" in report
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert [n.message for n in app._notifications][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     incident = mend.get(incident_id)
@@ -137,7 +138,7 @@ async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_p
         offered = [title for title, _, _ in BoardCommands(app.screen)._valid()]
         assert any(title.startswith("Resolve the selected incident") for title in offered), offered
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert [n.message for n in app._notifications][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     assert mend.get(incident_id).is_resolved

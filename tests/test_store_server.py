@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from textual.pilot import Pilot
 
 from tui import cli
 from tui.app import MendApp
@@ -22,6 +23,7 @@ from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
 from helpers.pg_server import Cluster, make_root
 from test_board import NO_AUTO_TICK, SIZE, column_of, card_in
 from test_store import AT, note, opened, resolve
+from tests.helpers.settle import settle
 
 SECRET = "hunter2-do-not-print"
 
@@ -337,12 +339,14 @@ def test_store_copy_of_200_open_and_10000_archived_arrives_whole_and_repeats_har
 # -- two boards on one server ------------------------------------------------------------------
 
 
-async def reloaded(app: MendApp, token: object) -> None:
-    """Yield to the app's loop until the listener's message has made it reload (no tick is called)."""
+async def reloaded(pilot: Pilot, token: object) -> None:
+    """Yield to the app's loop until the listener's message has made it reload (no tick is called)
+    and the board has shown what was read."""
     import asyncio
 
     for _ in range(500):
-        if app._store_token == token:
+        if pilot.app._store_token == token:
+            await settle(pilot)
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the board did not reload by itself")
@@ -359,11 +363,11 @@ async def test_two_boards_on_one_server_see_each_other(pg_url, playbooks, clock)
         await pilot_one.pause()
         # No tick: the other machine's listener hears it and tells its board at once.
         token = other.store.wait_for_change(token, 10)
-        await reloaded(second, token)
+        await reloaded(pilot_two, token)
         assert [c.incident_id for c in second.board.cards] == ["INC-1"]
         one.advance("INC-1", force=True, reason="test")
         token = other.store.wait_for_change(token, 10)
-        await reloaded(second, token)
+        await reloaded(pilot_two, token)
         assert column_of(card_in(second, "INC-1")) == "empathize"
     one.store.close()
     other.store.close()
@@ -406,7 +410,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
         assert state[0] == "offline"
         for _ in range(3):
             app.tick()
-        await pilot.pause()
+        await settle(pilot)
         problems = [n for n in app._notifications if n.title == "Storage problem"]
         assert len(problems) == 1 and problems[0].message.startswith("offline:")
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
@@ -423,7 +427,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
             state = mend.store.wait_for_change(state, 15)
         assert state[0] != "offline"
         app.tick()
-        await pilot.pause()
+        await settle(pilot)
         assert [c.incident_id for c in app.board.cards] == ["INC-1", "INC-2"]
         assert "offline" not in str(app.board.query_one("#counts").render())
         assert mend.note("INC-1", "back").notes[-1].text == "back"

@@ -17,6 +17,7 @@ from tui.app import MendApp
 from tui.core import tone
 from tui.core.playbook import load_file, shipped_dir
 from tui.screens.forms import UpdateScreen
+from tests.helpers.settle import settle
 
 CASES = load_cases()
 
@@ -207,7 +208,7 @@ async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
         assert coach.display and app.screen.query_one("#update-marked", Static).display
         assert "▲ over-apology" in shown and "▲ vague-timing" in shown and '("soon")' in shown
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, UpdateScreen)
     assert mend.get("INC-1").events[-1].text == "We are on it. Sorry, so sorry; back soon."
 
@@ -226,9 +227,9 @@ async def test_the_update_editor_in_empathize_reads_with_the_apology_rules_and_t
         await pilot.pause()
         assert not app.screen.query_one("#update-tone", Static).display
         await pilot.press("ctrl+s")  # records it (enter is a new line in the editor), then opens the detail
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         checklist = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
         assert checklist.startswith("[x] Said the words") and checklist.endswith("· on record")
     assert "apology" not in mend.get("INC-1").checked  # done by the record, not a second tick

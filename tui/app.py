@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
-from textual import events
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -22,6 +23,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.theme import Theme
 
 from .core.budget import CrossingTracker, Status, stage_key, update_key
@@ -30,19 +32,20 @@ from .core import messages
 from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
-from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
+from .core.playbook import Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
-from .core.service import Change, Mend
+from .core.service import Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
 from .core.stats import compute_stored
 from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line, plain
 from .core.watch import Watcher
 from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usable_keymap
+from .screens.asks import Open, Stored, StoreNews, Write
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
-from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
+from .screens.forms import GateScreen, GateChoice, UpdateScreen
 from .screens.help import HelpScreen
 from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen
@@ -86,6 +89,22 @@ class BoardCommands(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
+# The forms that hand back the incident they stored.
+TEAM_FORMS = {"assign", "edit", "link", "action"}
+
+
+@dataclass(frozen=True)
+class OpenRead:
+    """One read of the open set, made in a worker."""
+
+    token: object
+    open: Mapping[str, Incident]
+    incidents: tuple[Incident, ...]  # changed or new since the last read; the last state of ones gone
+    gone: frozenset[str]
+    follow_ups: list[FollowUp] | None  # None: not read (nothing changed)
+    writes_done: int
+
+
 class MendApp(App):
     CSS_PATH = "mend.tcss"
     TITLE = "mend"
@@ -123,8 +142,19 @@ class MendApp(App):
         self.sender = sender or messages.sender(os.environ, settings)  # who signs client messages
         self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
+        # Every change to what the store holds flows down through this one signal, to
+        # every open screen that subscribed (the board, a detail screen, the follow-ups).
+        self.store_changed: Signal[StoreNews] = Signal(self, "store-changed")
         self._crossings = CrossingTracker()
         self._store_token: object = None
+        self._open: Mapping[str, Incident] = {}  # the open set as last read, replaced whole (a worker reads it)
+        self._reading = False  # a read of the store is under way in a worker
+        self._read_again = False  # the store changed again meanwhile
+        # Writes wait here and run one at a time, in order, each in a thread worker.
+        self._writes: deque[Write] = deque()
+        self._writing = False
+        self._pending: Counter[str] = Counter()  # writes asked and not yet answered, per incident
+        self._writes_done = 0  # a read begun before a write ended may be older than the write's result
         self._storage_trouble = ""
         self.offline = False  # the server store cannot be reached: the board shows its last good state
         self._too_small: TooSmallScreen | None = None
@@ -145,9 +175,13 @@ class MendApp(App):
     def playbook_for(self, incident: Incident) -> Playbook:
         return self.mend.playbook_for(incident)
 
-    def on_load(self) -> None:
-        # Loaded before the board is composed, so its first frame has its cards and keys.
-        self.reload()
+    async def on_load(self) -> None:
+        # Read before the board is composed, so its first frame has its cards and keys; in a
+        # thread, as a server store may take a while (the app has nothing to show before it).
+        self._reading = True
+        worker = self.run_worker(lambda: self._read_open(None, {}, 0), thread=True, group="store-read",
+                                 exit_on_error=False)
+        self._read_done(await worker.wait(), initial=True)
 
     def get_default_screen(self) -> Screen:
         # The board is the bottom screen, not pushed over Textual's empty default one,
@@ -171,6 +205,7 @@ class MendApp(App):
                 loop.call_soon_threadsafe(self.post_message, self.StoreChanged())
 
         self.mend.store.watch(tell)
+        self.call_after_refresh(self._check_store)  # what changed while the board was being drawn
 
     def on_mend_app_store_changed(self, message: StoreChanged) -> None:
         self.call_later(self._check_store)
@@ -201,7 +236,6 @@ class MendApp(App):
         elif self._too_small is not None:
             self._too_small = None
             self.pop_screen()
-            self.reload()  # what changed meanwhile reaches the screens that were covered
 
     def action_command_palette(self) -> None:
         if self._too_small is None:  # nothing to act on while the board is hidden
@@ -221,18 +255,26 @@ class MendApp(App):
             self.run_worker(self._watch, thread=True, group="hooks", exit_on_error=False)
 
     def _check_store(self) -> None:
-        """Reload if another terminal or machine changed the store."""
+        """Read the open set again if another terminal or machine changed the store.
+
+        The change token is a stat of a file or what a server's listener last heard:
+        no network call. The read itself runs in a worker.
+        """
         if not (self.is_running and self.board.is_attached):
             return
         try:
             changed = self.mend.store.change_token() != self._store_token
         except StoreError as error:
-            self._report_storage(error)
-            self.offline = isinstance(error, OfflineError)
-            self.board.tick(self.clock.now())  # the top line says offline now, not at the next tick
+            self._storage_failed(error)
             return
         if changed:
             self.reload()
+
+    def _storage_failed(self, error: StoreError) -> None:
+        self._report_storage(error)  # the board keeps showing the last good state
+        self.offline = isinstance(error, OfflineError)
+        if self.board.is_attached:
+            self.board.tick(self.clock.now())  # the top line says offline now, not at the next tick
 
     def _watch(self) -> None:
         """The watcher's look at the store, on a worker thread: a slow store or hook never holds up a key."""
@@ -250,41 +292,89 @@ class MendApp(App):
             self.call_from_thread(self.notify, one_line(line), title="Hook failed", severity="warning", timeout=10)
 
     def reload(self) -> None:
-        """Read the open set from the store and show it (another terminal may have changed it)."""
-        try:
-            token = self.mend.store.change_token()
-            incidents = self.mend.list_open()
-            follow_ups = self.mend.follow_ups()
-        except StoreError as error:
-            self._report_storage(error)  # the board keeps showing the last good state
-            self.offline = isinstance(error, OfflineError)
+        """Read what changed in the open set (in a worker) and tell every screen; one read at a time."""
+        if self._reading:
+            self._read_again = True
             return
-        self.follow_ups = follow_ups
-        self._store_token = token
+        self._reading = True
+        since, known, writes_done = self._store_token, self._open, self._writes_done
+        self.run_worker(lambda: self._read_in_thread(since, known, writes_done), thread=True, group="store-read",
+                        exit_on_error=False)
+
+    def _read_in_thread(self, since: object, known: Mapping[str, Incident], writes_done: int) -> None:
+        # Handed back as a message (posting one is thread-safe), never waited on: a worker
+        # that waits for the UI would hold up an app closing down, which waits for its workers.
+        self.call_later(self._read_done, self._read_open(since, known, writes_done))
+
+    def _read_open(self, since: object, known: Mapping[str, Incident], writes_done: int) -> OpenRead | StoreError:
+        """On a worker thread: what changed since `since`, measured against `known` (the open set then)."""
+        try:
+            changes = self.mend.open_changes(since)
+            if changes.complete:
+                now_open = {incident.id: incident for incident in changes.changed}
+                changed = [incident for incident in changes.changed if known.get(incident.id) != incident]
+                gone = known.keys() - now_open.keys()
+            else:
+                gone = set(changes.gone)
+                now_open = {incident_id: incident for incident_id, incident in known.items() if incident_id not in gone}
+                now_open.update((incident.id, incident) for incident in changes.changed)
+                changed = list(changes.changed)
+            ended = []
+            for incident_id in gone:  # their last state, so a screen on one can say how it ended
+                with suppress(StoreError):
+                    ended.append(self.mend.get(incident_id))
+            follow_ups = self.mend.follow_ups() if changes.token != since else None
+        except StoreError as error:
+            return error
+        return OpenRead(changes.token, now_open, (*changed, *ended), frozenset(gone), follow_ups, writes_done)
+
+    def _read_done(self, result: OpenRead | StoreError, *, initial: bool = False) -> None:
+        self._reading = False
+        if isinstance(result, StoreError):
+            self._storage_failed(error=result)
+        elif result.writes_done != self._writes_done:
+            self._read_again = True  # a write ended during the read: its result is newer than what was read
+        else:
+            self._take(result, initial=initial)
+        if self._read_again and not initial:
+            self._read_again = False
+            self.reload()
+
+    def _take(self, read: OpenRead, *, initial: bool) -> None:
+        self._store_token = read.token
+        self._open = read.open
+        if read.follow_ups is not None:
+            self.follow_ups = read.follow_ups
         self._storage_trouble = ""
         self.offline = False
         now = self.clock.now()
-        self.board.sync(incidents, now)
-        self._notify_received(incidents)
-        if self._too_small is not None:
-            return  # a detail screen may close itself, which pops the top screen: wait till it is on top
-        for screen in self.screen_stack:
-            if isinstance(screen, DetailScreen):
-                screen.refresh_from(incidents, now)
-            elif isinstance(screen, FollowUpsScreen):
-                screen.show(self.follow_ups, now)
+        self._notify_received(read.incidents, read.gone, baseline=initial)
+        # A card with writes still queued keeps the state its keys painted until they are stored.
+        news = StoreNews(tuple(incident for incident in read.incidents if not self._pending[incident.id]),
+                         read.gone, tuple(self.follow_ups), now)
+        if initial:
+            self.board.sync(list(read.open.values()), now)  # not subscribed before it is mounted
+        else:
+            self.store_changed.publish(news)
+            self.call_later(self._notify_crossings)  # after the board took the news (queued before this)
 
-    def _notify_received(self, incidents: list[Incident]) -> None:
-        """Once, when someone else hands you an incident or a role on one (seen at a reload)."""
+    def _notify_received(self, incidents: Iterable[Incident], gone: Iterable[str], *, baseline: bool) -> None:
+        """Once, when someone else hands you an incident or a role on one (seen at a reload).
+
+        What you held when the board opened is the baseline, not news.
+        """
         me = self.mend.author.casefold()
-        held = {incident.id: frozenset(role for role in Role if (getattr(incident, role.value) or "").casefold() == me)
-                for incident in incidents}
-        before, self._held = self._held, held
-        if before is None:
-            return
+        held = self._held if self._held is not None else {}
+        for incident_id in gone:
+            held.pop(incident_id, None)
         for incident in incidents:
-            gained = held[incident.id] - before.get(incident.id, frozenset())
-            if not gained:
+            if incident.is_resolved:
+                held.pop(incident.id, None)
+                continue
+            now_held = frozenset(role for role in Role if (getattr(incident, role.value) or "").casefold() == me)
+            gained = now_held - held.get(incident.id, frozenset())
+            held[incident.id] = now_held
+            if baseline or not gained:
                 continue
             last = next((e for e in reversed(incident.events)
                          if e.kind in (EventKind.ASSIGNED, EventKind.OPENED)), None)
@@ -294,6 +384,7 @@ class MendApp(App):
             note = f" Note: {one_line(last.reason)}" if last.kind is EventKind.ASSIGNED and last.reason else ""
             self.notify(f"{incident.id} · {one_line(incident.client)}: {one_line(last.author)} made you {roles}.{note}",
                         title="Handed to you", timeout=20)
+        self._held = held
 
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
@@ -303,9 +394,13 @@ class MendApp(App):
             self.notify(message, title="Storage problem", severity="error", timeout=20)
 
     def _notify_crossings(self) -> None:
-        """One notification per crossing; the tracker keeps first sightings silent."""
-        live = set()
-        for face in self.board.faces:
+        """One notification per crossing; the tracker keeps first sightings silent.
+
+        Only the cards measured since the last look can have crossed anything.
+        """
+        for face in self.board.take_measured():
+            if self.board.face_of(face.incident_id) is not face:
+                continue  # it left the board since
             incident = face.incident
             # The readings the board took this tick (or at the reload just before it).
             for kind, key, reading in (
@@ -314,11 +409,13 @@ class MendApp(App):
             ):
                 if reading is None:
                     continue
-                live.add(key)
                 crossed = self._crossings.observe(key, reading.status)
                 if crossed is not None:
                     self._announce(incident, kind, crossed)
-        self._crossings.forget_except(live)
+        if self.board.membership_changed:  # visits and waits that are over are forgotten, so memory stays flat
+            self.board.membership_changed = False
+            self._crossings.forget_except({key for face in self.board.faces
+                                           for key in (stage_key(face.incident), update_key(face.incident))})
 
     def _announce(self, incident: Incident, kind: str, status: Status) -> None:
         stage = incident.stage.label.lower()
@@ -337,133 +434,129 @@ class MendApp(App):
         else:
             self.notify(message, title="Warning", severity="warning", timeout=10)
 
-    # -- operations, called by the screens ------------------------------------------
+    # -- what the screens ask (messages up) ------------------------------------------
 
-    def run_operation(self, operation: Callable[[], Incident]) -> Incident | None:
-        """Run one core operation; show a refusal or storage problem without leaving the board."""
+    @on(Write)
+    def _queue_write(self, ask: Write) -> None:
+        """Paint what the asker expects at once; store it after, in order, off the UI thread."""
+        ask.stop()
+        self._pending[ask.incident_id] += 1
+        if ask.shown is not None:
+            self._publish([ask.shown])
+        self._writes.append(ask)
+        if not self._writing:
+            self._writing = True
+            # After the next paint: the move is on screen before the write competes for the CPU.
+            self.call_after_refresh(self._next_write)
+
+    def _next_write(self) -> None:
+        if not self._writes:
+            self._writing = False
+            return
+        ask = self._writes.popleft()
+        self.run_worker(lambda: self._write_in_thread(ask), thread=True, group="store-write", exit_on_error=False)
+
+    def _write_in_thread(self, ask: Write) -> None:
+        stored: Incident | None = None
         try:
-            incident = operation()
-        except GateRefused:
-            raise
-        except (RuleError, StoreError, PlaybookError) as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return None
-        if incident.is_resolved and not self._detail_open(incident.id):  # an open detail screen says it
+            result: Incident | Exception = ask.operation()
+        except (GateRefused, RuleError, StoreError, PlaybookError) as error:
+            result = error
+            with suppress(StoreError):  # what the store holds, to show instead of what was painted
+                stored = self.mend.get(ask.incident_id)
+        self.call_later(self._written, ask, result, stored)  # as for reads: handed back, never waited on
+
+    def _written(self, ask: Write, result: Incident | Exception, stored: Incident | None) -> None:
+        self._pending[ask.incident_id] -= 1
+        if not self._pending[ask.incident_id]:
+            del self._pending[ask.incident_id]
+        self._writes_done += 1
+        if isinstance(result, GateRefused):  # another terminal unticked an item meanwhile
+            self._ask_gate(result)
+        elif isinstance(result, Exception):
+            self.notify(one_line(str(result)), title="Not done", severity="error")
+        if isinstance(result, Incident):
+            self._stored(result, from_board=ask.from_board)
+            if ask.said:
+                self.notify(ask.said)
+            if ask.reread:
+                self.reload()
+        elif ask.incident_id not in self._pending:
+            # The stored truth again; if it cannot be read, the last state read.
+            truth = stored or self._open.get(ask.incident_id)
+            if truth is not None:
+                self._publish([truth])
+        self._next_write()
+
+    def _stored(self, incident: Incident, *, from_board: bool = False) -> None:
+        if incident.is_resolved and from_board:  # (a detail screen says it itself)
             self.notify(resolved_message(incident), title="Resolved", timeout=10)
-        self.show_incident(incident)
-        return incident
-
-    def _detail_open(self, incident_id: str) -> bool:
-        return any(isinstance(screen, DetailScreen) and screen.incident_id == incident_id
-                   for screen in self.screen_stack)
-
-    def show_incident(self, incident: Incident) -> None:
-        now = self.clock.now()
         if incident.is_resolved and incident.links and incident.events[-1].kind is EventKind.STAGE:
             # Just resolved: its linked incidents stay open, and each client still needs closing with.
-            still_open = [face.incident_id for face in self.board.faces if face.incident_id in incident.links]
+            still_open = [incident_id for incident_id in incident.links if incident_id in self._open]
             if still_open:
                 self.notify(f"{incident.id} resolved; linked and still open: {', '.join(still_open)}",
                             title="Linked incidents", timeout=15)
-        self.board.place(incident, now)
-        for screen in self.screen_stack:
-            if isinstance(screen, DetailScreen) and screen.incident_id == incident.id:
-                screen.show(incident, now)
+        if incident.id not in self._pending:  # later writes to it keep what they painted
+            self._publish([incident])
 
-    def advance(self, incident_id: str) -> None:
-        try:
-            self.run_operation(lambda: self.mend.advance(incident_id))
-        except GateRefused as refused:
-            self._ask_gate(refused)
+    def _publish(self, incidents: list[Incident]) -> None:
+        self.store_changed.publish(StoreNews(tuple(incidents), frozenset(), tuple(self.follow_ups), self.clock.now()))
+
+    @on(Stored)
+    def _form_stored(self, ask: Stored) -> None:
+        ask.stop()
+        for incident in ask.incidents:
+            self._stored(incident)
+        if any(incident.links for incident in ask.incidents):
+            self.reload()  # a link changes the incidents at its other end too
 
     def _ask_gate(self, refused: GateRefused) -> None:
         incident_id = refused.incident.id
         self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
 
-    async def move_on_board(self, incident: Incident, change: Change) -> None:
-        """`]` or `[` on the board: the card moves at once, and the move is stored right after.
-
-        The write (lock, read, fsync, rename) is most of what a key press costs, so the
-        board first shows the change applied to its own copy of the incident. The store
-        then applies the same change to its freshest copy, and the board shows what was
-        stored. A refused or failed write is reported and the stored state put back.
-        Keys wait meanwhile: the next one acts on the stored state.
-        """
-        try:
-            shown = change(incident)
-        except GateRefused as refused:
-            self._ask_gate(refused)
-            return
-        except RuleError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.board.place(shown, self.clock.now())
-        await self.board.wait_for_refresh()
-        try:
-            stored = self.run_operation(lambda: self.mend.apply(incident.id, change))
-        except GateRefused as refused:  # another terminal unticked an item meanwhile
-            stored = None
-            self._ask_gate(refused)
-        if stored is None:
-            self._show_stored(incident)
-
-    def _show_stored(self, before: Incident) -> None:
-        """What the store holds; if it cannot be read, the state before the change (the last one read)."""
-        try:
-            stored = self.mend.get(before.id)
-        except StoreError:
-            stored = before
-        self.show_incident(stored)
-
     def _after_gate(self, incident_id: str, choice: GateChoice | None) -> None:
         if choice is None:
             return
         if choice.open_checklist:
-            self.open_detail(incident_id)
+            self._open_detail(incident_id)
         elif choice.reason:
-            self.run_operation(lambda: self.mend.advance(incident_id, force=True, reason=choice.reason))
+            reason = choice.reason
+            self.post_message(Write(incident_id, lambda: self.mend.advance(incident_id, force=True, reason=reason),
+                                    from_board=True))
 
-    def back(self, incident_id: str) -> None:
-        self.run_operation(lambda: self.mend.back(incident_id))
+    @on(Open)
+    def _open_screen(self, ask: Open) -> None:
+        ask.stop()
+        incident_id = ask.incident_id or ""
+        if ask.what == "gate" and ask.refused is not None:
+            self._ask_gate(ask.refused)
+        elif ask.what == "help":
+            self.push_screen(HelpScreen())
+        elif ask.what == "follow-ups":
+            self.push_screen(FollowUpsScreen())
+        elif ask.what == "export":
+            def chosen(audience: str | None) -> None:
+                if audience is not None:
+                    self.export_summary(incident_id, audience)
 
-    def toggle_item(self, incident_id: str, item_id: str) -> None:
-        self.run_operation(lambda: self.mend.toggle_checked(incident_id, item_id))
+            self.push_screen(ExportChoiceScreen(incident_id), chosen)
+        elif ask.what == "detail":
+            self._open_detail(incident_id)
+        elif (incident := self._latest(incident_id)) is not None:
+            screen: Screen = {
+                "update": UpdateScreen, "report": ReportScreen, "message": MessageScreen,
+                "assign": AssignScreen, "edit": EditScreen, "link": LinkScreen, "action": ActionItemScreen,
+            }[ask.what](incident) if ask.what != "update" else UpdateScreen(incident, self.clock.now())
+            self.push_screen(screen, self._after_team_change if ask.what in TEAM_FORMS else None)
 
-    def add_note(self, incident_id: str, text: str) -> bool:
-        return self.run_operation(lambda: self.mend.note(incident_id, text)) is not None
+    def _latest(self, incident_id: str) -> Incident | None:
+        """The incident as last read (or as its queued writes painted it), for a screen about to show it."""
+        return self.board.incident(incident_id) or self._open.get(incident_id)
 
-    def _fresh(self, incident_id: str) -> Incident | None:
-        """The stored incident, for a screen about to show it; a storage problem is reported instead."""
-        try:
-            return self.mend.get(incident_id)
-        except StoreError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return None
-
-    def open_detail(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
+    def _open_detail(self, incident_id: str) -> None:
+        if (incident := self._latest(incident_id)) is not None:
             self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
-
-    def ask_update(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(UpdateScreen(incident, self.clock.now()))
-
-    def ask_report(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(ReportScreen(incident))
-
-    def ask_message(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(MessageScreen(incident))
-
-    def ask_export(self, incident_id: str) -> None:
-        """x: choose the internal summary or the client-only one, then write it."""
-
-        def chosen(audience: str | None) -> None:
-            if audience is not None:
-                self.export_summary(incident_id, audience)
-
-        self.push_screen(ExportChoiceScreen(incident_id), chosen)
 
     def export_summary(self, incident_id: str, audience: str = "internal") -> Path | None:
         """Write the incident's Markdown summary to a new file in the export folder; never over another."""
@@ -491,57 +584,9 @@ class MendApp(App):
         self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)
         return path
 
-    def ask_assign(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(AssignScreen(incident), self._after_team_change)
-
-    def ask_edit(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(EditScreen(incident), self._after_team_change)
-
-    def ask_link(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(LinkScreen(incident), self._after_team_change)
-
-    def ask_action_item(self, incident_id: str) -> None:
-        if (incident := self._fresh(incident_id)) is not None:
-            self.push_screen(ActionItemScreen(incident), self._after_team_change)
-
-    def set_action_done(self, incident_id: str, number: int, done: bool) -> None:
-        self.run_operation(lambda: self.mend.set_action_done(incident_id, number, done))
-
     def _after_team_change(self, incident: Incident | None) -> None:
-        if incident is None:
-            return
-        self.show_incident(incident)
-        if incident.links:
-            self.reload()  # a link changes the incidents at its other end too
-
-    def show_follow_ups(self) -> None:
-        self.push_screen(FollowUpsScreen())
-
-    def follow_up_done(self, incident_id: str) -> None:
-        try:
-            incident = self.mend.follow_up_done(incident_id)
-        except (RuleError, StoreError) as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
-            return
-        self.reload()  # the list, the top line's count and the o key, as for a change from elsewhere
-        self.notify(f"{incident.id}: follow-up check-in recorded")
-
-    async def ask_new(self) -> None:
-        default = (self.settings.default_playbook if self.settings else None) or DEFAULT_PLAYBOOK
-        # Awaited: keys typed right after `n` (a paste, a script) wait until the form can take them.
-        await self.push_screen(NewIncidentScreen(self.mend.playbooks, default), self._after_new)
-
-    def _after_new(self, incident: Incident | None) -> None:
         if incident is not None:
-            self.show_incident(incident)
-            self.call_after_refresh(self.board.focus_incident, incident.id)
-            self.notify(f"{incident.id} opened: acknowledge it now", title="New incident")
-
-    def show_help(self) -> None:
-        self.push_screen(HelpScreen())
+            self.post_message(Stored(incident))
 
     def action_show_stats(self) -> None:
         """Response metrics over every incident, open and archived (the board's `s`)."""

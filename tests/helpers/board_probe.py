@@ -29,6 +29,8 @@ from tui.core.clock import FakeClock  # noqa: E402
 from tui.core.playbook import load_playbooks  # noqa: E402
 from tui.core.service import Mend  # noqa: E402
 from tui.core.store.tinydb import TinyStore  # noqa: E402
+from tests.helpers.settle import settle  # noqa: E402
+from tui.screens.asks import Write  # noqa: E402
 
 
 def inject(fault: str, data: Path) -> None:
@@ -60,14 +62,15 @@ async def probe(data: Path, fault: str) -> dict[str, object]:
         inject(fault, data)
         for _ in range(5):  # the board, left alone, notices what it can
             app.tick()
-        await pilot.pause()
+            await settle(pilot)
         noticed = [[n.title, n.message] for n in app._notifications]
         target = before[0][0]
-        app.add_note(target, "written during the fault")
-        app.run_operation(lambda: mend.advance(target, force=True, reason="during the fault"))
+        app.post_message(Write(target, lambda: mend.note(target, "written during the fault")))
+        app.post_message(Write(target, lambda: mend.advance(target, force=True, reason="during the fault")))
+        await settle(pilot)
         for _ in range(5):
             app.tick()
-        await pilot.pause()
+            await settle(pilot)
         return {
             "noticed_idle": noticed,
             "before": before,

@@ -63,13 +63,34 @@ class Reading:
             over = self.elapsed - self.budget
             return f"{_seconds(over) if over < _MINUTE else short_duration(over)} over {budget}"
         shown = short_duration(self.elapsed)
-        # Whole minutes round down: 3m45s would read "3m/5m", below the 75% that made it warn.
-        floored = timedelta(minutes=self.elapsed // _MINUTE)
-        if status is Status.WARN and floored < self.budget * WARN_FRACTION and self.elapsed < _HOUR:
+        if self._shows_seconds():
             shown = f"{shown}{int(self.elapsed.total_seconds()) % 60:02d}s"
         return f"{shown}/{budget}"
 
+    def _shows_seconds(self) -> bool:
+        # Whole minutes round down: 3m45s would read "3m/5m", below the 75% that made it warn.
+        floored = timedelta(minutes=self.elapsed // _MINUTE)
+        return self.status is Status.WARN and floored < self.budget * WARN_FRACTION and self.elapsed < _HOUR
 
+    def steady_for(self) -> timedelta:
+        """How long, as time goes on, the label and status stay as they are now (never longer).
+
+        A board measures a card again only then, so a quiet card costs nothing per tick.
+        """
+        elapsed, budget = self.elapsed, self.budget
+        waits = [threshold - elapsed for threshold in (budget * WARN_FRACTION, budget) if threshold > elapsed]
+        if elapsed >= budget:
+            over = elapsed - budget
+            # "20s over 5m" counts seconds for the first minute over, then minutes of the overrun.
+            waits.append(_SECOND - over % _SECOND if over < _MINUTE else _MINUTE - over % _MINUTE)
+        elif self._shows_seconds():  # just warned
+            waits.append(_SECOND - elapsed % _SECOND)
+        else:
+            waits.append(_MINUTE - elapsed % _MINUTE)  # the shown minutes roll over
+        return min(waits)
+
+
+_SECOND = timedelta(seconds=1)
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from heapq import heappop, heappush
+from itertools import count
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,16 +22,28 @@ from textual.widgets import Input, Static
 
 from ..core.budget import Status
 from ..core.model import BOARD_STAGES, Incident, Stage
-from ..core.rules import can_go_back
+from ..core.rules import GateRefused, RuleError, can_go_back
+from ..core.service import Change
+from ..core.text import one_line
+from ..core.playbook import DEFAULT_PLAYBOOK
+from .asks import Open, Opening, Stored, StoreNews, Write
+from .forms import NewIncidentScreen
 from ..widgets.card import CARD_INKS, CardFace, IncidentCard
-from ..widgets.column import StageColumn, urgency
+from ..widgets.column import StageColumn
 from ..widgets.footer import KeyBar
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from ..app import MendApp
 
+# More new incidents than this at once are measured after the first paint, a slice per frame.
+MEASURE_AT_ONCE = 250
+
 CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message", "assign", "edit", "link"}
+
+
+def _slot_rank(face: CardFace) -> tuple[int, int]:
+    return face.slot[1]
 
 
 def matches(incident: Incident, query: str, mine: str | None = None) -> bool:
@@ -106,6 +123,17 @@ class BoardScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="board")
         self._faces: dict[str, CardFace] = {}  # every open incident, shown or not
+        # Per stage: the faces the filter lets through, most urgent first, and how many there are in all.
+        self._order: dict[Stage, list[CardFace]] = {stage: [] for stage in BOARD_STAGES}
+        self._totals: dict[Stage, int] = dict.fromkeys(BOARD_STAGES, 0)
+        # (when, tie-break, face): the next moment each card's shown time or status changes.
+        self._due: list[tuple[datetime, int, CardFace]] = []
+        self._order_seq = count()
+        self._last_tick: datetime | None = None
+        self._counted: tuple[int, int, int] | None = None  # open, warn, breach: None after a change
+        self.measured: list[CardFace] = []  # see take_measured
+        self._unmeasured: deque[CardFace] = deque()  # made but not measured yet (see apply)
+        self.membership_changed = False
         self._filter = ""
         self._mine = False  # show only the incidents you own or hold a role in
         # The incident the keys act on. Kept here, not read from focus, because
@@ -129,12 +157,30 @@ class BoardScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        # Shown from the app's message loop, as the app's own calls always were: run from the
+        # board's loop (the signal's default), a card mounted for the news never finished
+        # mounting while the board waited to focus it. Not run inside publish either, which
+        # would log an error in it and carry on.
+        self.app.store_changed.subscribe(self, lambda news: self.app.call_later(self._store_changed, news),
+                                         immediate=True)
         # The app loaded the incidents before the board was composed, when the columns
         # had no height to scroll the selection into view: do it now, and focus it.
         if (face := self.selected) is not None:
             self.select(face)
 
+    def _store_changed(self, news: StoreNews) -> None:
+        if self.is_attached:
+            self.apply(news.incidents, news.gone, news.now)
+
     # -- called by the app ---------------------------------------------------
+
+    def face_of(self, incident_id: str) -> CardFace | None:
+        return self._faces.get(incident_id)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """The incident as the board shows it (with any moves not stored yet)."""
+        face = self._faces.get(incident_id)
+        return face.incident if face else None
 
     @property
     def faces(self) -> Iterable[CardFace]:
@@ -153,55 +199,115 @@ class BoardScreen(Screen):
 
     def sync(self, incidents: list[Incident], now: datetime) -> None:
         """Make the board show exactly these open incidents, touching only cards that changed."""
-        wanted = {incident.id: incident for incident in incidents}
-        gone = [self._faces[incident_id] for incident_id in self._faces if incident_id not in wanted]
-        for face in gone:
-            del self._faces[face.incident_id]
-        changed: set[str] = set()
+        wanted = {incident.id for incident in incidents}
+        self.apply(incidents, [incident_id for incident_id in self._faces if incident_id not in wanted], now)
+
+    def place(self, incident: Incident, now: datetime) -> None:
+        """Show one incident's latest state: update its card in place, move it, or remove it."""
+        self.apply([incident], (), now)
+
+    def apply(self, incidents: Iterable[Incident], gone: Iterable[str], now: datetime) -> None:
+        """Show these incidents' latest states (a resolved one leaves) and drop the ones `gone`.
+
+        Only the columns they are in or leave are refilled, and only their cards redrawn:
+        the cost follows the number of changes, not the number of open incidents.
+        """
+        touched: set[Stage] = set()
+        redraw: set[str] = set()
+        left: dict[str, CardFace] = {}
+        if not isinstance(incidents, (list, tuple)):
+            incidents = list(incidents)
+        # Thousands at once (a first load): cards in view are measured as they are drawn, the
+        # rest a slice at a time after the paint, so the first frame does not wait on them.
+        many = len(incidents) > MEASURE_AT_ONCE
+        for incident_id in gone:
+            if (face := self._faces.pop(incident_id, None)) is not None:
+                touched.add(self._take_out(face))
+                left[incident_id] = face
         for incident in incidents:
             face = self._faces.get(incident.id)
-            if face is None:
-                self._faces[incident.id] = self._face_for(incident, now)
+            if incident.is_resolved:
+                if face is not None:
+                    del self._faces[incident.id]
+                    touched.add(self._take_out(face))
+                    left[incident.id] = face
+            elif face is None:
+                face = self._faces[incident.id] = self._face_for(incident, now, measure=not many)
+                touched.add(self._put_in(face))
+                if many:
+                    self._unmeasured.append(face)
+                else:
+                    self._schedule(face)
             elif face.incident != incident:
+                touched.add(self._take_out(face))
                 self._update_face(face, incident, now)
-                changed.add(incident.id)
-        self._fill_columns(BOARD_STAGES, changed)
-        if self._selected is not None and self._selected not in self._faces:
-            self._select_neighbour(next(face for face in gone if face.incident_id == self._selected))
+                touched.add(self._put_in(face))
+                redraw.add(incident.id)  # the focus follows the card
+                self._schedule(face)
+                if self._selected == incident.id and not face.visible:
+                    self._deselect()
+        if left or redraw:
+            self.membership_changed = True  # budget crossings of visits that are over can be forgotten
+        self._counted = None
+        self._fill_columns(touched, redraw)
+        if self._selected is not None and self._selected in left:
+            self._select_neighbour(left[self._selected])
         elif self._selected is None:
             # Start on the most urgent card, so the keys work from the first press.
             self.select(self._first_face())
         self._refresh_counts(now)
+        if self._unmeasured:
+            self.call_after_refresh(self._measure_some)
 
-    def place(self, incident: Incident, now: datetime, *, refresh_counts: bool = True) -> None:
-        """Show one incident's latest state: update its card in place, move it, or remove it."""
-        face = self._faces.get(incident.id)
-        if incident.is_resolved:
-            if face is not None:
-                del self._faces[incident.id]
-                self._fill_columns([face.incident.stage])
-                if self._selected == incident.id:
-                    self._select_neighbour(face)
-        elif face is None:
-            self._faces[incident.id] = self._face_for(incident, now)
-            self._fill_columns([incident.stage])
-        elif face.incident != incident:
-            old_stage = face.incident.stage
-            self._update_face(face, incident, now)
-            self._fill_columns({old_stage, incident.stage}, {incident.id})  # the focus follows the card
-            if self._selected == incident.id and not face.visible:
-                self._deselect()
-        if refresh_counts:
-            self._refresh_counts(now)
+    def _measure_some(self) -> None:
+        """Measure the next slice of faces not measured yet; again after the next paint until none are left."""
+        pending = self._unmeasured
+        for _ in range(min(MEASURE_AT_ONCE, len(pending))):
+            face = pending.popleft()
+            if self._faces.get(face.incident_id) is face:
+                face.measure_now()
+                self._schedule(face)
+                self.measured.append(face)
+        self._counted = None
+        self._refresh_status_bar(self.app.clock.now())
+        if pending:
+            self.call_after_refresh(self._measure_some)
 
     def tick(self, now: datetime) -> None:
-        changed = {face.incident_id for face in self._faces.values() if face.measure(now)}
+        """Measure again only the cards whose shown time or status changes by now."""
+        changed: set[str] = set()
+        if self._last_tick is not None and now < self._last_tick:
+            # The clock went back: every precomputed moment is off.
+            self._due = []
+            for face in self._faces.values():
+                self._schedule(face, at=now)
+        self._last_tick = now
+        due = self._due
+        while due and due[0][0] <= now:
+            at, _, face = heappop(due)
+            if self._faces.get(face.incident_id) is not face or face.due != at:
+                continue  # it changed or left since: a later entry stands for it
+            if face.measure(now):
+                changed.add(face.incident_id)
+            self.measured.append(face)
+            self._schedule(face)
         if changed:
+            self._counted = None
             self._fill_columns({self._faces[incident_id].incident.stage for incident_id in changed}, changed)
         self._refresh_status_bar(now)
 
-    def _face_for(self, incident: Incident, now: datetime) -> CardFace:
-        face = CardFace(incident, self.app.playbook_for(incident), now)
+    def _schedule(self, face: CardFace, at: datetime | None = None) -> None:
+        if at is not None:
+            face.due = at
+        heappush(self._due, (face.due, next(self._order_seq), face))
+
+    def take_measured(self) -> list[CardFace]:
+        """The faces measured (or placed) since the last call: the ones whose budget may have been crossed."""
+        measured, self.measured = self.measured, []
+        return measured
+
+    def _face_for(self, incident: Incident, now: datetime, *, measure: bool = True) -> CardFace:
+        face = CardFace(incident, self.app.playbook_for(incident), now, measure=measure)
         face.visible = self._admits(incident)
         return face
 
@@ -220,13 +326,45 @@ class BoardScreen(Screen):
 
     def _stage_faces(self, stage: Stage) -> list[CardFace]:
         """A column's incidents in screen order: the ones the filter lets through, most urgent first."""
-        return self._column(stage).faces
+        return self._order[stage]
+
+    def _put_in(self, face: CardFace) -> Stage:
+        """Count it in its stage and, if the filter lets it through, insert it in its column's order."""
+        stage, rank = face.incident.stage, face.rank
+        face.slot = (stage, rank, face.visible)
+        self._totals[stage] += 1
+        if face.visible:
+            insort(self._order[stage], face, key=_slot_rank)
+        self.measured.append(face)
+        return stage
+
+    def _take_out(self, face: CardFace) -> Stage:
+        """Undo _put_in, with the stage and rank it was put in with (the incident may have changed since)."""
+        stage, rank, visible = face.slot
+        self._totals[stage] -= 1
+        if visible:
+            order = self._order[stage]
+            del order[bisect_left(order, rank, key=_slot_rank)]
+        return stage
+
+    def _sort_all(self) -> None:
+        """Every column's order from scratch (the filter changed)."""
+        for stage in BOARD_STAGES:
+            self._order[stage] = []
+            self._totals[stage] = 0
+        for face in self._faces.values():
+            stage = face.incident.stage
+            face.slot = (stage, face.rank, face.visible)
+            self._totals[stage] += 1
+            if face.visible:
+                self._order[stage].append(face)
+        for order in self._order.values():
+            order.sort(key=_slot_rank)
+        self._counted = None
 
     def _fill_columns(self, stages: Iterable[Stage], redraw: set[str] = frozenset()) -> None:
         for stage in stages:
-            in_stage = [face for face in self._faces.values() if face.incident.stage is stage]
-            shown = sorted((face for face in in_stage if face.visible), key=lambda face: urgency(face.incident))
-            self._column(stage).show(shown, len(in_stage), redraw=redraw)
+            self._column(stage).show(self._order[stage], self._totals[stage], redraw=redraw)
         self._follow_selection()
 
     def _follow_selection(self) -> None:
@@ -245,11 +383,18 @@ class BoardScreen(Screen):
         self._refresh_status_bar(now)
 
     def _refresh_status_bar(self, now: datetime) -> None:
-        statuses = [(face.status, face.update_status) for face in self._faces.values()]
+        if self._counted is None:  # counted again only after a card's status may have changed
+            statuses = [(face.status, face.update_status) for face in self._faces.values()]
+            self._counted = (
+                len(statuses),
+                sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
+                sum(1 for pair in statuses if Status.BREACH in pair),
+            )
+        open_count, warn, breach = self._counted
         self._status_bar.show(
-            open_count=len(statuses),
-            warn=sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
-            breach=sum(1 for pair in statuses if Status.BREACH in pair),
+            open_count=open_count,
+            warn=warn,
+            breach=breach,
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
             user=self.app.mend.author,
@@ -387,48 +532,59 @@ class BoardScreen(Screen):
             return bool(self._filter) or self._mine
         return True
 
-    async def action_advance(self) -> None:
+    def action_advance(self) -> None:
         if (face := self.selected) is not None:
-            await self.app.move_on_board(face.incident, self.app.mend.advance_change())
+            self._move(face, self.app.mend.advance_change())
 
-    async def action_resolve(self) -> None:
-        await self.action_advance()
+    def action_resolve(self) -> None:
+        self.action_advance()
 
-    async def action_back(self) -> None:
+    def action_back(self) -> None:
         if (face := self.selected) is not None:
-            await self.app.move_on_board(face.incident, self.app.mend.back_change())
+            self._move(face, self.app.mend.back_change())
+
+    def _move(self, face: CardFace, change: Change) -> None:
+        """`]` or `[`: the card moves at once (the change applied to the board's copy), and the app
+        stores the same change, applied to the store's freshest copy, right after the paint."""
+        incident_id = face.incident_id
+        try:
+            shown = change(face.incident)
+        except GateRefused as refused:
+            self.post_message(Open("gate", incident_id, refused=refused))
+            return
+        except RuleError as error:
+            self.app.notify(one_line(str(error)), title="Not done", severity="error")
+            return
+        mend = self.app.mend
+        self.post_message(Write(incident_id, lambda: mend.apply(incident_id, change), shown=shown, from_board=True))
+
+    def _ask(self, what: Opening) -> None:
+        if (face := self.selected) is not None:
+            self.post_message(Open(what, face.incident_id))
 
     def action_open(self) -> None:
-        if (face := self.selected) is not None:
-            self.app.open_detail(face.incident_id)
+        self._ask("detail")
 
     def action_update(self) -> None:
-        if (face := self.selected) is not None:
-            self.app.ask_update(face.incident_id)
+        self._ask("update")
 
     def action_report(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.ask_report(card.incident_id)
+        self._ask("report")
 
     def action_export(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.ask_export(card.incident_id)
+        self._ask("export")
 
     def action_message(self) -> None:
-        if (card := self.focused_card) is not None:
-            self.app.ask_message(card.incident_id)
+        self._ask("message")
 
     def action_assign(self) -> None:
-        if (face := self.selected) is not None:
-            self.app.ask_assign(face.incident_id)
+        self._ask("assign")
 
     def action_edit(self) -> None:
-        if (face := self.selected) is not None:
-            self.app.ask_edit(face.incident_id)
+        self._ask("edit")
 
     def action_link(self) -> None:
-        if (face := self.selected) is not None:
-            self.app.ask_link(face.incident_id)
+        self._ask("link")
 
     def action_mine(self) -> None:
         self._mine = not self._mine
@@ -437,15 +593,28 @@ class BoardScreen(Screen):
 
     def action_follow_ups(self) -> None:
         if self.app.follow_ups:
-            self.app.show_follow_ups()
+            self.post_message(Open("follow-ups"))
         else:
             self.app.notify("No follow-up check-ins waiting: resolving an incident books one.", timeout=5)
 
     async def action_new(self) -> None:
-        await self.app.ask_new()
+        settings = self.app.settings
+        default = (settings.default_playbook if settings else None) or DEFAULT_PLAYBOOK
+        # Awaited: keys typed right after `n` (a paste, a script) wait until the form can take them.
+        await self.app.push_screen(NewIncidentScreen(self.app.mend.playbooks, default), self._after_new)
+
+    def _after_new(self, incident: Incident | None) -> None:
+        if incident is not None:
+            self.app.call_later(self._show_new, incident)  # from the app's loop, as all news (see on_mount)
+
+    def _show_new(self, incident: Incident) -> None:
+        self.place(incident, self.app.clock.now())
+        self.app.post_message(Stored(incident))  # to every other screen too
+        self.call_after_refresh(self.focus_incident, incident.id)
+        self.app.notify(f"{incident.id} opened: acknowledge it now", title="New incident")
 
     def action_help(self) -> None:
-        self.app.show_help()
+        self.post_message(Open("help"))
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -479,6 +648,7 @@ class BoardScreen(Screen):
         self._filter = query
         for face in self._faces.values():
             face.visible = self._admits(face.incident)
+        self._sort_all()
         # A selection the filter hides is kept (the card keys see none meanwhile), so
         # clearing the filter brings it back rather than leaving the keys on a surprise.
         self._fill_columns(BOARD_STAGES)
@@ -487,4 +657,4 @@ class BoardScreen(Screen):
 
     @on(IncidentCard.Selected)
     def _card_selected(self, event: IncidentCard.Selected) -> None:
-        self.app.open_detail(event.card.incident_id)
+        self.post_message(Open("detail", event.card.incident_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,12 +16,13 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.budget import Reading, status_for, time_in_stages, update_reading
-from ..core.model import BOARD_STAGES, Incident, ReportPart, Stage
+from ..core.model import BOARD_STAGES, EventKind, Incident, ReportPart, Stage
 from ..core.playbook import Playbook, StagePlan
-from ..core.rules import can_go_back, is_done
-from ..core.store import StoreError
+from ..core.rules import GateRefused, RuleError, can_go_back, is_done
+from ..core.service import Mend
 from ..core.text import one_line, plain, short_duration
 from ..widgets.footer import KeyBar
+from .asks import Open, Opening, StoreNews, Write
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -80,6 +82,8 @@ class DetailScreen(Screen):
         self._timeline_limit = TIMELINE_PAGE
         self._checklist_ids: list[str] = []  # what the checklist shows, to change only what changed
         self._checklist_labels: list[Text] = []
+        self._note_pending = ""  # a note asked to be stored, still in its field
+        self._ended: Incident | None = None  # resolved while another screen was on top of this one
 
     @property
     def incident_id(self) -> str:
@@ -109,20 +113,30 @@ class DetailScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.app.store_changed.subscribe(self, self._store_changed)
         self.show(self.incident, self.now)
         self.query_one("#checklist", OptionList).focus()
 
-    def refresh_from(self, open_incidents: list[Incident], now: datetime) -> None:
-        """A reload from the store: show the fresh copy, or say the incident left the board."""
-        fresh = next((i for i in open_incidents if i.id == self.incident.id), None)
-        if fresh is None:
-            # It left the open set (resolved elsewhere): fetch it, and show() says so and closes.
-            try:
-                fresh = self.app.mend.get(self.incident.id)
-            except StoreError:
-                return  # the app reports storage trouble; keep showing the last good copy
-        if fresh != self.incident:
-            self.show(fresh, now)
+    def _store_changed(self, news: StoreNews) -> None:
+        """The store (or a write painted ahead of it) changed this incident: show it, or say how it ended."""
+        fresh = news.about(self.incident.id)
+        if fresh is None or fresh == self.incident:
+            return
+        added = fresh.events[len(self.incident.events):]
+        pending, note = self._note_pending, self.query_one("#note", Input)
+        if pending and any(e.kind is EventKind.NOTE and e.text == pending for e in added):
+            self._note_pending = ""
+            if note.value == pending:  # (unless another is being typed already)
+                note.value = ""
+                self.query_one("#checklist", OptionList).focus()
+        if fresh.is_resolved and self.app.screen is not self:
+            self._ended = fresh  # a screen above it (too small, a form) goes first
+            return
+        self.show(fresh, news.now)
+
+    def on_screen_resume(self) -> None:
+        if self._ended is not None:
+            self.show(self._ended, self.app.clock.now())
 
     def show(self, incident: Incident, now: datetime) -> None:
         self.incident = incident
@@ -300,17 +314,33 @@ class DetailScreen(Screen):
             # Ticking it would record the same fact twice; the record already answers it.
             self.app.notify(f"{item.text}: already done by what is on record")
             return
-        self.app.toggle_item(self.incident.id, option.id)
+        item_id = option.id
+        self._write(lambda mend, incident_id: mend.toggle_checked(incident_id, item_id))
+
+    def _write(self, operation: Callable[[Mend, str], Incident], said: str = "") -> None:
+        """Ask the app to store a change to this incident; the news of it comes back through the signal."""
+        mend, incident_id = self.app.mend, self.incident.id
+        self.post_message(Write(incident_id, lambda: operation(mend, incident_id), said=said))
+
+    def _ask(self, what: Opening) -> None:
+        self.post_message(Open(what, self.incident.id))
 
     @on(OptionList.OptionSelected, "#checklist")
     def _item_selected(self) -> None:
         self.action_toggle_item()
 
     def action_advance(self) -> None:
-        self.app.advance(self.incident.id)
+        try:  # the gate is asked here, before anything is queued
+            self.app.mend.advance_change()(self.incident)
+        except GateRefused as refused:
+            self.post_message(Open("gate", self.incident.id, refused=refused))
+            return
+        except RuleError:
+            pass  # the write says why
+        self._write(lambda mend, incident_id: mend.advance(incident_id))
 
     def action_back(self) -> None:
-        self.app.back(self.incident.id)
+        self._write(lambda mend, incident_id: mend.back(incident_id))
 
     def action_scroll_timeline(self, direction: int) -> None:
         scroll = self.query_one("#timeline-scroll", VerticalScroll)
@@ -320,34 +350,36 @@ class DetailScreen(Screen):
         self.query_one("#note", Input).focus()
 
     def action_update(self) -> None:
-        self.app.ask_update(self.incident.id)
+        self._ask("update")
 
     def action_add_action(self) -> None:
-        self.app.ask_action_item(self.incident.id)
+        self._ask("action")
 
     def action_action_done(self) -> None:
         option = self.query_one("#actions", OptionList).highlighted_option
         if option is not None and option.id is not None:
             item = self.incident.actions[int(option.id) - 1]
-            self.app.set_action_done(self.incident.id, item.number, not item.is_done)
+            number, done = item.number, not item.is_done
+            self._write(lambda mend, incident_id: mend.set_action_done(incident_id, number, done))
 
     def action_assign(self) -> None:
-        self.app.ask_assign(self.incident.id)
+        self._ask("assign")
 
     @on(OptionList.OptionSelected, "#actions")
     def _action_selected(self) -> None:
         self.action_action_done()
 
     def action_report(self) -> None:
-        self.app.ask_report(self.incident.id)
+        self._ask("report")
 
     def action_message(self) -> None:
-        self.app.ask_message(self.incident.id)
+        self._ask("message")
     def action_export(self) -> None:
         self.app.export_summary(self.incident.id)
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:
-        if self.app.add_note(self.incident.id, event.value):
-            event.input.value = ""
-            self.query_one("#checklist", OptionList).focus()
+        text = event.value
+        self._write(lambda mend, incident_id: mend.note(incident_id, text))
+        # The field is cleared once the note is stored: a refused one stays, to fix and try again.
+        self._note_pending = text

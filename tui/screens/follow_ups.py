@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from ..core.store import FollowUp
 from ..core.text import one_line, short_duration
+from .asks import Write
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -50,6 +51,7 @@ class FollowUpsScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.store_changed.subscribe(self, lambda news: self.show(list(news.follow_ups), news.now))
         self.show(self.app.follow_ups, self.app.clock.now())
         self.query_one("#follow-up-list", OptionList).focus()
 
@@ -77,4 +79,7 @@ class FollowUpsScreen(ModalScreen[None]):
     def action_done(self) -> None:
         option = self.query_one("#follow-up-list", OptionList).highlighted_option
         if option is not None and option.id is not None:
-            self.app.follow_up_done(option.id)
+            incident_id, mend = option.id, self.app.mend
+            # The list, the top line's count and the o key follow from reading the store again.
+            self.post_message(Write(incident_id, lambda: mend.follow_up_done(incident_id),
+                                    said=f"{incident_id}: follow-up check-in recorded", reread=True))

@@ -23,6 +23,7 @@ from ..core.rules import (MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleErro
                           skips_apology)
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
+from .asks import Stored
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -214,8 +215,7 @@ class UpdateScreen(ModalScreen[None]):
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#update-error", Label), str(error))
             return
-        for incident in recorded:
-            self.app.show_incident(incident)
+        self.app.post_message(Stored(*recorded))  # the app tells every screen
         if len(recorded) == 1:
             self.app.notify(f"{self.incident.id}: client update recorded")
         else:

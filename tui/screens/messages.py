@@ -17,6 +17,7 @@ from ..core.model import Incident
 from ..core.rules import RuleError
 from ..core.store import StoreError
 from ..core.text import one_line
+from .asks import Stored
 from .forms import show_error
 
 if TYPE_CHECKING:
@@ -133,6 +134,6 @@ class MessageScreen(ModalScreen[None]):
         except (RuleError, StoreError) as error:
             show_error(self.query_one("#message-error", Label), str(error))
             return
-        self.app.show_incident(incident)
+        self.app.post_message(Stored(incident))  # the app tells every screen
         self.app.notify(f"{self.incident.id}: {self.kind} message recorded as a client update")
         self.dismiss(None)

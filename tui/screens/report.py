@@ -21,6 +21,7 @@ from ..core.model import NO_GESTURE, Incident, ReportPart, is_no_gesture
 from ..core.rules import RuleError
 from ..core.store import StoreError
 from ..core.text import one_line, plain
+from .asks import Stored
 from .forms import show_error
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class ReportScreen(ModalScreen[None]):
                 if gesture is not None and is_no_gesture(gesture[0]) and not gesture[1]:
                     self.query_one("#report-reason", Input).focus()
                 return
-            self.app.show_incident(incident)
+            self.app.post_message(Stored(incident))  # the app tells every screen
             still = [part.label.lower() for part in ReportPart if part not in incident.report]
             self.app.notify(f"{incident.id}: report-back saved"
                             + (f"; still to write: {', '.join(still)}" if still else ""))

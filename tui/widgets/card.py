@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ..core.budget import Reading, Status, stage_reading, update_reading
-from ..core.model import Incident
+from ..core.model import Incident, Stage
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
@@ -75,7 +75,7 @@ class CardFace:
     crossings and the tick read these, so nothing is measured twice per tick.
     """
 
-    def __init__(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
+    def __init__(self, incident: Incident, playbook: Playbook, now: datetime, *, measure: bool = True) -> None:
         self.incident = incident
         self.playbook = playbook
         self.time_label = ""
@@ -84,8 +84,20 @@ class CardFace:
         self.stage: Reading | None = None
         self.update: Reading | None = None
         self.visible = True  # whether the board's filter lets it through
-        self.apology_skipped = apology_skipped(incident)  # read from the record on a change, not per tick
-        self.measure(now)
+        # When what the card shows next changes (a budget threshold, a minute rolling over):
+        # the tick measures it again only then, or when the clock has gone back since `measured_at`.
+        self.due = now
+        self.measured_at = now
+        self.slot: tuple[Stage, tuple[int, int], bool] = (incident.stage, self.rank, True)  # set by the board
+        self.apology_skipped = False
+        self.taken = False  # readings taken: a board of thousands takes them for cards in view first
+        if measure:
+            self.measure(now)
+
+    def measure_now(self) -> None:
+        """Take the first readings, as of when the face was made, if not taken yet (a card is about to show it)."""
+        if not self.taken:
+            self.measure(self.measured_at)
 
     @property
     def incident_id(self) -> str:
@@ -94,18 +106,28 @@ class CardFace:
     def show(self, incident: Incident, playbook: Playbook, now: datetime) -> None:
         self.incident = incident
         self.playbook = playbook
-        self.apology_skipped = apology_skipped(incident)
+        self.taken = False  # read from the record on a change, not per tick
         self.measure(now)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Its place in its column: worst severity first, then the oldest."""
+        return (self.incident.severity, self.incident.number)
 
     def measure(self, now: datetime) -> bool:
         """Take fresh readings; True if what the card shows changed."""
+        if not self.taken:
+            self.taken = True
+            self.apology_skipped = apology_skipped(self.incident)
         before = (self.time_label, self.status, self.update_status)
         self.stage = stage_reading(self.incident, self.playbook, now)
         self.update = update_reading(self.incident, self.playbook, now)
+        self.measured_at = now
         if self.stage is not None and self.update is not None:
             self.status = self.stage.status
             self.update_status = self.update.status
             self.time_label = self.stage.label
+            self.due = now + min(self.stage.steady_for(), self.update.steady_for())
         return (self.time_label, self.status, self.update_status) != before
 
 

@@ -9,6 +9,8 @@ more there are out of sight.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult, RenderResult
@@ -16,7 +18,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from ..core.model import Incident, Stage
+from ..core.model import Stage
 from .card import CardFace, IncidentCard
 
 # Must agree with mend.tcss: a card is CARD_HEIGHT lines with CARD_GAP blank lines
@@ -26,11 +28,6 @@ CARD_GAP = 1
 FRAME_LINES = 3
 # The board's lines above and below the columns: the status bar and the footer.
 BOARD_EDGE_LINES = 2
-
-
-def urgency(incident: Incident) -> tuple[int, int]:
-    """Worst severity first, then the oldest."""
-    return (incident.severity, incident.number)
 
 
 def cards_that_fit(height: int) -> int:
@@ -111,7 +108,7 @@ class StageColumn(Vertical):
 
     def reveal(self, face: CardFace) -> None:
         """Scroll the window the least amount that puts this incident in a card."""
-        index = self.faces.index(face)
+        index = self.index_of(face)
         if index < self.top:
             self.top = index
         elif self.capacity and index >= self.top + self.capacity:  # (no height yet: nothing to scroll)
@@ -128,7 +125,14 @@ class StageColumn(Vertical):
 
     def row_of(self, face: CardFace) -> int:
         """The card (counted from the top of the column) that shows this incident."""
-        return self.faces.index(face) - self.top
+        return self.index_of(face) - self.top
+
+    def index_of(self, face: CardFace) -> int:
+        """Where this incident is in the column's order (it is there): a search, as a column may hold thousands."""
+        index = bisect_left(self.faces, face.slot[1], key=lambda other: other.slot[1])
+        if index == len(self.faces) or self.faces[index] is not face:
+            raise ValueError(f"{face.incident_id} is not in {self.stage.label}")
+        return index
 
     def face_at_row(self, row: int) -> CardFace | None:
         """The incident shown `row` cards from the top, or in the last card if there are fewer."""
@@ -143,7 +147,9 @@ class StageColumn(Vertical):
         self.top = max(0, min(self.top, len(self.faces) - self.capacity))
         window = self.faces[self.top:self.top + self.capacity]
         slots = self._slots
-        for slot, face in zip(slots, window):
+        for face in window:
+            face.measure_now()
+        for slot, face in zip(slots, window, strict=False):  # (the window may outgrow the cards)
             if slot.face is not face or face.incident_id in redraw:
                 slot.bind(face)
         if len(window) > len(slots):
