@@ -284,7 +284,7 @@ def _json_document(rows: Sequence[str], now: datetime) -> str:
     """One incident per line: easy to diff and grep, and fast (only unindented JSON gets the C encoder)."""
     head = json.dumps({"schema_version": EXPORT_SCHEMA_VERSION, "exported_at": format_time(now)})
     joined = ",\n".join(rows)
-    return json_safe(f'{head[:-1]}, "incidents": [' + (f"\n{joined}\n" if joined else "") + "]}") + "\n"
+    return json_safe(f'{head[:-1]}, "incidents": [' + (f"\n{joined}\n" if rows else "") + "]}") + "\n"
 
 
 def from_json(raw: bytes | str) -> list[Incident]:
