@@ -1,5 +1,6 @@
 """Scores the tone coach against labelled drafts: tests/tone_cases.toml (the development
-set, written with the rules) and tests/tone_heldout.toml (written apart from them).
+set, written with the rules) and tests/tone_heldout*.toml (each written apart from them,
+by someone who had not seen the rules, and never edited here).
 
 A case counts for a rule when the rule is in its `expect` (a positive) or among
 the rule ids the coach returns for it (a prediction); precision and recall are
@@ -19,7 +20,8 @@ from tui.core.playbook import Playbook
 from tui.core.tone import Finding, check
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "tone_cases.toml"
-HELDOUT_FILE = CASES_FILE.with_name("tone_heldout.toml")
+# Every held-out set, in the order they were written; a new set dropped in is measured too.
+HELDOUT_FILES = tuple(sorted(CASES_FILE.parent.glob("tone_heldout*.toml")))
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,12 @@ class ToneRulesError(Exception):
     """The rules file itself is broken: a bug in the shipped data, named by file and key."""
 
 
-def phrase_pattern(phrase: str) -> str:
-    """A plain phrase as a regex: whole words, any spacing between them, either apostrophe."""
-    words = (re.escape(word.replace("’", "'")).replace("'", "['’]") for word in phrase.split())
-    return r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)"
+def phrase_pattern(*phrases: str) -> str:
+    """Plain phrases as one regex: whole words, any spacing between them, either apostrophe.
+    Longest first, so "as soon as possible" is found whole where "soon" starts inside it."""
+    bodies = (r"\s+".join(re.escape(word.replace("’", "'")).replace("'", "['’]") for word in phrase.split())
+              for phrase in sorted(phrases, key=len, reverse=True))
+    return r"(?<!\w)(?:" + "|".join(bodies) + r")(?!\w)"
 
 
 # The rules a client message is read with, by the stage the incident is in: heart
@@ -229,6 +231,12 @@ def _compile(patterns: list[str], key: str) -> tuple[re.Pattern[str], ...]:
         raise ToneRulesError(f"{RULES_FILE}:{key}: bad pattern: {error}") from None
 
 
+def _compile_any(patterns: list[str], key: str) -> tuple[re.Pattern[str], ...]:
+    """Patterns only asked whether any matches, as one regex: one scan of the text, not one each."""
+    _compile(patterns, key)  # names the bad pattern, if there is one
+    return _compile(["|".join(f"(?:{pattern})" for pattern in patterns)], key) if patterns else ()
+
+
 @functools.cache
 def _coach(tone: ToneSettings, gated: bool) -> _Coach:
     data = _rules_data()
@@ -239,13 +247,15 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
         for index, raw in enumerate(data["rules"]):
             key = f"rules[{index}]"
             extra = getattr(tone, _PLAYBOOK_PHRASES[raw["id"]]) if raw["id"] in _PLAYBOOK_PHRASES else ()
-            phrases = [phrase_pattern(p) for p in [*raw.get("phrases", []), *extra]]
+            # One scan for all of a rule's phrases, not one per phrase: tone runs on every key press.
+            words = {*raw.get("phrases", []), *extra}
+            phrases = [phrase_pattern(*words)] if words else []
             rules.append(_Rule(
                 id=raw["id"], explanation=raw["explanation"], contexts=frozenset(raw["contexts"]),
                 finds=_compile(phrases + raw.get("patterns", []), key),
                 repeated=_compile(raw.get("repeated", []), key),
                 unowned=_compile(raw.get("unowned", []), key),
-                requires=_compile(raw.get("requires", []), key),
+                requires=_compile_any(raw.get("requires", []), key),
             ))
         if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
             raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
@@ -255,7 +265,7 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
             apology_explanation=apology["explanation"].format(phrase=phrase),
             apology_severity="error" if gated else "warn",
             rules=tuple(rules),
-            owning=_Owning(_compile(data["owning"]["says"], "owning.says"),
+            owning=_Owning(_compile_any(data["owning"]["says"], "owning.says"),
                            _compile(data["owning"]["agents"], "owning.agents")),
             report_contexts=frozenset(report["contexts"]),
             parts=tuple((part["name"], _compile(part["cues"], "report.parts")) for part in report["parts"]),
