@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run from a checkout without install
 
-from helpers.tone_scores import HELDOUT_FILES, context_report, load_cases, report  # noqa: E402
+from helpers.tone_scores import HELDOUT_FILES, UNSEEN_FILE, context_report, load_cases, report  # noqa: E402
 
 from tui.core import tone  # noqa: E402
 from tui.core.playbook import load_playbooks  # noqa: E402
@@ -56,4 +56,7 @@ if __name__ == "__main__":
         heldout = load_cases(path)
         print(f"\nheld-out drafts {path.name}, by rule\n" + report(heldout, playbooks), end="\n\n")
         print(context_report(heldout, playbooks, f"by context, {path.name}"))
+    unseen = load_cases(UNSEEN_FILE)
+    print(f"\nunseen drafts {UNSEEN_FILE.name} (never tuned on), by rule\n" + report(unseen, playbooks), end="\n\n")
+    print(context_report(unseen, playbooks, f"by context, {UNSEEN_FILE.name}"))
     print("\n" + timing_report([case.text for case in development]))

@@ -22,6 +22,9 @@ from tui.core.tone import Finding, check
 CASES_FILE = Path(__file__).resolve().parents[1] / "tone_cases.toml"
 # Every held-out set, in the order they were written; a new set dropped in is measured too.
 HELDOUT_FILES = tuple(sorted(CASES_FILE.parent.glob("tone_heldout*.toml")))
+# A third set, written apart from the rules and measured once after the last rule change: the
+# honest figure for drafts nobody tuned on. Printed by benchmarks/tone_report.py, never tuned on.
+UNSEEN_FILE = CASES_FILE.with_name("tone_unseen.toml")
 
 
 @dataclass(frozen=True)
