@@ -23,9 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
@@ -50,7 +50,7 @@ STARTUP_RUNS = 7
 KEY_SAMPLES = 30
 IDLE_SECONDS = 12
 NO_TICK = 3600.0  # startup and key tests run without the tick; it is timed on its own
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 CLIENTS = ("Northwind Traders", "Fabrikam", "Tailspin Toys", "Acme Ltd", "Globex", "Initech", "Contoso",
            "Wide World Importers", "Adventure Works", "Litware", "Proseware", "Blue Yonder Airlines")
@@ -418,7 +418,8 @@ async def run(mend: Mend, target_id: str) -> None:
     print("notes:")
     print("  startup: from MendApp()/FloorApp() to the first screen update sent with every incident on the board "
           "(all 200 loaded, and a card or Static mounted for each one that fits), to the last screen update "
-          "before the board went quiet (focus, footer), and to the end of the pilot.pause() that confirmed it. No tick runs. The floor mounts and lays out a Static "
+          "before the board went quiet (focus, footer), and to the end of the pilot.pause() that confirmed it. "
+          "No tick runs. The floor mounts and lays out a Static "
           "for each of the 200 incidents in scrolling columns; the board loads all 200 but mounts a card only "
           "for those that fit on screen (6 per column at 120x35), the same ones the floor shows. The visible "
           "floor mounts Statics for just those, the column titles, a status line and a key line: the least "
@@ -429,7 +430,8 @@ async def run(mend: Mend, target_id: str) -> None:
           "board's copy before the store write; for j: the card showing the newly selected incident, the column "
           "scrolled if need be); 'stored' is when the store write (lock, read, fsync, rename) returned, after "
           "that paint; 'settled' is the last update before the app went idle (focus, counts and footer "
-          "redrawn too; pilot.pause() may paint pending work itself, at most a frame early). Textual paints on a 60 Hz timer, so any paint may wait up to 16.7 ms for its frame.")
+          "redrawn too; pilot.pause() may paint pending work itself, at most a frame early). Textual paints "
+          "on a 60 Hz timer, so any paint may wait up to 16.7 ms for its frame.")
     print("  tick: the synchronous handler only. 'After a store write' is what a board pays one tick after any "
           "change to open.json, its own writes included. The fixed FakeClock means no card label changes "
           "while idle.")

@@ -297,7 +297,8 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.pause()
         provider = BoardCommands(app.board)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Advance the selected incident to the next stage; at report back it resolves it and books the follow-up check-in" in offered
+        assert ("Advance the selected incident to the next stage; at report back it resolves it and books "
+                "the follow-up check-in") in offered
         assert "Move the selected incident back a stage" not in offered, "nothing before acknowledge"
         assert any(title.startswith("Response metrics") for title in offered)
         await pilot.press("ctrl+p")

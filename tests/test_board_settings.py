@@ -52,7 +52,9 @@ async def test_a_rebound_key_shows_in_the_key_line_help_and_palette_and_works(me
         line = drawn(app.board.query_one(KeyBar))
         assert line.startswith("^a Advance"), line
         offered = {hit.text: hit.help async for hit in BoardCommands(app.board).discover()}
-        assert offered["Advance the selected incident to the next stage; at report back it resolves it and books the follow-up check-in"] == "key ^a"
+        advance = ("Advance the selected incident to the next stage; at report back it resolves it "
+                   "and books the follow-up check-in")
+        assert offered[advance] == "key ^a"
         await pilot.press("right_square_bracket")  # no longer bound
         await pilot.pause()
         assert not isinstance(app.screen, GateScreen)

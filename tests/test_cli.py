@@ -281,8 +281,8 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
     ok(data_dir, "advance", "INC-1")
     ok(data_dir, "check", "INC-1", "impact-echoed")
     assert run(data_dir, "advance", "INC-1").returncode == 2
-    result = run(data_dir, "update", "INC-1", "I'm very sorry: your invoices went out twice and your week was spent on it.",
-                 "--strict")
+    result = run(data_dir, "update", "INC-1",
+                 "I'm very sorry: your invoices went out twice and your week was spent on it.", "--strict")
     assert (result.returncode, result.stderr) == (0, "")
     assert "[x] apology:" in ok(data_dir, "show", "INC-1")
     assert ok(data_dir, "advance", "INC-1").startswith("INC-1 is now at diagnose")

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.conftest import START
 from tests.test_cli import ok, run
 from tui.core import export
 from tui.core.clock import FakeClock

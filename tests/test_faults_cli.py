@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_cli import ok, run
 from test_store import snapshot
 from test_store_processes import WORKER

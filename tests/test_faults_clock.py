@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from test_cli import ok, run
 from textual.widgets import Static
 
 from tests.test_board import card_in
@@ -20,8 +21,6 @@ from tui.core.store.tinydb import TinyStore
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import UpdateScreen
 from tui.widgets.card import IncidentCard
-
-from test_cli import ok, run
 
 NO_AUTO_TICK = 3600.0
 NEGATIVE = re.compile(r"-\d")
@@ -87,7 +86,7 @@ async def test_a_forward_jump_gives_each_crossing_once_however_the_clock_swings(
 
 def test_cli_never_prints_negative_time_for_events_stamped_ahead_of_the_clock(data_dir, playbooks):
     """The machine's clock went back after these were recorded: they sit hours in its future."""
-    ahead = FakeClock(datetime.now(timezone.utc) + timedelta(hours=6))
+    ahead = FakeClock(datetime.now(UTC) + timedelta(hours=6))
     mend = Mend(TinyStore(data_dir), playbooks, ahead, "ana")
     incident = mend.open("from the future", "Acme", severity=1)
     mend.advance(incident.id, force=True, reason="test")

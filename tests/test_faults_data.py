@@ -12,13 +12,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_cli import ok, run
+from test_store import opened, resolve, snapshot
 
 from tui.core.model import SCHEMA_VERSION
 from tui.core.store import CorruptDataError, StoreError
 from tui.core.store.tinydb import TinyStore
-
-from test_cli import ok, run
-from test_store import opened, resolve, snapshot
 
 
 def v0_incident(number: int, **changes: object) -> dict:
@@ -30,7 +29,10 @@ def v0_incident(number: int, **changes: object) -> dict:
     return doc
 
 
-def write_v0(data: Path, meta: dict | None = {"next_id": 9}) -> bytes:
+V0_META = {"next_id": 9}
+
+
+def write_v0(data: Path, meta: dict | None = V0_META) -> bytes:
     data.mkdir(parents=True, exist_ok=True)
     tables: dict = {"incidents": {"3": v0_incident(3), "7": v0_incident(7, title="seven")}}
     if meta is not None:

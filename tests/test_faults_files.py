@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
 from tui.core.playbook import check_dir, shipped_dir
 from tui.core.service import Mend
 from tui.core.store import StoreError
-from tui.core.store.tinydb import CACHE_UNUSED_DAYS, TinyStore
-
-from test_cli import run
+from tui.core.store.tinydb import CACHE_UNUSED_DAYS
 
 LONG_AGO = time.time() - (CACHE_UNUSED_DAYS + 10) * 86400
 
@@ -63,7 +62,7 @@ def test_a_linked_lock_file_is_refused_not_truncated(mend: Mend, data_dir, tmp_p
     lock = data_dir / "mend.lock"
     lock.unlink(missing_ok=True)
     lock.symlink_to(victim)
-    with pytest.raises(StoreError, match="mend.lock is a symbolic link"):
+    with pytest.raises(StoreError, match=r"mend\.lock is a symbolic link"):
         mend.open("x", "Acme")
     assert victim.read_text() == "mine\n"
 

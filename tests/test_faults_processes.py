@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from test_cli import run
 from textual.widgets import Static
 
 from tui.app import MendApp
@@ -22,8 +23,6 @@ from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
-
-from test_cli import run
 
 WORKER = Path(__file__).parent / "helpers" / "mend_worker.py"
 TIMEOUT = 120
@@ -91,7 +90,7 @@ def test_four_processes_mixing_operations_lose_nothing_and_show_no_error(data_di
         assert proc.stderr.readline() == "ready\n", proc.stderr.read()
     go.touch()
     results = [(proc, *proc.communicate(timeout=TIMEOUT)) for proc in workers]
-    for proc, out, err in results:
+    for proc, _out, err in results:
         assert (proc.returncode, err) == (0, ""), err  # nothing shown to the person: the lock waited
 
     store = TinyStore(data_dir)

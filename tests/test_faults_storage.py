@@ -16,16 +16,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
+from test_store import snapshot
 
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
-
-from test_store import snapshot
 
 PROBE = Path(__file__).parent / "helpers" / "board_probe.py"
 NOBODY = 65534
@@ -88,11 +88,11 @@ def data() -> Iterator[Path]:
 
 
 def _clock():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tui.core.clock import FakeClock
 
-    return FakeClock(datetime.now(timezone.utc))
+    return FakeClock(datetime.now(UTC))
 
 
 def run_as_user(args: list[str], limit: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 
 import pytest
+from test_cli import ok, run
 from textual import events
 from textual.widgets import Input, Label, Static
 
@@ -21,8 +22,6 @@ from tui.core.model import Role, Side, make_id
 from tui.core.rules import MAX_CLIENT, MAX_TITLE
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
-
-from test_cli import ok, run
 
 NO_AUTO_TICK = 3600.0
 # Anything that would make a terminal do something instead of showing something.
@@ -216,7 +215,8 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
                              (["enter", "m"], "MessageScreen"), (["enter", "x"], "DetailScreen")):
             await pilot.press(*keys)
             await pilot.pause()
-            assert screen is None or type(app.screen).__name__ == screen, keys  # o: none due; x in detail: exported, a notification
+            # o: none due; x in detail: exported, a notification
+            assert screen is None or type(app.screen).__name__ == screen, keys
             inert()
             while app.screen is not board:
                 await pilot.press("escape")

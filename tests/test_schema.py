@@ -11,24 +11,22 @@ import io
 import json
 import shutil
 import tempfile
-from datetime import date
 from contextlib import redirect_stderr, redirect_stdout
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import START
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tui import cli
-from tui.core import export
-from tui.core import rules
+from tui.core import export, rules
 from tui.core.model import EventKind, Incident, Role, SchemaError, Side
 from tui.core.service import Mend
 from tui.core.store import CorruptDataError, StoreError
 from tui.core.store.tinydb import TinyStore
-
-from conftest import START
 
 
 def mend_main(*argv: str) -> tuple[int, str]:

@@ -9,7 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tui.core.settings import Paths, Settings, load, remember
 

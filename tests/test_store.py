@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import CorruptDataError, StoreError
 from tui.core.store.tinydb import TinyStore
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def opened(incident_id: str) -> Incident:

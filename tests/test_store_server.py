@@ -10,6 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers.pg_server import Cluster, make_root
+from test_board import NO_AUTO_TICK, SIZE, card_in, column_of
+from test_store import note, opened
 
 from tui import cli
 from tui.app import MendApp
@@ -17,10 +20,6 @@ from tui.core.model import EventKind, replay
 from tui.core.service import Mend
 from tui.core.store import OfflineError, StoreError, open_store
 from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
-
-from helpers.pg_server import Cluster, make_root
-from test_board import NO_AUTO_TICK, SIZE, column_of, card_in
-from test_store import note, opened
 
 SECRET = "hunter2-do-not-print"
 
@@ -199,7 +198,7 @@ async def test_two_boards_on_one_server_see_each_other(pg_url, playbooks, clock)
     other = Mend(open_store(pg_url), playbooks, clock, "bo")
     first = MendApp(one, tick_seconds=NO_AUTO_TICK)
     second = MendApp(other, tick_seconds=NO_AUTO_TICK)
-    async with first.run_test(size=SIZE) as pilot_one, second.run_test(size=SIZE) as pilot_two:
+    async with first.run_test(size=SIZE) as pilot_one, second.run_test(size=SIZE):
         token = other.store.change_token()
         await pilot_one.press("n", *"Checkout down", "enter", *"Globex", "enter")
         await pilot_one.pause()
@@ -300,7 +299,7 @@ def test_a_commit_cut_off_is_checked_by_reading_back(pg_url, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(psycopg.Connection, "transaction", cut_before_commit)
-        with pytest.raises(OfflineError, match="was lost while saving INC-1.*it was not saved"):
+        with pytest.raises(OfflineError, match=r"was lost while saving INC-1.*it was not saved"):
             store.update("INC-1", note("lost"))
     assert [e.text for e in store.get("INC-1").notes] == ["made it"]
     store.close()
@@ -366,5 +365,5 @@ def test_four_writers_on_two_identities_lose_and_repeat_nothing(pg_url):
     assert sum(acknowledged.values()) == sum(count for (_, kind, _), count in on_record.items()
                                              if kind not in (EventKind.CHECK, EventKind.UNCHECK))
     kinds = Counter(run["command"] for _, run in done)
-    assert all(kinds[command] > 0 for command in ("new", "advance", "back", "note", "update", "report", "check", "resolve",
-                                                 "reopen"))
+    assert all(kinds[command] > 0
+               for command in ("new", "advance", "back", "note", "update", "report", "check", "resolve", "reopen"))

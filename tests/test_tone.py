@@ -8,9 +8,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers.tone_scores import findings, load_cases, report, scores
 from textual.widgets import Static
 
-from helpers.tone_scores import findings, load_cases, report, scores
 from tui.app import MendApp
 from tui.core import tone
 from tui.core.playbook import load_file, shipped_dir
@@ -104,7 +104,8 @@ def test_a_playbook_adds_blame_and_excuse_phrases(tmp_path):
     playbook = with_tone(tmp_path, 'blame_phrases = ["the night shift"]\nexcuse_phrases = ["Project Falcon"]\n')
     text = "I am very sorry; Project  Falcon broke and the night shift missed it."
     found = tone.check(text, "apology", playbook)
-    assert [(f.rule, f.excerpt(text)) for f in found] == [("excuse", "Project  Falcon"), ("blame-shifting", "the night shift")]
+    assert [(f.rule, f.excerpt(text)) for f in found] == [("excuse", "Project  Falcon"),
+                                                          ("blame-shifting", "the night shift")]
     assert tone.check(text, "apology") == []  # without the playbook these are ordinary words
 
 

@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import events
 from textual.app import App
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 
+from .core import messages
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
-from .core import messages
 from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
@@ -42,7 +42,7 @@ from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usabl
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
-from .screens.forms import GateScreen, GateChoice, NewIncidentScreen, UpdateScreen
+from .screens.forms import GateChoice, GateScreen, NewIncidentScreen, UpdateScreen
 from .screens.help import HelpScreen
 from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen

@@ -7,9 +7,10 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.padding import Padding
@@ -19,20 +20,34 @@ from rich.text import Text
 from . import __version__
 from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
+from .core.files import read_regular, write_new_file
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
-from .core.model import (BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, ActionItem, Event, Incident, ReportPart,
-                         Role, Side, format_time, id_number, make_id, parse_time)
+from .core.model import (
+    BOARD_STAGES,
+    EARLIEST_YEAR,
+    ID_PREFIX,
+    LATEST_YEAR,
+    ActionItem,
+    Event,
+    Incident,
+    ReportPart,
+    Role,
+    Side,
+    format_time,
+    id_number,
+    make_id,
+    parse_time,
+)
 from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
 from .core.rules import RuleError, apology_skipped, is_done, missing_required
+from .core.service import Mend
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
-from .core.service import Mend
-from .core.watch import Watcher, due_now
-from .core.stats import Filters, all_incidents, compute_stored
-from .core.files import read_regular, write_new_file
+from .core.stats import Filters, compute_stored
 from .core.store import StoreError, is_server_url, masked, open_store
 from .core.text import did_you_mean, one_line, plain, short_duration
+from .core.watch import Watcher, due_now
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
@@ -1286,7 +1301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # noqa: BLE001 - the last line of defence for a person, not a script
+    except Exception as error:  # the last line of defence for a person, not a script
         if os.environ.get("MEND_DEBUG"):
             raise
         print(f"mend: unexpected error: {type(error).__name__}: {one_line(str(error))} "

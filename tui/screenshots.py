@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -34,7 +34,7 @@ from .core.service import Mend
 from .core.store import open_store
 from .demo import seed
 
-DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
+DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
 # Screens must not move while they are captured: no clock tick, no blink, no animation.
 NO_TICK = 3600.0
 

@@ -19,16 +19,16 @@ import asyncio
 import json
 import resource
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.app import MendApp  # noqa: E402
-from tui.core.clock import FakeClock  # noqa: E402
-from tui.core.playbook import load_playbooks  # noqa: E402
-from tui.core.service import Mend  # noqa: E402
-from tui.core.store.tinydb import TinyStore  # noqa: E402
+from tui.app import MendApp
+from tui.core.clock import FakeClock
+from tui.core.playbook import load_playbooks
+from tui.core.service import Mend
+from tui.core.store.tinydb import TinyStore
 
 
 def inject(fault: str, data: Path) -> None:
@@ -48,7 +48,7 @@ def cards(app: MendApp) -> list[list[object]]:
 
 
 async def probe(data: Path, fault: str) -> dict[str, object]:
-    clock = FakeClock(datetime.now(timezone.utc))
+    clock = FakeClock(datetime.now(UTC))
     mend = Mend(TinyStore(data), load_playbooks(), clock, "ana")
     app = MendApp(mend, tick_seconds=3600)
     async with app.run_test(size=(120, 35)) as pilot:

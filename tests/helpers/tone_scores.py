@@ -9,9 +9,9 @@ adds up every rule's counts (micro-average).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from tui.core.playbook import Playbook
 from tui.core.tone import Finding, check

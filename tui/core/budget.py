@@ -6,10 +6,10 @@ into warn or breach is reported once per stage visit, never once per tick.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Hashable, Iterator
 
 from .model import BOARD_STAGES, EventKind, Incident, Stage
 from .playbook import Playbook

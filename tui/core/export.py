@@ -14,17 +14,30 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import time
 import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .actions import for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
-from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart, Severity, Side, Stage, format_time,
-                    parse_time, replay)
+from .model import (
+    PROMISED,
+    ActionItem,
+    Event,
+    EventKind,
+    Incident,
+    ReportPart,
+    Severity,
+    Side,
+    Stage,
+    format_time,
+    parse_time,
+    replay,
+)
 from .playbook import Playbook
 from .rules import apology_skipped
 from .text import json_safe, one_line, plain, short_duration

@@ -7,14 +7,16 @@ so firing one never waits for it; one that fails or outlives its timeout is stop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .text import one_line
 
@@ -137,7 +139,7 @@ class HookRunner:
             proc.communicate()
             self._report(f"{what} took longer than {hook.timeout:g}s and was stopped")
             return
-        except Exception as error:  # noqa: BLE001 - a hook must never take the watcher down
+        except Exception as error:  # a hook must never take the watcher down
             _kill_group(proc)
             self._report(f"{what} failed: {one_line(str(error))}")
             return
@@ -147,7 +149,5 @@ class HookRunner:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

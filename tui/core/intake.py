@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .model import EARLIEST_YEAR, LATEST_YEAR, MAX_KEY, MAX_LABELS, MAX_VALUE, format_time
 from .rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
@@ -214,7 +215,7 @@ def _time(value: Any, where: str) -> datetime | None:
         moment = datetime.fromisoformat(f"{day}T{clock}.{micros}{'+00:00' if offset in 'Zz' else offset}")
     except ValueError:
         raise IntakeError(f"{where}: not a real time: {value[:40]!r}") from None
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:  # the stored schema's years: it would not read back
         raise IntakeError(f"{where}: {value[:40]!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return moment

@@ -12,13 +12,14 @@ from __future__ import annotations
 import email.policy
 import functools
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .model import Incident, ReportPart, Stage
 from .playbook import MESSAGE_KINDS, Playbook

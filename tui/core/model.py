@@ -8,11 +8,12 @@ back the same incident; the stored copy keeps both so readers need not replay.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
@@ -176,7 +177,7 @@ _ROLES = {role.value for role in Role}
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times in mend are always timezone-aware")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
@@ -189,7 +190,7 @@ class SchemaError(ValueError):
 
 # Exactly what format_time writes: data is read as written or refused, so a rewrite never alters it.
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
-_DIGEST = re.compile(r"[0-9a-f]{0,%d}" % MAX_DIGEST, re.ASCII)
+_DIGEST = re.compile(rf"[0-9a-f]{{0,{MAX_DIGEST}}}", re.ASCII)
 
 
 def _found(value: Any) -> str:
@@ -265,7 +266,7 @@ def _exact_keys(data: Any, where: str, required: frozenset[str], allowed: frozen
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     # Stored times are UTC already; the conversion is for hand-edited offsets (and refuses naive ones).
-    return moment if moment.tzinfo is timezone.utc else utc(moment)
+    return moment if moment.tzinfo is UTC else utc(moment)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .files import read_regular
 from .model import BOARD_STAGES, Stage
@@ -89,7 +90,8 @@ class Playbook:
     path: Path
     digest: str  # first 12 hex chars of the file's sha256, so an edited playbook can be noticed
     tone: ToneSettings = ToneSettings()
-    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # message kind -> its template, replacing the shipped one
+    # message kind -> its template, replacing the shipped one
+    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def stage(self, stage: Stage) -> StagePlan:
         return self.stages[stage]

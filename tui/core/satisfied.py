@@ -8,7 +8,7 @@ registry is a plain dict so other features can add their own predicates;
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .actions import all_actions_owned
 from .model import EventKind, Incident, ReportPart

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import rules
 from .clock import Clock
@@ -294,9 +295,9 @@ class Mend:
                 else:
                     details = {"alert": {"fingerprint": alert.fingerprint, "status": alert.status,
                                          "starts_at": alert.occurrence[1]}}
-                    self.store.update(target.id, lambda inc, alert=alert, details=details: rules.add_note(
-                        inc, note_text(alert, plan.title), now=self.clock.now(), author=notification.kind,
-                        details=details))
+                    note = note_text(alert, plan.title)
+                    self.store.update(target.id, lambda inc, note=note, details=details: rules.add_note(
+                        inc, note, now=self.clock.now(), author=notification.kind, details=details))
                     target.seen.add(alert.occurrence)
                     result.noted.append(target.id)
             self._alert_index = (self.store.change_token(), known)
@@ -404,7 +405,7 @@ class Mend:
                 while lookup(make_id(number)) is not None:  # someone opened one meanwhile
                     number += 1
                 renumbered.append(_renumbered(incident, make_id(number), source_name, now, self.author))
-            report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered)]
+            report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered, strict=True)]
             return to_write + renumbered
 
         self.store.import_incidents(plan)

@@ -9,9 +9,10 @@ fires it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any
 
 from . import budget
 from .budget import CrossingTracker, Status

@@ -7,7 +7,7 @@ a function that returns finished figures; it never holds incidents itself.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult

@@ -19,7 +19,6 @@ from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
 
-
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 
 # Colours for parts of a card's text. They live in mend.tcss as component classes of the

@@ -143,7 +143,7 @@ class StageColumn(Vertical):
         self.top = max(0, min(self.top, len(self.faces) - self.capacity))
         window = self.faces[self.top:self.top + self.capacity]
         slots = self._slots
-        for slot, face in zip(slots, window):
+        for slot, face in zip(slots, window, strict=False):  # the window may be short of the slots
             if slot.face is not face or face.incident_id in redraw:
                 slot.bind(face)
         if len(window) > len(slots):

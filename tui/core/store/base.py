@@ -6,11 +6,12 @@ no TinyDB, no files, no SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..model import Incident, format_time
@@ -185,7 +186,8 @@ def masked(target: str | Path) -> str:
     user, at, hosts = netloc.rpartition("@")
     if at and ":" in user:
         netloc = f"{user.partition(':')[0]}:***@{hosts}"
-    query = [(key, "***" if key == "password" else value) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(key, "***" if key == "password" else value)
+             for key, value in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*,:/")))
 
 
@@ -193,10 +195,10 @@ def open_store(target: str | Path) -> Store:
     """The store at `target`: a `postgresql://` URL, or a data folder (TinyDB, the default)."""
     if is_server_url(target):
         try:
-            from .postgres import PgStore  # noqa: PLC0415 - imported only when a URL asks for it
+            from .postgres import PgStore  # imported only when a URL asks for it
         except ImportError:
             raise StoreError("the team store needs psycopg: pip install 'mend[postgres]'") from None
         return PgStore(str(target))
-    from .tinydb import TinyStore  # noqa: PLC0415 - one backend is imported, the one asked for
+    from .tinydb import TinyStore  # one backend is imported, the one asked for
 
     return TinyStore(Path(target).expanduser())

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -571,7 +572,8 @@ class _Watcher(threading.Thread):
             except (StoreError, psycopg.Error) as error:
                 if self._stopping.is_set():
                     return  # closed under us: nobody is listening any more
-                if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
+                # The first word on it stands while retries fail (one notice, not one a second).
+                if self.trouble is None:
                     message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
                     self._set(trouble=f"offline: {message}")
                 else:

@@ -30,10 +30,11 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
@@ -41,17 +42,30 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
+from ..model import (
+    MAX_CLIENT,
+    MAX_ID_NUMBER,
+    MAX_TITLE,
+    SCHEMA_VERSION,
+    EventKind,
+    Incident,
+    SchemaError,
+    format_time,
+    id_number,
+    make_id,
+    read_id,
+    read_text,
+    read_time,
+)
 from ..playbook import MAX_PLAYBOOK_BYTES
-from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
-                     id_number, make_id, read_id, read_text, read_time)
 from .base import (
     CACHE_KEY_PATTERN,
+    MARK_DAYS,
     CorruptDataError,
     FollowUp,
     ImportPlanner,
     LockTimeoutError,
     StoreError,
-    MARK_DAYS,
     UnknownIncidentError,
     check_change,
     follow_up_entry,
@@ -472,10 +486,10 @@ class TinyStore:
         if entry is not None:
             _upsert(self._follow_ups, Document(entry, doc_id=number),
                     exists=self._follow_ups.contains(doc_id=number))
-        elif incident.is_resolved or incident.events[-1].kind is EventKind.REOPENED:
+        elif ((incident.is_resolved or incident.events[-1].kind is EventKind.REOPENED)
+              and self._follow_ups.contains(doc_id=number)):
             # Resolved with the check-in done (or none booked), or reopened: nothing to follow up now.
-            if self._follow_ups.contains(doc_id=number):
-                self._follow_ups.remove(doc_ids=[number])
+            self._follow_ups.remove(doc_ids=[number])
 
     def _check_all(self, table: Table) -> None:
         """Refuse to write a file with any record we cannot read: it is named, never overwritten.
