@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from contextlib import suppress
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from textual import events
@@ -34,7 +35,7 @@ from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
 from .core.rules import GateRefused, RuleError
 from .core.service import Change, Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
-from .core.stats import compute_stored
+from .core.stats import PlaybookUse, compute_stored
 from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line, plain
 from .core.watch import Watcher
@@ -73,7 +74,8 @@ class BoardCommands(Provider):
                 yield ("Resolve the selected incident: it leaves the board and a follow-up check-in is booked",
                        lambda: board.run_action("resolve"), f"key {keys}")
                 continue
-            yield binding.tooltip or binding.description, (lambda a=binding.action: board.run_action(a)), f"key {keys}"
+            yield (binding.tooltip or binding.description, partial(board.run_action, binding.action),
+                   f"key {keys}")
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._valid():
@@ -142,7 +144,7 @@ class MendApp(App):
         files, and as markup `Acme [/x] Ltd` would crash the board and `[@click=...]` run an action."""
         super().notify(plain(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
-    def playbook_for(self, incident: Incident) -> Playbook:
+    def playbook_for(self, incident: PlaybookUse) -> Playbook:
         return self.mend.playbook_for(incident)
 
     def on_load(self) -> None:
@@ -196,7 +198,7 @@ class MendApp(App):
         if too_small and self._too_small is None:
             self._too_small = TooSmallScreen(MIN_SIZE, size)
             self.push_screen(self._too_small)
-        elif too_small:
+        elif too_small and self._too_small is not None:
             self._too_small.show(size)
         elif self._too_small is not None:
             self._too_small = None
@@ -304,7 +306,7 @@ class MendApp(App):
 
     def _notify_crossings(self) -> None:
         """One notification per crossing; the tracker keeps first sightings silent."""
-        live = set()
+        live: set[Hashable] = set()
         for face in self.board.faces:
             incident = face.incident
             # The readings the board took this tick (or at the reload just before it).

@@ -253,8 +253,8 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
             out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}{by_data}"))
     if incident.actions:
         out.print(Text("action items:"))
-        for item in incident.actions:
-            out.print(Text("  " + _action_line(item, mend.clock.now().astimezone().date())))
+        for action in incident.actions:
+            out.print(Text("  " + _action_line(action, mend.clock.now().astimezone().date())))
     out.print(Text("timeline:"))
     for event in incident.events:
         out.print(Text("  " + _event_line(event)))
@@ -878,6 +878,7 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
         app = MendApp(mend, settings=args.settings, sender=sender)
         app.run()
         return board_exit(app, args)
+    assert env is not None  # hooks are loaded only with it
     runner = HookRunner(hooks, lambda line: app.hook_failed(line), env=env)
     # A store of its own: the watcher reads it on a worker thread while the board uses its own.
     watcher = Watcher(Mend(open_store(store_target(args, env, args.settings)), mend.playbooks, mend.clock,
@@ -1022,7 +1023,7 @@ def _attach_completers(parser: argparse.ArgumentParser, shtab: Any) -> None:
                 _attach_completers(sub, shtab)
                 if name == "playbooks":
                     show = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["show"]
-                    next(a for a in show._actions if a.dest == "name").complete = names  # type: ignore[attr-defined]
+                    next(a for a in show._actions if a.dest == "name").complete = names
         elif action.dest in ("id", "ids"):
             action.complete = ids  # type: ignore[attr-defined]
         elif action.dest == "playbook":
@@ -1043,7 +1044,7 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--store", metavar="URL|DIR", default=argparse.SUPPRESS,
                         help="where incidents live: a postgresql:// URL (a team's server) or a data folder "
                              "(default: $MEND_STORE, else the data folder)")
@@ -1219,13 +1220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="the settings file: where it is, what is in force, whether it is valid",
                        parents=[common])
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True, parser_class=_Parser)
-    for name, handler, help_text in (
+    for name, config_handler, help_text in (
         ("path", cmd_config_path, "print the settings file's path ($MEND_CONFIG, else the config folder)"),
         ("show", cmd_config_show, "print the settings in force and where each comes from"),
         ("check", cmd_config_check, "check the settings file; exit 2 if anything in it is wrong"),
     ):
         config_sub.add_parser(name, help=help_text, description=help_text, parents=[common]).set_defaults(
-            handler=handler)
+            handler=config_handler)
     p = sub.add_parser("store", help="look after the store: migrate a server's schema, copy a folder in",
                        parents=[common])
     store_sub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True, parser_class=_Parser)

@@ -96,6 +96,7 @@ async def act(pilot: Pilot, scene: Scene) -> None:
     if scene.theme:
         pilot.app.theme = scene.theme
     if scene.keymap:
+        assert isinstance(pilot.app, MendApp)
         pilot.app.keymap = dict(scene.keymap)
         pilot.app.set_keymap(pilot.app.keymap)
         pilot.app.screen.refresh_bindings()

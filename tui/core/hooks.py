@@ -88,7 +88,7 @@ class HookRunner:
         base = dict(os.environ if env is None else env)
         self._env = {key: value for key, value in base.items() if key not in _WITHHELD_ENV}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mend-hook")
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[subprocess.Popen[bytes]] = set()
         self._closing = False
         self._lock = threading.Lock()
 
@@ -131,7 +131,7 @@ class HookRunner:
             with self._lock:
                 self._running.discard(proc)
 
-    def _wait(self, hook: Hook, proc: subprocess.Popen, data: bytes, what: str) -> None:
+    def _wait(self, hook: Hook, proc: subprocess.Popen[bytes], data: bytes, what: str) -> None:
         try:
             _, err = proc.communicate(data, timeout=hook.timeout)
         except subprocess.TimeoutExpired:
@@ -148,6 +148,6 @@ class HookRunner:
             self._report(f"{what} failed with exit status {proc.returncode}" + (f": {last[:200]}" if last else ""))
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)

@@ -137,7 +137,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
         raise ValueError(f"key {duplicate!r} appears twice in one object")
     return data
 
@@ -199,7 +199,7 @@ def _status(data: Mapping[str, Any], where: str) -> str:
     value = data.get("status")
     if value not in (FIRING, RESOLVED):
         raise IntakeError(f"{where}.status: expected \"firing\" or \"resolved\", found {_shown(value)}")
-    return value
+    return str(value)
 
 
 def _time(value: Any, where: str) -> datetime | None:

@@ -181,7 +181,7 @@ def _render(template: str, values: Mapping[str, str], sign_off: str, heading: Ca
         out = _compiled(template).render(**values, sign_off=sign_off, heading=heading)
     except TemplateError as error:
         raise MessageError(f"the message template does not work: {error}") from None
-    return out.strip("\n") + "\n"
+    return str(out).strip("\n") + "\n"
 
 
 def eml(message: Draft, who: Sender, now: datetime) -> bytes:

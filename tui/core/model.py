@@ -220,7 +220,7 @@ def read_id(value: Any, where: str) -> str:
         id_number(value)
     except ValueError as error:
         raise SchemaError(f"{where}: {error}") from None
-    return value
+    return str(value)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -506,7 +506,8 @@ def read_date(value: Any, where: str) -> date:
                       f"found {_found(value)}")
 
 
-def _details(kind: EventKind, details: Any, where: str, item: str | None = None) -> Mapping[str, Any] | None:
+def _details(kind: EventKind, raw: Any, where: str, item: str | None = None) -> Mapping[str, Any] | None:
+    details: Mapping[str, Any] = raw  # checked key by key below
     if kind is EventKind.OPENED:
         _exact_keys(details, where, _OPENED_REQUIRED, _OPENED_FIELDS)
         read_id(details["id"], f"{where}.id")
@@ -836,6 +837,7 @@ def apply(incident: Incident | None, event: Event) -> Incident:
                 incident, stage=event.to_stage, stage_entered_at=event.at, resolved_at=resolved_at, events=events
             )
         case EventKind.CHECK:
+            assert event.item is not None
             return replace(incident, checked=incident.checked | {event.item}, events=events)
         case EventKind.UNCHECK:
             return replace(incident, checked=incident.checked - {event.item}, events=events)
@@ -853,12 +855,14 @@ def apply(incident: Incident | None, event: Event) -> Incident:
         case EventKind.ASSIGNED:
             if event.item not in _ROLES:
                 raise ValueError(f"{event.item!r} is not a role")
-            return replace(incident, events=events, **{event.item: event.text or ""})
+            named: dict[str, Any] = {event.item: event.text or ""}
+            return replace(incident, events=events, **named)
         case EventKind.EDITED:
             if event.item not in EDITABLE_FIELDS:
                 raise ValueError(f"{event.item!r} is not a field that can be edited")
             value = (event.details or {})["to"]
-            return replace(incident, events=events, **{event.item: int(value) if event.item == "severity" else value})
+            changed: dict[str, Any] = {event.item: int(value) if event.item == "severity" else value}
+            return replace(incident, events=events, **changed)
         case EventKind.LINKED:
             ids = set(incident.links) | set((event.details or {}).get("ids", ())) - {incident.id}
             return replace(incident, links=tuple(sorted(ids, key=id_number)), events=events)

@@ -267,6 +267,8 @@ class _Reader:
         messages = self.messages(data)
         if self.problems:
             return None
+        # Each reader records a problem whenever it returns None.
+        assert name is not None and title is not None and when_to_use is not None and follow_up_days is not None
         return Playbook(
             name=name, title=title, when_to_use=when_to_use, severities=severities,
             follow_up_days=follow_up_days, update_cadence_minutes=cadence, stages=stages,
@@ -350,6 +352,7 @@ class _Reader:
         checklist = self.checklist(table, prefix, seen_ids)
         if len(self.problems) > before:
             return None
+        assert goal is not None  # a missing goal is a problem
         return StagePlan(stage=stage, goal=goal, prompts=prompts, checklist=checklist, budget_minutes=budgets)
 
     def prompts(self, table: dict[str, Any], prefix: str) -> tuple[str, ...]:
@@ -396,6 +399,8 @@ class _Reader:
             if not isinstance(required, bool):
                 self.problem(_join(item_key, "required"), f"must be true or false, not {_describe(required)}")
             satisfied_by = self.satisfied_by(entry, item_key)
+            if item_id is None or text is None:
+                continue  # the problem is recorded, so no playbook is made of these items
             items.append(ChecklistItem(id=item_id, text=text, required=required, satisfied_by=satisfied_by))
         return tuple(items)
 
@@ -433,10 +438,10 @@ class _Reader:
         if value is None:
             return MappingProxyType({})
         known = [str(severity) for severity in SEVERITIES]
-        for severity in value:
-            if severity not in known:
-                self.problem(_join(key, severity), "unknown severity; severities are 1 to 4")
-        minutes = {}
+        for written in value:
+            if written not in known:
+                self.problem(_join(key, written), "unknown severity; severities are 1 to 4")
+        minutes: dict[int, int] = {}
         for severity in SEVERITIES:
             if str(severity) not in value:
                 self.problem(_join(key, str(severity)), "missing; every severity from 1 to 4 needs minutes")

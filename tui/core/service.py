@@ -21,6 +21,7 @@ from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import Event, EventKind, Incident, ReportPart, Role, Side, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
+from .stats import PlaybookUse
 from .store import FollowUp, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
@@ -79,7 +80,7 @@ class Mend:
             raise rules.RuleError(f"unknown playbook {name!r}{did_you_mean(name, self.playbooks)}; "
                                   f"loaded playbooks: {known}") from None
 
-    def playbook_for(self, incident: Incident) -> Playbook:
+    def playbook_for(self, incident: PlaybookUse) -> Playbook:
         """The playbook version the incident opened with.
 
         The loaded playbook while it is that version; otherwise the copy the store
@@ -107,7 +108,7 @@ class Mend:
                     "it follows the version it opened with")
         return f"playbook {incident.playbook} is not loaded; showing {used.name} instead"
 
-    def _kept_copy(self, incident: Incident) -> Playbook | None:
+    def _kept_copy(self, incident: PlaybookUse) -> Playbook | None:
         key = (incident.playbook, incident.playbook_digest)
         if key not in self._copies:
             raw = self.store.playbook_copy(*key)
@@ -296,8 +297,12 @@ class Mend:
                     details = {"alert": {"fingerprint": alert.fingerprint, "status": alert.status,
                                          "starts_at": alert.occurrence[1]}}
                     note = note_text(alert, plan.title)
-                    self.store.update(target.id, lambda inc, note=note, details=details: rules.add_note(
-                        inc, note, now=self.clock.now(), author=notification.kind, details=details))
+
+                    def noted(inc: Incident, note: str = note, details: dict[str, Any] = details) -> Incident:
+                        return rules.add_note(inc, note, now=self.clock.now(), author=notification.kind,
+                                              details=details)
+
+                    self.store.update(target.id, noted)
                     target.seen.add(alert.occurrence)
                     result.noted.append(target.id)
             self._alert_index = (self.store.change_token(), known)

@@ -325,7 +325,8 @@ class Summary(NamedTuple):
 def summarize(incident: Incident) -> Summary:
     """Walk the incident's events once."""
     opened = _micros(incident.opened_at)
-    stage, entered = Stage.ACKNOWLEDGE, opened
+    stage: Stage | None = Stage.ACKNOWLEDGE
+    entered = opened
     is_open, since, last_update = True, opened, opened
     acknowledged_at: int | None = None
     visits: list[tuple[int, int, int]] = []
@@ -391,7 +392,7 @@ def summarize(incident: Incident) -> Summary:
         opened_at=opened,
         resolved=incident.is_resolved,
         visits=visits,
-        current=(_BOARD_INDEX[stage], entered) if is_open else None,
+        current=(_BOARD_INDEX[stage], entered) if is_open and stage is not None else None,
         acknowledged_after=None if acknowledged_at is None else acknowledged_at - opened,
         open_stretches=stretches,
         forced=forced,
@@ -502,9 +503,9 @@ class _Tally:
             due = promise if promise is not None else last_update + cadence
             self.overdue_seconds += max((end - max(start, due)) / _PER_SECOND, 0.0)
         self.apologies_missing += summary.apology_missing
-        for due, ended in summary.promises:
+        for promised_by, wait_ended in summary.promises:
             self.promises["made"] += 1
-            if due < (self.now_micros if ended is None else min(ended, self.now_micros)):
+            if promised_by < (self.now_micros if wait_ended is None else min(wait_ended, self.now_micros)):
                 self.promises["broken"] += 1
         for at, author, from_stage, to_stage, reason in summary.forced:
             event = Event(EventKind.STAGE, _moment(at), author, from_stage=_stage(from_stage),
@@ -529,10 +530,10 @@ class _Tally:
                 self.follow_ups["on_time"] += 1
             elif done is None and self.now_micros > due + grace:
                 self.follow_ups["overdue"] += 1
-        for due, done in summary.actions:
-            if not done:
+        for action_due, action_done in summary.actions:
+            if not action_done:
                 self.actions_open += 1
-                self.actions_overdue += due is not None and due < self.today
+                self.actions_overdue += action_due is not None and action_due < self.today
         counts = self.resolved_by if summary.resolved else self.open_by
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,7 @@ def matches(incident: Incident, query: str, mine: str | None = None) -> bool:
 
 
 class BoardScreen(Screen):
-    COMPONENT_CLASSES = CARD_INKS  # the cards' text colours, styled once here (see card.py)
+    COMPONENT_CLASSES = set(CARD_INKS)  # the cards' text colours, styled once here (see card.py)
 
     # Each binding's id is its name in the [keymap] settings table; the tooltip is its line in help.
     BINDINGS = [
@@ -156,8 +157,8 @@ class BoardScreen(Screen):
         """Make the board show exactly these open incidents, touching only cards that changed."""
         wanted = {incident.id: incident for incident in incidents}
         gone = [self._faces[incident_id] for incident_id in self._faces if incident_id not in wanted]
-        for face in gone:
-            del self._faces[face.incident_id]
+        for gone_face in gone:
+            del self._faces[gone_face.incident_id]
         changed: set[str] = set()
         for incident in incidents:
             face = self._faces.get(incident.id)
@@ -223,7 +224,7 @@ class BoardScreen(Screen):
         """A column's incidents in screen order: the ones the filter lets through, most urgent first."""
         return self._column(stage).faces
 
-    def _fill_columns(self, stages: Iterable[Stage], redraw: set[str] = frozenset()) -> None:
+    def _fill_columns(self, stages: Iterable[Stage], redraw: AbstractSet[str] = frozenset()) -> None:
         for stage in stages:
             in_stage = [face for face in self._faces.values() if face.incident.stage is stage]
             shown = sorted((face for face in in_stage if face.visible), key=lambda face: urgency(face.incident))
@@ -271,7 +272,7 @@ class BoardScreen(Screen):
     @property
     def focused_card(self) -> IncidentCard | None:
         """The card showing the selected incident, if it is in view."""
-        return self.card_for(self._selected) if self.selected else None
+        return self.card_for(self._selected) if self._selected and self.selected else None
 
     def select(self, face: CardFace | None, *, take_focus: bool = True) -> None:
         """Select this incident, scroll its column to show it, and focus its card."""

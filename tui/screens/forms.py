@@ -348,7 +348,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             return
         try:
             incident = self.app.mend.open(
-                title, client, severity=int(self.query_one("#severity", Select).value), playbook=playbook,
+                title, client, severity=int(str(self.query_one("#severity", Select).value)), playbook=playbook,
                 owner=owner.strip(),
             )
         except (RuleError, StoreError) as error:

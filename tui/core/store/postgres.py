@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -42,6 +42,8 @@ from .base import (
     follow_up_entry,
     masked,
 )
+
+_T = TypeVar("_T")
 
 # Each step takes the schema from version N to N + 1; an empty database runs them all.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -144,8 +146,8 @@ class PgStore:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:
             raise StoreError(f"{self._shown} is not a usable PostgreSQL URL: {self._scrub(error)}") from None
-        self._params = {**CONNECTION_DEFAULTS, **params}
-        self._conn: psycopg.Connection | None = None
+        self._params: dict[str, Any] = {**CONNECTION_DEFAULTS, **params}
+        self._conn: psycopg.Connection[Any] | None = None
         self._conn_generation = 0  # the listener's generation when the connection was made
         self._version = 0
         # One operation at a time on the shared connection (the board's workers use it too).
@@ -201,7 +203,7 @@ class PgStore:
         secret = self._params.get("password") if hasattr(self, "_params") else None
         return text.replace(secret, "***") if secret else text
 
-    def _call(self, work: Callable[[psycopg.Connection], Any]) -> Any:
+    def _call(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         with self._lock:
             conn = self._connection()
             try:
@@ -212,8 +214,8 @@ class PgStore:
             except psycopg.Error as error:
                 raise self._offline(error) from None
 
-    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection], Any],
-               *, check: Callable[[Any], bool] | None = None) -> Any:
+    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection], _T],
+               *, check: Callable[[_T], bool] | None = None) -> _T:
         """Run `work` in one transaction that ends by telling every listener.
 
         A connection lost while committing may or may not have committed: `check`
@@ -230,12 +232,11 @@ class PgStore:
                     f"version {SCHEMA_VERSION}: run `mend store migrate` (as the database's owner) first"
                 )
             committing = False
-            result = None
+            result: _T | None = None
             try:
                 with conn.transaction():
                     result = work(conn)
-                    changes = conn.execute(
-                        "UPDATE mend_meta SET changes = changes + 1 RETURNING changes").fetchone()[0]
+                    changes = _scalar(conn, "UPDATE mend_meta SET changes = changes + 1 RETURNING changes")
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{changes} {incident_id or ''}"))
                     committing = True
                 if self._watcher is not None:
@@ -248,12 +249,13 @@ class PgStore:
                 if not committing:
                     raise OfflineError(f"cannot reach the team store at {self._shown}: {self._scrub(error)}; "
                                        "nothing was saved") from None
-                return self._after_lost_commit(incident_id, result, check, error)
+                # `committing` is set only once `work` returned: the result is its.
+                return self._after_lost_commit(incident_id, cast(_T, result), check, error)
             except psycopg.Error as error:
                 raise self._offline(error) from None
 
-    def _after_lost_commit(self, incident_id: str | None, result: Any, check: Callable[[Any], bool] | None,
-                           error: BaseException) -> Any:
+    def _after_lost_commit(self, incident_id: str | None, result: _T, check: Callable[[_T], bool] | None,
+                           error: BaseException) -> _T:
         what = incident_id or "the change"
         try:
             saved = check is not None and check(result)
@@ -379,7 +381,7 @@ class PgStore:
 
     def create(self, build: Callable[[str], Incident]) -> Incident:
         def work(conn: psycopg.Connection) -> Incident:
-            number = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+            number = _scalar(conn, "SELECT next_id FROM mend_meta FOR UPDATE")
             incident = build(make_id(number))
             if incident.number != number:
                 raise ValueError(f"expected incident {make_id(number)}, got {incident.id}")
@@ -417,7 +419,7 @@ class PgStore:
 
         def work(conn: psycopg.Connection) -> None:
             # The meta row first, as every write does: the plan sees no other import or create.
-            next_id = conn.execute("SELECT next_id FROM mend_meta FOR UPDATE").fetchone()[0]
+            next_id = _scalar(conn, "SELECT next_id FROM mend_meta FOR UPDATE")
             stored: dict[int, Incident | None] = {}
 
             def lookup(incident_id: str) -> Incident | None:
@@ -583,7 +585,7 @@ class _Watcher(threading.Thread):
     def _listen(self) -> None:
         with self._store.connect(autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
+            changes = _scalar(conn, "SELECT changes FROM mend_meta")
             # A new connection may have missed notices: a new generation makes everything new.
             self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
             while not self._stopping.is_set():
@@ -615,9 +617,9 @@ def _checked(version: int) -> int:
 
 
 def _schema_version(conn: psycopg.Connection) -> int:
-    if conn.execute("SELECT to_regclass('mend_schema')").fetchone()[0] is None:
+    if _scalar(conn, "SELECT to_regclass('mend_schema')") is None:
         return 0
-    return conn.execute("SELECT version FROM mend_schema").fetchone()[0]
+    return int(_scalar(conn, "SELECT version FROM mend_schema"))
 
 
 def _save(conn: psycopg.Connection, incident: Incident, *, stored: int, exists: bool) -> None:
@@ -681,3 +683,11 @@ def _number(incident_id: str) -> int:
         return id_number(incident_id)
     except ValueError as error:
         raise UnknownIncidentError(str(error)) from None
+
+
+def _scalar(conn: psycopg.Connection[Any], query: str) -> Any:
+    """The one value a query of a one-row table returns (mend_meta, mend_schema)."""
+    row = conn.execute(query).fetchone()
+    if row is None:
+        raise StoreError("the team store's tables are damaged: a row mend keeps is missing")
+    return row[0]

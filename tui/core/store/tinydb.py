@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
@@ -102,7 +102,7 @@ class _AtomicJSONStorage(Storage):
         except FileNotFoundError:
             return None
         except NotRegularFileError as error:
-            raise _corrupt(self.path, error.strerror) from None
+            raise _corrupt(self.path, error.strerror or str(error)) from None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
         if not raw:
@@ -114,7 +114,8 @@ class _AtomicJSONStorage(Storage):
         except RecursionError:
             raise _corrupt(self.path, "nested too deeply") from None
         _check_tables(self.path, data)
-        return data
+        tables: dict[str, dict[str, Any]] = data
+        return tables
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         write_atomically(self.path, json.dumps(data).encode())
@@ -195,7 +196,7 @@ class TinyStore:
         cache = _DerivedCache(self._dir / "cache" / key / f"{shard:04d}.json", key)
         # The token is taken before the read: should a writer replace the shard meanwhile,
         # these values are kept under a version that is gone already, so never used.
-        token = table.storage.token()
+        token = _storage_of(table).token()
         kept = cache.read(token)
         if kept is not None:
             return kept
@@ -209,7 +210,7 @@ class TinyStore:
         for table in (self._incidents, self._shard_of(number)):
             doc = table.get(doc_id=number)
             if doc is not None:
-                return _incident(table.storage.path, number, doc)
+                return _incident(_storage_of(table).path, number, doc)
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def follow_ups(self) -> list[FollowUp]:
@@ -217,7 +218,7 @@ class TinyStore:
         return sorted(pending, key=lambda follow_up: (follow_up.due, id_number(follow_up.id)))
 
     def change_token(self) -> object:
-        return self._incidents.storage.token()
+        return _storage_of(self._incidents).token()
 
     def watch(self, callback: Callable[[], None]) -> None:
         pass  # one stat a tick is cheap: the board polls change_token
@@ -277,7 +278,7 @@ class TinyStore:
         except FileNotFoundError:
             return {}
         except NotRegularFileError as error:
-            raise _corrupt(self._marks_path, error.strerror) from None
+            raise _corrupt(self._marks_path, error.strerror or str(error)) from None
         except OSError as error:
             raise StoreError(f"cannot read {self._marks_path}: {error.strerror or error}") from error
         except ValueError as error:
@@ -324,7 +325,7 @@ class TinyStore:
                 doc = shard.get(doc_id=number)
                 if doc is None:
                     raise UnknownIncidentError(f"no incident {make_id(number)}")
-                current = _incident(shard.storage.path, number, doc)
+                current = _incident(_storage_of(shard).path, number, doc)
             result = change(current)
             check_change(current, result)
             # An open incident is written to open.json alone: the archive is not read.
@@ -497,14 +498,14 @@ class TinyStore:
         Checking every record is the costly part of a write, so it is skipped while
         the file is the very version this process last checked or wrote.
         """
-        storage = table.storage
+        storage = _storage_of(table)
         token = storage.token()
         if token is None or token != storage.checked_token:
             self._load(table)
             storage.checked_token = token
 
     def _load(self, table: Table) -> dict[int, Incident]:
-        path = table.storage.path
+        path = _storage_of(table).path
         return {doc.doc_id: _incident(path, doc.doc_id, doc) for doc in table.all()}
 
     def _read_meta(self) -> Mapping[str, Any] | None:
@@ -549,7 +550,7 @@ class TinyStore:
         floor = max(open_numbers, default=0) + 1
         if meta is None:
             return max(floor, self._highest_archived() + 1)
-        return max(floor, meta["next_id"])
+        return max(floor, int(meta["next_id"]))
 
     def _highest_archived(self) -> int:
         for shard in reversed(self._shard_numbers()):
@@ -668,7 +669,8 @@ class _DerivedCache:
             header, _, body = read_regular(self.path, MAX_DATA_BYTES).partition(b"\n")
             if json.loads(header) != self._header(token, body):
                 return None
-            return json.loads(body)
+            kept: list[Any] = json.loads(body)
+            return kept
         except (OSError, ValueError, RecursionError):
             return None
 
@@ -777,5 +779,10 @@ def _number(incident_id: str) -> int:
         raise UnknownIncidentError(str(error)) from None
 
 
-def _is_int(value: object) -> bool:
+def _storage_of(table: Table) -> _AtomicJSONStorage:
+    """Every table here is made on an _AtomicJSONStorage (TinyDB types it as the base class)."""
+    return cast(_AtomicJSONStorage, table.storage)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
