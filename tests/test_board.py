@@ -565,7 +565,7 @@ async def test_a_failed_write_is_reported_and_the_card_goes_back(mend: Mend, pla
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right_square_bracket")
         await pilot.pause()
-        assert [n.message for n in app._notifications if n.title == "Not done"] == [
+        assert [n.message for n in app._notifications if n.title == "Not done: storage problem"] == [
             "cannot write open.json: No space left on device"]
         assert mend.get(incident.id).stage is Stage.ACKNOWLEDGE
         card = card_in(app, incident.id)

@@ -116,7 +116,7 @@ def test_data_from_a_newer_mend_is_refused_untouched(data_dir):
         TinyStore(data_dir)
     for args in (("list",), ("new", "t", "--client", "c"), ("board",)):
         result = run(data_dir, *args)
-        assert result.returncode == 2, (args, result.stderr)
+        assert result.returncode == 3, (args, result.stderr)
         [line] = result.stderr.splitlines()
         assert str(data_dir / "open.json") in line and "newer mend" in line
     assert snapshot(data_dir) == before
@@ -129,7 +129,7 @@ def test_the_board_refuses_to_start_on_a_damaged_file_and_names_it(data_dir, con
     ok(data_dir, "new", "t", "--client", "c")
     (data_dir / "open.json").write_bytes(content)
     result = run(data_dir, "board")
-    assert result.returncode == 2
+    assert result.returncode == 3
     [line] = result.stderr.splitlines()
     assert line.startswith(f"mend: {data_dir / 'open.json'} is not valid mend data")
     assert (data_dir / "open.json").read_bytes() == content

@@ -100,7 +100,7 @@ def test_a_data_file_that_is_a_fifo_is_corruption_not_a_hang(data_dir):
     data_dir.mkdir(parents=True)
     os.mkfifo(data_dir / "open.json")
     result = run(data_dir, "list")
-    assert result.returncode == 2 and "not a regular file" in result.stderr
+    assert result.returncode == 3 and "not a regular file" in result.stderr
 
 
 @pytest.mark.parametrize("edit, key", [

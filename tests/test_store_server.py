@@ -64,7 +64,7 @@ def test_a_password_is_never_printed(pg_server):
             conn.execute("UPDATE mend_schema SET version = 1")
         results.append(mend_cli("note", "1", "x", store=url))  # refused, with the URL in the message
     for result in results:
-        assert result.returncode == 2
+        assert result.returncode == 3  # the server, not the command, is the problem
         assert SECRET not in result.stdout + result.stderr
         assert "***" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -119,7 +119,7 @@ def test_an_older_schema_refuses_writes_until_migrated(pg_server):
         assert store.list_open() == []  # reads still work
         assert list(store.derive_archived("k", lambda incident: incident.id)) == []
     refused = mend_cli("new", "t", "--client", "c", store=url)
-    assert refused.returncode == 2 and "schema version 1" in refused.stderr
+    assert refused.returncode == 3 and "schema version 1" in refused.stderr
     assert ok("store", "migrate", store=url).strip() == f"schema version {SCHEMA_VERSION} (was 1)"
     assert ok("store", "migrate", store=url).strip() == f"schema version {SCHEMA_VERSION}; nothing to do"
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
@@ -232,7 +232,7 @@ def test_a_cli_write_while_the_server_is_down_is_refused_in_one_line(own_server)
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
     own_server.stop()
     refused = mend_cli("note", "1", "lost?", store=url)
-    assert refused.returncode == 2
+    assert refused.returncode == 3
     assert refused.stderr.startswith("mend: cannot reach the team store at ") and refused.stderr.count("\n") == 1
     own_server.start()
     assert "lost?" not in ok("show", "1", store=url)

@@ -28,11 +28,12 @@ from textual.theme import Theme
 from .core import messages
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
+from .core.errors import EXIT_UNAVAILABLE, MendError
 from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
-from .core.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError
-from .core.rules import GateRefused, RuleError
+from .core.playbook import DEFAULT_PLAYBOOK, Playbook
+from .core.rules import GateRefused
 from .core.service import Change, Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
 from .core.stats import PlaybookUse, compute_stored
@@ -297,6 +298,13 @@ class MendApp(App):
             self.notify(f"{incident.id} · {one_line(incident.client)}: {one_line(last.author)} made you {roles}.{note}",
                         title="Handed to you", timeout=20)
 
+    def report_error(self, error: MendError, title: str = "Not done") -> None:
+        """Every refusal and every storage problem of an action is shown this one way: a one-line
+        error notification, titled by what failed (a storage or environment failure says so)."""
+        if error.exit_code == EXIT_UNAVAILABLE:
+            title = f"{title}: storage problem"
+        self.notify(one_line(str(error)), title=title, severity="error")
+
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
         message = one_line(str(error))
@@ -347,8 +355,8 @@ class MendApp(App):
             incident = operation()
         except GateRefused:
             raise
-        except (RuleError, StoreError, PlaybookError) as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
+        except MendError as error:
+            self.report_error(error)
             return None
         if incident.is_resolved and not self._detail_open(incident.id):  # an open detail screen says it
             self.notify(resolved_message(incident), title="Resolved", timeout=10)
@@ -396,8 +404,8 @@ class MendApp(App):
         except GateRefused as refused:
             self._ask_gate(refused)
             return
-        except RuleError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
+        except MendError as error:
+            self.report_error(error)
             return
         self.board.place(shown, self.clock.now())
         await self.board.wait_for_refresh()
@@ -439,7 +447,7 @@ class MendApp(App):
         try:
             return self.mend.get(incident_id)
         except StoreError as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
+            self.report_error(error)
             return None
 
     def open_detail(self, incident_id: str) -> None:
@@ -486,8 +494,8 @@ class MendApp(App):
                     continue
             else:
                 raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
-        except (StoreError, messages.MessageError) as error:
-            self.notify(one_line(str(error)), title="Not exported", severity="error")
+        except MendError as error:
+            self.report_error(error, "Not exported")
             return None
         what = "client-only summary" if audience == "client" else "summary"
         self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)
@@ -525,8 +533,8 @@ class MendApp(App):
     def follow_up_done(self, incident_id: str) -> None:
         try:
             incident = self.mend.follow_up_done(incident_id)
-        except (RuleError, StoreError) as error:
-            self.notify(one_line(str(error)), title="Not done", severity="error")
+        except MendError as error:
+            self.report_error(error)
             return
         self.reload()  # the list, the top line's count and the o key, as for a change from elsewhere
         self.notify(f"{incident.id}: follow-up check-in recorded")

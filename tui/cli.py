@@ -20,6 +20,7 @@ from rich.text import Text
 from . import __version__
 from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
+from .core.errors import EXIT_USAGE, MendError, UnavailableError, UsageError
 from .core.files import read_regular, write_new_file
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
@@ -39,8 +40,8 @@ from .core.model import (
     make_id,
     parse_time,
 )
-from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, apology_skipped, is_done, missing_required
+from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, load_playbooks, user_dir
+from .core.rules import apology_skipped, is_done, missing_required
 from .core.service import Mend
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
@@ -50,14 +51,10 @@ from .core.text import did_you_mean, one_line, plain, short_duration
 from .core.watch import Watcher, due_now
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
+# Exit statuses: 2 for bad input, 3 when storage or the environment failed (tui/core/errors.py).
+EXIT_OK, EXIT_UNEXPECTED = 0, 1
 EXIT_LATE = 1  # mend due: something is over budget or overdue
 MAX_IMPORT_BYTES = 1 << 30
-
-
-class UsageError(Exception):
-    """Bad input from the person at the keyboard: one line, exit 2."""
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -636,7 +633,7 @@ def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     try:
         asyncio.run(serve(make_app(mend, mapping, token=token, log=log), args.host, args.port, ready))
     except OSError as error:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        raise UnavailableError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     return EXIT_OK
 
 
@@ -1296,10 +1293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_arguments(args)
         return run(args, os.environ, SystemClock())
-    except (UsageError, RuleError, StoreError, PlaybookError) as error:
+    except MendError as error:
+        # The one place errors become exit statuses: 2 for bad input, 3 for storage and the environment.
         # one_line: a path or an echoed value may hold a newline, and the message is one line.
         print(f"mend: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the last line of defence for a person, not a script

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from .actions import for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
+from .errors import MendError
 from .model import (
     PROMISED,
     ActionItem,
@@ -49,7 +50,7 @@ FORMATS = ("md", "json", "html")
 PlaybookFor = Callable[[Incident], Playbook]
 
 
-class BadExportError(ValueError):
+class BadExportError(MendError, ValueError):
     """A file that is not a mend export; str() is one line naming the problem."""
 
 

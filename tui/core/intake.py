@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from .errors import MendError
 from .model import EARLIEST_YEAR, LATEST_YEAR, MAX_KEY, MAX_LABELS, MAX_VALUE, format_time
 from .rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
 
@@ -35,7 +36,7 @@ _FINGERPRINT = re.compile(r"[0-9A-Za-z]{1,64}")
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
 
 
-class IntakeError(ValueError):
+class IntakeError(MendError, ValueError):
     """A body that is not an alert notification we read; str() is one line."""
 
 

@@ -21,6 +21,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+from .errors import MendError
 from .model import Incident, ReportPart, Stage
 from .playbook import MESSAGE_KINDS, Playbook
 from .settings import Settings
@@ -38,7 +39,7 @@ _SUBJECTS = {"acknowledge": "We are on it", "apology": "I am very sorry", "updat
              "report-back": "What happened, why, and what's next"}
 
 
-class MessageError(ValueError):
+class MessageError(MendError, ValueError):
     """A message that cannot be drafted (a part not written, a broken template): one line."""
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from .errors import MendError
+
 SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
 FOLLOW_UP_DUE = "follow_up_due"  # key in a resolving STAGE event's details
@@ -184,7 +186,7 @@ def format_time(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class SchemaError(ValueError):
+class SchemaError(MendError, ValueError):
     """Data that is not a mend incident; str() names the field and the problem."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .errors import MendError
 from .files import read_regular
 from .model import BOARD_STAGES, Stage
 from .satisfied import PREDICATES
@@ -117,7 +118,7 @@ class Problem:
         return f"{self.path}:{self.key}: {self.message}"
 
 
-class PlaybookError(Exception):
+class PlaybookError(MendError):
     """One or more problems; str() is one 'file:key: problem' line per problem."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .errors import MendError
 from .model import (
     BOARD_STAGES,
     EARLIEST_YEAR,
@@ -43,7 +44,7 @@ from .tone import has_apology
 __all__ = ["MAX_CLIENT", "MAX_NAME", "MAX_TEXT", "MAX_TITLE"]  # the limits live with the schema, in model.py
 
 
-class RuleError(ValueError):
+class RuleError(MendError, ValueError):
     """A refused operation; str() is one line a person can act on."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..errors import EXIT_USAGE, UnavailableError
 from ..model import Incident, format_time
 
 # Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
@@ -22,7 +23,7 @@ CACHE_KEY_PATTERN = r"[a-z0-9-]+"
 MARK_DAYS = 7
 
 
-class StoreError(Exception):
+class StoreError(UnavailableError):
     """A storage problem to show a user in one line (names the file)."""
 
 
@@ -35,7 +36,9 @@ class LockTimeoutError(StoreError):
 
 
 class UnknownIncidentError(StoreError):
-    """No incident has that id."""
+    """No incident has that id: a mistyped id is bad input, not a storage failure."""
+
+    exit_code = EXIT_USAGE
 
 
 class OfflineError(StoreError):
