@@ -95,11 +95,11 @@ def test_stats_count_promises_made_and_broken():
 
 
 def test_the_summary_marks_an_update_late_against_the_promised_time(playbook):
-    from tui.core.export import summarise
+    from tui.core.export import summary_parts
 
     incident = rules.open_incident("INC-1", title="t", client="c", severity=2, playbook=playbook, owner="a", now=START)
     incident = rules.add_update(incident, "We know; next update by 09:20.", now=START, author="a")
     incident = rules.add_update(incident, "Still on it.", now=START + timedelta(minutes=30), author="a")
     incident = rules.add_update(incident, "Nearly there.", now=START + timedelta(minutes=80), author="a")
     # The second came 10 minutes after the promise (inside the 60-minute cadence); the third kept the cadence.
-    assert [row.late for row in summarise(incident, playbook, START).updates] == [False, True, False]
+    assert [row.late for row in summary_parts(incident, playbook, START).updates] == [False, True, False]

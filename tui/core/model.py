@@ -31,7 +31,6 @@ MAX_ITEM = 100  # a checklist item id or a report part
 MAX_CHECKED = 1_000
 MAX_DIGEST = 64
 MAX_LINKS = 1_000
-MAX_ACTION_NUMBER = 999_999
 # An alert's identity as intake.py records it (OPENED details.source, NOTE details.alert).
 MAX_LABELS, MAX_KEY, MAX_VALUE = 64, 256, 8192
 ALERT_KINDS = ("alertmanager", "grafana")
@@ -60,7 +59,6 @@ BOARD_STAGES: tuple[Stage, ...] = (
     Stage.FIX,
     Stage.REPORT_BACK,
 )
-ALL_STAGES: tuple[Stage, ...] = BOARD_STAGES + (Stage.RESOLVED,)
 
 
 class Severity(IntEnum):

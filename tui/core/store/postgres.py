@@ -140,7 +140,6 @@ class PgStore:
     """Store on a PostgreSQL server: many machines, one record."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
         self._shown = masked(url)
         try:
             params = conninfo_to_dict(url)
