@@ -36,7 +36,7 @@ async def test_a_typo_in_the_settings_warns_once_and_the_board_runs_on_defaults(
         for _ in range(3):  # ticks pass: still one notification per problem
             app.tick()
             await pilot.pause()
-        messages = [notification.message for notification in app._notifications]
+        messages = [notification.message for notification in app.notices]
         assert len(messages) == 2
         assert 'thme: unknown setting (did you mean "theme"?)' in messages[0]
         assert 'keymap.board.advence: no key binding has this id (did you mean "board.advance"?)' in messages[1]

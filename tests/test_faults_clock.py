@@ -76,11 +76,11 @@ async def test_a_forward_jump_gives_each_crossing_once_however_the_clock_swings(
             for _ in range(5):
                 app.tick()
         await pilot.pause()
-        breaches = [n.message for n in app._notifications if n.title == "Breach"]
+        breaches = [n.message for n in app.notices if n.title == "Breach"]
         # Each incident's stage budget and its client-update cadence: one breach each, ever.
         assert len(breaches) == 40 == len(set(breaches))
         assert len(bells) == 40
-        assert not [n for n in app._notifications if n.title == "Warning"], "a jump past warn is a breach only"
+        assert not [n for n in app.notices if n.title == "Warning"], "a jump past warn is a breach only"
         assert app.is_running
 
 

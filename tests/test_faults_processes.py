@@ -248,7 +248,7 @@ async def test_a_live_board_ends_showing_exactly_what_another_process_wrote(data
             counts[stage.value] for stage in (Stage.ACKNOWLEDGE, Stage.EMPATHIZE, Stage.DIAGNOSE, Stage.FIX,
                                               Stage.REPORT_BACK)]
         assert app.is_running
-        assert not [n for n in app._notifications if n.title == "Storage problem"]
+        assert not [n for n in app.notices if n.title == "Storage problem"]
 
 
 async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(data_dir, mend: Mend, playbooks,
@@ -270,6 +270,6 @@ async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(d
         app.tick()
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen), "the screen still offered to work on a resolved incident"
-        assert [n.message for n in app._notifications][-1].startswith(
+        assert [n.message for n in app.notices][-1].startswith(
             f"{incident.id} resolved; follow-up check-in due ")
         assert not list(app.board.cards)

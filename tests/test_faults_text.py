@@ -204,8 +204,8 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
         app.tick()
         await pilot.pause()
         inert()
-        assert any("Acme [/x] Ltd" in n.message for n in app._notifications)
-        assert all(not n.markup for n in app._notifications)
+        assert any("Acme [/x] Ltd" in n.message for n in app.notices)
+        assert all(not n.markup for n in app.notices)
         board = app.screen
         for keys, screen in ((["enter"], "DetailScreen"), (["r"], "ReportScreen"), (["n"], "NewIncidentScreen"),
                              (["o"], None), (["s"], "StatsScreen"), (["question_mark"], "HelpScreen"),
@@ -226,5 +226,5 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
         await asyncio.to_thread(app.hook_failed, f"hook {INERT_PROBE} failed: {INERT_PROBE}")
         await pilot.pause()
         inert()
-        assert all(not n.markup for n in app._notifications)
-        assert any(n.title == "Hook failed" and "[@click=app.quit]" in n.message for n in app._notifications)
+        assert all(not n.markup for n in app.notices)
+        assert any(n.title == "Hook failed" and "[@click=app.quit]" in n.message for n in app.notices)

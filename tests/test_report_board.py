@@ -22,7 +22,7 @@ NO_AUTO_TICK = 3600.0
 
 
 def notes(app: MendApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return [str(n.message) for n in app.notices]
 
 
 async def test_x_writes_the_summary_to_a_new_file_and_says_where(mend: Mend, tmp_path: Path):
@@ -104,7 +104,7 @@ async def test_due_follow_ups_show_on_the_board_until_marked_done(mend: Mend, cl
         await pilot.press("o")  # nothing waiting: it says so rather than doing nothing
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
-        assert app._notifications and "No follow-up check-ins waiting" in list(app._notifications)[-1].message
+        assert app.notices and "No follow-up check-ins waiting" in list(app.notices)[-1].message
 
 
 async def test_a_follow_up_done_in_another_terminal_leaves_the_board(mend: Mend, clock, data_dir, playbooks):

@@ -115,7 +115,7 @@ async def test_o_says_when_no_follow_up_is_waiting(mend: Mend):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         await pilot.pause()
-        assert [n.message for n in app._notifications] == [
+        assert [n.message for n in app.notices] == [
             "No follow-up check-ins waiting: resolving an incident books one."]
 
 

@@ -123,7 +123,7 @@ async def test_write_a_report_back_and_advance_without_ticking_anything(mend: Me
         assert "] resolves it and books a follow-up check-in in 7 days" in report
         await pilot.press("right_square_bracket")
         await pilot.pause()
-        assert [n.message for n in app._notifications][-1] == (
+        assert [n.message for n in app.notices][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     incident = mend.get(incident_id)
     assert incident.is_resolved and not incident.checked
@@ -142,7 +142,7 @@ async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_p
         assert any(title.startswith("Resolve the selected incident") for title in offered), offered
         await pilot.press("right_square_bracket")
         await pilot.pause()
-        assert [n.message for n in app._notifications][-1] == (
+        assert [n.message for n in app.notices][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     assert mend.get(incident_id).is_resolved
 

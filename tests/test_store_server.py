@@ -252,7 +252,7 @@ async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, 
         for _ in range(3):
             app.tick()
         await pilot.pause()
-        problems = [n for n in app._notifications if n.title == "Storage problem"]
+        problems = [n for n in app.notices if n.title == "Storage problem"]
         assert len(problems) == 1 and problems[0].message.startswith("offline:")
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
         assert "offline" in str(app.board.query_one("#counts").render())

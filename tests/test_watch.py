@@ -386,7 +386,7 @@ async def test_the_board_fires_hooks_and_a_hanging_or_failing_one_does_not_hold_
                 await pilot.pause(0.02)
             await pilot.pause()
             assert json.loads(out.read_text())["event"] == "new"
-            notes = [n for n in app._notifications if n.title == "Hook failed"]
+            notes = [n for n in app.notices if n.title == "Hook failed"]
             assert len(notes) == 1 and "exit status 1: chat is down" in notes[0].message
     finally:
         runner.close()  # the hanging hook is stopped at its timeout

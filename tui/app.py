@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from contextlib import suppress
 from dataclasses import replace
@@ -21,7 +22,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -53,6 +54,7 @@ from .screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen
 from .screens.too_small import TooSmallScreen
 
 TICK_SECONDS = 1.0
+NOTICES_KEPT = 200
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
 MIN_SIZE = Size(70, 20)
 
@@ -129,6 +131,8 @@ class MendApp(App):
         self._crossings = CrossingTracker()
         self._store_token: object = None
         self._storage_trouble = ""
+        # What the board told its user, newest last: a short log of the notifications it raised.
+        self.notices: deque[Notification] = deque(maxlen=NOTICES_KEPT)
         self.offline = False  # the server store cannot be reached: the board shows its last good state
         self._too_small: TooSmallScreen | None = None
         # The roles you hold on each open incident, as last seen: None until the first load,
@@ -144,6 +148,9 @@ class MendApp(App):
         """Every notification is plain text: names, titles and paths in it come from people and
         files, and as markup `Acme [/x] Ltd` would crash the board and `[@click=...]` run an action."""
         super().notify(plain(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
+
+    def on_notify(self, event: Notify) -> None:
+        self.notices.append(event.notification)
 
     def playbook_for(self, incident: PlaybookUse) -> Playbook:
         return self.mend.playbook_for(incident)

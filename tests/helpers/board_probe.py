@@ -58,7 +58,7 @@ async def probe(data: Path, fault: str) -> dict[str, object]:
         for _ in range(5):  # the board, left alone, notices what it can
             app.tick()
         await pilot.pause()
-        noticed = [[n.title, n.message] for n in app._notifications]
+        noticed = [[n.title, n.message] for n in app.notices]
         target = before[0][0]
         app.add_note(target, "written during the fault")
         app.run_operation(lambda: mend.advance(target, force=True, reason="during the fault"))
@@ -69,7 +69,7 @@ async def probe(data: Path, fault: str) -> dict[str, object]:
             "noticed_idle": noticed,
             "before": before,
             "after": cards(app),
-            "notifications": [[n.title, n.message] for n in app._notifications],
+            "notifications": [[n.title, n.message] for n in app.notices],
             "running": app.is_running,
             "screen": type(app.screen).__name__,
         }
