@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from test_cli import run
+from test_cli import run_process as run  # real processes, at once
 from textual.widgets import Static
 
 from tui.app import MendApp

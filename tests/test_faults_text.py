@@ -89,7 +89,7 @@ def test_cli_an_error_naming_a_hostile_data_path_stays_one_line(tmp_path):
     data.mkdir()
     (data / "open.json").write_text("{ truncated")
     result = run(data, "list")
-    assert result.returncode == 2
+    assert result.returncode == 3  # damaged data: a storage failure
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not CONTROL.search(result.stderr), result.stderr
     assert "open.json" in result.stderr
