@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-from bench_stats import ARCHIVED, NOW, OPEN, RUNS, forget_kept, median_seconds, seed  # noqa: E402
+from bench_stats import ARCHIVED, NOW, OPEN, RUNS, forget_kept, median_seconds, seed
 
-from tui.core.export import FORMATS, render  # noqa: E402
-from tui.core.playbook import load_playbooks  # noqa: E402
-from tui.core.stats import all_incidents  # noqa: E402
-from tui.core.store.tinydb import TinyStore  # noqa: E402
+from tui.core.export import FORMATS, render
+from tui.core.playbook import load_playbooks
+from tui.core.stats import all_incidents
+from tui.core.store.tinydb import TinyStore
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
         sizes = {}
         for fmt in FORMATS:
             sizes[fmt] = len(render(fmt, incidents, playbook_for, NOW).encode())
-            seconds = median_seconds(lambda fmt=fmt: render(fmt, incidents, playbook_for, NOW), RUNS)
+            seconds = median_seconds(lambda fmt=fmt: render(fmt, incidents, playbook_for, NOW), RUNS)  # noqa: F821 - run before the del below
             print(f"  render {fmt:<4} in memory                 {seconds * 1000:7.0f} ms  ({sizes[fmt] / 1e6:.1f} MB)")
         del incidents
 

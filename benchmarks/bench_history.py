@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +202,7 @@ def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int
 @contextmanager
 def pg_server() -> Iterator[object]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from helpers.pg_server import Server  # noqa: PLC0415 - only when PostgreSQL is benchmarked
+    from helpers.pg_server import Server  # only when PostgreSQL is benchmarked
 
     server = Server()
     try:
@@ -213,7 +213,7 @@ def pg_server() -> Iterator[object]:
 
 def postgres_case(server: object, scale: int, pool: list[Incident], before: Path | None, runs: int,
                   folder: Path) -> None:
-    import psycopg  # noqa: PLC0415
+    import psycopg  # only when PostgreSQL is benchmarked
 
     url = server.url(server.new_database())  # type: ignore[attr-defined]
     seconds = build(open_store(url), scale, pool)

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tui.core.clock import FakeClock
@@ -43,7 +43,7 @@ ROUNDS = 2
 GROUP_SIZE = 50
 HOOK_REPS = 20
 SAMPLE = json.loads((Path(__file__).parent.parent / "tests" / "alerts" / "alertmanager-firing.json").read_text())
-AT = datetime(2026, 11, 23, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def notification(first: int, count: int) -> bytes:
@@ -127,12 +127,12 @@ def main() -> None:
         # Alternate, and keep each one's best: other work on the machine then hits both alike.
         rounds = [(through_service(Path(tmp) / f"service{n}"), through_listen(Path(tmp) / f"listen{n}"))
                   for n in range(ROUNDS)]
-        service = [max(figures) for figures in zip(*(s for s, _ in rounds))]
-        listen = [max(figures) for figures in zip(*(h for _, h in rounds))]
+        service = [max(figures) for figures in zip(*(s for s, _ in rounds), strict=True)]
+        listen = [max(figures) for figures in zip(*(h for _, h in rounds), strict=True)]
         print(f"Intake throughput (alerts per second, best of {ROUNDS}; {ALERTS} single-alert bodies, "
               f"{GROUPS} bodies of {GROUP_SIZE})")
         print(f"{'':26}{'mend listen (HTTP)':>20}{'service (baseline)':>20}")
-        for (name, _, _), over_http, direct in zip(workload(), listen, service):
+        for (name, _, _), over_http, direct in zip(workload(), listen, service, strict=True):
             print(f"{name:26}{over_http:>20.0f}{direct:>20.0f}")
         crossing, idle = hook_latency(Path(tmp) / "hooks")
         print(f"\nBudget crossing to hook done ({HOOK_REPS} runs, 51 open incidents; ms)")

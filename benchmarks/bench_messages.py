@@ -22,18 +22,18 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-from tui.core import messages, rules, tone  # noqa: E402
-from tui.core.model import ReportPart  # noqa: E402
-from tui.core.playbook import load_playbooks  # noqa: E402
-from tui.core.promise import promised  # noqa: E402
-from tui.core.stats import summarize  # noqa: E402
+from tui.core import messages, rules, tone
+from tui.core.model import ReportPart
+from tui.core.playbook import load_playbooks
+from tui.core.promise import promised
+from tui.core.stats import summarize
 
-START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WHO = messages.Sender("Ana Lopez", "Customer care")
 
 

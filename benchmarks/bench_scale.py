@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 
 from tui.core.model import Event, EventKind, Incident, apply, make_id  # noqa: E402
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 COMMANDS = ("help", "note", "advance", "resolve", "list")
 
 

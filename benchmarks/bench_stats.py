@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
@@ -46,7 +46,7 @@ from tui.core.store.tinydb import SHARD_SIZE, TinyStore
 ARCHIVED = 10_000
 OPEN = 200
 RUNS = 7
-NOW = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 REPORT_WORDS = "A retry job sent your invoice twice; we refunded it and the retry now checks first."
 CLIENTS = ("Northwind Traders", "Fabrikam", "Tailspin Toys", "Acme Ltd", "Globex", "Initech", "Contoso",
            "Wide World Importers", "Adventure Works", "Litware", "Proseware", "Blue Yonder Airlines")
@@ -169,7 +169,7 @@ def measure(full: bool, runs: int) -> None:
         def timed(label: str, operation: Callable[[], object], before: Callable[[], object] = lambda: None) -> None:
             figures.append((label, median_seconds(operation, runs, before)))
 
-        timed("compute(), incidents in memory", lambda: compute(incidents, playbook_for, NOW))
+        timed("compute(), incidents in memory", lambda: compute(incidents, playbook_for, NOW))  # noqa: F821 - run before the del
         del incidents  # the runs below should not share the machine with them
         timed("read every incident + compute() [baseline]", lambda: compute(all_incidents(store), playbook_for, NOW))
         stored = lambda: compute_stored(store, playbook_for, NOW)  # noqa: E731

@@ -18,9 +18,9 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 from tui.core.model import BOARD_STAGES, Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import Store, open_store
@@ -28,7 +28,7 @@ from tui.core.store import Store, open_store
 OPEN = 200
 ARCHIVED = 10_000
 REPS = 200
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def opened(incident_id: str) -> Incident:
@@ -116,7 +116,7 @@ def compare(stores: list, cycles: list[Iterator[str]], reps: int) -> Iterator[tu
         samples: list[list[float]] = [[] for _ in stores]
         for _ in range(reps):
             # Alternate between the stores so machine noise hits them alike.
-            for store, ids, into in zip(stores, cycles, samples):
+            for store, ids, into in zip(stores, cycles, samples, strict=True):
                 into.append(operation(store, ids))
         yield (name, [statistics.median(s) for s in samples],
                [statistics.quantiles(s, n=10)[-1] for s in samples])

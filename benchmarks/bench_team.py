@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_store import (ARCHIVED, OPEN, OPERATIONS, advanced, compare, ms, noted, opened, resolved,
-                         server_url)
+from bench_store import ARCHIVED, OPEN, OPERATIONS, advanced, compare, ms, noted, opened, resolved, server_url
 
 from tui.core.model import make_id
 from tui.core.store import open_store

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from tui.core.service import Mend
 from tui.core.store import open_store
 from tui.screenshots import use_utc
 
-START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 # Times are shown in local time: pin it, so screens and snapshots match on any machine.
 use_utc()

@@ -6,6 +6,7 @@ import json
 
 from textual.widgets import Label
 
+from tests.helpers.settle import settle
 from tests.test_export import scripted
 from tui.app import MendApp
 from tui.core import export, rules
@@ -15,7 +16,6 @@ from tui.core.stats import compute
 from tui.screens.board import BoardScreen
 from tui.screens.forms import GateScreen
 from tui.widgets.card import IncidentCard
-from tests.helpers.settle import settle
 
 
 def forced_past_empathize(mend: Mend) -> str:

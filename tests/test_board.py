@@ -9,6 +9,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import OptionList
 
+from tests.helpers.settle import settle
 from tui.app import BoardCommands, MendApp
 from tui.core.model import BOARD_STAGES, Stage
 from tui.core.playbook import load_playbooks
@@ -21,7 +22,6 @@ from tui.screens.forms import GateScreen, NewIncidentScreen
 from tui.screens.report import ReportScreen
 from tui.widgets.card import IncidentCard
 from tui.widgets.footer import KeyBar
-from tests.helpers.settle import settle
 
 SIZE = (120, 35)
 # Tests drive the tick by hand after moving the fake clock; the interval must not race them.
@@ -134,7 +134,7 @@ async def test_budget_crossings_notify_once_each(mend: Mend, playbook, clock):
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         def titles() -> list[str]:
-            return [n.title for n in app._notifications if incident.id in n.message]
+            return [n.title for n in app.notices if incident.id in n.message]
 
         app.tick()
         assert titles() == []
@@ -163,7 +163,7 @@ async def test_forward_clock_jump_gives_one_breach_per_incident_not_a_flood(mend
         for _ in range(10):
             app.tick()
         await settle(pilot)
-        breaches = [n for n in app._notifications if n.title == "Breach"]
+        breaches = [n for n in app.notices if n.title == "Breach"]
         # One for each incident's stage budget and one for each overdue client update.
         assert len(breaches) == 6
 
@@ -298,7 +298,8 @@ async def test_command_palette_offers_the_board_actions_that_apply(mend: Mend, c
         await pilot.pause()
         provider = BoardCommands(app.board)
         offered = [hit.text for hit in [h async for h in provider.discover()]]
-        assert "Advance the selected incident to the next stage; at report back it resolves it and books the follow-up check-in" in offered
+        assert ("Advance the selected incident to the next stage; at report back it resolves it and books "
+                "the follow-up check-in") in offered
         assert "Move the selected incident back a stage" not in offered, "nothing before acknowledge"
         assert any(title.startswith("Response metrics") for title in offered)
         await pilot.press("ctrl+p")
@@ -325,7 +326,7 @@ async def test_a_broken_data_file_is_reported_once_and_the_board_keeps_running(m
         for _ in range(5):
             app.tick()
         await settle(pilot)
-        problems = [n for n in app._notifications if n.title == "Storage problem"]
+        problems = [n for n in app.notices if n.title == "Storage problem"]
         assert len(problems) == 1 and str(data_dir / "open.json") in problems[0].message
         assert [c.incident_id for c in app.board.cards] == ["INC-1"], "the last good state stays on screen"
         assert app.is_running
@@ -349,7 +350,7 @@ async def test_a_crossing_on_the_same_tick_as_a_reload_still_notifies(mend: Mend
         Mend(TinyStore(data_dir), playbooks, clock, "bo").note(incident.id, "from another terminal")
         app.tick()  # reloads the change and sees the warn crossing in the same tick
         await settle(pilot)
-        assert [n.title for n in app._notifications if incident.id in n.message] == ["Warning"]
+        assert [n.title for n in app.notices if incident.id in n.message] == ["Warning"]
 
 
 async def test_the_detail_screen_says_when_the_playbook_changed(data_dir, playbooks, playbook, clock, tmp_path):
@@ -565,7 +566,7 @@ async def test_a_failed_write_is_reported_and_the_card_goes_back(mend: Mend, pla
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert [n.message for n in app._notifications if n.title == "Not done"] == [
+        assert [n.message for n in app.notices if n.title == "Not done: storage problem"] == [
             "cannot write open.json: No space left on device"]
         assert mend.get(incident.id).stage is Stage.ACKNOWLEDGE
         card = card_in(app, incident.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from tests.helpers.settle import settle
 from tui.app import MendApp
 from tui.core.model import Stage
 from tui.core.service import Mend
@@ -14,7 +15,6 @@ from tui.screens import board as board_module
 from tui.screens.asks import StoreNews
 from tui.screens.detail import DetailScreen
 from tui.widgets.card import CardFace
-from tests.helpers.settle import settle
 
 SIZE = (120, 35)
 NO_AUTO_TICK = 3600.0

@@ -8,13 +8,13 @@ from pathlib import Path
 from textual.geometry import Region
 from textual.widget import Widget
 
+from tests.helpers.settle import settle
 from tui.app import BoardCommands, MendApp
 from tui.core.service import Mend
 from tui.core.settings import Paths, load
 from tui.screens.forms import GateScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyBar
-from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 
@@ -37,7 +37,7 @@ async def test_a_typo_in_the_settings_warns_once_and_the_board_runs_on_defaults(
         for _ in range(3):  # ticks pass: still one notification per problem
             app.tick()
             await settle(pilot)
-        messages = [notification.message for notification in app._notifications]
+        messages = [notification.message for notification in app.notices]
         assert len(messages) == 2
         assert 'thme: unknown setting (did you mean "theme"?)' in messages[0]
         assert 'keymap.board.advence: no key binding has this id (did you mean "board.advance"?)' in messages[1]
@@ -53,7 +53,9 @@ async def test_a_rebound_key_shows_in_the_key_line_help_and_palette_and_works(me
         line = drawn(app.board.query_one(KeyBar))
         assert line.startswith("^a Advance"), line
         offered = {hit.text: hit.help async for hit in BoardCommands(app.board).discover()}
-        assert offered["Advance the selected incident to the next stage; at report back it resolves it and books the follow-up check-in"] == "key ^a"
+        advance = ("Advance the selected incident to the next stage; at report back it resolves it "
+                   "and books the follow-up check-in")
+        assert offered[advance] == "key ^a"
         await pilot.press("right_square_bracket")  # no longer bound
         await settle(pilot)
         assert not isinstance(app.screen, GateScreen)

@@ -8,16 +8,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from textual.widgets import Input, OptionList, Select
 
+from tests.helpers.settle import settle
 from tests.test_board import NO_AUTO_TICK, SIZE, card_in
 from tui.app import MendApp
 from tui.core.model import EventKind, Role, Stage
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
+from tui.screens.asks import Write
 from tui.screens.detail import DetailScreen
 from tui.screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen, parse_ids
 from tui.widgets.card import owner_label
-from tests.helpers.settle import settle
-from tui.screens.asks import Write
 
 
 def drawn(widget) -> str:
@@ -25,7 +25,7 @@ def drawn(widget) -> str:
 
 
 def notes(app: MendApp, title: str) -> list[str]:
-    return [n.message for n in app._notifications if n.title == title]
+    return [n.message for n in app.notices if n.title == title]
 
 
 async def choose(pilot, select_id: str, steps: int) -> None:
@@ -99,7 +99,7 @@ async def test_severity_3_to_1_shrinks_the_budget_and_a_breach_notifies_once(men
         await settle(pilot)
         stored = mend.get(incident.id)
         assert stored.severity == 1 and stored.events[-1].kind is EventKind.EDITED
-        assert f"{incident.id}: severity changed: 3 → 1" in [n.message for n in app._notifications]
+        assert f"{incident.id}: severity changed: 3 → 1" in [n.message for n in app.notices]
         for _ in range(4):
             app.tick()
         await settle(pilot)
@@ -121,7 +121,7 @@ async def test_link_two_incidents_and_log_one_update_to_both(mend: Mend, clock):
         await pilot.press(*"2", "enter")
         await settle(pilot)
         assert mend.get("INC-1").links == ("INC-2",) and mend.get("INC-2").links == ("INC-1",)
-        assert "INC-1: linked to INC-2" in [n.message for n in app._notifications]
+        assert "INC-1: linked to INC-2" in [n.message for n in app.notices]
         await pilot.press("u", *"The portal is back; next update by 15:00.", "ctrl+s")
         await settle(pilot)
         for incident_id in ("INC-1", "INC-2"):

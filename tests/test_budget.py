@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import START
 from tui.core import rules

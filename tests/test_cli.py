@@ -1,4 +1,5 @@
-"""The `mend` command, run as a person or a script would: in a subprocess."""
+"""The `mend` command, run as a person or a script would: its main() with arguments and an environment,
+in this process (tests/helpers/cli_inprocess.py), or in a subprocess where the bytes on a pipe matter."""
 
 from __future__ import annotations
 
@@ -11,14 +12,25 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui.core.model import BOARD_STAGES, Stage
 
 
-def run(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _env(data: Path, env: dict[str, str] | None) -> dict[str, str]:
     full_env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data), **(env or {})}
     full_env.pop("MEND_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=full_env,
-                          timeout=60)
+    return full_env
+
+
+def run(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`mend ARGS` in this process: the same main() and exit status, without an interpreter start-up."""
+    return mend_in_process(args, _env(data, env))
+
+
+def run_process(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`mend ARGS` in a subprocess, for what only a real process shows: the bytes written to a pipe."""
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
+                          env=_env(data, env), timeout=60)
 
 
 def ok(data: Path, *args: str) -> str:
@@ -85,7 +97,7 @@ def test_garbage_db_file_is_named_and_left_untouched(data_dir):
     before = db.read_bytes()
     for args in (("list",), ("new", "t2", "--client", "c"), ("note", "INC-1", "x")):
         result = run(data_dir, *args)
-        assert result.returncode == 2, args
+        assert result.returncode == 3, args  # damaged data is a storage failure, not bad input
         assert str(db) in result.stderr
         assert "Traceback" not in result.stderr
     assert db.read_bytes() == before
@@ -103,7 +115,7 @@ def test_playbooks_check_passes_for_the_shipped_ones_and_fails_for_a_broken_fold
 
 def test_text_with_terminal_escapes_is_not_sent_to_the_terminal(data_dir):
     ok(data_dir, "new", "evil \x1b[2J\x1b]0;pwned\x07 [bold]title[/]", "--client", "c")
-    listed = ok(data_dir, "list")
+    listed = run_process(data_dir, "list").stdout
     assert "\x1b" not in listed and "\x07" not in listed
     assert "[bold]title[/]" in listed
 
@@ -281,8 +293,8 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
     ok(data_dir, "advance", "INC-1")
     ok(data_dir, "check", "INC-1", "impact-echoed")
     assert run(data_dir, "advance", "INC-1").returncode == 2
-    result = run(data_dir, "update", "INC-1", "I'm very sorry: your invoices went out twice and your week was spent on it.",
-                 "--strict")
+    result = run(data_dir, "update", "INC-1",
+                 "I'm very sorry: your invoices went out twice and your week was spent on it.", "--strict")
     assert (result.returncode, result.stderr) == (0, "")
     assert "[x] apology:" in ok(data_dir, "show", "INC-1")
     assert ok(data_dir, "advance", "INC-1").startswith("INC-1 is now at diagnose")
@@ -290,7 +302,7 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
 
 def test_stats_with_a_hostile_client_filter_prints_no_control_sequences(data_dir):
     ok(data_dir, "new", "t", "--client", "c")  # stats reads a store that exists
-    result = run(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
+    result = run_process(data_dir, "stats", "--client", "\x1b]0;pwned\x07")
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
 

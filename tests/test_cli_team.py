@@ -1,4 +1,4 @@
-"""Team workflow on the command line: assign, edit, action items, links, mine; run as a subprocess."""
+"""Team workflow on the command line: assign, edit, action items, links, mine (mend run in process)."""
 
 from __future__ import annotations
 

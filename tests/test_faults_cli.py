@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from test_cli import ok, run
+from test_cli import ok, run, run_process
 from test_store import snapshot
 from test_store_processes import WORKER
 
@@ -51,7 +50,7 @@ MORE_BAD_INVOCATIONS = [
     ("playbooks", "frobnicate"),
     ("list", "--json", "--all", "--bogus"),
     ("--data", "/dev/null", "list"),
-    ("--data", "/etc/hostname/mend", "new", "t", "--client", "c"),
+    # A data folder that cannot be made (under a file) is an environment failure: test_exit_codes.py.
 ]
 
 
@@ -87,7 +86,7 @@ def test_a_held_lock_is_one_line_naming_the_holder_not_a_hang(data_dir):
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == 3  # the store is busy: not the command's fault
     [line] = result.stderr.splitlines()
     assert f"is held by pid {holder.pid}" in line and str(data_dir / "mend.lock") in line
     assert 4 < waited < 30, "it waits a few seconds for the lock, then says so"
@@ -117,9 +116,9 @@ def test_far_dates_are_refused_with_exit_2(data_dir, option, day):
 def test_output_never_crashes_on_a_strict_ascii_stdout(data_dir):
     assert run(data_dir, "new", "Café ☕ down", "--client", "Zoë").returncode == 0
     for command in (["list"], ["show", "1"], ["export", "1", "--format", "md"], ["stats"], ["follow-ups"]):
-        result = run(data_dir, *command, env={"PYTHONIOENCODING": "ascii:strict"})
+        result = run_process(data_dir, *command, env={"PYTHONIOENCODING": "ascii:strict"})
         assert result.returncode == 0, (command, result.stderr)
-    assert "Caf\\xe9" in run(data_dir, "list", env={"PYTHONIOENCODING": "ascii:strict"}).stdout
+    assert "Caf\\xe9" in run_process(data_dir, "list", env={"PYTHONIOENCODING": "ascii:strict"}).stdout
 
 
 async def test_the_board_exits_non_zero_after_a_crash_naming_a_file_with_the_traceback(mend, data_dir, capsys):

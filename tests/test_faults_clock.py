@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from test_cli import ok, run
 from textual.widgets import Static
 
+from tests.helpers.settle import settle
 from tests.test_board import card_in
 from tui.app import MendApp
 from tui.core.clock import FakeClock
@@ -20,9 +22,6 @@ from tui.core.store.tinydb import TinyStore
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import UpdateScreen
 from tui.widgets.card import IncidentCard
-
-from test_cli import ok, run
-from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 NEGATIVE = re.compile(r"-\d")
@@ -78,17 +77,17 @@ async def test_a_forward_jump_gives_each_crossing_once_however_the_clock_swings(
             for _ in range(5):
                 app.tick()
         await settle(pilot)
-        breaches = [n.message for n in app._notifications if n.title == "Breach"]
+        breaches = [n.message for n in app.notices if n.title == "Breach"]
         # Each incident's stage budget and its client-update cadence: one breach each, ever.
         assert len(breaches) == 40 == len(set(breaches))
         assert len(bells) == 40
-        assert not [n for n in app._notifications if n.title == "Warning"], "a jump past warn is a breach only"
+        assert not [n for n in app.notices if n.title == "Warning"], "a jump past warn is a breach only"
         assert app.is_running
 
 
 def test_cli_never_prints_negative_time_for_events_stamped_ahead_of_the_clock(data_dir, playbooks):
     """The machine's clock went back after these were recorded: they sit hours in its future."""
-    ahead = FakeClock(datetime.now(timezone.utc) + timedelta(hours=6))
+    ahead = FakeClock(datetime.now(UTC) + timedelta(hours=6))
     mend = Mend(TinyStore(data_dir), playbooks, ahead, "ana")
     incident = mend.open("from the future", "Acme", severity=1)
     mend.advance(incident.id, force=True, reason="test")

@@ -13,15 +13,14 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from tui.core.store import CorruptDataError, StoreError
-from tui.core.store.tinydb import FOLDER_VERSION, TinyStore
-
-import tui.core.store.tinydb as tinydb_module
 from test_cli import ok, run
 from test_store import note, opened, resolve, snapshot
 from test_store_contract import follow_up_resolve
 from unprivileged import private_folder, unprivileged
+
+import tui.core.store.tinydb as tinydb_module
+from tui.core.store import CorruptDataError, StoreError
+from tui.core.store.tinydb import FOLDER_VERSION, TinyStore
 
 
 def v0_incident(number: int, **changes: object) -> dict:
@@ -33,7 +32,10 @@ def v0_incident(number: int, **changes: object) -> dict:
     return doc
 
 
-def write_v0(data: Path, meta: dict | None = {"next_id": 9}) -> bytes:
+V0_META = {"next_id": 9}
+
+
+def write_v0(data: Path, meta: dict | None = V0_META) -> bytes:
     data.mkdir(parents=True, exist_ok=True)
     tables: dict = {"incidents": {"3": v0_incident(3), "7": v0_incident(7, title="seven")}}
     if meta is not None:
@@ -119,7 +121,7 @@ def test_an_old_layout_in_a_folder_this_user_cannot_write_is_refused_with_what_t
         data = folder / "data"
         original = write_v1(data)
         data.chmod(0o500)
-        with pytest.raises(StoreError, match="older mend.*write access"):
+        with pytest.raises(StoreError, match=r"older mend.*write access"):
             TinyStore(data)
         assert (data / "open.json").read_bytes() == original
 
@@ -210,7 +212,7 @@ def test_data_from_a_newer_mend_is_refused_untouched(data_dir):
         TinyStore(data_dir)
     for args in (("list",), ("new", "t", "--client", "c"), ("board",)):
         result = run(data_dir, *args)
-        assert result.returncode == 2, (args, result.stderr)
+        assert result.returncode == 3, (args, result.stderr)
         [line] = result.stderr.splitlines()
         assert str(data_dir / "open.json") in line and "newer mend" in line
     assert snapshot(data_dir) == before
@@ -223,7 +225,7 @@ def test_the_board_refuses_to_start_on_a_damaged_file_and_names_it(data_dir, con
     ok(data_dir, "new", "t", "--client", "c")
     (data_dir / "open.json").write_bytes(content)
     result = run(data_dir, "board")
-    assert result.returncode == 2
+    assert result.returncode == 3
     [line] = result.stderr.splitlines()
     assert line.startswith(f"mend: {data_dir / 'open.json'} is not valid mend data")
     assert (data_dir / "open.json").read_bytes() == content

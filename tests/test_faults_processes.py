@@ -14,17 +14,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from test_cli import run_process as run  # real processes, at once
 from textual.widgets import Static
 
+from tests.helpers.settle import settle
 from tui.app import MendApp
 from tui.core.model import EventKind, Stage
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
 from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
-
-from test_cli import run
-from tests.helpers.settle import settle
 
 WORKER = Path(__file__).parent / "helpers" / "mend_worker.py"
 TIMEOUT = 120
@@ -92,7 +91,7 @@ def test_four_processes_mixing_operations_lose_nothing_and_show_no_error(data_di
         assert proc.stderr.readline() == "ready\n", proc.stderr.read()
     go.touch()
     results = [(proc, *proc.communicate(timeout=TIMEOUT)) for proc in workers]
-    for proc, out, err in results:
+    for proc, _out, err in results:
         assert (proc.returncode, err) == (0, ""), err  # nothing shown to the person: the lock waited
 
     store = TinyStore(data_dir)
@@ -250,7 +249,7 @@ async def test_a_live_board_ends_showing_exactly_what_another_process_wrote(data
             counts[stage.value] for stage in (Stage.ACKNOWLEDGE, Stage.EMPATHIZE, Stage.DIAGNOSE, Stage.FIX,
                                               Stage.REPORT_BACK)]
         assert app.is_running
-        assert not [n for n in app._notifications if n.title == "Storage problem"]
+        assert not [n for n in app.notices if n.title == "Storage problem"]
 
 
 async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(data_dir, mend: Mend, playbooks,
@@ -272,6 +271,6 @@ async def test_a_detail_screen_follows_another_terminal_resolving_its_incident(d
         app.tick()
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen), "the screen still offered to work on a resolved incident"
-        assert [n.message for n in app._notifications][-1].startswith(
+        assert [n.message for n in app.notices][-1].startswith(
             f"{incident.id} resolved; follow-up check-in due ")
         assert not list(app.board.cards)

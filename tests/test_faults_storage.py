@@ -16,16 +16,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
+from test_store import snapshot
 
 from tui.core.playbook import load_playbooks
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
-
-from test_store import snapshot
 
 PROBE = Path(__file__).parent / "helpers" / "board_probe.py"
 NOBODY = 65534
@@ -88,11 +88,11 @@ def data() -> Iterator[Path]:
 
 
 def _clock():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tui.core.clock import FakeClock
 
-    return FakeClock(datetime.now(timezone.utc))
+    return FakeClock(datetime.now(UTC))
 
 
 def run_as_user(args: list[str], limit: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
@@ -119,7 +119,7 @@ def file_size_limit(size: int) -> Callable[[], None]:
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.returncode == 3, (result.stdout, result.stderr)  # a storage failure, not bad input
     [line] = result.stderr.splitlines()
     assert line.startswith("mend: ") and "Traceback" not in line
     for needle in needles:
@@ -214,7 +214,7 @@ def test_board_reports_storage_trouble_and_keeps_the_last_good_state(data, fault
     assert report["after"] == report["before"] == [["INC-1", "acknowledge", 1], ["INC-2", "acknowledge", 1]]
     if fault == "unreadable":  # reading is all an idle board does: it must notice by itself
         assert [title for title, _ in report["noticed_idle"]] == ["Storage problem"], report["noticed_idle"]
-    refusals = [message for title, message in report["notifications"] if title == "Not done"]
+    refusals = [message for title, message in report["notifications"] if title == "Not done: storage problem"]
     assert len(refusals) == 2, report["notifications"]  # the note and the move: each says why it was not done
     noticed = [message for title, message in report["notifications"] if title == "Storage problem"]
     assert len(noticed) <= 1, "a lasting problem is reported once, not once a tick"

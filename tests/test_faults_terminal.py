@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static, TextArea
 
+from tests.helpers.settle import settle
 from tui.app import MIN_SIZE, MendApp
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
@@ -14,7 +15,6 @@ from tui.screens.forms import GateScreen, NewIncidentScreen, UpdateScreen
 from tui.screens.stats import StatsScreen
 from tui.screens.too_small import TooSmallScreen
 from tui.widgets.card import IncidentCard
-from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 SIZES = [(200, 50), (120, 35), (80, 24), MIN_SIZE, (MIN_SIZE.width - 1, MIN_SIZE.height), (60, 16), (40, 12),

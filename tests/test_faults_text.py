@@ -12,18 +12,17 @@ import re
 from dataclasses import replace
 
 import pytest
+from test_cli import ok, run
 from textual import events
 from textual.widgets import Input, Label, Static
 
+from tests.helpers.settle import settle
 from tests.test_board import card_in
 from tui.app import MendApp
 from tui.core.model import Role, Side, make_id
 from tui.core.rules import MAX_CLIENT, MAX_TITLE
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
-
-from test_cli import ok, run
-from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 # Anything that would make a terminal do something instead of showing something.
@@ -91,7 +90,7 @@ def test_cli_an_error_naming_a_hostile_data_path_stays_one_line(tmp_path):
     data.mkdir()
     (data / "open.json").write_text("{ truncated")
     result = run(data, "list")
-    assert result.returncode == 2
+    assert result.returncode == 3  # damaged data: a storage failure
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not CONTROL.search(result.stderr), result.stderr
     assert "open.json" in result.stderr
@@ -206,8 +205,8 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
         app.tick()
         await settle(pilot)
         inert()
-        assert any("Acme [/x] Ltd" in n.message for n in app._notifications)
-        assert all(not n.markup for n in app._notifications)
+        assert any("Acme [/x] Ltd" in n.message for n in app.notices)
+        assert all(not n.markup for n in app.notices)
         board = app.screen
         for keys, screen in ((["enter"], "DetailScreen"), (["r"], "ReportScreen"), (["n"], "NewIncidentScreen"),
                              (["o"], None), (["s"], "StatsScreen"), (["question_mark"], "HelpScreen"),
@@ -217,7 +216,8 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
                              (["enter", "m"], "MessageScreen"), (["enter", "x"], "DetailScreen")):
             await pilot.press(*keys)
             await pilot.pause()
-            assert screen is None or type(app.screen).__name__ == screen, keys  # o: none due; x in detail: exported, a notification
+            # o: none due; x in detail: exported, a notification
+            assert screen is None or type(app.screen).__name__ == screen, keys
             inert()
             while app.screen is not board:
                 await pilot.press("escape")
@@ -227,5 +227,5 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
         await asyncio.to_thread(app.hook_failed, f"hook {INERT_PROBE} failed: {INERT_PROBE}")
         await pilot.pause()
         inert()
-        assert all(not n.markup for n in app._notifications)
-        assert any(n.title == "Hook failed" and "[@click=app.quit]" in n.message for n in app._notifications)
+        assert all(not n.markup for n in app.notices)
+        assert any(n.title == "Hook failed" and "[@click=app.quit]" in n.message for n in app.notices)

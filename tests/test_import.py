@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
 from tui.core import export
 from tui.core.service import Mend
 from tui.core.store import StoreError
 from tui.core.store import tinydb as tinydb_module
 from tui.core.store.tinydb import TinyStore
-
-from test_cli import run
 
 
 def files(folder: Path) -> dict[str, bytes]:

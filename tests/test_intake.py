@@ -6,16 +6,15 @@ import copy
 import json
 import os
 import subprocess
-import threading
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui.core.intake import (MAX_BODY, MAX_DEPTH, IntakeError, IntakeRules, parse_intake_rules,
-                             parse_notification)
+from tui.core.intake import MAX_BODY, MAX_DEPTH, IntakeError, IntakeRules, parse_intake_rules, parse_notification
 from tui.core.model import EventKind
 from tui.core.rules import MAX_TITLE
 from tui.core.service import Mend

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.settle import settle
 from tests.test_export import GOLDEN, HOSTILE_TITLE, UPDATE, scripted
 from tui.core import messages, tone
 from tui.core.clock import FakeClock
@@ -21,7 +22,6 @@ from tui.core.model import Incident, ReportPart, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
 from tui.core.settings import Settings
-from tests.helpers.settle import settle
 
 WHO = messages.Sender("Ana Lopez", "Customer care, Mend Co\nTel. 020 7946 0000", "ana@mend.example")
 PARTS = {
@@ -271,7 +271,7 @@ def test_the_client_summary_takes_several_ids_and_all(data_dir, mend, clock):
 def test_the_client_summary_keeps_hostile_text_as_text_in_every_format(mend, clock):
     hostile = "<script>alert(1)</script>\n\n## not a heading\n- not an item\x1b[31m"
     incident = mend.open("t <b>x</b>", "Globex | <b>Corp</b>")
-    mend.write_report(incident.id, {part: (hostile, None) for part in ReportPart})
+    mend.write_report(incident.id, dict.fromkeys(ReportPart, (hostile, None)))
     incident = mend.get(incident.id)
     page = messages.client_summary([incident], mend.playbook_for, "html", clock.now(), WHO)
     assert "<script>" not in page and "<b>" not in page and "\x1b" not in page

@@ -235,7 +235,8 @@ def test_not_utf8_is_a_problem_not_a_traceback(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_bytes(VALID.encode() + b'\n# caf\xe9\n')
     (problem,) = problems_of(path)
-    assert (problem.key, problem.message) == ("(file)", f"not UTF-8 text (first bad byte on line {VALID.count(chr(10)) + 2})")
+    line = VALID.count(chr(10)) + 2
+    assert (problem.key, problem.message) == ("(file)", f"not UTF-8 text (first bad byte on line {line})")
 
 
 def test_unreadable_file_is_a_problem(tmp_path):

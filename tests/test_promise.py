@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import START
 from tests.test_stats import NOW, Script, at, stats_of
@@ -13,7 +14,7 @@ from tui.core import rules
 from tui.core.budget import Status, update_reading
 from tui.core.promise import MAX_AHEAD, promised
 
-SENT = datetime(2026, 11, 23, 9, 7, tzinfo=timezone.utc)  # tests run in UTC
+SENT = datetime(2026, 11, 23, 9, 7, tzinfo=UTC)  # tests run in UTC
 
 
 @pytest.mark.parametrize(("text", "due"), [
@@ -41,7 +42,7 @@ def test_no_promise_is_read_where_none_is_made(text):
 
 
 @given(st.text(max_size=300), st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                                           timezones=st.just(timezone.utc)))
+                                           timezones=st.just(UTC)))
 def test_any_text_gives_no_promise_or_one_within_a_week(text, sent):
     due = promised(text, sent)
     assert due is None or sent < due <= sent + MAX_AHEAD + timedelta(days=1)
@@ -90,15 +91,15 @@ def test_stats_count_promises_made_and_broken():
     #   Acme: kept; then no promise after 9:50, due 10:50: overdue 130
     #   Globex: promised 11:00, came 11:30: 30; then due 12:30: 30
     #   Initech (pending): promised 14:00: 0; Initech (missed): promised 12:00: 60
-    assert NOW == at(23, 13) and stats.overdue_time == timedelta(minutes=250)
+    assert at(23, 13) == NOW and stats.overdue_time == timedelta(minutes=250)
 
 
 def test_the_summary_marks_an_update_late_against_the_promised_time(playbook):
-    from tui.core.export import summarise
+    from tui.core.export import summary_parts
 
     incident = rules.open_incident("INC-1", title="t", client="c", severity=2, playbook=playbook, owner="a", now=START)
     incident = rules.add_update(incident, "We know; next update by 09:20.", now=START, author="a")
     incident = rules.add_update(incident, "Still on it.", now=START + timedelta(minutes=30), author="a")
     incident = rules.add_update(incident, "Nearly there.", now=START + timedelta(minutes=80), author="a")
     # The second came 10 minutes after the promise (inside the 60-minute cadence); the third kept the cadence.
-    assert [row.late for row in summarise(incident, playbook, START).updates] == [False, True, False]
+    assert [row.late for row in summary_parts(incident, playbook, START).updates] == [False, True, False]

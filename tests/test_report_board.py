@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Input, TextArea
 
+from tests.helpers.settle import settle
 from tests.test_report import WORDS, at_report_back
 from tui.app import MendApp
 from tui.core.model import ReportPart
@@ -16,14 +17,13 @@ from tui.screens.board import BoardScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.follow_ups import FollowUpsScreen
 from tui.screens.report import ReportScreen
-from tests.helpers.settle import settle
 
 SIZE = (120, 35)
 NO_AUTO_TICK = 3600.0
 
 
 def notes(app: MendApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return [str(n.message) for n in app.notices]
 
 
 async def test_x_writes_the_summary_to_a_new_file_and_says_where(mend: Mend, tmp_path: Path):
@@ -105,7 +105,7 @@ async def test_due_follow_ups_show_on_the_board_until_marked_done(mend: Mend, cl
         await pilot.press("o")  # nothing waiting: it says so rather than doing nothing
         await pilot.pause()
         assert isinstance(app.screen, BoardScreen)
-        assert app._notifications and "No follow-up check-ins waiting" in list(app._notifications)[-1].message
+        assert app.notices and "No follow-up check-ins waiting" in list(app.notices)[-1].message
 
 
 async def test_a_follow_up_done_in_another_terminal_leaves_the_board(mend: Mend, clock, data_dir, playbooks):

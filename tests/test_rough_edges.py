@@ -11,12 +11,12 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import TextArea
 
+from tests.helpers.settle import settle
 from tui.app import MendApp
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyBar
-from tests.helpers.settle import settle
 
 NO_AUTO_TICK = 3600.0
 SIZES = [(80, 24), (120, 35)]
@@ -116,7 +116,7 @@ async def test_o_says_when_no_follow_up_is_waiting(mend: Mend):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         await pilot.pause()
-        assert [n.message for n in app._notifications] == [
+        assert [n.message for n in app.notices] == [
             "No follow-up check-ins waiting: resolving an incident books one."]
 
 

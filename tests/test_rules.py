@@ -230,66 +230,81 @@ class StageMachine(RuleBasedStateMachine):
         self.previous_events = self.incident.events
         self.items = [item.id for plan in self.playbook.stages.values() for item in plan.checklist]
 
-    def _do(self, operation) -> None:
+    def _do(self, operation, *, refused: bool) -> None:
+        """Run an operation that the rules must refuse exactly when `refused` says (a refusal changes nothing)."""
         self.now += timedelta(minutes=1)
+        before = self.incident
         try:
             self.incident = operation()
-        except rules.RuleError:
-            pass
+        except rules.RuleError as error:
+            assert refused, f"refused a move the rules allow: {error}"
+            assert self.incident is before
+        else:
+            assert not refused, "allowed a move the rules refuse"
 
     @rule(force=st.booleans())
     def advance(self, force: bool) -> None:
+        incident = self.incident
+        refused = incident.is_resolved or (not force and bool(rules.missing_required(incident, self.playbook)))
         self._do(lambda: rules.advance(self.incident, self.playbook, now=self.now, author="p", force=force,
-                                       reason="because" if force else None))
+                                       reason="because" if force else None), refused=refused)
 
     @rule()
     def back(self) -> None:
-        self._do(lambda: rules.back(self.incident, now=self.now, author="p"))
+        refused = self.incident.is_resolved or self.incident.stage is Stage.ACKNOWLEDGE
+        self._do(lambda: rules.back(self.incident, now=self.now, author="p"), refused=refused)
 
     @rule(index=st.integers(min_value=0, max_value=30), checked=st.booleans())
     def tick(self, index: int, checked: bool) -> None:
         item = self.items[index % len(self.items)]
-        self._do(lambda: rules.set_checked(self.incident, self.playbook, item, checked, now=self.now, author="p"))
+        self._do(lambda: rules.set_checked(self.incident, self.playbook, item, checked, now=self.now, author="p"),
+                 refused=self.incident.is_resolved)
 
     @rule(text=st.text(min_size=0, max_size=20))
     def note(self, text: str) -> None:
-        self._do(lambda: rules.add_note(self.incident, text, now=self.now, author="p"))
+        self._do(lambda: rules.add_note(self.incident, text, now=self.now, author="p"), refused=not text.strip())
 
     @rule()
     def update(self) -> None:
-        self._do(lambda: rules.add_update(self.incident, "on it", now=self.now, author="p"))
+        self._do(lambda: rules.add_update(self.incident, "on it", now=self.now, author="p"),
+                 refused=self.incident.is_resolved)
 
     @rule(name=st.sampled_from(["ana", "bo", "", " cy "]), role=st.sampled_from(list(Role)),
           note=st.one_of(st.none(), st.text(max_size=10)))
     def assign(self, name: str, role: Role, note: str | None) -> None:
-        self._do(lambda: rules.assign(self.incident, name, role=role, note=note, now=self.now, author="p"))
+        self._do(lambda: rules.assign(self.incident, name, role=role, note=note, now=self.now, author="p"),
+                 refused=self.incident.is_resolved or not name.strip())
 
     @rule(severity=st.one_of(st.none(), st.integers(min_value=0, max_value=5)),
           title=st.one_of(st.none(), st.sampled_from(["a", "b", " "])),
           client=st.one_of(st.none(), st.sampled_from(["Acme", "Beta"])))
     def edit(self, severity: int | None, title: str | None, client: str | None) -> None:
+        refused = (self.incident.is_resolved or (severity, title, client) == (None, None, None)
+                   or severity not in (None, 1, 2, 3, 4) or (title is not None and not title.strip()))
         self._do(lambda: rules.edit(self.incident, severity=severity, title=title, client=client, now=self.now,
-                                    author="p"))
+                                    author="p"), refused=refused)
 
     @rule(owner=st.sampled_from(["bo", "", "Acme"]), side=st.sampled_from(list(Side)), due=st.booleans(),
           tell=st.booleans())
     def add_action(self, owner: str, side: Side, due: bool, tell: bool) -> None:
         self._do(lambda: rules.add_action(self.incident, "do it", owner=owner, side=side,
                                           due=self.now.date() if due else None, tell_client=tell, now=self.now,
-                                          author="p"))
+                                          author="p"), refused=self.incident.is_resolved or not owner.strip())
 
     @rule(number=st.integers(min_value=0, max_value=4), done=st.booleans())
     def action_done(self, number: int, done: bool) -> None:
-        self._do(lambda: rules.set_action_done(self.incident, number, done, now=self.now, author="p"))
+        self._do(lambda: rules.set_action_done(self.incident, number, done, now=self.now, author="p"),
+                 refused=not 1 <= number <= len(self.incident.actions))
 
     @rule(others=st.lists(st.sampled_from(["INC-1", "INC-2", "INC-3"]), min_size=1, max_size=2))
     def link(self, others: list[str]) -> None:
-        self._do(lambda: rules.link(self.incident, others, now=self.now, author="p"))
+        self._do(lambda: rules.link(self.incident, others, now=self.now, author="p"),
+                 refused=self.incident.id in others)
 
     @precondition(lambda self: self.incident.is_resolved)
     @rule()
     def reopen(self) -> None:
-        self._do(lambda: rules.reopen(self.incident, now=self.now, author="p"))
+        self._do(lambda: rules.reopen(self.incident, now=self.now, author="p"), refused=False)
 
     @invariant()
     def events_replay_to_the_same_state(self) -> None:

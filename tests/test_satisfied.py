@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.settle import settle
 from tests.test_report import WORDS
 from tui.app import MendApp
 from tui.core import rules, satisfied
@@ -16,7 +17,6 @@ from tui.core.model import ReportPart, Side, Stage
 from tui.core.playbook import PlaybookError, check_dir, load_file, shipped_dir
 from tui.core.service import Mend
 from tui.screens.detail import DetailScreen
-from tests.helpers.settle import settle
 
 REPORT_ITEMS = ("told-what-happened", "told-why", "told-whats-next", "goodwill-gesture")
 
@@ -47,7 +47,9 @@ def test_every_shipped_report_and_apology_item_is_satisfied_by_data(playbooks):
 
 def test_writing_the_report_back_ticks_its_items_and_opens_the_gate(mend: Mend, playbook):
     incident_id = to_report_back(mend)
-    refused = pytest.raises(rules.GateRefused, mend.advance, incident_id).value
+    with pytest.raises(rules.GateRefused) as refused_info:
+        mend.advance(incident_id)
+    refused = refused_info.value
     assert set(REPORT_ITEMS) <= {item.id for item in refused.missing}
     mend.write_report(incident_id, {part: WORDS[part] for part in list(ReportPart)[:2]})
     incident = mend.get(incident_id)
@@ -75,7 +77,8 @@ def test_the_registry_is_a_dict_another_feature_can_extend(tmp_path, monkeypatch
     folder = edited_playbook(tmp_path, 'id = "fix-confirmed"\n', 'id = "fix-confirmed"\nsatisfied_by = "fix-ok"\n')
     (problem,) = check_dir(folder)
     assert problem.key == "stages.fix.checklist[2].satisfied_by"
-    assert problem.message.startswith("unknown name 'fix-ok'; known: action-items-owned, apology-message, report-gesture")
+    assert problem.message.startswith(
+        "unknown name 'fix-ok'; known: action-items-owned, apology-message, report-gesture")
     monkeypatch.setitem(satisfied.PREDICATES, "fix-ok", lambda incident: True)
     loaded = load_file(folder / "service-recovery.toml")
     assert loaded.item("fix-confirmed")[1].satisfied_by == "fix-ok"
@@ -89,7 +92,8 @@ def test_a_bad_satisfied_by_is_named_by_file_and_key(tmp_path, value, message):
     folder = edited_playbook(tmp_path, 'satisfied_by = "report-why"', f"satisfied_by = {value}")
     with pytest.raises(PlaybookError) as error:
         load_file(folder / "service-recovery.toml")
-    assert str(error.value) == f"{folder / 'service-recovery.toml'}:stages.report_back.checklist[1].satisfied_by: {message}"
+    where = "stages.report_back.checklist[1].satisfied_by"
+    assert str(error.value) == f"{folder / 'service-recovery.toml'}:{where}: {message}"
 
 
 def test_playbooks_check_refuses_an_unknown_name_with_exit_2(tmp_path):
@@ -120,7 +124,7 @@ async def test_write_a_report_back_and_advance_without_ticking_anything(mend: Me
         assert "] resolves it and books a follow-up check-in in 7 days" in report
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert [n.message for n in app._notifications][-1] == (
+        assert [n.message for n in app.notices][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     incident = mend.get(incident_id)
     assert incident.is_resolved and not incident.checked
@@ -139,7 +143,7 @@ async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_p
         assert any(title.startswith("Resolve the selected incident") for title in offered), offered
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert [n.message for n in app._notifications][-1] == (
+        assert [n.message for n in app.notices][-1] == (
             "INC-1 resolved; follow-up check-in due Mon 30 Nov 09:00 (o lists them)")
     assert mend.get(incident_id).is_resolved
 

@@ -11,24 +11,22 @@ import io
 import json
 import shutil
 import tempfile
-from datetime import date
 from contextlib import redirect_stderr, redirect_stdout
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import START
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tui import cli
-from tui.core import export
-from tui.core import rules
+from tui.core import export, rules
 from tui.core.model import EventKind, Incident, Role, SchemaError, Side
 from tui.core.service import Mend
 from tui.core.store import CorruptDataError, StoreError
 from tui.core.store.tinydb import TinyStore
-
-from conftest import START
 
 
 def mend_main(*argv: str) -> tuple[int, str]:
@@ -212,7 +210,7 @@ def test_any_change_to_a_stored_file_is_read_correctly_or_reported_and_never_wri
             for command in (["note", "INC-1", "after the damage"], ["note", "INC-2", "after the damage"],
                             ["new", "another", "--client", "Acme"], ["list"], ["stats"]):
                 code, err = mend_main("--data", str(folder), *command)
-                assert code == 0 or (code == 2 and "not valid mend data" in err), err
+                assert code == 0 or (code == 3 and "not valid mend data" in err), err
             assert target.read_bytes() == damaged
             return
         # Read: a write elsewhere in the file must keep every other value as it was read, and as stored.
@@ -345,7 +343,7 @@ def test_a_wrong_type_deep_in_the_open_file_is_corruption_and_the_file_is_kept(t
         original = path.read_bytes()
         for command in (["list"], ["note", "INC-1", "x"], ["show", "INC-1"]):
             code, err = mend_main("--data", str(folder), *command)
-            assert code == 2 and "open/1.json is not valid mend data (incident 1: severity" in err, err
+            assert code == 3 and "open/1.json is not valid mend data (incident 1: severity" in err, err
         assert path.read_bytes() == original
     finally:
         shutil.rmtree(folder.parent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ PLAYBOOKS = {"test": make_playbook("test"), "other": make_playbook("other")}
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
 
 
 NOW = at(23, 13)  # Monday 23 November 2026, 13:00 (tests run in UTC)
@@ -130,8 +130,8 @@ def history() -> list[Incident]:
     return [s.incident for s in (a, b, c, d, e)]
 
 
-def stats_of(incidents: list[Incident], filters: Filters = Filters()):
-    return compute(incidents, lambda incident: PLAYBOOKS[incident.playbook], NOW, filters)
+def stats_of(incidents: list[Incident], filters: Filters | None = None):
+    return compute(incidents, lambda incident: PLAYBOOKS[incident.playbook], NOW, filters or Filters())
 
 
 def minutes(delta: timedelta | None) -> float | None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from tests.test_cli import ok, run
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, history
-from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
 from tui.core.clock import FakeClock
+from tui.core.model import SCHEMA_VERSION, Event, EventKind, Incident, apply
 from tui.core.service import Mend
 from tui.core.stats import SUMMARY_KEY, Filters, all_incidents, compute, compute_stored, summarize
 from tui.core.store.tinydb import CACHE_UNUSED_DAYS, TinyStore

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from unprivileged import private_folder, unprivileged
 
+import tui.core.store.tinydb as tinydb_module
 from tui.core.model import Event, EventKind, Incident, Stage, apply, make_id
 from tui.core.store import CorruptDataError, StoreError
-import tui.core.store.tinydb as tinydb_module
 from tui.core.store.tinydb import TinyStore
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def opened(incident_id: str) -> Incident:

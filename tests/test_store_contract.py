@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from hypothesis import settings
-from msgspec import structs
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from msgspec import structs
+from test_store import AT, note, opened, reopen, resolve
 
 from tui.core.model import Event, EventKind, Incident, make_id, replay
 from tui.core.store import Store, StoreError, UnknownIncidentError, open_store
-
-from test_store import AT, note, opened, reopen, resolve
 
 BACKENDS = ["tinydb", "postgres"]
 

@@ -9,16 +9,15 @@ import time
 from urllib.parse import quote
 
 import pytest
+from helpers.pg_server import SYNCHRONOUS, Cluster, make_root, promote, standby_of
 from psycopg.conninfo import conninfo_to_dict
+from test_board import NO_AUTO_TICK, SIZE
+from test_store import note, opened
+from test_store_server import mend_cli, ok
 
 from tui.app import MendApp
 from tui.core.service import Mend
 from tui.core.store import OfflineError, open_store
-
-from helpers.pg_server import SYNCHRONOUS, Cluster, make_root, promote, standby_of
-from test_board import NO_AUTO_TICK, SIZE
-from test_store import note, opened
-from test_store_server import mend_cli, ok
 
 
 def until_online(store, state: object) -> object:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from helpers.tone_scores import HELDOUT_FILES, context_report, context_scores, findings, load_cases, report, scores
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from textual.widgets import Static
 
-from helpers.tone_scores import HELDOUT_FILES, context_report, context_scores, findings, load_cases, report, scores
+from tests.helpers.settle import settle
 from tui.app import MendApp
 from tui.core import tone
 from tui.core.playbook import load_file, shipped_dir
 from tui.screens.forms import UpdateScreen
-from tests.helpers.settle import settle
 
 CASES = load_cases()
 
@@ -155,7 +156,8 @@ def test_a_playbook_adds_blame_and_excuse_phrases(tmp_path):
     playbook = with_tone(tmp_path, 'blame_phrases = ["the night shift"]\nexcuse_phrases = ["Project Falcon"]\n')
     text = "I am very sorry; Project  Falcon broke and the night shift missed it."
     found = tone.check(text, "apology", playbook)
-    assert [(f.rule, f.excerpt(text)) for f in found] == [("excuse", "Project  Falcon"), ("blame-shifting", "the night shift")]
+    assert [(f.rule, f.excerpt(text)) for f in found] == [("excuse", "Project  Falcon"),
+                                                          ("blame-shifting", "the night shift")]
     assert tone.check(text, "apology") == []  # without the playbook these are ordinary words
 
 
@@ -267,5 +269,5 @@ def test_any_text_in_any_context_gives_findings_inside_the_text(text, context):
         assert finding.span is None or 0 <= finding.span[0] < finding.span[1] <= len(text)
     for rule in {finding.rule for finding in found}:
         spans = sorted(finding.span for finding in found if finding.rule == rule and finding.span)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), rule  # one finding per stretch of text
+        assert all(a[1] <= b[0] for a, b in pairwise(spans)), rule  # one finding per stretch of text
     assert found == tone.check(text, context)

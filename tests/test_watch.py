@@ -144,7 +144,7 @@ def test_two_watchers_on_one_store_fire_each_event_once(data_dir, playbooks, clo
 def test_a_damaged_marks_file_is_named_and_left_alone(mend, data_dir, clock):
     mend.open("x", "y")
     (data_dir / "marks.json").write_text("{broken")
-    with pytest.raises(StoreError, match="marks.json is not valid mend data"):
+    with pytest.raises(StoreError, match=r"marks\.json is not valid mend data"):
         mend.store.claim(["INC-1/event/0"], clock.now())
     assert (data_dir / "marks.json").read_text() == "{broken"
 
@@ -157,7 +157,7 @@ def test_a_damaged_marks_file_is_named_and_left_alone(mend, data_dir, clock):
 def test_a_marks_file_that_is_not_marks_is_refused_without_hanging(mend, data_dir, clock, make):
     mend.open("x", "y")
     make(data_dir / "marks.json")
-    with pytest.raises(StoreError, match="marks.json is not valid mend data"):
+    with pytest.raises(StoreError, match=r"marks\.json is not valid mend data"):
         mend.store.claim(["INC-1/event/0"], clock.now())
 
 
@@ -386,7 +386,7 @@ async def test_the_board_fires_hooks_and_a_hanging_or_failing_one_does_not_hold_
                 await pilot.pause(0.02)
             await pilot.pause()
             assert json.loads(out.read_text())["event"] == "new"
-            notes = [n for n in app._notifications if n.title == "Hook failed"]
+            notes = [n for n in app.notices if n.title == "Hook failed"]
             assert len(notes) == 1 and "exit status 1: chat is down" in notes[0].message
     finally:
         runner.close()  # the hanging hook is stopped at its timeout

@@ -13,30 +13,32 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from textual import events, on
 from textual.app import App
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.geometry import Size
 from textual.message import Message
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
+from .core import messages
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
-from .core import messages
+from .core.errors import EXIT_UNAVAILABLE, MendError
 from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
-from .core.playbook import Playbook, PlaybookError
-from .core.rules import GateRefused, RuleError
+from .core.playbook import Playbook
+from .core.rules import GateRefused
 from .core.service import Mend
 from .core.settings import DEFAULT_THEME, Settings, remember
-from .core.stats import compute_stored
+from .core.stats import PlaybookUse, compute_stored
 from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line, plain
 from .core.watch import Watcher
@@ -45,7 +47,7 @@ from .screens.asks import Open, Stored, StoreNews, Write
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
-from .screens.forms import GateScreen, GateChoice, UpdateScreen
+from .screens.forms import GateChoice, GateScreen, UpdateScreen
 from .screens.help import HelpScreen
 from .screens.messages import ExportChoiceScreen, MessageScreen
 from .screens.report import ReportScreen
@@ -54,6 +56,7 @@ from .screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen
 from .screens.too_small import TooSmallScreen
 
 TICK_SECONDS = 1.0
+NOTICES_KEPT = 200
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
 MIN_SIZE = Size(70, 20)
 
@@ -76,7 +79,8 @@ class BoardCommands(Provider):
                 yield ("Resolve the selected incident: it leaves the board and a follow-up check-in is booked",
                        lambda: board.run_action("resolve"), f"key {keys}")
                 continue
-            yield binding.tooltip or binding.description, (lambda a=binding.action: board.run_action(a)), f"key {keys}"
+            yield (binding.tooltip or binding.description, partial(board.run_action, binding.action),
+                   f"key {keys}")
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._valid():
@@ -156,6 +160,8 @@ class MendApp(App):
         self._pending: Counter[str] = Counter()  # writes asked and not yet answered, per incident
         self._writes_done = 0  # a read begun before a write ended may be older than the write's result
         self._storage_trouble = ""
+        # What the board told its user, newest last: a short log of the notifications it raised.
+        self.notices: deque[Notification] = deque(maxlen=NOTICES_KEPT)
         self.offline = False  # the server store cannot be reached: the board shows its last good state
         self._too_small: TooSmallScreen | None = None
         # The roles you hold on each open incident, as last seen: None until the first load,
@@ -172,7 +178,10 @@ class MendApp(App):
         files, and as markup `Acme [/x] Ltd` would crash the board and `[@click=...]` run an action."""
         super().notify(plain(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
-    def playbook_for(self, incident: Incident) -> Playbook:
+    def on_notify(self, event: Notify) -> None:
+        self.notices.append(event.notification)
+
+    def playbook_for(self, incident: PlaybookUse) -> Playbook:
         return self.mend.playbook_for(incident)
 
     async def on_load(self) -> None:
@@ -231,7 +240,7 @@ class MendApp(App):
         if too_small and self._too_small is None:
             self._too_small = TooSmallScreen(MIN_SIZE, size)
             self.push_screen(self._too_small)
-        elif too_small:
+        elif too_small and self._too_small is not None:
             self._too_small.show(size)
         elif self._too_small is not None:
             self._too_small = None
@@ -386,6 +395,13 @@ class MendApp(App):
                         title="Handed to you", timeout=20)
         self._held = held
 
+    def report_error(self, error: MendError, title: str = "Not done") -> None:
+        """Every refusal and every storage problem of an action is shown this one way: a one-line
+        error notification, titled by what failed (a storage or environment failure says so)."""
+        if error.exit_code == EXIT_UNAVAILABLE:
+            title = f"{title}: storage problem"
+        self.notify(one_line(str(error)), title=title, severity="error")
+
     def _report_storage(self, error: StoreError) -> None:
         """Once per distinct problem, not once a second while it lasts."""
         message = one_line(str(error))
@@ -460,7 +476,7 @@ class MendApp(App):
         stored: Incident | None = None
         try:
             result: Incident | Exception = ask.operation()
-        except (GateRefused, RuleError, StoreError, PlaybookError) as error:
+        except MendError as error:  # a refusal, or a storage problem: shown the one way (report_error)
             result = error
             with suppress(StoreError):  # what the store holds, to show instead of what was painted
                 stored = self.mend.get(ask.incident_id)
@@ -473,8 +489,8 @@ class MendApp(App):
         self._writes_done += 1
         if isinstance(result, GateRefused):  # another terminal unticked an item meanwhile
             self._ask_gate(result)
-        elif isinstance(result, Exception):
-            self.notify(one_line(str(result)), title="Not done", severity="error")
+        elif isinstance(result, MendError):
+            self.report_error(result)
         if isinstance(result, Incident):
             self._stored(result, from_board=ask.from_board)
             if ask.said:
@@ -577,8 +593,8 @@ class MendApp(App):
                     continue
             else:
                 raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
-        except (StoreError, messages.MessageError) as error:
-            self.notify(one_line(str(error)), title="Not exported", severity="error")
+        except MendError as error:
+            self.report_error(error, "Not exported")
             return None
         what = "client-only summary" if audience == "client" else "summary"
         self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)

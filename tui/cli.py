@@ -9,9 +9,10 @@ import json
 import os
 import re
 import sys
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -22,30 +23,40 @@ from rich.text import Span, Text
 from . import __version__
 from .core import budget, export, messages, tone
 from .core.clock import Clock, SystemClock
+from .core.errors import EXIT_USAGE, MendError, UnavailableError, UsageError
+from .core.files import read_regular, write_new_file
 from .core.hooks import Hook, HookRunner, parse_hooks
 from .core.intake import MAX_BODY, IntakeError, IntakeRules, parse_intake_rules, parse_notification
-from .core.model import (BOARD_STAGES, EARLIEST_YEAR, ID_PREFIX, LATEST_YEAR, ActionItem, Event, Incident, ReportPart,
-                         Role, Side, format_time, id_number, make_id, parse_time)
-from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, PlaybookError, load_playbooks, user_dir
-from .core.rules import RuleError, apology_skip_problem, apology_skipped, is_done, missing_required, skips_apology
+from .core.model import (
+    BOARD_STAGES,
+    EARLIEST_YEAR,
+    ID_PREFIX,
+    LATEST_YEAR,
+    ActionItem,
+    Event,
+    Incident,
+    ReportPart,
+    Role,
+    Side,
+    id_number,
+    make_id,
+    parse_time,
+)
+from .core.playbook import DEFAULT_PLAYBOOK, SEVERITIES, Playbook, load_playbooks, user_dir
+from .core.rules import apology_skip_problem, apology_skipped, is_done, missing_required, skips_apology
+from .core.service import CopyReport, Mend
 from .core.settings import DEFAULT_THEME, Paths, Settings, toml_string
 from .core.settings import load as load_settings
-from .core.service import CopyReport, Mend
-from .core.watch import Watcher, due_now
-from .core.stats import Filters, all_incidents, compute_stored
-from .core.files import read_regular, write_new_file
+from .core.stats import Filters, compute_stored
 from .core.store import StoreError, is_server_url, masked, open_store
 from .core.text import did_you_mean, one_line, plain, short_duration
+from .core.watch import Watcher, due_now
 from .stats_tables import CLI_PALETTE, empty_line, sections
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE = 0, 1, 2
+# Exit statuses: 2 for bad input, 3 when storage or the environment failed (tui/core/errors.py).
+EXIT_OK, EXIT_UNEXPECTED = 0, 1
 EXIT_LATE = 1  # mend due: something is over budget or overdue
 MAX_IMPORT_BYTES = 1 << 30
-
-
-class UsageError(Exception):
-    """Bad input from the person at the keyboard: one line, exit 2."""
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -232,12 +243,12 @@ def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
     if sum(widths) + 2 * (len(widths) - 1) > width:
         return _rich_list_table(rows, width)
     last = len(widths) - 1
-    header = "  ".join(name.ljust(size) for (name, _, _), size in zip(columns, widths))
+    header = "  ".join(name.ljust(size) for (name, _, _), size in zip(columns, widths, strict=True))
     parts, spans = [header], [Span(0, len(header), "bold")]
     offset = len(header) + 1
-    for row_texts, row_plains, row_sizes in zip(texts, plains, sizes):
-        line = []
-        for index, (text, shown, size) in enumerate(zip(row_texts, row_plains, row_sizes)):
+    for row_texts, row_plains, row_sizes in zip(texts, plains, sizes, strict=True):
+        line: list[str] = []
+        for index, (text, shown, size) in enumerate(zip(row_texts, row_plains, row_sizes, strict=True)):
             fit = widths[index]
             if size > fit:  # cut with an ellipsis, as Rich cuts it
                 cut = (text or Text(shown)).copy()
@@ -297,8 +308,8 @@ def cmd_show(mend: Mend, args: argparse.Namespace) -> int:
             out.print(Text(f"  [{mark}] {item.id}: {item.text}{required}{by_data}"))
     if incident.actions:
         out.print(Text("action items:"))
-        for item in incident.actions:
-            out.print(Text("  " + _action_line(item, mend.clock.now().astimezone().date())))
+        for action in incident.actions:
+            out.print(Text("  " + _action_line(action, mend.clock.now().astimezone().date())))
     out.print(Text("timeline:"))
     for event in incident.events:
         out.print(Text("  " + _event_line(event)))
@@ -385,9 +396,9 @@ def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
     def change(incident: Incident) -> Incident:
         before.append(incident)
         # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
-        if forced["force"] and skips_apology(incident, missing_required(incident, mend.playbook_for(incident))):
-            if (problem := apology_skip_problem(args.reason)) is not None:
-                raise UsageError(f"{incident.id}: {problem}; nothing was changed")
+        skipping = forced["force"] and skips_apology(incident, missing_required(incident, mend.playbook_for(incident)))
+        if skipping and (problem := apology_skip_problem(args.reason)) is not None:
+            raise UsageError(f"{incident.id}: {problem}; nothing was changed")
         return advance(incident)
 
     incident = mend.apply(normalize_id(args.id), change)
@@ -744,7 +755,7 @@ def cmd_listen(args: argparse.Namespace, env: Mapping[str, str], clock: Clock) -
     try:
         asyncio.run(serve(make_app(mend, mapping, token=token, log=log), args.host, args.port, ready))
     except OSError as error:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        raise UnavailableError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     return EXIT_OK
 
 
@@ -982,6 +993,7 @@ def cmd_board(mend: Mend, args: argparse.Namespace, env: Mapping[str, str] | Non
         app = MendApp(mend, settings=args.settings, sender=sender)
         app.run()
         return board_exit(app, args)
+    assert env is not None  # hooks are loaded only with it
     runner = HookRunner(hooks, lambda line: app.hook_failed(line), env=env)
     # A store of its own: the watcher reads it on a worker thread while the board uses its own.
     watcher = Watcher(Mend(open_store(store_target(args, env, args.settings)), mend.playbooks, mend.clock,
@@ -1126,7 +1138,7 @@ def _attach_completers(parser: argparse.ArgumentParser, shtab: Any) -> None:
                 _attach_completers(sub, shtab)
                 if name == "playbooks":
                     show = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["show"]
-                    next(a for a in show._actions if a.dest == "name").complete = names  # type: ignore[attr-defined]
+                    next(a for a in show._actions if a.dest == "name").complete = names
         elif action.dest in ("id", "ids"):
             action.complete = ids  # type: ignore[attr-defined]
         elif action.dest == "playbook":
@@ -1147,7 +1159,7 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--store", metavar="URL|DIR", default=argparse.SUPPRESS,
                         help="where incidents live: a postgresql:// URL (a team's server) or a data folder "
                              "(default: $MEND_STORE, else the data folder)")
@@ -1326,13 +1338,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="the settings file: where it is, what is in force, whether it is valid",
                        parents=[common])
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True, parser_class=_Parser)
-    for name, handler, help_text in (
+    for name, config_handler, help_text in (
         ("path", cmd_config_path, "print the settings file's path ($MEND_CONFIG, else the config folder)"),
         ("show", cmd_config_show, "print the settings in force and where each comes from"),
         ("check", cmd_config_check, "check the settings file; exit 2 if anything in it is wrong"),
     ):
         config_sub.add_parser(name, help=help_text, description=help_text, parents=[common]).set_defaults(
-            handler=handler)
+            handler=config_handler)
     p = sub.add_parser("store", help="look after the store: migrate a server's schema, copy a folder in",
                        parents=[common])
     store_sub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True, parser_class=_Parser)
@@ -1407,13 +1419,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_arguments(args)
         return run(args, os.environ, SystemClock())
-    except (UsageError, RuleError, StoreError, PlaybookError) as error:
+    except MendError as error:
+        # The one place errors become exit statuses: 2 for bad input, 3 for storage and the environment.
         # one_line: a path or an echoed value may hold a newline, and the message is one line.
         print(f"mend: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.exit_code
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # noqa: BLE001 - the last line of defence for a person, not a script
+    except Exception as error:  # the last line of defence for a person, not a script
         if os.environ.get("MEND_DEBUG"):
             raise
         print(f"mend: unexpected error: {type(error).__name__}: {one_line(str(error))} "

@@ -6,8 +6,8 @@ an honest event history (including one forced move past the apology).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from .core import rules
 from .core.model import Incident, ReportPart, Role, Side, Stage
@@ -66,9 +66,12 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
     for index, (title, client, severity, target, opened_ago, per_stage, update_ago) in enumerate(DEMO):
         opened = now - timedelta(minutes=opened_ago)
 
-        def build(incident_id: str, opened: datetime = opened) -> Incident:
+        owner = TEAM[index % len(TEAM)]
+
+        def build(incident_id: str, opened: datetime = opened, title: str = title, client: str = client,
+                  severity: int = severity, owner: str = owner) -> Incident:
             return rules.open_incident(incident_id, title=title, client=client, severity=severity,
-                                       playbook=playbook, owner=TEAM[index % len(TEAM)], now=opened)
+                                       playbook=playbook, owner=owner, now=opened)
 
         incident = store.create(build)
         if severity <= 2:  # the worst ones get a comms lead, who owns their client updates
@@ -99,7 +102,7 @@ def seed(store: Store, playbooks: Mapping[str, Playbook], now: datetime, author:
         store.put(incident)
         made.append(incident)
     for title, client, severity, days_ago, words in DEMO_RESOLVED:
-        report = {part: (text, None) for part, text in zip(ReportPart, words)}
+        report = {part: (text, None) for part, text in zip(ReportPart, words, strict=True)}
         made.append(_resolved(store, playbook, title, client, severity, report, now - timedelta(days=days_ago),
                               author))
     return made

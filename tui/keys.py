@@ -8,7 +8,8 @@ same everywhere. A new binding needs only an id (and a tooltip, the line help sh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 

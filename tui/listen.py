@@ -13,8 +13,9 @@ import asyncio
 import hmac
 import ipaddress
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 

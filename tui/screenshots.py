@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -34,7 +34,7 @@ from .core.service import Mend
 from .core.store import open_store
 from .demo import seed
 
-DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=timezone.utc)
+DEMO_NOW = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
 # Screens must not move while they are captured: no clock tick, no blink, no animation.
 NO_TICK = 3600.0
 
@@ -96,6 +96,7 @@ async def act(pilot: Pilot, scene: Scene) -> None:
     if scene.theme:
         pilot.app.theme = scene.theme
     if scene.keymap:
+        assert isinstance(pilot.app, MendApp)
         pilot.app.keymap = dict(scene.keymap)
         pilot.app.set_keymap(pilot.app.keymap)
         pilot.app.screen.refresh_bindings()

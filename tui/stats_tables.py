@@ -8,8 +8,8 @@ people's text and pass through `one_line`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Iterable, Mapping
 
 from rich.console import Group, RenderableType
 from rich.style import StyleType

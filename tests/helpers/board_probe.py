@@ -19,18 +19,18 @@ import asyncio
 import json
 import resource
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.app import MendApp  # noqa: E402
-from tui.core.clock import FakeClock  # noqa: E402
-from tui.core.playbook import load_playbooks  # noqa: E402
-from tui.core.service import Mend  # noqa: E402
-from tui.core.store.tinydb import TinyStore  # noqa: E402
-from tests.helpers.settle import settle  # noqa: E402
-from tui.screens.asks import Write  # noqa: E402
+from tests.helpers.settle import settle
+from tui.app import MendApp
+from tui.core.clock import FakeClock
+from tui.core.playbook import load_playbooks
+from tui.core.service import Mend
+from tui.core.store.tinydb import TinyStore
+from tui.screens.asks import Write
 
 
 def inject(fault: str, data: Path) -> None:
@@ -53,7 +53,7 @@ def cards(app: MendApp) -> list[list[object]]:
 
 
 async def probe(data: Path, fault: str) -> dict[str, object]:
-    clock = FakeClock(datetime.now(timezone.utc))
+    clock = FakeClock(datetime.now(UTC))
     mend = Mend(TinyStore(data), load_playbooks(), clock, "ana")
     app = MendApp(mend, tick_seconds=3600)
     async with app.run_test(size=(120, 35)) as pilot:
@@ -63,7 +63,7 @@ async def probe(data: Path, fault: str) -> dict[str, object]:
         for _ in range(5):  # the board, left alone, notices what it can
             app.tick()
             await settle(pilot)
-        noticed = [[n.title, n.message] for n in app._notifications]
+        noticed = [[n.title, n.message] for n in app.notices]
         target = before[0][0]
         app.post_message(Write(target, lambda: mend.note(target, "written during the fault")))
         app.post_message(Write(target, lambda: mend.advance(target, force=True, reason="during the fault")))
@@ -75,7 +75,7 @@ async def probe(data: Path, fault: str) -> dict[str, object]:
             "noticed_idle": noticed,
             "before": before,
             "after": cards(app),
-            "notifications": [[n.title, n.message] for n in app._notifications],
+            "notifications": [[n.title, n.message] for n in app.notices],
             "running": app.is_running,
             "screen": type(app.screen).__name__,
         }

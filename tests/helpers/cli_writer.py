@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.cli import main  # noqa: E402
+from tui.cli import main
 
 COMMANDS = ("new", "advance", "back", "check", "note", "update", "report", "resolve", "reopen")
 ITEMS = ("ack-client-told", "apology", "cause-named")

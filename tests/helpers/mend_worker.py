@@ -31,11 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.core.clock import SystemClock  # noqa: E402
-from tui.core.model import Incident, Stage  # noqa: E402
-from tui.core.playbook import load_playbooks  # noqa: E402
-from tui.core.service import Mend  # noqa: E402
-from tui.core.store.tinydb import TinyStore  # noqa: E402
+from tui.core.clock import SystemClock
+from tui.core.model import Incident, Stage
+from tui.core.playbook import load_playbooks
+from tui.core.service import Mend
+from tui.core.store.tinydb import TinyStore
 
 
 def report(op: str, incident: Incident) -> Incident:
@@ -102,9 +102,9 @@ def noter(mend: Mend, stop: Path) -> None:
 
 
 def importer(mend: Mend, data_dir: Path, rounds: int) -> None:
-    from tui import cli  # noqa: PLC0415
-    from tui.core import export, rules  # noqa: PLC0415
-    from tui.core.model import make_id  # noqa: PLC0415
+    from tui import cli
+    from tui.core import export, rules
+    from tui.core.model import make_id
 
     me = os.getpid()
     path = data_dir.parent / f"import-{me}.json"

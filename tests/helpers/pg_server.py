@@ -35,6 +35,7 @@ class Cluster:
     def __init__(self, root: Path, *, port: int | None = None, extra: tuple[str, ...] = ()) -> None:
         self.root = root
         self.data = root / "data"
+        self.fixed_port = port is not None
         self.port = port or free_port()
         self.extra = extra
         self.log = root / "server.log"
@@ -50,14 +51,20 @@ class Cluster:
                   "--locale=C", "--no-sync")
 
     def start(self) -> None:
-        options = " ".join((f"-k {self.root}", f"-p {self.port}", "-c listen_addresses=127.0.0.1",
-                            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-                            "-c max_connections=200", *self.extra))
-        result = self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-                           "-w", "-t", "60", "start", check=False)
-        if result.returncode != 0:
+        for attempt in range(3):
+            options = " ".join((f"-k {self.root}", f"-p {self.port}", "-c listen_addresses=127.0.0.1",
+                                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+                                "-c max_connections=200", *self.extra))
+            result = self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                               "-w", "-t", "60", "start", check=False)
+            if result.returncode == 0:
+                return
             log = self.log.read_text() if self.log.exists() else ""
-            raise RuntimeError(f"PostgreSQL did not start: {result.stdout}{result.stderr}{log[-2000:]}")
+            # A free port can be taken between picking it and binding it (another test worker's
+            # cluster, say): pick again, unless the port was asked for.
+            if "could not bind" not in log or attempt == 2 or self.fixed_port:
+                raise RuntimeError(f"PostgreSQL did not start: {result.stdout}{result.stderr}{log[-2000:]}")
+            self.port = free_port()
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)

@@ -16,15 +16,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.core.model import Event, EventKind, Incident, Stage, apply  # noqa: E402
-from tui.core.store.tinydb import TinyStore  # noqa: E402
+from tui.core.model import Event, EventKind, Incident, Stage, apply
+from tui.core.store.tinydb import TinyStore
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def opened(incident_id: str) -> Incident:

@@ -12,9 +12,9 @@ drafts of one context (the stage's rules a message is read with).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from tui.core.playbook import Playbook
 from tui.core.tone import Finding, check

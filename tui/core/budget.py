@@ -6,10 +6,10 @@ into warn or breach is reported once per stage visit, never once per tick.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Hashable, Iterator
 
 from .model import BOARD_STAGES, EventKind, Incident, Stage
 from .playbook import Playbook
@@ -126,7 +126,8 @@ def update_reading(incident: Incident, playbook: Playbook, now: datetime) -> Rea
 
 def stage_visits(incident: Incident) -> Iterator[tuple[Stage, datetime, datetime | None]]:
     """Each visit to a board stage, in order: (stage, entered, left, or None while still there)."""
-    current, since = Stage.ACKNOWLEDGE, incident.opened_at
+    current: Stage | None = Stage.ACKNOWLEDGE
+    since = incident.opened_at
     for event in incident.events:
         if event.kind is EventKind.STAGE or event.kind is EventKind.REOPENED:
             if current in BOARD_STAGES:

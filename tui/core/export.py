@@ -14,17 +14,30 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import time
 import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .actions import client_line, for_client
 from .budget import Status, elapsed_since, stage_visits, status_for
-from .model import (PROMISED, ActionItem, Event, EventKind, Incident, ReportPart, Severity, Stage, format_time,
-                    parse_time, replay)
+from .errors import MendError
+from .model import (
+    PROMISED,
+    ActionItem,
+    Event,
+    EventKind,
+    Incident,
+    ReportPart,
+    Severity,
+    Stage,
+    format_time,
+    parse_time,
+    replay,
+)
 from .playbook import Playbook
 from .rules import apology_skipped
 from .schema import parse_json
@@ -37,7 +50,7 @@ FORMATS = ("md", "json", "html")
 PlaybookFor = Callable[[Incident], Playbook]
 
 
-class BadExportError(ValueError):
+class BadExportError(MendError, ValueError):
     """A file that is not a mend export; str() is one line naming the problem."""
 
 
@@ -62,31 +75,33 @@ class UpdateRow(NamedTuple):
     late: bool  # the gap was longer than the update cadence
 
 
-class ForcedMove(NamedTuple):
+class ForcedRow(NamedTuple):
     at: datetime
     author: str
     move: str
     reason: str
 
 
-class Summary(NamedTuple):
+class SummaryParts(NamedTuple):
+    """What one incident's exported summary shows, worked out once for every format."""
+
     incident: Incident
     playbook: Playbook
     total: timedelta
     visits: tuple[StageVisit, ...]
-    forced: tuple[ForcedMove, ...]
+    forced: tuple[ForcedRow, ...]
     updates: tuple[UpdateRow, ...]
 
 
-def summarise(incident: Incident, playbook: Playbook, now: datetime) -> Summary:
+def summary_parts(incident: Incident, playbook: Playbook, now: datetime) -> SummaryParts:
     end = incident.resolved_at or now
-    return Summary(
+    return SummaryParts(
         incident=incident,
         playbook=playbook,
         total=elapsed_since(incident.opened_at, end),
         visits=tuple(_visits(incident, playbook, now)),
         forced=tuple(
-            ForcedMove(e.at, e.author, e.move, e.reason or "")
+            ForcedRow(e.at, e.author, e.move, e.reason or "")
             for e in incident.events if e.kind is EventKind.STAGE and e.forced
         ),
         updates=tuple(_update_rows(incident, playbook)),
@@ -130,7 +145,7 @@ def _mark(status: Status) -> str:
     return f"{status.symbol} {status.value}"
 
 
-def _header_rows(s: Summary) -> list[tuple[str, str]]:
+def _header_rows(s: SummaryParts) -> list[tuple[str, str]]:
     incident = s.incident
     total = short_duration(s.total) + ("" if incident.resolved_at else " so far (still open)")
     return [
@@ -231,7 +246,7 @@ def markdown(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: date
     return render("md", incidents, playbook_for, now)
 
 
-def _markdown_one(s: Summary) -> str:
+def _markdown_one(s: SummaryParts) -> str:
     incident = s.incident
     out = [f"# {incident.id}: {md_cell(incident.title)}", "", "| | |", "|---|---|"]
     out += [f"| {label} | {md_cell(value)} |" for label, value in _header_rows(s)]
@@ -423,7 +438,7 @@ def _html_document(articles: Sequence[str], title: str) -> str:
             f"{body}\n</body>\n</html>\n")
 
 
-def _html_one(s: Summary) -> str:
+def _html_one(s: SummaryParts) -> str:
     incident = s.incident
     out = [f'<article id="{_h(incident.id)}">',
            f'<h1><span class="id">{_h(incident.id)}</span>{_h(one_line(incident.title))}</h1>',
@@ -478,11 +493,11 @@ def part(fmt: str, incident: Incident, playbook: Playbook, now: datetime) -> str
     """One incident's piece of a document: it depends on the incident, its playbook, the local
     time zone and, while the incident is open, `now`."""
     if fmt == "md":
-        return _markdown_one(summarise(incident, playbook, now))
+        return _markdown_one(summary_parts(incident, playbook, now))
     if fmt == "json":
         return _json_row(incident)
     if fmt == "html":
-        return _html_one(summarise(incident, playbook, now))
+        return _html_one(summary_parts(incident, playbook, now))
     raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 

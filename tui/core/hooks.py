@@ -7,14 +7,16 @@ so firing one never waits for it; one that fails or outlives its timeout is stop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .text import one_line
 
@@ -86,7 +88,7 @@ class HookRunner:
         base = dict(os.environ if env is None else env)
         self._env = {key: value for key, value in base.items() if key not in _WITHHELD_ENV}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mend-hook")
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[subprocess.Popen[bytes]] = set()
         self._closing = False
         self._lock = threading.Lock()
 
@@ -129,7 +131,7 @@ class HookRunner:
             with self._lock:
                 self._running.discard(proc)
 
-    def _wait(self, hook: Hook, proc: subprocess.Popen, data: bytes, what: str) -> None:
+    def _wait(self, hook: Hook, proc: subprocess.Popen[bytes], data: bytes, what: str) -> None:
         try:
             _, err = proc.communicate(data, timeout=hook.timeout)
         except subprocess.TimeoutExpired:
@@ -137,7 +139,7 @@ class HookRunner:
             proc.communicate()
             self._report(f"{what} took longer than {hook.timeout:g}s and was stopped")
             return
-        except Exception as error:  # noqa: BLE001 - a hook must never take the watcher down
+        except Exception as error:  # a hook must never take the watcher down
             _kill_group(proc)
             self._report(f"{what} failed: {one_line(str(error))}")
             return
@@ -146,8 +148,6 @@ class HookRunner:
             self._report(f"{what} failed with exit status {proc.returncode}" + (f": {last[:200]}" if last else ""))
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

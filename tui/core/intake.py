@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
+from .errors import MendError
 from .model import EARLIEST_YEAR, LATEST_YEAR, MAX_KEY, MAX_LABELS, MAX_VALUE, format_time
 from .rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
 
@@ -34,7 +36,7 @@ _FINGERPRINT = re.compile(r"[0-9A-Za-z]{1,64}")
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
 
 
-class IntakeError(ValueError):
+class IntakeError(MendError, ValueError):
     """A body that is not an alert notification we read; str() is one line."""
 
 
@@ -136,7 +138,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
         raise ValueError(f"key {duplicate!r} appears twice in one object")
     return data
 
@@ -198,7 +200,7 @@ def _status(data: Mapping[str, Any], where: str) -> str:
     value = data.get("status")
     if value not in (FIRING, RESOLVED):
         raise IntakeError(f"{where}.status: expected \"firing\" or \"resolved\", found {_shown(value)}")
-    return value
+    return str(value)
 
 
 def _time(value: Any, where: str) -> datetime | None:
@@ -214,7 +216,7 @@ def _time(value: Any, where: str) -> datetime | None:
         moment = datetime.fromisoformat(f"{day}T{clock}.{micros}{'+00:00' if offset in 'Zz' else offset}")
     except ValueError:
         raise IntakeError(f"{where}: not a real time: {value[:40]!r}") from None
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:  # the stored schema's years: it would not read back
         raise IntakeError(f"{where}: {value[:40]!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return moment

@@ -15,15 +15,17 @@ import html
 import json
 import re
 import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .actions import client_line, for_client
+from .errors import MendError
 from .model import Incident, ReportPart, Side, Stage
 from .playbook import MESSAGE_KINDS, Playbook
 from .settings import Settings
@@ -42,7 +44,7 @@ _SUBJECTS = {"acknowledge": "We are on it", "apology": "I am very sorry", "updat
              "report-back": "What happened, why, and what's next"}
 
 
-class MessageError(ValueError):
+class MessageError(MendError, ValueError):
     """A message that cannot be drafted (a part not written, a broken template): one line."""
 
 
@@ -223,7 +225,7 @@ def _render(template: str, values: Mapping[str, str], action_items: list[str], s
         out = _compiled(template).render(**values, action_items=action_items, sign_off=sign_off, heading=heading)
     except TemplateError as error:
         raise MessageError(f"the message template does not work: {error}") from None
-    return out.strip("\n") + "\n"
+    return str(out).strip("\n") + "\n"
 
 
 def eml(message: Draft, who: Sender, now: datetime) -> bytes:

@@ -8,14 +8,17 @@ back the same incident; the stored copy keeps both so readers need not replay.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import msgspec
+
+from .errors import MendError
 
 SCHEMA_VERSION = 1
 ID_PREFIX = "INC-"
@@ -31,7 +34,6 @@ MAX_ITEM = 100  # a checklist item id or a report part
 MAX_CHECKED = 1_000
 MAX_DIGEST = 64
 MAX_LINKS = 1_000
-MAX_ACTION_NUMBER = 999_999
 # An alert's identity as intake.py records it (OPENED details.source, NOTE details.alert).
 MAX_LABELS, MAX_KEY, MAX_VALUE = 64, 256, 8192
 ALERT_KINDS = ("alertmanager", "grafana")
@@ -60,7 +62,6 @@ BOARD_STAGES: tuple[Stage, ...] = (
     Stage.FIX,
     Stage.REPORT_BACK,
 )
-ALL_STAGES: tuple[Stage, ...] = BOARD_STAGES + (Stage.RESOLVED,)
 
 
 class Severity(IntEnum):
@@ -177,14 +178,14 @@ _ROLES = {role.value for role in Role}
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times in mend are always timezone-aware")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class SchemaError(ValueError):
+class SchemaError(MendError, ValueError):
     """Data that is not a mend incident; str() names the field and the problem."""
 
 
@@ -220,7 +221,7 @@ def read_id(value: Any, where: str) -> str:
         id_number(value)
     except ValueError as error:
         raise SchemaError(f"{where}: {error}") from None
-    return value
+    return str(value)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -240,7 +241,7 @@ def read_text(value: Any, where: str, limit: int, *, empty: bool = False) -> str
 def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     # Stored times are UTC already; the conversion is for hand-edited offsets (and refuses naive ones).
-    return moment if moment.tzinfo is timezone.utc else utc(moment)
+    return moment if moment.tzinfo is UTC else utc(moment)
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -541,6 +542,7 @@ def apply(incident: Incident | None, event: Event) -> Incident:
                 incident, stage=event.to_stage, stage_entered_at=event.at, resolved_at=resolved_at, events=events
             )
         case EventKind.CHECK:
+            assert event.item is not None
             return replace(incident, checked=incident.checked | {event.item}, events=events)
         case EventKind.UNCHECK:
             return replace(incident, checked=incident.checked - {event.item}, events=events)
@@ -558,12 +560,14 @@ def apply(incident: Incident | None, event: Event) -> Incident:
         case EventKind.ASSIGNED:
             if event.item not in _ROLES:
                 raise ValueError(f"{event.item!r} is not a role")
-            return replace(incident, events=events, **{event.item: event.text or ""})
+            named: dict[str, Any] = {event.item: event.text or ""}
+            return replace(incident, events=events, **named)
         case EventKind.EDITED:
             if event.item not in EDITABLE_FIELDS:
                 raise ValueError(f"{event.item!r} is not a field that can be edited")
             value = (event.details or {})["to"]
-            return replace(incident, events=events, **{event.item: int(value) if event.item == "severity" else value})
+            changed: dict[str, Any] = {event.item: int(value) if event.item == "severity" else value}
+            return replace(incident, events=events, **changed)
         case EventKind.LINKED:
             ids = set(incident.links) | set((event.details or {}).get("ids", ())) - {incident.id}
             return replace(incident, links=tuple(sorted(ids, key=id_number)), events=events)

@@ -13,13 +13,15 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from .errors import MendError
 from .files import read_regular
 from .model import BOARD_STAGES, Stage
 from .satisfied import PREDICATES
@@ -89,7 +91,8 @@ class Playbook:
     path: Path
     digest: str  # first 12 hex chars of the file's sha256, so an edited playbook can be noticed
     tone: ToneSettings = ToneSettings()
-    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # message kind -> its template, replacing the shipped one
+    # message kind -> its template, replacing the shipped one
+    messages: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def stage(self, stage: Stage) -> StagePlan:
         return self.stages[stage]
@@ -115,7 +118,7 @@ class Problem:
         return f"{self.path}:{self.key}: {self.message}"
 
 
-class PlaybookError(Exception):
+class PlaybookError(MendError):
     """One or more problems; str() is one 'file:key: problem' line per problem."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
@@ -265,6 +268,8 @@ class _Reader:
         messages = self.messages(data)
         if self.problems:
             return None
+        # Each reader records a problem whenever it returns None.
+        assert name is not None and title is not None and when_to_use is not None and follow_up_days is not None
         return Playbook(
             name=name, title=title, when_to_use=when_to_use, severities=severities,
             follow_up_days=follow_up_days, update_cadence_minutes=cadence, stages=stages,
@@ -348,6 +353,7 @@ class _Reader:
         checklist = self.checklist(table, prefix, seen_ids)
         if len(self.problems) > before:
             return None
+        assert goal is not None  # a missing goal is a problem
         return StagePlan(stage=stage, goal=goal, prompts=prompts, checklist=checklist, budget_minutes=budgets)
 
     def prompts(self, table: dict[str, Any], prefix: str) -> tuple[str, ...]:
@@ -394,6 +400,8 @@ class _Reader:
             if not isinstance(required, bool):
                 self.problem(_join(item_key, "required"), f"must be true or false, not {_describe(required)}")
             satisfied_by = self.satisfied_by(entry, item_key)
+            if item_id is None or text is None:
+                continue  # the problem is recorded, so no playbook is made of these items
             items.append(ChecklistItem(id=item_id, text=text, required=required, satisfied_by=satisfied_by))
         return tuple(items)
 
@@ -431,10 +439,10 @@ class _Reader:
         if value is None:
             return MappingProxyType({})
         known = [str(severity) for severity in SEVERITIES]
-        for severity in value:
-            if severity not in known:
-                self.problem(_join(key, severity), "unknown severity; severities are 1 to 4")
-        minutes = {}
+        for written in value:
+            if written not in known:
+                self.problem(_join(key, written), "unknown severity; severities are 1 to 4")
+        minutes: dict[int, int] = {}
         for severity in SEVERITIES:
             if str(severity) not in value:
                 self.problem(_join(key, str(severity)), "missing; every severity from 1 to 4 needs minutes")

@@ -7,12 +7,34 @@ and from a key press leave the same record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
-from .model import (BOARD_STAGES, EARLIEST_YEAR, FOLLOW_UP_DUE, LATEST_YEAR, MAX_CLIENT, MAX_LINKS, MAX_NAME,
-                    MAX_TEXT, MAX_TITLE, PROMISED, Event, EventKind, Incident, ReportPart, Role, Side, Stage, apply,
-                    format_time, id_number, is_no_gesture)
+from .errors import MendError
+from .model import (
+    BOARD_STAGES,
+    EARLIEST_YEAR,
+    FOLLOW_UP_DUE,
+    LATEST_YEAR,
+    MAX_CLIENT,
+    MAX_LINKS,
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_TITLE,
+    PROMISED,
+    Event,
+    EventKind,
+    Incident,
+    ReportPart,
+    Role,
+    Side,
+    Stage,
+    apply,
+    format_time,
+    id_number,
+    is_no_gesture,
+)
 from .playbook import ChecklistItem, Playbook
 from .promise import promised
 from .satisfied import APOLOGY, MESSAGE_KIND, apology_recorded, by_data
@@ -22,7 +44,7 @@ from .tone import has_apology
 __all__ = ["MAX_CLIENT", "MAX_NAME", "MAX_TEXT", "MAX_TITLE"]  # the limits live with the schema, in model.py
 
 
-class RuleError(ValueError):
+class RuleError(MendError, ValueError):
     """A refused operation; str() is one line a person can act on."""
 
 

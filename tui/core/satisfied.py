@@ -8,10 +8,10 @@ registry is a plain dict so other features can add their own predicates;
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .actions import all_actions_owned
-from .model import EventKind, Incident, ReportPart
+from .model import Event, EventKind, Incident, ReportPart
 
 Predicate = Callable[[Incident], bool]
 
@@ -20,7 +20,7 @@ MESSAGE_KIND = "kind"
 APOLOGY = "apology"
 
 
-def _since_reopen(incident: Incident):
+def _since_reopen(incident: Incident) -> tuple[Event, ...]:
     """Events after the latest reopen: a relapse needs a fresh apology."""
     events = incident.events
     for index in range(len(events) - 1, -1, -1):

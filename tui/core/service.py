@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from msgspec import structs
 
-from . import rules
+from . import export, rules
 from .clock import Clock
-from . import export
 from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import Event, EventKind, Incident, ReportPart, Role, Side, format_time, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .stats import SUMMARY_KEY, summarize
+from .stats import SUMMARY_KEY, PlaybookUse, summarize
 from .store import FollowUp, OpenChanges, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
@@ -87,7 +87,7 @@ class Mend:
             raise rules.RuleError(f"unknown playbook {name!r}{did_you_mean(name, self.playbooks)}; "
                                   f"loaded playbooks: {known}") from None
 
-    def playbook_for(self, incident: Incident) -> Playbook:
+    def playbook_for(self, incident: PlaybookUse) -> Playbook:
         """The playbook version the incident opened with.
 
         The loaded playbook while it is that version; otherwise the copy the store
@@ -115,7 +115,7 @@ class Mend:
                     "it follows the version it opened with")
         return f"playbook {incident.playbook} is not loaded; showing {used.name} instead"
 
-    def _kept_copy(self, incident: Incident) -> Playbook | None:
+    def _kept_copy(self, incident: PlaybookUse) -> Playbook | None:
         key = (incident.playbook, incident.playbook_digest)
         if key not in self._copies:
             raw = self.store.playbook_copy(*key)
@@ -336,9 +336,13 @@ class Mend:
                 else:
                     details = {"alert": {"fingerprint": alert.fingerprint, "status": alert.status,
                                          "starts_at": alert.occurrence[1]}}
-                    self.store.update(target.id, lambda inc, alert=alert, details=details: rules.add_note(
-                        inc, note_text(alert, plan.title), now=self.clock.now(), author=notification.kind,
-                        details=details))
+                    note = note_text(alert, plan.title)
+
+                    def noted(inc: Incident, note: str = note, details: dict[str, Any] = details) -> Incident:
+                        return rules.add_note(inc, note, now=self.clock.now(), author=notification.kind,
+                                              details=details)
+
+                    self.store.update(target.id, noted)
                     target.seen.add(alert.occurrence)
                     result.noted.append(target.id)
             self._alert_index = (self.store.change_token(), known)
@@ -451,7 +455,7 @@ class Mend:
                 while lookup(make_id(number)) is not None:  # someone opened one meanwhile
                     number += 1
                 renumbered.append(_renumbered(incident, make_id(number), came_from, now, self.author))
-            report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered)]
+            report.renumbered = [(old.id, new.id) for old, new in zip(renumber, renumbered, strict=True)]
             return to_write + renumbered
 
         self.store.import_incidents(plan)

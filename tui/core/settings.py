@@ -13,9 +13,10 @@ import os
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .files import NotRegularFileError, read_regular
 from .text import did_you_mean

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .model import BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, Stage, format_time, parse_time
 from .playbook import Playbook
@@ -276,7 +277,7 @@ SUMMARY_KEY = "stats-summary-4"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BOARD_INDEX = {stage: index for index, stage in enumerate(BOARD_STAGES)}
 
 
@@ -324,7 +325,8 @@ class Summary(NamedTuple):
 def summarize(incident: Incident) -> Summary:
     """Walk the incident's events once."""
     opened = _micros(incident.opened_at)
-    stage, entered = Stage.ACKNOWLEDGE, opened
+    stage: Stage | None = Stage.ACKNOWLEDGE
+    entered = opened
     is_open, since, last_update = True, opened, opened
     acknowledged_at: int | None = None
     visits: list[tuple[int, int, int]] = []
@@ -390,7 +392,7 @@ def summarize(incident: Incident) -> Summary:
         opened_at=opened,
         resolved=incident.is_resolved,
         visits=visits,
-        current=(_BOARD_INDEX[stage], entered) if is_open else None,
+        current=(_BOARD_INDEX[stage], entered) if is_open and stage is not None else None,
         acknowledged_after=None if acknowledged_at is None else acknowledged_at - opened,
         open_stretches=stretches,
         forced=forced,
@@ -551,10 +553,10 @@ class _Tally:
                     self.follow_ups["on_time"] += 1
                 elif done is None and now > due + grace:
                     self.follow_ups["overdue"] += 1
-        for due, done in summary.actions:
-            if not done:
+        for action_due, action_done in summary.actions:
+            if not action_done:
                 self.actions_open += 1
-                self.actions_overdue += due is not None and due < self.today
+                self.actions_overdue += action_due is not None and action_due < self.today
         counts = self.resolved_by if summary.resolved else self.open_by
         counts["client"][summary.client] += 1
         counts["playbook"][summary.playbook] += 1

@@ -11,8 +11,8 @@ import difflib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Iterable
 
 _VISIBLE_CONTROLS = {"\t": " ", "\n": "⏎", "\r": "⏎"}
 

@@ -9,9 +9,10 @@ fires it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any
 
 from . import budget
 from .budget import CrossingTracker, Status
@@ -118,7 +119,7 @@ class Watcher:
             done = len(events) if first else next(
                 (index for index, event in enumerate(events) if event.at >= self._started), len(events))
         self._seen[incident.id] = len(events)
-        out = []
+        out: list[tuple[str, Mapping[str, Any]]] = []
         for index in range(done, len(events)):
             payload = event_payload(incident, events[index])
             if payload is not None:
@@ -126,7 +127,7 @@ class Watcher:
         return out
 
     def _crossed(self, incidents: list[Incident], now: datetime) -> list[tuple[str, Mapping[str, Any]]]:
-        out = []
+        out: list[tuple[str, Mapping[str, Any]]] = []
         live: set[Hashable] = set()
         for incident in incidents:
             playbook = self.mend.playbook_for(incident)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from heapq import heappop, heappush
 from itertools import count
@@ -22,16 +23,16 @@ from textual.widgets import Input, Static
 
 from ..core.budget import Status
 from ..core.model import BOARD_STAGES, Incident, Stage
+from ..core.playbook import DEFAULT_PLAYBOOK
 from ..core.rules import GateRefused, RuleError, can_go_back
 from ..core.service import Change
 from ..core.text import one_line
-from ..core.playbook import DEFAULT_PLAYBOOK
-from .asks import Open, Opening, Stored, StoreNews, Write
-from .forms import NewIncidentScreen
 from ..widgets.card import CARD_INKS, CardFace, IncidentCard
 from ..widgets.column import StageColumn
 from ..widgets.footer import KeyBar
 from ..widgets.status_bar import StatusBar
+from .asks import Open, Opening, Stored, StoreNews, Write
+from .forms import NewIncidentScreen
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -64,7 +65,7 @@ def matches(incident: Incident, query: str, mine: str | None = None) -> bool:
 
 
 class BoardScreen(Screen):
-    COMPONENT_CLASSES = CARD_INKS  # the cards' text colours, styled once here (see card.py)
+    COMPONENT_CLASSES = set(CARD_INKS)  # the cards' text colours, styled once here (see card.py)
 
     # Each binding's id is its name in the [keymap] settings table; the tooltip is its line in help.
     BINDINGS = [
@@ -362,7 +363,7 @@ class BoardScreen(Screen):
             order.sort(key=_slot_rank)
         self._counted = None
 
-    def _fill_columns(self, stages: Iterable[Stage], redraw: set[str] = frozenset()) -> None:
+    def _fill_columns(self, stages: Iterable[Stage], redraw: AbstractSet[str] = frozenset()) -> None:
         for stage in stages:
             self._column(stage).show(self._order[stage], self._totals[stage], redraw=redraw)
         self._follow_selection()
@@ -415,7 +416,7 @@ class BoardScreen(Screen):
     @property
     def focused_card(self) -> IncidentCard | None:
         """The card showing the selected incident, if it is in view."""
-        return self.card_for(self._selected) if self.selected else None
+        return self.card_for(self._selected) if self._selected and self.selected else None
 
     def select(self, face: CardFace | None, *, take_focus: bool = True) -> None:
         """Select this incident, scroll its column to show it, and focus its card."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -19,8 +20,16 @@ from ..core import tone
 from ..core.budget import elapsed_since
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
-from ..core.rules import (MAX_CLIENT, MAX_NAME, MAX_TITLE, GateRefused, RuleError, apology_skip_problem, is_report_item,
-                          skips_apology)
+from ..core.rules import (
+    MAX_CLIENT,
+    MAX_NAME,
+    MAX_TITLE,
+    GateRefused,
+    RuleError,
+    apology_skip_problem,
+    is_report_item,
+    skips_apology,
+)
 from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
 from .asks import Stored
@@ -346,7 +355,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             return
         try:
             incident = self.app.mend.open(
-                title, client, severity=int(self.query_one("#severity", Select).value), playbook=playbook,
+                title, client, severity=int(str(self.query_one("#severity", Select).value)), playbook=playbook,
                 owner=owner.strip(),
             )
         except (RuleError, StoreError) as error:

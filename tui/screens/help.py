@@ -53,9 +53,9 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(shown_keys(self.app, binding, keymap), binding.tooltip or binding.description)
             table.add_row("", "")
         table.add_row(Text("Everywhere", style="underline"), "")
-        for binding in self.app.BINDINGS:
-            if isinstance(binding, Binding) and binding.id:
-                table.add_row(shown_keys(self.app, binding, keymap), binding.tooltip or binding.description)
+        for app_binding in self.app.BINDINGS:
+            if isinstance(app_binding, Binding) and app_binding.id:
+                table.add_row(shown_keys(self.app, app_binding, keymap), app_binding.tooltip or app_binding.description)
         table.add_row("", "")
         table.add_row(Text("Marks", style="underline"), "")
         for mark, meaning in MARKS:

@@ -7,7 +7,7 @@ a function that returns finished figures; it never holds incidents itself.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -68,7 +68,7 @@ class StatsScreen(Screen):
         self.run_worker(self.figures, name="stats", thread=True, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.SUCCESS:
+        if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self.show_stats(event.worker.result)
         elif event.state is WorkerState.ERROR:
             self.show_error(event.worker.error)

@@ -98,7 +98,7 @@ class AssignScreen(_TeamDialog):
             show_error(self.query_one("#team-error", Label), problem)
             self.query_one("#name", Input).focus()
             return
-        role = Role(self.query_one("#role", Select).value)
+        role = Role(str(self.query_one("#role", Select).value))
         note = self.query_one("#note", Input).value.strip() or None
         self._run(lambda: self.app.mend.assign(self.incident.id, name, role=role, note=note))
 
@@ -221,7 +221,7 @@ class ActionItemScreen(_TeamDialog):
         if problem:
             show_error(self.query_one("#team-error", Label), problem)
             return
-        side = Side(self.query_one("#side", Select).value)
+        side = Side(str(self.query_one("#side", Select).value))
         tell = self.query_one("#tell-client", Checkbox).value
         self._run(lambda: self.app.mend.add_action(self.incident.id, text, owner=owner, side=side, due=due,
                                                    tell_client=tell))

@@ -19,7 +19,6 @@ from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
 
-
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 
 # Colours for parts of a card's text. They live in mend.tcss as component classes of the
@@ -199,9 +198,9 @@ class IncidentCard(Widget, can_focus=True):
             ink_style = card_style + styles.text_style
             if styles.has_rule("color"):
                 # "auto" ($text) means readable on this card, not on the screen the style sits on.
-                ink = (card_background.get_contrast_text(styles.color.a) if styles.auto_color
-                       else card_background + styles.color)
-                ink_style += Style(color=readable(ink, card_background).rich_color)
+                color = (card_background.get_contrast_text(styles.color.a) if styles.auto_color
+                         else card_background + styles.color)
+                ink_style += Style(color=readable(color, card_background).rich_color)
             return ink_style
 
         head = Text(incident.id, style=style("card--id"))

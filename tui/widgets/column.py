@@ -10,6 +10,7 @@ more there are out of sight.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Set as AbstractSet
 
 from rich.text import Text
 from textual import events
@@ -95,7 +96,7 @@ class StageColumn(Vertical):
 
     # -- called by the board ----------------------------------------------------------
 
-    def show(self, faces: list[CardFace], total: int, *, redraw: set[str] = frozenset()) -> None:
+    def show(self, faces: list[CardFace], total: int, *, redraw: AbstractSet[str] = frozenset()) -> None:
         """Show these incidents (already filtered and in order), `total` being all in this stage.
 
         Cards whose incident changed in place are named in `redraw`.
@@ -142,7 +143,7 @@ class StageColumn(Vertical):
 
     # -- the window ---------------------------------------------------------------------
 
-    def _fill(self, redraw: set[str] = frozenset()) -> None:
+    def _fill(self, redraw: AbstractSet[str] = frozenset()) -> None:
         """Make the cards show faces[top:top + capacity], mounting or removing cards only if their number changed."""
         self.top = max(0, min(self.top, len(self.faces) - self.capacity))
         window = self.faces[self.top:self.top + self.capacity]

@@ -6,13 +6,15 @@ no TinyDB, no files, no SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..errors import EXIT_USAGE, UnavailableError
 from ..model import Incident, format_time
 
 # Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
@@ -21,7 +23,7 @@ CACHE_KEY_PATTERN = r"[a-z0-9-]+"
 MARK_DAYS = 7
 
 
-class StoreError(Exception):
+class StoreError(UnavailableError):
     """A storage problem to show a user in one line (names the file)."""
 
 
@@ -34,7 +36,9 @@ class LockTimeoutError(StoreError):
 
 
 class UnknownIncidentError(StoreError):
-    """No incident has that id."""
+    """No incident has that id: a mistyped id is bad input, not a storage failure."""
+
+    exit_code = EXIT_USAGE
 
 
 class OfflineError(StoreError):
@@ -69,7 +73,7 @@ class OpenChanges:
         return sorted(merged.values(), key=lambda incident: incident.number)
 
 
-def whole_open_set(store: "Store", since: object | None) -> OpenChanges:
+def whole_open_set(store: Store, since: object | None) -> OpenChanges:
     """open_changes for a store that cannot tell what changed: nothing, or the whole open set.
 
     The token is taken before the read, so a change made during it shows at the next call.
@@ -233,7 +237,8 @@ def masked(target: str | Path) -> str:
     user, at, hosts = netloc.rpartition("@")
     if at and ":" in user:
         netloc = f"{user.partition(':')[0]}:***@{hosts}"
-    query = [(key, "***" if key == "password" else value) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(key, "***" if key == "password" else value)
+             for key, value in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*,:/")))
 
 
@@ -241,10 +246,10 @@ def open_store(target: str | Path) -> Store:
     """The store at `target`: a `postgresql://` URL, or a data folder (TinyDB, the default)."""
     if is_server_url(target):
         try:
-            from .postgres import PgStore  # noqa: PLC0415 - imported only when a URL asks for it
+            from .postgres import PgStore  # imported only when a URL asks for it
         except ImportError:
             raise StoreError("the team store needs psycopg: pip install 'mend[postgres]'") from None
         return PgStore(str(target))
-    from .tinydb import TinyStore  # noqa: PLC0415 - one backend is imported, the one asked for
+    from .tinydb import TinyStore  # one backend is imported, the one asked for
 
     return TinyStore(Path(target).expanduser())

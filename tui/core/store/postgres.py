@@ -21,15 +21,17 @@ a listener thread (see _Watcher), never by asking the server on its UI thread.
 
 from __future__ import annotations
 
-import os
 import json
+import os
 import re
 import socket
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -52,6 +54,8 @@ from .base import (
     masked,
     whole_open_set,
 )
+
+_T = TypeVar("_T")
 
 # Each step takes the schema from version N to N + 1; an empty database runs them all.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -190,14 +194,13 @@ class PgStore:
     """Store on a PostgreSQL server: many machines, one record."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
         self._shown = masked(url)
         try:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:
             raise StoreError(f"{self._shown} is not a usable PostgreSQL URL: {self._scrub(error)}") from None
-        self._params = {**CONNECTION_DEFAULTS, **params}
-        self._conn: psycopg.Connection | None = None
+        self._params: dict[str, Any] = {**CONNECTION_DEFAULTS, **params}
+        self._conn: psycopg.Connection[Any] | None = None
         self._conn_generation = 0  # the listener's generation when the connection was made
         self._version = 0
         # One operation at a time on the shared connection (the board's workers use it too).
@@ -261,7 +264,7 @@ class PgStore:
         secret = self._params.get("password") if hasattr(self, "_params") else None
         return text.replace(secret, "***") if secret else text
 
-    def _call(self, work: Callable[[psycopg.Connection], Any]) -> Any:
+    def _call(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         with self._lock:
             conn = self._connection()
             try:
@@ -272,8 +275,8 @@ class PgStore:
             except psycopg.Error as error:
                 raise self._offline(error) from None
 
-    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection, _Write], Any],
-               *, check: Callable[[Any], bool] | None = None) -> Any:
+    def _write(self, incident_id: str | None, work: Callable[[psycopg.Connection, _Write], _T],
+               *, check: Callable[[_T], bool] | None = None) -> _T:
         """Run `work` in one transaction that begins by taking the next change count (and the
         meta row with it) and tells every listener as it commits.
 
@@ -288,15 +291,15 @@ class PgStore:
                     f"version {SCHEMA_VERSION}: run `mend store migrate` (as the database's owner) first"
                 )
             committing = False
-            result = None
+            result: _T | None = None
             try:
                 with conn.transaction():
                     # First, so the row lock orders every writer the same way (no deadlock) and
                     # counts commit in order; the notice goes out only if the transaction commits.
-                    changes, next_id, _ = conn.execute(
-                        "UPDATE mend_meta SET changes = changes + 1 "
+                    changes, next_id, _ = _one_row(
+                        conn, "UPDATE mend_meta SET changes = changes + 1 "
                         "RETURNING changes, next_id, pg_notify(%s, changes || ' ' || %s)",
-                        (CHANNEL, incident_id or "")).fetchone()
+                        (CHANNEL, incident_id or ""))
                     result = work(conn, _Write(changes, next_id))
                     committing = True
                 if self._watcher is not None:
@@ -309,7 +312,8 @@ class PgStore:
                 if not committing:
                     raise OfflineError(f"cannot reach the team store at {self._shown}: {self._scrub(error)}; "
                                        "nothing was saved") from None
-                return self._after_lost_commit(incident_id, result, check, error)
+                # `committing` is set only once `work` returned: the result is its.
+                return self._after_lost_commit(incident_id, cast(_T, result), check, error)
             except psycopg.Error as error:
                 raise self._offline(error) from None
 
@@ -320,8 +324,8 @@ class PgStore:
                 self._version = _schema_version(conn)
         return self._version
 
-    def _after_lost_commit(self, incident_id: str | None, result: Any, check: Callable[[Any], bool] | None,
-                           error: BaseException) -> Any:
+    def _after_lost_commit(self, incident_id: str | None, result: _T, check: Callable[[_T], bool] | None,
+                           error: BaseException) -> _T:
         what = incident_id or "the change"
         try:
             saved = check is not None and check(result)
@@ -371,7 +375,7 @@ class PgStore:
         self._call(lambda conn: _writable_or_not(conn, lambda: _used_key(conn, key)))
         after = 0
         while True:
-            page = self._call(lambda conn: self._derived(conn, key, derive, after))
+            page = self._call(partial(self._derived, key=key, derive=derive, after=after))
             if not page:
                 return
             after = page[-1][0]
@@ -413,10 +417,8 @@ class PgStore:
         rows: list[tuple[str, int, int, str]] = []
         for incident, revision in archived:
             for key, derive in self._derivers.items():
-                try:
+                with suppress(Exception):  # a kept value only saves time: derive_archived tries again
                     rows.append((key, incident.number, revision, json.dumps(derive(incident))))
-                except Exception:  # noqa: BLE001 - a kept value only saves time: derive_archived tries again
-                    pass
         if rows:
             _writable_or_not(conn, lambda: _keep_values(conn, rows, keys=list(self._derivers)))
 
@@ -726,7 +728,8 @@ class _Watcher(threading.Thread):
             except (StoreError, psycopg.Error) as error:
                 if self._stopping.is_set():
                     return  # closed under us: nobody is listening any more
-                if self.trouble is None:  # the first word on it stands while retries fail (one notice, not one a second)
+                # The first word on it stands while retries fail (one notice, not one a second).
+                if self.trouble is None:
                     message = str(error) if isinstance(error, StoreError) else str(self._store._offline(error))
                     self._set(trouble=f"offline: {message}")
                     # A store call waiting on the same server now (a board's worker) would wait for
@@ -740,7 +743,7 @@ class _Watcher(threading.Thread):
     def _listen(self) -> None:
         with self._store.connect(autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            changes = conn.execute("SELECT changes FROM mend_meta").fetchone()[0]
+            changes = _scalar(conn, "SELECT changes FROM mend_meta")
             # A new connection may have missed notices: a new generation makes everything new.
             self._set(_generation=self._generation + 1, _changes=changes, trouble=None)
             silent = 0.0
@@ -814,9 +817,9 @@ def _checked(version: int) -> int:
 
 
 def _schema_version(conn: psycopg.Connection) -> int:
-    if conn.execute("SELECT to_regclass('mend_schema')").fetchone()[0] is None:
+    if _scalar(conn, "SELECT to_regclass('mend_schema')") is None:
         return 0
-    return conn.execute("SELECT version FROM mend_schema").fetchone()[0]
+    return int(_scalar(conn, "SELECT version FROM mend_schema"))
 
 
 def _save(conn: psycopg.Connection, incident: Incident, write: _Write, *, stored: int, exists: bool) -> int:
@@ -827,9 +830,9 @@ def _save(conn: psycopg.Connection, incident: Incident, write: _Write, *, stored
     values = (incident.is_resolved, Json(state), len(incident.events), _json(follow_up_entry(incident)),
               write.changes, incident.number)
     if exists:
-        revision = conn.execute("UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, "
-                                "follow_up = %s, changed = %s, revision = revision + 1 WHERE number = %s "
-                                "RETURNING revision", values).fetchone()[0]
+        revision = _one_row(conn, "UPDATE mend_incidents SET resolved = %s, state = %s, event_count = %s, "
+                            "follow_up = %s, changed = %s, revision = revision + 1 WHERE number = %s "
+                            "RETURNING revision", values)[0]
     else:
         conn.execute("INSERT INTO mend_incidents (resolved, state, event_count, follow_up, changed, number) "
                      "VALUES (%s, %s, %s, %s, %s, %s)", values)
@@ -913,3 +916,16 @@ def _number(incident_id: str) -> int:
         return id_number(incident_id)
     except ValueError as error:
         raise UnknownIncidentError(str(error)) from None
+
+
+def _scalar(conn: psycopg.Connection[Any], query: str) -> Any:
+    """The one value a query of a one-row table returns (mend_meta, mend_schema)."""
+    return _one_row(conn, query)[0]
+
+
+def _one_row(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] | None = None) -> tuple[Any, ...]:
+    """The row a query of a row mend keeps returns (mend_meta, mend_schema, an incident it holds)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise StoreError("the team store's tables are damaged: a row mend keeps is missing")
+    return tuple(row)

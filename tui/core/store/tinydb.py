@@ -36,10 +36,11 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeGuard, cast
 
 from filelock import FileLock, Timeout
 from tinydb import TinyDB
@@ -47,19 +48,32 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
+from ..model import (
+    MAX_CLIENT,
+    MAX_ID_NUMBER,
+    MAX_TITLE,
+    SCHEMA_VERSION,
+    EventKind,
+    Incident,
+    SchemaError,
+    format_time,
+    id_number,
+    make_id,
+    read_id,
+    read_text,
+    read_time,
+)
 from ..playbook import MAX_PLAYBOOK_BYTES
 from ..schema import decode_incident, parse_json
-from ..model import (MAX_CLIENT, MAX_ID_NUMBER, MAX_TITLE, SCHEMA_VERSION, EventKind, Incident, SchemaError, format_time,
-                     id_number, make_id, read_id, read_text, read_time)
 from .base import (
     CACHE_KEY_PATTERN,
+    MARK_DAYS,
     CorruptDataError,
     FollowUp,
     ImportPlanner,
     LockTimeoutError,
     OpenChanges,
     StoreError,
-    MARK_DAYS,
     UnknownIncidentError,
     check_change,
     follow_up_entry,
@@ -100,7 +114,7 @@ class _AtomicJSONStorage(Storage):
         except FileNotFoundError:
             return None
         except NotRegularFileError as error:
-            raise _corrupt(self.path, error.strerror) from None
+            raise _corrupt(self.path, error.strerror or str(error)) from None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror or error}") from error
         if not raw:
@@ -112,7 +126,8 @@ class _AtomicJSONStorage(Storage):
         except RecursionError:
             raise _corrupt(self.path, "nested too deeply") from None
         _check_tables(self.path, data)
-        return data
+        tables: dict[str, dict[str, Any]] = data
+        return tables
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         write_atomically(self.path, json.dumps(data).encode())
@@ -206,7 +221,7 @@ class TinyStore:
         cache = _DerivedCache(self._cache_path(key, shard), key)
         # The token is taken before the read: should a writer replace the shard meanwhile,
         # these values are kept under a version that is gone already, so never used.
-        token = table.storage.token()
+        token = _storage_of(table).token()
         found = cache.read(token)
         if found is not None and found[1]:
             return found[0]
@@ -232,7 +247,7 @@ class TinyStore:
         (number: value), and whether they cover all of it. Read just before a write to it."""
         if not self._derivers or (self._dir / "cache").is_symlink():
             return {}
-        token = self._shard_table(shard).storage.token()
+        token = _storage_of(self._shard_table(shard)).token()
         kept: dict[str, tuple[dict[int, Any], bool]] = {}
         for key in self._derivers:
             found = _DerivedCache(self._cache_path(key, shard), key).read(token) if token is not None else ([], True)
@@ -243,7 +258,7 @@ class TinyStore:
                     written: Iterable[Incident], dropped: Iterable[int] = ()) -> None:
         """Bring the kept values of `shard` up to the version just written: `written` are the
         resolved incidents now in it, `dropped` the numbers that left it."""
-        token = self._shard_table(shard).storage.token()
+        token = _storage_of(self._shard_table(shard)).token()
         if token is None:
             return
         archived, gone = list(written), list(dropped)
@@ -254,7 +269,7 @@ class TinyStore:
             for incident in archived:
                 try:
                     values[incident.number] = derive(incident)
-                except Exception:  # noqa: BLE001 - a kept value only saves time: derive_archived tries again
+                except Exception:  # a kept value only saves time: derive_archived tries again
                     values.pop(incident.number, None)
                     complete = False
             _DerivedCache(self._cache_path(key, shard), key).write(token, sorted(values.items()), complete=complete)
@@ -267,7 +282,7 @@ class TinyStore:
         table = self._shard_of(number)
         doc = table.get(doc_id=number)
         if doc is not None:
-            return _incident(table.storage.path, number, doc)
+            return _incident(_storage_of(table).path, number, doc)
         raise UnknownIncidentError(f"no incident {make_id(number)}")
 
     def follow_ups(self) -> list[FollowUp]:
@@ -366,7 +381,7 @@ class TinyStore:
         except FileNotFoundError:
             return {}
         except NotRegularFileError as error:
-            raise _corrupt(self._marks_path, error.strerror) from None
+            raise _corrupt(self._marks_path, error.strerror or str(error)) from None
         except OSError as error:
             raise StoreError(f"cannot read {self._marks_path}: {error.strerror or error}") from error
         except ValueError as error:
@@ -407,7 +422,7 @@ class TinyStore:
                 doc = shard.get(doc_id=number)
                 if doc is None:
                     raise UnknownIncidentError(f"no incident {make_id(number)}")
-                current = _incident(shard.storage.path, number, doc)
+                current = _incident(_storage_of(shard).path, number, doc)
             result = change(current)
             check_change(current, result)
             # An open incident is written to its own file alone: the archive is not read.
@@ -601,14 +616,14 @@ class TinyStore:
         Checking every record is the costly part of a write, so it is skipped while
         the file is the very version this process last checked or wrote.
         """
-        storage = table.storage
+        storage = _storage_of(table)
         token = storage.token()
         if token is None or token != storage.checked_token:
             self._load(table)
             storage.checked_token = token
 
     def _load(self, table: Table) -> dict[int, Incident]:
-        path = table.storage.path
+        path = _storage_of(table).path
         return {doc.doc_id: _incident(path, doc.doc_id, doc) for doc in table.all()}
 
     # -- the open folder: one file per open incident ---------------------------------
@@ -1041,5 +1056,10 @@ def _number(incident_id: str) -> int:
         raise UnknownIncidentError(str(error)) from None
 
 
-def _is_int(value: object) -> bool:
+def _storage_of(table: Table) -> _AtomicJSONStorage:
+    """Every table here is made on an _AtomicJSONStorage (TinyDB types it as the base class)."""
+    return cast(_AtomicJSONStorage, table.storage)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
