@@ -74,7 +74,7 @@ async def test_the_cli_and_a_board_follow_a_failover_to_the_promoted_standby(pri
         state = mend.store.wait_for_change(token, 15)
         assert state[0] == "offline"  # the standby alone takes no writes: offline until it is promoted
         refused = mend_cli("note", "INC-1", "while nobody takes writes", store=url)
-        assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert refused.returncode == 3 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
 
         promote(standby)
         # The same URL, no change of settings: the CLI finds the new primary ...
@@ -162,14 +162,14 @@ def black_hole(pg_server, pg_url):
     proxy.close()
 
 
-def test_a_cli_write_into_a_black_hole_exits_2_in_one_line_within_10s(black_hole):
+def test_a_cli_write_into_a_black_hole_exits_3_in_one_line_within_10s(black_hole):
     proxy, url = black_hole
     assert ok("new", "Checkout down", "--client", "Globex", store=url).strip() == "INC-1"
     proxy.swallow()
     start = time.monotonic()
     refused = mend_cli("note", "INC-1", "into the hole", store=url)
     took = time.monotonic() - start
-    assert refused.returncode == 2, refused.stderr
+    assert refused.returncode == 3, refused.stderr
     assert refused.stderr.startswith("mend: cannot reach the team store at ") and refused.stderr.count("\n") == 1
     assert took < 10, f"took {took:.1f}s"
 

@@ -256,7 +256,7 @@ def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or
         owner.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
         owner.execute("UPDATE mend_schema SET version = 3")
     refused = mend_cli("store", "migrate", store=url)
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
     assert "refused: must be owner of table mend_incidents" in refused.stderr
     assert ok("store", "migrate", store=owner_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
 

@@ -101,7 +101,8 @@ TEAM_FORMS = {"assign", "edit", "link", "action"}
 class OpenRead:
     """One read of the open set, made in a worker."""
 
-    token: object
+    seen: object  # the store's change token as the read began
+    token: object  # open_changes' token, for the next read
     open: Mapping[str, Incident]
     incidents: tuple[Incident, ...]  # changed or new since the last read; the last state of ones gone
     gone: frozenset[str]
@@ -150,7 +151,8 @@ class MendApp(App):
         # every open screen that subscribed (the board, a detail screen, the follow-ups).
         self.store_changed: Signal[StoreNews] = Signal(self, "store-changed")
         self._crossings = CrossingTracker()
-        self._store_token: object = None
+        self._store_token: object = None  # the change token the board last read at
+        self._open_token: object = None  # what open_changes gave with that read
         self._open: Mapping[str, Incident] = {}  # the open set as last read, replaced whole (a worker reads it)
         self._reading = False  # a read of the store is under way in a worker
         self._read_again = False  # the store changed again meanwhile
@@ -306,7 +308,7 @@ class MendApp(App):
             self._read_again = True
             return
         self._reading = True
-        since, known, writes_done = self._store_token, self._open, self._writes_done
+        since, known, writes_done = self._open_token, self._open, self._writes_done
         self.run_worker(lambda: self._read_in_thread(since, known, writes_done), thread=True, group="store-read",
                         exit_on_error=False)
 
@@ -318,6 +320,8 @@ class MendApp(App):
     def _read_open(self, since: object, known: Mapping[str, Incident], writes_done: int) -> OpenRead | StoreError:
         """On a worker thread: what changed since `since`, measured against `known` (the open set then)."""
         try:
+            # Taken first: a change made during the read moves it again, and the tick reads once more.
+            seen = self.mend.store.change_token()
             changes = self.mend.open_changes(since)
             if changes.complete:
                 now_open = {incident.id: incident for incident in changes.changed}
@@ -335,7 +339,7 @@ class MendApp(App):
             follow_ups = self.mend.follow_ups() if changes.token != since else None
         except StoreError as error:
             return error
-        return OpenRead(changes.token, now_open, (*changed, *ended), frozenset(gone), follow_ups, writes_done)
+        return OpenRead(seen, changes.token, now_open, (*changed, *ended), frozenset(gone), follow_ups, writes_done)
 
     def _read_done(self, result: OpenRead | StoreError, *, initial: bool = False) -> None:
         self._reading = False
@@ -350,7 +354,7 @@ class MendApp(App):
             self.reload()
 
     def _take(self, read: OpenRead, *, initial: bool) -> None:
-        self._store_token = read.token
+        self._store_token, self._open_token = read.seen, read.token
         self._open = read.open
         if read.follow_ups is not None:
             self.follow_ups = read.follow_ups
