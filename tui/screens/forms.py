@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -13,11 +13,12 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from ..core import tone
 from ..core.budget import elapsed_since
+from ..core.errors import MendError
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
 from ..core.rules import (
@@ -25,14 +26,12 @@ from ..core.rules import (
     MAX_NAME,
     MAX_TITLE,
     GateRefused,
-    RuleError,
     apology_skip_problem,
     is_report_item,
     skips_apology,
 )
-from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
-from .asks import Stored
+from .asks import Stored, Write
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -44,6 +43,21 @@ def show_error(label: Label, message: str) -> None:
     label.display = bool(message)
 
 
+def refused(form: Screen[Any], label: Label, error: MendError) -> None:
+    """A form's save was refused: say why in the form, which keeps what was typed; if the form was
+    closed while the store answered, the app says it instead."""
+    if form in form.app.screen_stack:
+        show_error(label, str(error))
+    else:
+        cast("MendApp", form.app).report_error(error)
+
+
+def close(form: Screen[Any], result: object = None) -> bool:
+    """Close a form once its change is stored, unless it was closed meanwhile (then False)."""
+    if form not in form.app.screen_stack:
+        return False
+    form.dismiss(result)
+    return True
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,7 @@ class UpdateScreen(ModalScreen[None]):
         super().__init__(classes="dialog-screen")
         self.incident = incident
         self.now = now
+        self.saving = False  # a record is on its way to the store
 
     def compose(self) -> ComposeResult:
         incident = self.incident
@@ -214,22 +229,32 @@ class UpdateScreen(ModalScreen[None]):
         self.query_one("#update-tone", Static).display = bool(findings)
 
     def action_record(self) -> None:
+        if self.saving:
+            return  # one record per ctrl+s, however often it is pressed while the store answers
         text = self.query_one("#update-text", TextArea).text
         linked = self.query("#update-linked")
-        try:
-            if linked and linked.first(Checkbox).value:
-                recorded = self.app.mend.update_linked(self.incident.id, text)
-            else:
-                recorded = [self.app.mend.update(self.incident.id, text)]
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#update-error", Label), str(error))
+        mend, incident_id = self.app.mend, self.incident.id
+        self.saving = True
+        if linked and linked.first(Checkbox).value:
+            self.app.store_in_thread(lambda: mend.update_linked(incident_id, text), self._recorded_linked)
+        else:
+            self.app.post_message(Write(incident_id, lambda: mend.update(incident_id, text), done=self._recorded))
+
+    def _recorded_linked(self, result: list[Incident] | MendError) -> None:
+        if not isinstance(result, MendError):
+            self.app.post_message(Stored(*result))  # the app tells every screen
+        self._recorded(result)
+
+    def _recorded(self, result: Incident | list[Incident] | MendError) -> None:
+        self.saving = False
+        if isinstance(result, MendError):
+            refused(self, self.query_one("#update-error", Label), result)
             return
-        self.app.post_message(Stored(*recorded))  # the app tells every screen
-        if len(recorded) == 1:
+        if isinstance(result, Incident) or len(result) == 1:
             self.app.notify(f"{self.incident.id}: client update recorded")
         else:
-            self.app.notify(f"client update recorded on {', '.join(incident.id for incident in recorded)}")
-        self.dismiss(None)
+            self.app.notify(f"client update recorded on {', '.join(incident.id for incident in result)}")
+        close(self)
 
 
 def _field_problem(value: str, when_empty: str, limit: int) -> str:
@@ -262,6 +287,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         super().__init__(classes="dialog-screen")
         self.playbooks = playbooks
         self.default = default if default in playbooks else DEFAULT_PLAYBOOK
+        self.saving = False  # the incident is on its way to the store
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-incident"):
@@ -353,12 +379,18 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         if not isinstance(playbook, str):
             show_error(self.query_one("#form-error", Label), "Pick a playbook.")
             return
-        try:
-            incident = self.app.mend.open(
-                title, client, severity=int(str(self.query_one("#severity", Select).value)), playbook=playbook,
-                owner=owner.strip(),
-            )
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#form-error", Label), str(error))
-            return
-        self.dismiss(incident)
+        if self.saving:
+            return  # one incident per ctrl+s, however often it is pressed while the store answers
+        self.saving = True
+        mend, severity = self.app.mend, int(str(self.query_one("#severity", Select).value))
+        self.app.store_in_thread(
+            lambda: mend.open(title, client, severity=severity, playbook=playbook, owner=owner.strip()),
+            self._opened)
+
+    def _opened(self, result: Incident | MendError) -> None:
+        self.saving = False
+        if isinstance(result, MendError):
+            refused(self, self.query_one("#form-error", Label), result)
+        elif not close(self, result):  # closed meanwhile: opened all the same, so the board shows it
+            self.app.post_message(Stored(result))
+            self.app.notify(f"{result.id} opened", title="New incident")

@@ -13,12 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Select, Static, TextArea
 
 from ..core import messages, tone
+from ..core.errors import MendError
 from ..core.model import Incident
-from ..core.rules import RuleError
-from ..core.store import StoreError
 from ..core.text import one_line
-from .asks import Stored
-from .forms import show_error
+from .asks import Write
+from .forms import close, refused, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -70,6 +69,7 @@ class MessageScreen(ModalScreen[None]):
         super().__init__(classes="dialog-screen")
         self.incident = incident
         self.kind = messages.kind_for(incident.stage)
+        self.saving = False  # a record is on its way to the store
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="message"):
@@ -128,12 +128,18 @@ class MessageScreen(ModalScreen[None]):
         self.app.notify(f"{self.incident.id}: {self.kind} message copied")
 
     def action_send(self) -> None:
+        if self.saving:
+            return  # one record per ctrl+s, however often it is pressed while the store answers
         text = self.query_one("#message-text", TextArea).text
-        try:
-            incident = self.app.mend.update(self.incident.id, text)
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#message-error", Label), str(error))
+        mend, incident_id = self.app.mend, self.incident.id
+        self.saving = True
+        # Stored in turn with the board's writes; the app tells every screen.
+        self.app.post_message(Write(incident_id, lambda: mend.update(incident_id, text), done=self._sent))
+
+    def _sent(self, result: Incident | MendError) -> None:
+        self.saving = False
+        if isinstance(result, MendError):
+            refused(self, self.query_one("#message-error", Label), result)
             return
-        self.app.post_message(Stored(incident))  # the app tells every screen
         self.app.notify(f"{self.incident.id}: {self.kind} message recorded as a client update")
-        self.dismiss(None)
+        close(self)
