@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from textual.command import CommandPalette
 from textual.widgets import Input, Label, TextArea
 
 from tests.helpers.settle import settle
@@ -245,3 +246,29 @@ async def test_a_form_closed_while_its_change_is_stored_still_stores_it_and_says
         assert app.board.card_for("INC-1").incident.owner == "bo"
         assert [event.kind for event in mend.get("INC-1").events].count(EventKind.ASSIGNED) == 1  # saved once
         assert any(n.message.startswith("INC-1: ") and "bo" in n.message for n in app.notices)
+
+
+async def test_a_form_under_another_screen_when_stored_closes_after_that_one_not_in_its_stead(mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    release = threading.Event()
+    store_update = mend.store.update
+
+    def slow_update(incident_id, change):
+        release.wait(10)  # a store over a slow network
+        return store_update(incident_id, change)
+
+    mend.store.update = slow_update  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *"bo", "ctrl+s", "ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        release.set()
+        await settle(pilot)
+        assert app.screen is palette  # not closed in the form's stead
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is app.board
+        assert mend.get("INC-1").owner == "bo"

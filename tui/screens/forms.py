@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from rich.style import Style
 from rich.text import Text
@@ -13,7 +13,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from ..core import tone
@@ -43,21 +43,43 @@ def show_error(label: Label, message: str) -> None:
     label.display = bool(message)
 
 
-def refused(form: Screen[Any], label: Label, error: MendError) -> None:
-    """A form's save was refused: say why in the form, which keeps what was typed; if the form was
-    closed while the store answered, the app says it instead."""
-    if form in form.app.screen_stack:
-        show_error(label, str(error))
-    else:
-        cast("MendApp", form.app).report_error(error)
+R = TypeVar("R")
 
 
-def close(form: Screen[Any], result: object = None) -> bool:
-    """Close a form once its change is stored, unless it was closed meanwhile (then False)."""
-    if form not in form.app.screen_stack:
-        return False
-    form.dismiss(result)
-    return True
+class StoreForm(ModalScreen[R], Generic[R]):
+    """A form whose save the app stores off the UI thread: it stays open until the store answers."""
+
+    app: MendApp
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+        self.saving = False  # a save is on its way to the store
+        self._close_with: tuple[R] | None = None  # stored while another screen covered the form
+
+    def refused(self, label: Label, error: MendError) -> None:
+        """The save was refused: say why in the form, which keeps what was typed; if the form was
+        closed while the store answered, the app says it instead."""
+        self.saving = False
+        if self in self.app.screen_stack:
+            show_error(label, str(error))
+        else:
+            self.app.report_error(error)
+
+    def close(self, result: R) -> bool:
+        """Close once the change is stored; False if the form was closed meanwhile. Under another
+        screen (a dialog the board raised meanwhile) it closes when that one does, not in its stead."""
+        self.saving = False
+        if self not in self.app.screen_stack:
+            return False
+        if self.is_active:
+            self.dismiss(result)
+        else:
+            self._close_with = (result,)
+        return True
+
+    def on_screen_resume(self) -> None:
+        if self._close_with is not None:
+            self.dismiss(self._close_with[0])
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,7 @@ class GateScreen(ModalScreen[GateChoice | None]):
         self.dismiss(GateChoice(reason=reason))
 
 
-class UpdateScreen(ModalScreen[None]):
+class UpdateScreen(StoreForm[None]):
     """Log a client-facing update; shows how long the client has waited, and the
     tone coach's advice as the person types (advice only: ctrl+s always records)."""
 
@@ -166,10 +188,9 @@ class UpdateScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident, now: datetime) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self.now = now
-        self.saving = False  # a record is on its way to the store
 
     def compose(self) -> ComposeResult:
         incident = self.incident
@@ -246,15 +267,14 @@ class UpdateScreen(ModalScreen[None]):
         self._recorded(result)
 
     def _recorded(self, result: Incident | list[Incident] | MendError) -> None:
-        self.saving = False
         if isinstance(result, MendError):
-            refused(self, self.query_one("#update-error", Label), result)
+            self.refused(self.query_one("#update-error", Label), result)
             return
         if isinstance(result, Incident) or len(result) == 1:
             self.app.notify(f"{self.incident.id}: client update recorded")
         else:
             self.app.notify(f"client update recorded on {', '.join(incident.id for incident in result)}")
-        close(self)
+        self.close(None)
 
 
 def _field_problem(value: str, when_empty: str, limit: int) -> str:
@@ -269,7 +289,7 @@ def _field_problem(value: str, when_empty: str, limit: int) -> str:
 COMPACT_BELOW = 33
 
 
-class NewIncidentScreen(ModalScreen[Incident | None]):
+class NewIncidentScreen(StoreForm[Incident | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
         Binding("ctrl+s", "create", "Create", id="new.create", tooltip="Open the incident"),
@@ -284,10 +304,9 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     app: MendApp
 
     def __init__(self, playbooks: Mapping[str, Playbook], default: str = DEFAULT_PLAYBOOK) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.playbooks = playbooks
         self.default = default if default in playbooks else DEFAULT_PLAYBOOK
-        self.saving = False  # the incident is on its way to the store
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="new-incident"):
@@ -388,9 +407,8 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
             self._opened)
 
     def _opened(self, result: Incident | MendError) -> None:
-        self.saving = False
         if isinstance(result, MendError):
-            refused(self, self.query_one("#form-error", Label), result)
-        elif not close(self, result):  # closed meanwhile: opened all the same, so the board shows it
+            self.refused(self.query_one("#form-error", Label), result)
+        elif not self.close(result):  # closed meanwhile: opened all the same, so the board shows it
             self.app.post_message(Stored(result))
             self.app.notify(f"{result.id} opened", title="New incident")

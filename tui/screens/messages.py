@@ -17,7 +17,7 @@ from ..core.errors import MendError
 from ..core.model import Incident
 from ..core.text import one_line
 from .asks import Write
-from .forms import close, refused, show_error
+from .forms import StoreForm, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -53,7 +53,7 @@ class ExportChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None if event.button.id == "cancel" else event.button.id)
 
 
-class MessageScreen(ModalScreen[None]):
+class MessageScreen(StoreForm[None]):
     """m: draft a client message from the playbook's template, edit it, then send (record) or copy it."""
 
     COMPONENT_CLASSES = {"tone--warn", "tone--error", "tone--heading"}
@@ -66,10 +66,9 @@ class MessageScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self.kind = messages.kind_for(incident.stage)
-        self.saving = False  # a record is on its way to the store
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="message"):
@@ -137,9 +136,8 @@ class MessageScreen(ModalScreen[None]):
         self.app.post_message(Write(incident_id, lambda: mend.update(incident_id, text), done=self._sent))
 
     def _sent(self, result: Incident | MendError) -> None:
-        self.saving = False
         if isinstance(result, MendError):
-            refused(self, self.query_one("#message-error", Label), result)
+            self.refused(self.query_one("#message-error", Label), result)
             return
         self.app.notify(f"{self.incident.id}: {self.kind} message recorded as a client update")
-        close(self)
+        self.close(None)

@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ..core import tone
@@ -21,7 +20,7 @@ from ..core.errors import MendError
 from ..core.model import NO_GESTURE, Incident, ReportPart, is_no_gesture
 from ..core.text import one_line, plain
 from .asks import Write
-from .forms import close, refused, show_error
+from .forms import StoreForm, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -35,7 +34,7 @@ _HINTS = {
 _WRITTEN = (ReportPart.WHAT_HAPPENED, ReportPart.WHY, ReportPart.WHATS_NEXT)
 
 
-class ReportScreen(ModalScreen[None]):
+class ReportScreen(StoreForm[None]):
     COMPONENT_CLASSES = {"tone--warn", "tone--error"}
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="report.save", tooltip="Save the report-back"),
@@ -45,10 +44,9 @@ class ReportScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self._discard_armed = False
-        self.saving = False  # a save is on its way to the store
 
     def compose(self) -> ComposeResult:
         report = self.incident.report
@@ -146,16 +144,15 @@ class ReportScreen(ModalScreen[None]):
                                     done=lambda result: self._saved(result, changed)))
 
     def _saved(self, result: Incident | MendError, changed: dict[ReportPart, tuple[str, str | None]]) -> None:
-        self.saving = False
         if isinstance(result, MendError):
-            refused(self, self.query_one("#report-error", Label), result)
+            self.refused(self.query_one("#report-error", Label), result)
             gesture = changed.get(ReportPart.GESTURE)
             if self.is_current and gesture is not None and is_no_gesture(gesture[0]) and not gesture[1]:
                 self.query_one("#report-reason", Input).focus()
             return
         still = [part.label.lower() for part in ReportPart if part not in result.report]
         self.app.notify(f"{result.id}: report-back saved" + (f"; still to write: {', '.join(still)}" if still else ""))
-        close(self)
+        self.close(None)
 
     def action_cancel(self) -> None:
         # A draft can take a while to write: one stray escape must not throw it away.

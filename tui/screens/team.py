@@ -12,7 +12,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
 from ..core.errors import MendError
@@ -20,14 +19,14 @@ from ..core.model import ID_PREFIX, Incident, Role, Side, id_number, make_id
 from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
 from ..core.text import one_line
 from .asks import Write
-from .forms import _field_problem, close, refused, show_error
+from .forms import StoreForm, _field_problem, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
     from ..core.service import Mend
 
 
-class _TeamDialog(ModalScreen[None]):
+class _TeamDialog(StoreForm[None]):
     """A small form over the board: enter moves to the next field, and saves from the last; ctrl+s saves."""
 
     BINDINGS = [
@@ -38,9 +37,8 @@ class _TeamDialog(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
-        self.saving = False  # a save is on its way to the store
 
     def _title(self, what: str) -> Static:
         incident = self.incident
@@ -69,15 +67,14 @@ class _TeamDialog(ModalScreen[None]):
                                     done=self._saved))
 
     def _saved(self, result: Incident | MendError) -> None:
-        self.saving = False
         if isinstance(result, MendError):
-            refused(self, self.query_one("#team-error", Label), result)
+            self.refused(self.query_one("#team-error", Label), result)
             return
         # Every event the save recorded (an edit may change three fields), in one line.
         recorded = result.events[len(self.incident.events):]
         said = "; ".join(event.summary() for event in recorded) or "nothing changed"
         self.app.notify(one_line(f"{result.id}: {said}"))
-        close(self)
+        self.close(None)
 
 
 class AssignScreen(_TeamDialog):
