@@ -6,14 +6,20 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, Label, TextArea
+
 from tests.helpers.settle import settle
 from tui.app import MendApp
-from tui.core.model import Stage
+from tui.core.model import EventKind, Stage
 from tui.core.service import Mend
 from tui.core.store.tinydb import TinyStore
 from tui.screens import board as board_module
 from tui.screens.asks import StoreNews
 from tui.screens.detail import DetailScreen
+from tui.screens.forms import UpdateScreen
+from tui.screens.team import AssignScreen, LinkScreen
 from tui.widgets.card import CardFace
 
 SIZE = (120, 35)
@@ -124,3 +130,145 @@ async def test_thousands_open_are_measured_after_the_first_paint_and_counted_rig
         breached = sum(1 for face in app.board.faces if face.stage is not None and face.stage.status.value == "breach")
         assert breached >= 3
         assert f"✖ {breached} breach" in app.board.query_one("#counts").render().plain
+
+
+class WatchedStore:
+    """The store, noting every call made on the UI thread: over a network, any of them could freeze the board."""
+
+    # A stat of a file (or what a listener last heard), and hooking the listener once at start.
+    NO_WAIT = {"change_token", "watch"}
+
+    def __init__(self, store) -> None:
+        self.inner = store
+        self.calls: list[str] = []
+        self.on_ui_thread: list[str] = []
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name in self.NO_WAIT:
+            return attr
+
+        def watched(*args, **kwargs):
+            self.calls.append(name)
+            if threading.current_thread() is threading.main_thread():
+                self.on_ui_thread.append(name)
+            return attr(*args, **kwargs)
+
+        return watched
+
+
+# Each form, by the keys that open it, fill it in and save it; and what the store then holds (read
+# from the store itself, not through the watched one).
+FORMS = {
+    "update": (["u", *"We found it and are fixing it", "ctrl+s"],
+               lambda store, tmp_path: store.get("INC-1").last_update_at is not None),
+    "update on linked": (["L", *"INC-2", "enter", "u", *"We found it", "ctrl+s"],
+                         lambda store, tmp_path: all(store.get(i).last_update_at for i in ("INC-1", "INC-2"))),
+    "new incident": (["n", *"Invoices sent twice", "tab", *"Acme", "ctrl+s"],
+                     lambda store, tmp_path: store.get("INC-3").client == "Acme"),
+    "report-back": (["r", *"You were charged twice", "ctrl+s"],
+                    lambda store, tmp_path: bool(store.get("INC-1").report)),
+    "message": (["m", "ctrl+s"], lambda store, tmp_path: store.get("INC-1").last_update_at is not None),
+    "assign": (["a", *"bo", "ctrl+s"], lambda store, tmp_path: store.get("INC-1").owner == "bo"),
+    "edit": (["e", "tab", "end", *" again", "ctrl+s"],
+             lambda store, tmp_path: store.get("INC-1").title == "Checkout down again"),
+    "link": (["L", *"INC-2", "enter"], lambda store, tmp_path: store.get("INC-2").links == ("INC-1",)),
+    "action item": (["enter", "i", *"Refund the second invoice", "ctrl+s"],
+                    lambda store, tmp_path: len(store.get("INC-1").actions) == 1),
+    "export": (["x", "i"], lambda store, tmp_path: (tmp_path / "INC-1-summary.md").is_file()),
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+async def test_every_form_stores_off_the_ui_thread_and_closes_once_stored(form: str, mend: Mend, clock, tmp_path):
+    mend.open("Checkout down", "Globex", severity=1)
+    mend.open("Checkout down", "Initech", severity=1)
+    store = WatchedStore(mend.store)
+    mend.store = store  # type: ignore[assignment]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK, export_dir=tmp_path)
+    keys, stored = FORMS[form]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.board.focus_incident("INC-1")
+        for key in keys:
+            await pilot.press(key)
+            if key in ("enter", "ctrl+s", "n", "u", "L", "i", "x"):
+                await settle(pilot)
+        await settle(pilot)
+        assert stored(store.inner, tmp_path)
+        assert app.screen is app.board or isinstance(app.screen, DetailScreen), "the form is still open"
+        assert not [n for n in app.notices if n.severity == "error"]
+    assert store.calls and store.on_ui_thread == [], "a store call ran on the UI thread"
+
+
+async def test_a_refused_save_stays_in_its_form_with_the_text_kept_and_the_store_is_asked_off_the_ui_thread(
+        mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    store = WatchedStore(mend.store)
+    mend.store = store  # type: ignore[assignment]
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u", *"   ", "ctrl+s")  # an update that says nothing
+        await settle(pilot)
+        assert isinstance(app.screen, UpdateScreen)
+        assert "client update" in str(app.screen.query_one("#update-error", Label).render())
+        assert app.screen.query_one("#update-text", TextArea).text == "   "
+        await pilot.press("escape", "L", *"INC-9", "enter")  # an incident that does not exist
+        await settle(pilot)
+        assert isinstance(app.screen, LinkScreen)
+        assert "INC-9" in str(app.screen.query_one("#team-error", Label).render())
+        assert app.screen.query_one("#ids", Input).value == "INC-9"
+        assert store.inner.get("INC-1").last_update_at is None and store.inner.get("INC-1").links == ()
+    assert store.calls and store.on_ui_thread == [], "a store call ran on the UI thread"
+
+
+async def test_a_form_closed_while_its_change_is_stored_still_stores_it_and_says_so(mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    release = threading.Event()
+    store_update = mend.store.update
+
+    def slow_update(incident_id, change):
+        release.wait(10)  # a store over a slow network
+        return store_update(incident_id, change)
+
+    mend.store.update = slow_update  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *"bo", "ctrl+s", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, AssignScreen)  # open until stored; the keys still answer
+        await pilot.press("escape")
+        release.set()
+        await settle(pilot)
+        assert app.screen is app.board
+        assert app.board.card_for("INC-1").incident.owner == "bo"
+        assert [event.kind for event in mend.get("INC-1").events].count(EventKind.ASSIGNED) == 1  # saved once
+        assert any(n.message.startswith("INC-1: ") and "bo" in n.message for n in app.notices)
+
+
+async def test_a_form_under_another_screen_when_stored_closes_after_that_one_not_in_its_stead(mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    release = threading.Event()
+    store_update = mend.store.update
+
+    def slow_update(incident_id, change):
+        release.wait(10)  # a store over a slow network
+        return store_update(incident_id, change)
+
+    mend.store.update = slow_update  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *"bo", "ctrl+s", "ctrl+p")
+        await pilot.pause()
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        release.set()
+        await settle(pilot)
+        assert app.screen is palette  # not closed in the form's stead
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is app.board
+        assert mend.get("INC-1").owner == "bo"

@@ -13,8 +13,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from textual import events, on
 from textual.app import App
@@ -55,6 +57,8 @@ from .screens.stats import StatsScreen
 from .screens.team import ActionItemScreen, AssignScreen, EditScreen, LinkScreen
 from .screens.too_small import TooSmallScreen
 
+T = TypeVar("T")
+
 TICK_SECONDS = 1.0
 NOTICES_KEPT = 200
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
@@ -91,10 +95,6 @@ class BoardCommands(Provider):
         for title, callback, help_text in self._valid():
             if (score := matcher.match(title)) > 0:
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
-
-
-# The forms that hand back the incident they stored.
-TEAM_FORMS = {"assign", "edit", "link", "action"}
 
 
 @dataclass(frozen=True)
@@ -491,9 +491,10 @@ class MendApp(App):
         if not self._pending[ask.incident_id]:
             del self._pending[ask.incident_id]
         self._writes_done += 1
-        if isinstance(result, GateRefused):  # another terminal unticked an item meanwhile
+        # A form that asked (`done`) says a refusal itself, in place.
+        if ask.done is None and isinstance(result, GateRefused):  # another terminal unticked an item meanwhile
             self._ask_gate(result)
-        elif isinstance(result, MendError):
+        elif ask.done is None and isinstance(result, MendError):
             self.report_error(result)
         if isinstance(result, Incident):
             self._stored(result, from_board=ask.from_board)
@@ -506,7 +507,21 @@ class MendApp(App):
             truth = stored or self._open.get(ask.incident_id)
             if truth is not None:
                 self._publish([truth])
+        if ask.done is not None and isinstance(result, Incident | MendError):
+            ask.done(result)
         self._next_write()
+
+    def store_in_thread(self, operation: Callable[[], T], done: Callable[[T | MendError], None]) -> None:
+        """Run a store call that is not one incident's change (a new incident, an update logged on
+        linked ones) in a thread worker; `done` is handed its result or its refusal on the UI thread."""
+        def run() -> None:
+            try:
+                result: T | MendError = operation()
+            except MendError as error:
+                result = error
+            self.call_later(done, result)  # handed back, never waited on
+
+        self.run_worker(run, thread=True, group="store-write", exit_on_error=False)
 
     def _stored(self, incident: Incident, *, from_board: bool = False) -> None:
         if incident.is_resolved and from_board:  # (a detail screen says it itself)
@@ -568,7 +583,7 @@ class MendApp(App):
                 "update": UpdateScreen, "report": ReportScreen, "message": MessageScreen,
                 "assign": AssignScreen, "edit": EditScreen, "link": LinkScreen, "action": ActionItemScreen,
             }[ask.what](incident) if ask.what != "update" else UpdateScreen(incident, self.clock.now())
-            self.push_screen(screen, self._after_team_change if ask.what in TEAM_FORMS else None)
+            self.push_screen(screen)
 
     def _latest(self, incident_id: str) -> Incident | None:
         """The incident as last read (or as its queued writes painted it), for a screen about to show it."""
@@ -578,35 +593,36 @@ class MendApp(App):
         if (incident := self._latest(incident_id)) is not None:
             self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
 
-    def export_summary(self, incident_id: str, audience: str = "internal") -> Path | None:
-        """Write the incident's Markdown summary to a new file in the export folder; never over another."""
-        try:
-            incident = self.mend.get(incident_id)
-            if audience == "client":
-                content = messages.client_summary([incident], self.playbook_for, "md", self.clock.now(),
-                                                  self.sender).encode()
-            else:
-                content = markdown([incident], self.playbook_for, self.clock.now()).encode()
-            name = "client" if audience == "client" else "summary"
-            for attempt in range(1, 1000):
-                path = self.export_dir / f"{incident.id}-{name}{'' if attempt == 1 else f'-{attempt}'}.md"
-                try:
-                    write_new_file(path, content, overwrite=False)
-                    break
-                except FileExistsError:
-                    continue
-            else:
-                raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
-        except MendError as error:
-            self.report_error(error, "Not exported")
-            return None
-        what = "client-only summary" if audience == "client" else "summary"
-        self.notify(f"{incident.id} {what} written to {path}", title="Exported", timeout=15)
-        return path
+    def export_summary(self, incident_id: str, audience: str = "internal") -> None:
+        """Write the incident's Markdown summary to a new file in the export folder; never over another.
 
-    def _after_team_change(self, incident: Incident | None) -> None:
-        if incident is not None:
-            self.post_message(Stored(incident))
+        In a thread worker: it reads the incident from the store, which may be over the network."""
+        now = self.clock.now()
+        self.store_in_thread(lambda: self._export(incident_id, audience, now),
+                             partial(self._exported, incident_id, audience))
+
+    def _export(self, incident_id: str, audience: str, now: datetime) -> Path:
+        incident = self.mend.get(incident_id)
+        if audience == "client":
+            content = messages.client_summary([incident], self.playbook_for, "md", now, self.sender).encode()
+        else:
+            content = markdown([incident], self.playbook_for, now).encode()
+        name = "client" if audience == "client" else "summary"
+        for attempt in range(1, 1000):
+            path = self.export_dir / f"{incident.id}-{name}{'' if attempt == 1 else f'-{attempt}'}.md"
+            try:
+                write_new_file(path, content, overwrite=False)
+                return path
+            except FileExistsError:
+                continue
+        raise StoreError(f"{self.export_dir} already has 999 summaries of {incident.id}")
+
+    def _exported(self, incident_id: str, audience: str, result: Path | MendError) -> None:
+        if isinstance(result, MendError):
+            self.report_error(result, "Not exported")
+            return
+        what = "client-only summary" if audience == "client" else "summary"
+        self.notify(f"{incident_id} {what} written to {result}", title="Exported", timeout=15)
 
     def action_show_stats(self) -> None:
         """Response metrics over every incident, open and archived (the board's `s`)."""

@@ -14,6 +14,7 @@ from typing import Literal
 
 from textual.message import Message
 
+from ..core.errors import MendError
 from ..core.model import Incident
 from ..core.rules import GateRefused
 from ..core.store import FollowUp
@@ -28,10 +29,13 @@ class Write(Message):
 
     `shown` is the change applied to the asker's copy, painted before the write; the
     stored result (or, if the write fails, what the store holds) replaces it.
+    `done`, if given, is handed the stored incident or the refusal, on the UI thread: a form
+    says a refusal itself, in place (the app does not), and closes once its change is stored.
     """
 
     def __init__(self, incident_id: str, operation: Callable[[], Incident], *, shown: Incident | None = None,
-                 from_board: bool = False, said: str = "", reread: bool = False) -> None:
+                 from_board: bool = False, said: str = "", reread: bool = False,
+                 done: Callable[[Incident | MendError], None] | None = None) -> None:
         super().__init__()
         self.incident_id = incident_id
         self.operation = operation
@@ -39,6 +43,7 @@ class Write(Message):
         self.from_board = from_board  # the board says when it resolved one (a detail screen says it itself)
         self.said = said  # said once it is stored
         self.reread = reread  # it changes more than the incident (the follow-ups): read the store again after
+        self.done = done
 
 
 class Open(Message):

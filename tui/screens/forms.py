@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from rich.style import Style
 from rich.text import Text
@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 
 from ..core import tone
 from ..core.budget import elapsed_since
+from ..core.errors import MendError
 from ..core.model import Incident
 from ..core.playbook import DEFAULT_PLAYBOOK, ChecklistItem, Playbook
 from ..core.rules import (
@@ -25,14 +26,12 @@ from ..core.rules import (
     MAX_NAME,
     MAX_TITLE,
     GateRefused,
-    RuleError,
     apology_skip_problem,
     is_report_item,
     skips_apology,
 )
-from ..core.store import StoreError
 from ..core.text import one_line, plain, short_duration
-from .asks import Stored
+from .asks import Stored, Write
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -44,6 +43,43 @@ def show_error(label: Label, message: str) -> None:
     label.display = bool(message)
 
 
+R = TypeVar("R")
+
+
+class StoreForm(ModalScreen[R], Generic[R]):
+    """A form whose save the app stores off the UI thread: it stays open until the store answers."""
+
+    app: MendApp
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+        self.saving = False  # a save is on its way to the store
+        self._close_with: tuple[R] | None = None  # stored while another screen covered the form
+
+    def refused(self, label: Label, error: MendError) -> None:
+        """The save was refused: say why in the form, which keeps what was typed; if the form was
+        closed while the store answered, the app says it instead."""
+        self.saving = False
+        if self in self.app.screen_stack:
+            show_error(label, str(error))
+        else:
+            self.app.report_error(error)
+
+    def close(self, result: R) -> bool:
+        """Close once the change is stored; False if the form was closed meanwhile. Under another
+        screen (a dialog the board raised meanwhile) it closes when that one does, not in its stead."""
+        self.saving = False
+        if self not in self.app.screen_stack:
+            return False
+        if self.is_active:
+            self.dismiss(result)
+        else:
+            self._close_with = (result,)
+        return True
+
+    def on_screen_resume(self) -> None:
+        if self._close_with is not None:
+            self.dismiss(self._close_with[0])
 
 
 @dataclass(frozen=True)
@@ -139,7 +175,7 @@ class GateScreen(ModalScreen[GateChoice | None]):
         self.dismiss(GateChoice(reason=reason))
 
 
-class UpdateScreen(ModalScreen[None]):
+class UpdateScreen(StoreForm[None]):
     """Log a client-facing update; shows how long the client has waited, and the
     tone coach's advice as the person types (advice only: ctrl+s always records)."""
 
@@ -152,7 +188,7 @@ class UpdateScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident, now: datetime) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self.now = now
 
@@ -214,22 +250,31 @@ class UpdateScreen(ModalScreen[None]):
         self.query_one("#update-tone", Static).display = bool(findings)
 
     def action_record(self) -> None:
+        if self.saving:
+            return  # one record per ctrl+s, however often it is pressed while the store answers
         text = self.query_one("#update-text", TextArea).text
         linked = self.query("#update-linked")
-        try:
-            if linked and linked.first(Checkbox).value:
-                recorded = self.app.mend.update_linked(self.incident.id, text)
-            else:
-                recorded = [self.app.mend.update(self.incident.id, text)]
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#update-error", Label), str(error))
+        mend, incident_id = self.app.mend, self.incident.id
+        self.saving = True
+        if linked and linked.first(Checkbox).value:
+            self.app.store_in_thread(lambda: mend.update_linked(incident_id, text), self._recorded_linked)
+        else:
+            self.app.post_message(Write(incident_id, lambda: mend.update(incident_id, text), done=self._recorded))
+
+    def _recorded_linked(self, result: list[Incident] | MendError) -> None:
+        if not isinstance(result, MendError):
+            self.app.post_message(Stored(*result))  # the app tells every screen
+        self._recorded(result)
+
+    def _recorded(self, result: Incident | list[Incident] | MendError) -> None:
+        if isinstance(result, MendError):
+            self.refused(self.query_one("#update-error", Label), result)
             return
-        self.app.post_message(Stored(*recorded))  # the app tells every screen
-        if len(recorded) == 1:
+        if isinstance(result, Incident) or len(result) == 1:
             self.app.notify(f"{self.incident.id}: client update recorded")
         else:
-            self.app.notify(f"client update recorded on {', '.join(incident.id for incident in recorded)}")
-        self.dismiss(None)
+            self.app.notify(f"client update recorded on {', '.join(incident.id for incident in result)}")
+        self.close(None)
 
 
 def _field_problem(value: str, when_empty: str, limit: int) -> str:
@@ -244,7 +289,7 @@ def _field_problem(value: str, when_empty: str, limit: int) -> str:
 COMPACT_BELOW = 33
 
 
-class NewIncidentScreen(ModalScreen[Incident | None]):
+class NewIncidentScreen(StoreForm[Incident | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="new.cancel", tooltip="Close without opening an incident"),
         Binding("ctrl+s", "create", "Create", id="new.create", tooltip="Open the incident"),
@@ -259,7 +304,7 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
     app: MendApp
 
     def __init__(self, playbooks: Mapping[str, Playbook], default: str = DEFAULT_PLAYBOOK) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.playbooks = playbooks
         self.default = default if default in playbooks else DEFAULT_PLAYBOOK
 
@@ -353,12 +398,17 @@ class NewIncidentScreen(ModalScreen[Incident | None]):
         if not isinstance(playbook, str):
             show_error(self.query_one("#form-error", Label), "Pick a playbook.")
             return
-        try:
-            incident = self.app.mend.open(
-                title, client, severity=int(str(self.query_one("#severity", Select).value)), playbook=playbook,
-                owner=owner.strip(),
-            )
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#form-error", Label), str(error))
-            return
-        self.dismiss(incident)
+        if self.saving:
+            return  # one incident per ctrl+s, however often it is pressed while the store answers
+        self.saving = True
+        mend, severity = self.app.mend, int(str(self.query_one("#severity", Select).value))
+        self.app.store_in_thread(
+            lambda: mend.open(title, client, severity=severity, playbook=playbook, owner=owner.strip()),
+            self._opened)
+
+    def _opened(self, result: Incident | MendError) -> None:
+        if isinstance(result, MendError):
+            self.refused(self.query_one("#form-error", Label), result)
+        elif not self.close(result):  # closed meanwhile: opened all the same, so the board shows it
+            self.app.post_message(Stored(result))
+            self.app.notify(f"{result.id} opened", title="New incident")

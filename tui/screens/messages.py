@@ -13,12 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Select, Static, TextArea
 
 from ..core import messages, tone
+from ..core.errors import MendError
 from ..core.model import Incident
-from ..core.rules import RuleError
-from ..core.store import StoreError
 from ..core.text import one_line
-from .asks import Stored
-from .forms import show_error
+from .asks import Write
+from .forms import StoreForm, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -54,7 +53,7 @@ class ExportChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None if event.button.id == "cancel" else event.button.id)
 
 
-class MessageScreen(ModalScreen[None]):
+class MessageScreen(StoreForm[None]):
     """m: draft a client message from the playbook's template, edit it, then send (record) or copy it."""
 
     COMPONENT_CLASSES = {"tone--warn", "tone--error", "tone--heading"}
@@ -67,7 +66,7 @@ class MessageScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self.kind = messages.kind_for(incident.stage)
 
@@ -128,12 +127,17 @@ class MessageScreen(ModalScreen[None]):
         self.app.notify(f"{self.incident.id}: {self.kind} message copied")
 
     def action_send(self) -> None:
+        if self.saving:
+            return  # one record per ctrl+s, however often it is pressed while the store answers
         text = self.query_one("#message-text", TextArea).text
-        try:
-            incident = self.app.mend.update(self.incident.id, text)
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#message-error", Label), str(error))
+        mend, incident_id = self.app.mend, self.incident.id
+        self.saving = True
+        # Stored in turn with the board's writes; the app tells every screen.
+        self.app.post_message(Write(incident_id, lambda: mend.update(incident_id, text), done=self._sent))
+
+    def _sent(self, result: Incident | MendError) -> None:
+        if isinstance(result, MendError):
+            self.refused(self.query_one("#message-error", Label), result)
             return
-        self.app.post_message(Stored(incident))  # the app tells every screen
         self.app.notify(f"{self.incident.id}: {self.kind} message recorded as a client update")
-        self.dismiss(None)
+        self.close(None)

@@ -13,16 +13,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from ..core import tone
+from ..core.errors import MendError
 from ..core.model import NO_GESTURE, Incident, ReportPart, is_no_gesture
-from ..core.rules import RuleError
-from ..core.store import StoreError
 from ..core.text import one_line, plain
-from .asks import Stored
-from .forms import show_error
+from .asks import Write
+from .forms import StoreForm, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -36,7 +34,7 @@ _HINTS = {
 _WRITTEN = (ReportPart.WHAT_HAPPENED, ReportPart.WHY, ReportPart.WHATS_NEXT)
 
 
-class ReportScreen(ModalScreen[None]):
+class ReportScreen(StoreForm[None]):
     COMPONENT_CLASSES = {"tone--warn", "tone--error"}
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="report.save", tooltip="Save the report-back"),
@@ -46,7 +44,7 @@ class ReportScreen(ModalScreen[None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
         self._discard_armed = False
 
@@ -133,21 +131,28 @@ class ReportScreen(ModalScreen[None]):
         advice.display = bool(findings)
 
     def action_save(self) -> None:
+        if self.saving:
+            return  # one save per ctrl+s, however often it is pressed while the store answers
         changed = self._changed()
-        if changed:
-            try:
-                incident = self.app.mend.write_report(self.incident.id, changed)
-            except (RuleError, StoreError) as error:
-                show_error(self.query_one("#report-error", Label), str(error))
-                gesture = changed.get(ReportPart.GESTURE)
-                if gesture is not None and is_no_gesture(gesture[0]) and not gesture[1]:
-                    self.query_one("#report-reason", Input).focus()
-                return
-            self.app.post_message(Stored(incident))  # the app tells every screen
-            still = [part.label.lower() for part in ReportPart if part not in incident.report]
-            self.app.notify(f"{incident.id}: report-back saved"
-                            + (f"; still to write: {', '.join(still)}" if still else ""))
-        self.dismiss(None)
+        if not changed:
+            self.dismiss(None)
+            return
+        mend, incident_id = self.app.mend, self.incident.id
+        self.saving = True
+        # Stored in turn with the board's writes; the app tells every screen.
+        self.app.post_message(Write(incident_id, lambda: mend.write_report(incident_id, changed),
+                                    done=lambda result: self._saved(result, changed)))
+
+    def _saved(self, result: Incident | MendError, changed: dict[ReportPart, tuple[str, str | None]]) -> None:
+        if isinstance(result, MendError):
+            self.refused(self.query_one("#report-error", Label), result)
+            gesture = changed.get(ReportPart.GESTURE)
+            if self.is_current and gesture is not None and is_no_gesture(gesture[0]) and not gesture[1]:
+                self.query_one("#report-reason", Input).focus()
+            return
+        still = [part.label.lower() for part in ReportPart if part not in result.report]
+        self.app.notify(f"{result.id}: report-back saved" + (f"; still to write: {', '.join(still)}" if still else ""))
+        self.close(None)
 
     def action_cancel(self) -> None:
         # A draft can take a while to write: one stray escape must not throw it away.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -11,20 +12,21 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
+from ..core.errors import MendError
 from ..core.model import ID_PREFIX, Incident, Role, Side, id_number, make_id
-from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE, RuleError
-from ..core.store import StoreError
+from ..core.rules import MAX_CLIENT, MAX_NAME, MAX_TITLE
 from ..core.text import one_line
-from .forms import _field_problem, show_error
+from .asks import Write
+from .forms import StoreForm, _field_problem, show_error
 
 if TYPE_CHECKING:
     from ..app import MendApp
+    from ..core.service import Mend
 
 
-class _TeamDialog(ModalScreen[Incident | None]):
+class _TeamDialog(StoreForm[None]):
     """A small form over the board: enter moves to the next field, and saves from the last; ctrl+s saves."""
 
     BINDINGS = [
@@ -35,7 +37,7 @@ class _TeamDialog(ModalScreen[Incident | None]):
     app: MendApp
 
     def __init__(self, incident: Incident) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.incident = incident
 
     def _title(self, what: str) -> Static:
@@ -54,18 +56,25 @@ class _TeamDialog(ModalScreen[Incident | None]):
     def action_save(self) -> None:
         raise NotImplementedError
 
-    def _run(self, operation) -> None:
-        """Store the change; a refusal stays in the form, with its reason."""
-        try:
-            incident = operation()
-        except (RuleError, StoreError) as error:
-            show_error(self.query_one("#team-error", Label), str(error))
+    def _run(self, operation: Callable[[Mend, str], Incident], *, reread: bool = False) -> None:
+        """Store the change off the UI thread, in turn with the board's writes; a refusal stays in
+        the form, with its reason, and the form closes once the change is stored."""
+        if self.saving:
+            return  # one save per key, however often it is pressed while the store answers
+        self.saving = True
+        mend, incident_id = self.app.mend, self.incident.id
+        self.app.post_message(Write(incident_id, lambda: operation(mend, incident_id), reread=reread,
+                                    done=self._saved))
+
+    def _saved(self, result: Incident | MendError) -> None:
+        if isinstance(result, MendError):
+            self.refused(self.query_one("#team-error", Label), result)
             return
         # Every event the save recorded (an edit may change three fields), in one line.
-        recorded = incident.events[len(self.incident.events):]
+        recorded = result.events[len(self.incident.events):]
         said = "; ".join(event.summary() for event in recorded) or "nothing changed"
-        self.app.notify(one_line(f"{incident.id}: {said}"))
-        self.dismiss(incident)
+        self.app.notify(one_line(f"{result.id}: {said}"))
+        self.close(None)
 
 
 class AssignScreen(_TeamDialog):
@@ -100,7 +109,7 @@ class AssignScreen(_TeamDialog):
             return
         role = Role(str(self.query_one("#role", Select).value))
         note = self.query_one("#note", Input).value.strip() or None
-        self._run(lambda: self.app.mend.assign(self.incident.id, name, role=role, note=note))
+        self._run(lambda mend, incident_id: mend.assign(incident_id, name, role=role, note=note))
 
 
 class EditScreen(_TeamDialog):
@@ -138,8 +147,8 @@ class EditScreen(_TeamDialog):
             self.dismiss(None)  # nothing changed: nothing to record
             return
         # A field left as shown keeps its stored words: only what the person retyped is an edit.
-        self._run(lambda: self.app.mend.edit(
-            incident.id, severity=severity, title=None if title == one_line(incident.title) else title,
+        self._run(lambda mend, incident_id: mend.edit(
+            incident_id, severity=severity, title=None if title == one_line(incident.title) else title,
             client=None if client == one_line(incident.client) else client))
 
 
@@ -179,7 +188,8 @@ class LinkScreen(_TeamDialog):
         except ValueError as error:
             show_error(self.query_one("#team-error", Label), str(error))
             return
-        self._run(lambda: self.app.mend.link([self.incident.id, *others])[0])
+        # A link changes the incidents at its other end too: the board reads them again after.
+        self._run(lambda mend, incident_id: mend.link([incident_id, *others])[0], reread=True)
 
 
 class ActionItemScreen(_TeamDialog):
@@ -223,5 +233,5 @@ class ActionItemScreen(_TeamDialog):
             return
         side = Side(str(self.query_one("#side", Select).value))
         tell = self.query_one("#tell-client", Checkbox).value
-        self._run(lambda: self.app.mend.add_action(self.incident.id, text, owner=owner, side=side, due=due,
-                                                   tell_client=tell))
+        self._run(lambda mend, incident_id: mend.add_action(incident_id, text, owner=owner, side=side, due=due,
+                                                            tell_client=tell))
