@@ -370,6 +370,10 @@ async def test_two_boards_on_one_server_see_each_other(pg_url, playbooks, clock)
         one.advance("INC-1", force=True, reason="test")
         other.store.wait_for_change(token, 10)
         await reloaded(pilot_two, lambda: column_of(card_in(second, "INC-1")) == "empathize")
+        second._check_store()  # the tick's look: a notice still on its way may make it read once more
+        await settle(pilot_two)
+        second._check_store()  # but with nothing changed since that read, it must not
+        assert not second._reading, "a board that is up to date read the server again"
     one.store.close()
     other.store.close()
 
