@@ -105,7 +105,7 @@ def write_atomically(path: Path, content: Content) -> None:
 def _sync_entry(path: Path) -> None:
     # A new directory entry is durable only once the directory is on disk.
     try:
-        _fsync_dir(path.parent)
+        fsync_folder(path.parent)
     except OSError as error:
         raise StoreError(
             f"wrote {path} but could not sync its directory: {error.strerror or error}; "
@@ -134,7 +134,8 @@ def _write_error(path: Path, error: OSError) -> StoreError:
     return StoreError(f"cannot write {path}: {error.strerror or error}; the previous version was kept")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_folder(path: Path) -> None:
+    """A rename or removal in `path` is durable only once the folder itself is on disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

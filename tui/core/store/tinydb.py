@@ -47,7 +47,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from ..files import NotRegularFileError, keep_backup, make_private_dir, read_regular, write_atomically
+from ..files import NotRegularFileError, fsync_folder, keep_backup, make_private_dir, read_regular, write_atomically
 from ..model import (
     MAX_CLIENT,
     MAX_ID_NUMBER,
@@ -689,7 +689,7 @@ class TinyStore:
         path = self._open_file(number)
         try:
             path.unlink(missing_ok=True)
-            _sync_folder(self._open_dir)
+            fsync_folder(self._open_dir)
         except OSError as error:
             raise StoreError(f"cannot remove {path}: {error.strerror or error}") from error
 
@@ -878,15 +878,6 @@ def _version(path: Path, data: Mapping[str, Any] | None) -> int:
 def _stat_key(path: Path) -> tuple[int, ...]:
     info = os.stat(path, follow_symlinks=False)
     return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def _sync_folder(path: Path) -> None:
-    # A removal is durable only once the folder is on disk.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _meta_table(next_id: int) -> dict[str, dict[str, int]]:
