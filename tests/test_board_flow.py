@@ -4,6 +4,7 @@ in order; news down one signal to every open screen; a tick that touches only ca
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -135,8 +136,9 @@ async def test_thousands_open_are_measured_after_the_first_paint_and_counted_rig
 class WatchedStore:
     """The store, noting every call made on the UI thread: over a network, any of them could freeze the board."""
 
-    # A stat of a file (or what a listener last heard), and hooking the listener once at start.
-    NO_WAIT = {"change_token", "watch"}
+    # A stat of a file (or what a listener last heard), hooking the listener once at start, and
+    # naming what to derive as incidents are archived (the service, once, as it is made).
+    NO_WAIT = {"change_token", "watch", "derive_on_archive"}
 
     def __init__(self, store) -> None:
         self.inner = store
@@ -199,6 +201,23 @@ async def test_every_form_stores_off_the_ui_thread_and_closes_once_stored(form: 
         assert app.screen is app.board or isinstance(app.screen, DetailScreen), "the form is still open"
         assert not [n for n in app.notices if n.severity == "error"]
     assert store.calls and store.on_ui_thread == [], "a store call ran on the UI thread"
+
+
+async def test_a_kept_playbook_copy_is_read_off_the_ui_thread(mend: Mend, clock):
+    """An incident opened with a playbook version edited since follows the copy the store kept:
+    reading that copy is a store call too, made with the read, not when the card is drawn."""
+    incident = mend.open("Checkout down", "Globex", severity=1)
+    edited = replace(mend.playbooks[incident.playbook], digest="0" * 16)
+    store = WatchedStore(mend.store)
+    later = Mend(store, {**mend.playbooks, incident.playbook: edited}, clock, "ana")  # type: ignore[arg-type]
+    app = MendApp(later, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.board.face_of(incident.id) is not None
+        await pilot.press("enter")  # the detail screen draws the kept version's checklist
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+    assert "playbook_copy" in store.calls and store.on_ui_thread == [], store.on_ui_thread
 
 
 async def test_a_refused_save_stays_in_its_form_with_the_text_kept_and_the_store_is_asked_off_the_ui_thread(

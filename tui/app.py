@@ -332,6 +332,8 @@ class MendApp(App):
                 now_open = {incident_id: incident for incident_id, incident in known.items() if incident_id not in gone}
                 now_open.update((incident.id, incident) for incident in changes.changed)
                 changed = list(changes.changed)
+            for incident in changed:  # a kept playbook copy is a store read: here, not when a card is drawn
+                self.mend.playbook_for(incident)
             ended = []
             for incident_id in gone:  # their last state, so a screen on one can say how it ended
                 with suppress(StoreError):
