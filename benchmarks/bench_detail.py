@@ -33,28 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench_board import record_paints  # the same paint timer, beside this script
+
 HERE = Path(__file__).resolve().parents[1]
 NOTES = 100_000
 ITEMS = 10_000
 SIZE = (120, 35)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-def record_paints(app: Any, shown: Callable[[], bool]) -> list[tuple[float, bool]]:
-    """(time, shown()) for every screen update sent to the terminal (see bench_board.py)."""
-    from textual._compositor import CompositorUpdate
-
-    paints: list[tuple[float, bool]] = []
-    display = app._display
-
-    def timed_display(screen: Any, renderable: Any) -> None:
-        display(screen, renderable)
-        if isinstance(renderable, CompositorUpdate) and not app._batch_count:
-            renderable.render_segments(app.console)
-            paints.append((time.perf_counter(), shown()))
-
-    app._display = timed_display
-    return paints
 
 
 async def until(pilot: Any, paints: list[tuple[float, bool]], start: float, done: Callable[[], bool]) -> float:
