@@ -242,17 +242,23 @@ async def test_a_refused_save_stays_in_its_form_with_the_text_kept_and_the_store
     assert store.calls and store.on_ui_thread == [], "a store call ran on the UI thread"
 
 
-async def test_a_form_closed_while_its_change_is_stored_still_stores_it_and_says_so(mend: Mend, clock):
-    mend.open("Checkout down", "Globex", severity=1)
-    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+def hold_updates(mend: Mend) -> threading.Event:
+    """The store's updates wait, as over a slow network, until the event returned is set."""
     release = threading.Event()
     store_update = mend.store.update
 
     def slow_update(incident_id, change):
-        release.wait(10)  # a store over a slow network
+        release.wait(10)
         return store_update(incident_id, change)
 
     mend.store.update = slow_update  # type: ignore[method-assign]
+    return release
+
+
+async def test_a_form_closed_while_its_change_is_stored_still_stores_it_and_says_so(mend: Mend, clock):
+    mend.open("Checkout down", "Globex", severity=1)
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    release = hold_updates(mend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a", *"bo", "ctrl+s", "ctrl+s")
@@ -270,14 +276,7 @@ async def test_a_form_closed_while_its_change_is_stored_still_stores_it_and_says
 async def test_a_form_under_another_screen_when_stored_closes_after_that_one_not_in_its_stead(mend: Mend, clock):
     mend.open("Checkout down", "Globex", severity=1)
     app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
-    release = threading.Event()
-    store_update = mend.store.update
-
-    def slow_update(incident_id, change):
-        release.wait(10)  # a store over a slow network
-        return store_update(incident_id, change)
-
-    mend.store.update = slow_update  # type: ignore[method-assign]
+    release = hold_updates(mend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a", *"bo", "ctrl+s", "ctrl+p")
