@@ -155,8 +155,7 @@ class Mend:
 
     def store_notices(self) -> list[str]:
         """Repairs the store made to its own data (a counter raised, say), for a person to hear of."""
-        # Only the folder store repairs itself this way; a server store has nothing to say.
-        return list(getattr(self.store, "notices", ()))
+        return list(self.store.notices)
 
     def open_changes(self, since: object | None) -> OpenChanges:
         """What changed in the open set since `since` (None: everything), for a board to catch up."""

@@ -92,6 +92,9 @@ ImportPlanner = Callable[[Lookup], Sequence[Incident]]
 class Store(Protocol):
     """What the service sees: every backend implements this, and the contract tests check it."""
 
+    # Repairs the store made to its own data (a counter raised, say), for a person to hear of.
+    notices: list[str]
+
     def list_open(self) -> list[Incident]:
         """Unresolved incidents, sorted by number."""
         ...

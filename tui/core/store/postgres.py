@@ -210,6 +210,7 @@ class PgStore:
         self._connections = 0  # connections made so far: open_changes' tokens name theirs
         self._open: tuple[_Seen, list[Incident]] | None = None  # the open set list_open last read
         self._derivers: dict[str, Callable[[Incident], Any]] = {}
+        self.notices: list[str] = []  # the server keeps its own data whole: nothing to repair here
         with self._lock:
             self._connection()  # says at once when the server or the URL is wrong
 
