@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 from textual.widgets import Label
 
@@ -109,8 +113,56 @@ def test_cli_forcing_out_of_empathize_needs_a_real_reason(data_dir):
     assert refused.stderr.splitlines() == [refused.stderr.rstrip("\n")]  # one line
     assert "INC-1: skipping the apology needs a real reason: a sentence of at least 4 words" in refused.stderr
     assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "empathize"  # nothing changed
-    moved = run(data_dir, "advance", "INC-1", "--force", "--reason", "the client asked for the cause first")
+    unconfirmed = run(data_dir, "advance", "INC-1", "--force", "--reason", "the client asked for the cause first")
+    assert unconfirmed.returncode == 2 and unconfirmed.stdout == ""
+    assert unconfirmed.stderr == ("mend: INC-1: this skips the apology (the card is marked until one is recorded); "
+                                  "add --skip-apology to confirm; nothing was changed\n")
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "empathize"
+    moved = run(data_dir, "advance", "INC-1", "--force", "--reason", "the client asked for the cause first",
+                "--skip-apology")
     assert moved.returncode == 0 and "left empathize without the apology" in moved.stderr
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "diagnose"
+
+
+def test_cli_skip_apology_goes_with_force_and_confirms_nothing_else(data_dir):
+    from tests.test_cli import ok, run
+
+    ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    alone = run(data_dir, "advance", "INC-1", "--skip-apology")
+    assert alone.returncode == 2 and alone.stderr == "mend: --skip-apology goes with --force and --reason\n"
+    # Out of acknowledge nothing is skipped: a script that always gives the flag is not refused.
+    ok(data_dir, "advance", "INC-1", "--force", "--reason", "rang", "--skip-apology")
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "empathize"
+
+
+def _advance_at_a_terminal(data_dir, answer: bytes) -> tuple[int, str]:
+    """`mend advance --force` with a pseudo-terminal for stdin, typing `answer` at the prompt."""
+    from tests.test_cli import _env
+
+    controller, terminal = pty.openpty()
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "tui", "advance", "INC-1", "--force", "--reason",
+                                  "the client asked for the cause first"], stdin=terminal, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=_env(data_dir, None))
+        os.write(controller, answer)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    return child.returncode, err.decode()
+
+
+def test_cli_asks_a_person_at_a_terminal_before_skipping_the_apology(data_dir):
+    from tests.test_cli import ok
+
+    ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    ok(data_dir, "advance", "INC-1", "--force", "--reason", "rang")
+    code, err = _advance_at_a_terminal(data_dir, b"n\n")
+    assert code == 2 and "INC-1 would leave empathize without the apology" in err
+    assert err.endswith("mend: INC-1: the apology was not skipped; nothing was changed\n")
+    assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "empathize"
+    code, err = _advance_at_a_terminal(data_dir, b"y\n")
+    assert code == 0 and "left empathize without the apology" in err
     assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "diagnose"
 
 

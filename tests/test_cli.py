@@ -238,7 +238,7 @@ def test_update_prints_tone_warnings_and_still_records_it(data_dir):
 
 def to_diagnose(data_dir, incident_id="INC-1"):
     for reason in ("skip for the test", "skip for the test"):
-        ok(data_dir, "advance", incident_id, "--force", "--reason", reason)
+        ok(data_dir, "advance", incident_id, "--force", "--reason", reason, "--skip-apology")
 
 
 def test_strict_update_with_warnings_exits_2_and_records_nothing(data_dir):

@@ -289,7 +289,7 @@ def test_cli_report_shows_the_parts_and_follow_up_lifecycle(data_dir: Path):
     for step in (["--why", "A bad deploy."], ["--next", "We roll back automatically now."]):
         ok(data_dir, "report", "2", *step)
     for _ in range(4):
-        ok(data_dir, "advance", "2", "--force", "--reason", "scripted walk for this test")
+        ok(data_dir, "advance", "2", "--force", "--reason", "scripted walk for this test", "--skip-apology")
     ok(data_dir, "resolve", "2", "--force", "--reason", "items told by phone")
     assert "INC-2" in ok(data_dir, "follow-ups")
     assert ok(data_dir, "follow-up", "2", "--note", "all fine") == "INC-2: follow-up check-in recorded\n"
@@ -323,7 +323,7 @@ def test_bulk_export_keeps_archived_parts_and_never_serves_a_stale_one(data_dir:
 
     walked(data_dir)  # INC-1 resolved early (archived), INC-2 open
     for _ in range(4):
-        ok(data_dir, "advance", "2", "--force", "--reason", "scripted walk for this test")
+        ok(data_dir, "advance", "2", "--force", "--reason", "scripted walk for this test", "--skip-apology")
     ok(data_dir, "report", "2", "--why", "A bad deploy.", "--next", "Automatic rollback.")
     ok(data_dir, "resolve", "2", "--force", "--reason", "told by phone")  # archived, follow-up booked
     by_id = export_of("1", "2")

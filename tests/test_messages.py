@@ -204,7 +204,7 @@ def test_cli_bad_message_requests_are_one_line_and_exit_2(data_dir, args):
 def test_cli_strict_send_refuses_a_flagged_update(data_dir):
     run(data_dir, "new", "t", "--client", "c")
     for _ in range(2):
-        run(data_dir, "advance", "INC-1", "--force", "--reason", "scripted walk for this test")
+        run(data_dir, "advance", "INC-1", "--force", "--reason", "scripted walk for this test", "--skip-apology")
     result = run(data_dir, "message", "INC-1", "--say", "it was not our fault.", "--send", "--strict")
     assert result.returncode == 2 and "tone: blame-shifting" in result.stderr
     assert "client update" not in run(data_dir, "show", "INC-1").stdout

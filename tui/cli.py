@@ -388,20 +388,50 @@ def _forced(args: argparse.Namespace) -> dict[str, Any]:
     return {"force": args.force, "reason": args.reason}
 
 
+def _apology_skip_confirmed(mend: Mend, args: argparse.Namespace, incident_id: str) -> bool:
+    """Skipping the apology is asked twice, as on the board: --skip-apology, or a yes at a terminal.
+
+    Asked before the store is locked, so a person thinking it over holds up nobody."""
+    if args.skip_apology or not args.force:
+        return args.skip_apology
+    incident = mend.get(incident_id)
+    if not (args.force and skips_apology(incident, missing_required(incident, mend.playbook_for(incident)))):
+        return False  # nothing to confirm; the move itself re-checks under the lock
+    if apology_skip_problem(args.reason) is not None or not sys.stdin.isatty():
+        return False  # the reason is refused first; a script confirms with the flag
+    print(f"{incident_id} would leave empathize without the apology: the card is marked ♡✗ until one is "
+          "recorded, and the summary and stats show it.", file=sys.stderr)
+    try:
+        answer = input("Skip the apology? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError(f"{incident_id}: the apology was not skipped; nothing was changed")
+    return True
+
+
 def cmd_advance(mend: Mend, args: argparse.Namespace) -> int:
     forced = _forced(args)
+    if args.skip_apology and not args.force:
+        raise UsageError("--skip-apology goes with --force and --reason")
+    incident_id = normalize_id(args.id)
+    confirmed = _apology_skip_confirmed(mend, args, incident_id)
     advance = mend.advance_change(**forced)
     before: list[Incident] = []  # the copy the move was made on, read once under the lock
 
     def change(incident: Incident) -> Incident:
         before.append(incident)
-        # The same bar as the board's gate: a word or two is not a reason to leave out the apology.
+        # The same bar as the board's gate: a word or two is not a reason to leave out the apology,
+        # and the skip is confirmed a second time.
         skipping = forced["force"] and skips_apology(incident, missing_required(incident, mend.playbook_for(incident)))
         if skipping and (problem := apology_skip_problem(args.reason)) is not None:
             raise UsageError(f"{incident.id}: {problem}; nothing was changed")
+        if skipping and not confirmed:
+            raise UsageError(f"{incident.id}: this skips the apology (the card is marked until one is recorded); "
+                             "add --skip-apology to confirm; nothing was changed")
         return advance(incident)
 
-    incident = mend.apply(normalize_id(args.id), change)
+    incident = mend.apply(incident_id, change)
     _print_stage(mend, incident)
     if apology_skipped(incident) and not apology_skipped(before[-1]):
         print(f"note: {incident.id} left empathize without the apology; it is marked until one is recorded "
@@ -1207,6 +1237,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id")
         p.add_argument("--force", action="store_true", help="override the gate; needs --reason")
         p.add_argument("--reason", metavar="TEXT")
+        if name == "advance":
+            p.add_argument("--skip-apology", action="store_true", dest="skip_apology",
+                           help="confirm a forced move out of empathize without the apology (asked at a "
+                                "terminal; a script must give it)")
 
     p = command("back", cmd_back, "move back one stage")
     p.add_argument("id")
