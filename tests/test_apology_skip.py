@@ -57,6 +57,22 @@ def test_summary_and_stats_show_the_skip(mend: Mend, clock):
     assert "| Apology |" not in export.markdown([fine], mend.playbook_for, clock.now())
 
 
+def test_closing_a_false_alarm_from_empathize_is_no_skipped_apology(mend: Mend, clock):
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    mend.advance(incident.id, force=True, reason="client rang us first")
+    closed = mend.resolve(incident.id, force=True, reason="a duplicate of INC-0, the client was never billed")
+    assert not rules.apology_skipped(closed)
+    text = export.markdown([closed], mend.playbook_for, clock.now())
+    assert "| Apology |" not in text and "a duplicate of INC-0" in text  # the forced close is on record
+    stats = compute([closed], mend.playbook_for, clock.now())
+    assert stats.apologies_missing == 0 and stats.forced_out_of_empathize == 0 and len(stats.forced_moves) == 2
+    # Skipped on the way to the work, it stays skipped when the incident is closed later.
+    skipped = forced_past_empathize(mend)
+    closed = mend.resolve(skipped, force=True, reason="fixed on the call, client satisfied")
+    assert rules.apology_skipped(closed)
+    assert compute([closed], mend.playbook_for, clock.now()).forced_out_of_empathize == 1
+
+
 async def test_forcing_out_of_empathize_asks_for_a_real_reason_twice_and_marks_the_card(mend: Mend):
     incident = mend.open("Invoices sent twice", "Acme Ltd")
     mend.advance(incident.id, force=True, reason="client rang us first")

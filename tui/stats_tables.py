@@ -18,6 +18,7 @@ from rich.text import Text
 
 from .core.budget import status_for
 from .core.model import Stage
+from .core.rules import skipped_the_apology
 from .core.stats import STAGE_VISITS, TIME_TO_ACKNOWLEDGE, UPDATE_CADENCE, Counts, Filters, Stats
 from .core.text import one_line, short_duration
 
@@ -218,7 +219,7 @@ def forced_table(stats: Stats, palette: Palette) -> Group:
     table.add_column("MOVE AND REASON")  # the one column that wraps when space runs short
     for move in stats.forced_moves[:LIST_ROWS]:
         event = move.event
-        skipped_apology = event.from_stage is Stage.EMPATHIZE
+        skipped_apology = skipped_the_apology(event)
         what = Text(f"{_label(event.from_stage)} → {_label(event.to_stage)}\n",
                     style=palette["breach"] if skipped_apology else "")
         what.append(one_line(event.reason or ""), style=palette["muted"])

@@ -132,13 +132,20 @@ def is_done(incident: Incident, item: ChecklistItem) -> bool:
 APOLOGY_ITEM = "apology"  # the empathize item every shipped playbook gates on
 
 
+def skipped_the_apology(event: Event) -> bool:
+    """A forced move out of empathize on to the work. Closing from there (a false alarm, a duplicate)
+    is no skip: there is no harm to apologise for, and the forced close is on record with its reason."""
+    return (event.kind is EventKind.STAGE and event.forced and event.from_stage is Stage.EMPATHIZE
+            and event.to_stage is not Stage.RESOLVED)
+
+
 def apology_skipped(incident: Incident) -> bool:
-    """Forced out of empathize since the latest reopen, and no apology recorded (ticked or sent) since."""
+    """Forced past empathize since the latest reopen, and no apology recorded (ticked or sent) since."""
     forced = False
     for event in incident.events:
         if event.kind is EventKind.REOPENED:
             forced = False
-        elif event.kind is EventKind.STAGE and event.forced and event.from_stage is Stage.EMPATHIZE:
+        elif skipped_the_apology(event):
             forced = True
     return forced and APOLOGY_ITEM not in incident.checked and not apology_recorded(incident)
 

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .model import BOARD_STAGES, FOLLOW_UP_DUE, PROMISED, Event, EventKind, Incident, Stage, format_time, parse_time
 from .playbook import Playbook
-from .rules import apology_skipped
+from .rules import apology_skipped, skipped_the_apology
 from .store import Store
 
 TIME_TO_ACKNOWLEDGE = "from opening to the first move out of acknowledge"
@@ -187,8 +187,8 @@ class Stats:
 
     @property
     def forced_out_of_empathize(self) -> int:
-        """Forced moves that skipped the apology step."""
-        return sum(1 for move in self.forced_moves if move.event.from_stage is Stage.EMPATHIZE)
+        """Forced moves that skipped the apology step (a forced close from there is none)."""
+        return sum(1 for move in self.forced_moves if skipped_the_apology(move.event))
 
     def to_dict(self) -> dict[str, Any]:
         """For --json: times in seconds, shares as fractions, unknowns as null."""
@@ -273,7 +273,7 @@ def week_of(day: date) -> date:
 
 # Kept summaries (Store.derive_archived) are filed under this key: change it whenever
 # Summary or summarize changes, and every kept one is rebuilt.
-SUMMARY_KEY = "stats-summary-4"
+SUMMARY_KEY = "stats-summary-5"
 
 _MICROSECOND = timedelta(microseconds=1)
 _PER_SECOND = 1_000_000  # microseconds; int / int divides exactly as timedelta.total_seconds does
