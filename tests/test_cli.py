@@ -255,6 +255,25 @@ def test_strict_update_with_warnings_exits_2_and_records_nothing(data_dir):
     assert (clean.returncode, clean.stderr) == (0, "")
 
 
+def test_strict_report_refuses_what_the_report_rules_flag_and_saves_no_part(data_dir):
+    ok(data_dir, "new", "t", "--client", "c")
+    result = run(data_dir, "report", "INC-1", "--what-happened", "We sent your March invoice twice.",
+                 "--why", "It was the bank's fault, not ours.", "--strict")
+    assert (result.returncode, result.stdout) == (2, "")
+    *findings, last = result.stderr.splitlines()
+    assert findings and all(line.startswith("Why: tone: ") for line in findings), findings
+    assert last.startswith("mend: report-back not saved: the tone coach has ")
+    assert "(not written yet)" in ok(data_dir, "report", "INC-1").split("Why")[0]  # not even the sound part
+    alone = run(data_dir, "report", "INC-1", "--strict")
+    assert alone.returncode == 2 and alone.stderr.startswith("mend: --strict goes with a part to write")
+    clean = run(data_dir, "report", "INC-1", "--what-happened", "We sent your March invoice twice.", "--strict")
+    assert (clean.returncode, clean.stderr) == (0, "")
+    # Without --strict the coach advises and the part is saved.
+    advised = run(data_dir, "report", "INC-1", "--why", "It was the bank's fault, not ours.")
+    assert advised.returncode == 0 and advised.stderr.startswith("Why: tone: ")
+    assert "It was the bank's fault" in ok(data_dir, "report", "INC-1")
+
+
 def test_update_uses_the_incident_playbooks_tone_phrases(data_dir):
     ok(data_dir, "new", "t", "--client", "c", "--playbook", "billing-error")
     ok(data_dir, "new", "t", "--client", "c")

@@ -547,14 +547,20 @@ def cmd_report(mend: Mend, args: argparse.Namespace) -> int:
     given = {part: getattr(args, option) for part, option in _REPORT_OPTIONS if getattr(args, option) is not None}
     if args.reason is not None and ReportPart.GESTURE not in given:
         raise UsageError('--reason goes with --gesture none')
+    if args.strict and not given:
+        raise UsageError("--strict goes with a part to write: --what-happened, --why, --next or --gesture")
     if not given:
         _print_report(incident)
         return EXIT_OK
     playbook = mend.playbook_for(incident)
+    warnings = 0
     for part, text in given.items():
-        if part is not ReportPart.GESTURE:
+        if part is not ReportPart.GESTURE and text.strip():
             for finding in tone.check(text, part.value, playbook):
                 print(f"{part.label}: " + _tone_line(finding, text), file=sys.stderr)
+                warnings += 1
+    if warnings and args.strict:
+        raise UsageError(f"report-back not saved: the tone coach has {warnings} warning(s) and --strict is on")
     parts = {part: (text, args.reason if part is ReportPart.GESTURE else None) for part, text in given.items()}
     incident = mend.write_report(incident_id, parts)
     still = [part.label.lower() for part in ReportPart if part not in incident.report]
@@ -1307,6 +1313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--next", metavar="TEXT", help="what happens next")
     p.add_argument("--gesture", metavar="TEXT", help='the goodwill gesture, or "none" with --reason')
     p.add_argument("--reason", metavar="TEXT", help='why no gesture fits (with --gesture none)')
+    p.add_argument("--strict", action="store_true", help="any tone warning on a part refuses them all (exit 2)")
 
     p = command("export", cmd_export, "write incident summaries as Markdown (default), JSON or HTML")
     p.add_argument("ids", nargs="*", metavar="ID")
