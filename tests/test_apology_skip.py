@@ -38,6 +38,15 @@ def test_the_skip_is_marked_until_an_apology_is_recorded(mend: Mend):
     assert not rules.apology_skipped(mend.get(incident_id))
 
 
+def test_while_a_skipped_apology_is_owed_a_message_drafts_it_first(mend: Mend):
+    from tui.core import messages
+
+    incident_id = forced_past_empathize(mend)
+    assert messages.kind_for(mend.get(incident_id)) == "apology"  # in diagnose, where an update is drafted
+    mend.update(incident_id, "I am very sorry: your invoices went out twice.")
+    assert messages.kind_for(mend.get(incident_id)) == "update"
+
+
 def test_ticking_the_apology_later_also_clears_it_and_a_forced_move_elsewhere_is_no_skip(mend: Mend):
     incident_id = forced_past_empathize(mend)
     mend.set_checked(incident_id, "apology")
@@ -138,6 +147,8 @@ def test_cli_forcing_out_of_empathize_needs_a_real_reason(data_dir):
                 "--skip-apology")
     assert moved.returncode == 0 and "left empathize without the apology" in moved.stderr
     assert json.loads(ok(data_dir, "show", "INC-1", "--json"))["stage"] == "diagnose"
+    assert "I am very sorry" in ok(data_dir, "message", "INC-1")  # the apology still owed is drafted first
+    assert "I am very sorry" not in ok(data_dir, "message", "INC-1", "--say", "The refund went out today.")
 
 
 def test_cli_skip_apology_goes_with_force_and_confirms_nothing_else(data_dir):

@@ -213,10 +213,10 @@ async def test_every_screen_and_notification_shows_markup_and_escapes_as_plain_t
                              (["u"], "UpdateScreen"), (["x"], "ExportChoiceScreen"), (["a"], "AssignScreen"),
                              (["e"], "EditScreen"), (["L"], "LinkScreen"), (["m"], "MessageScreen"),
                              (["enter", "i"], "ActionItemScreen"), (["enter", "A"], "AssignScreen"),
-                             (["enter", "m"], "MessageScreen"), (["enter", "x"], "DetailScreen")):
+                             (["enter", "m"], "MessageScreen"), (["enter", "x"], "ExportChoiceScreen")):
             await pilot.press(*keys)
             await pilot.pause()
-            # o: none due; x in detail: exported, a notification
+            # o: none due
             assert screen is None or type(app.screen).__name__ == screen, keys
             inert()
             while app.screen is not board:

@@ -312,6 +312,43 @@ async def test_x_offers_the_client_only_summary(mend, clock, tmp_path):
         [mend.get(incident.id)], mend.playbook_for, "md", clock.now(), WHO).encode()
 
 
+async def test_x_offers_every_format_for_both_summaries_and_remembers_the_last(mend, clock, tmp_path):
+    from tui.app import MendApp
+    from tui.core import export
+    from tui.screens.detail import DetailScreen
+    from tui.screens.messages import ExportChoiceScreen
+
+    incident = at_fix(mend, clock)
+    mend.advance(incident.id, force=True, reason="to report back")
+    out = tmp_path / "out"
+    out.mkdir()
+    app = MendApp(mend, tick_seconds=3600.0, export_dir=out, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("x", "h", "c")
+        await settle(pilot)
+        await pilot.press("x")  # HTML is still chosen
+        await pilot.pause()
+        assert "● HTML" in str(app.screen.query_one("#export-format").render())
+        await pilot.press("j", "c")
+        await settle(pilot)
+        await pilot.press("enter", "x")  # the detail screen offers the same choice
+        await pilot.pause()
+        assert isinstance(app.screen, ExportChoiceScreen)
+        await pilot.press("m", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert app.notices[-1].message == f"INC-1 summary written to {out / 'INC-1-summary.md'}"
+    current = mend.get(incident.id)
+    assert sorted(path.name for path in out.iterdir()) == ["INC-1-client.html", "INC-1-client.json",
+                                                           "INC-1-summary.md"]
+    for fmt in ("html", "json"):
+        assert (out / f"INC-1-client.{fmt}").read_bytes() == messages.client_summary(
+            [current], mend.playbook_for, fmt, clock.now(), WHO).encode()
+    assert json.loads((out / "INC-1-client.json").read_text())["audience"] == "client"
+    assert (out / "INC-1-summary.md").read_text() == export.render("md", [current], mend.playbook_for, clock.now())
+
+
 async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, clock):
     from textual.widgets import TextArea
 
@@ -335,6 +372,42 @@ async def test_draft_an_apology_in_empathize_and_see_the_apology_ticked(mend, cl
         first = str(app.screen.query_one("#checklist").get_option_at_index(0).prompt)
         assert first.startswith("[x] Said the words") and first.endswith("on record")
     assert mend.get(incident.id).updates[-1].text == text.strip()  # stored as written, trimmed
+
+
+async def test_m_drafts_an_update_that_is_edited_copied_and_recorded_as_a_client_update(mend, clock):
+    from textual.widgets import TextArea
+
+    from tui.app import MendApp
+    from tui.screens.board import BoardScreen
+    from tui.screens.messages import MessageScreen
+
+    incident = mend.open("Invoices sent twice", "Acme Ltd")
+    for _ in range(2):
+        mend.advance(incident.id, force=True, reason="to diagnose")
+    mend.set_checked(incident.id, "apology")  # said on the phone: no apology is owed
+    app = MendApp(mend, tick_seconds=3600.0, sender=WHO)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen) and app.screen.kind == "update"  # by stage
+        area = app.screen.query_one("#message-text", TextArea)
+        assert area.text.startswith("Hello Acme Ltd,")
+        area.move_cursor((0, len("Hello Acme Ltd,")))
+        await pilot.press(*" the refund is on its way.")
+        edited = area.text
+        assert "Hello Acme Ltd, the refund is on its way." in edited
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert app.clipboard == edited
+        assert app.notices[-1].message == "INC-1: update message copied"
+        assert mend.get(incident.id).updates == ()  # copying records nothing
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, BoardScreen)
+        assert app.notices[-1].message == "INC-1: update message recorded as a client update"
+    stored = mend.get(incident.id)
+    assert [update.text for update in stored.updates] == [edited.strip()]
+    assert stored.last_update_at == clock.now()  # the cadence restarts from it
 
 
 def test_the_board_and_the_core_start_without_jinja2():

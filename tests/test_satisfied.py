@@ -140,7 +140,8 @@ async def test_resolving_from_the_board_says_when_the_follow_up_is_due_and_the_p
         await pilot.pause()
         assert app.board.check_action("resolve", ())
         offered = [title for title, _, _ in BoardCommands(app.screen)._valid()]
-        assert any(title.startswith("Resolve the selected incident") for title in offered), offered
+        assert ("Resolve the selected incident: it leaves the board and a follow-up check-in is booked in 7 days"
+                in offered), offered
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert [n.message for n in app.notices][-1] == (
@@ -157,3 +158,29 @@ def test_owned_action_items_answer_the_fix_checklist(mend: Mend, playbook):
     mend.add_action(incident.id, "Confirm the refund arrived", owner="Acme finance", side=Side.CLIENT)
     incident = mend.get(incident.id)
     assert rules.is_done(incident, item) and "actions-owned" not in incident.checked
+
+
+def _key_line(app) -> dict[str, str]:
+    from tui.widgets.footer import KeyBar
+
+    return {key.shown: key.description for key in app.screen.query_one(KeyBar).keys}
+
+
+async def test_the_key_line_says_resolve_at_report_back_on_the_board_and_in_detail(mend: Mend):
+    incident = mend.open("Invoices sent twice", "Acme Ltd", severity=2)
+    for _ in range(3):
+        mend.advance(incident.id, force=True, reason="scripted")
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(160, 35)) as pilot:
+        await pilot.pause()
+        assert _key_line(app)["]"] == "Advance"  # at fix
+        await pilot.press("right_square_bracket", "f", *"scripted", "enter")
+        await settle(pilot)
+        assert mend.get(incident.id).stage is Stage.REPORT_BACK
+        assert _key_line(app)["]"] == "Resolve"  # the same card, now at report back
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen) and _key_line(app)["]"] == "Resolve"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert _key_line(app)["]"] == "Advance"

@@ -29,11 +29,10 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
-from .core import messages
+from .core import export, messages
 from .core.budget import CrossingTracker, Status, stage_key, update_key
 from .core.clock import Clock
 from .core.errors import EXIT_UNAVAILABLE, MendError
-from .core.export import markdown
 from .core.files import write_new_file
 from .core.model import EventKind, Incident, Role
 from .core.playbook import Playbook
@@ -78,9 +77,11 @@ class BoardCommands(Provider):
             if binding.id in NOT_IN_PALETTE or not board.check_action(binding.action, ()):
                 continue
             keys = shown_keys(app, binding, app.keymap)
-            if binding.action == "advance" and board.check_action("resolve", ()):
+            if binding.action == "advance" and board.check_action("resolve", ()) and board.selected is not None:
                 # At report back the same key resolves: the palette names what it will do.
-                yield ("Resolve the selected incident: it leaves the board and a follow-up check-in is booked",
+                days = app.playbook_for(board.selected.incident).follow_up_days
+                books = f"a follow-up check-in is booked in {days} days" if days else "no follow-up check-in is booked"
+                yield (f"Resolve the selected incident: it leaves the board and {books}",
                        lambda: board.run_action("resolve"), f"key {keys}")
                 continue
             yield (binding.tooltip or binding.description, partial(board.run_action, binding.action),
@@ -144,6 +145,7 @@ class MendApp(App):
                 self.theme = settings.theme
         self.tick_seconds = tick_seconds
         self.export_dir = export_dir or Path.cwd()
+        self.export_format = "md"  # x remembers the format chosen last
         self.sender = sender or messages.sender(os.environ, settings)  # who signs client messages
         self.follow_ups: list[FollowUp] = []
         self.board = BoardScreen()
@@ -573,11 +575,12 @@ class MendApp(App):
         elif ask.what == "follow-ups":
             self.push_screen(FollowUpsScreen())
         elif ask.what == "export":
-            def chosen(audience: str | None) -> None:
-                if audience is not None:
-                    self.export_summary(incident_id, audience)
+            def chosen(choice: tuple[str, str] | None) -> None:
+                if choice is not None:
+                    audience, self.export_format = choice  # the next x starts from the format chosen last
+                    self.export_summary(incident_id, audience, self.export_format)
 
-            self.push_screen(ExportChoiceScreen(incident_id), chosen)
+            self.push_screen(ExportChoiceScreen(incident_id, self.export_format), chosen)
         elif ask.what == "detail":
             self._open_detail(incident_id)
         elif (incident := self._latest(incident_id)) is not None:
@@ -595,23 +598,24 @@ class MendApp(App):
         if (incident := self._latest(incident_id)) is not None:
             self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
 
-    def export_summary(self, incident_id: str, audience: str = "internal") -> None:
-        """Write the incident's Markdown summary to a new file in the export folder; never over another.
+    def export_summary(self, incident_id: str, audience: str = "internal", fmt: str = "md") -> None:
+        """Write the incident's summary (Markdown, HTML or JSON) to a new file in the export folder;
+        never over another.
 
         In a thread worker: it reads the incident from the store, which may be over the network."""
         now = self.clock.now()
-        self.store_in_thread(lambda: self._export(incident_id, audience, now),
+        self.store_in_thread(lambda: self._export(incident_id, audience, fmt, now),
                              partial(self._exported, incident_id, audience))
 
-    def _export(self, incident_id: str, audience: str, now: datetime) -> Path:
+    def _export(self, incident_id: str, audience: str, fmt: str, now: datetime) -> Path:
         incident = self.mend.get(incident_id)
         if audience == "client":
-            content = messages.client_summary([incident], self.playbook_for, "md", now, self.sender).encode()
+            content = messages.client_summary([incident], self.playbook_for, fmt, now, self.sender).encode()
         else:
-            content = markdown([incident], self.playbook_for, now).encode()
+            content = export.render(fmt, [incident], self.playbook_for, now).encode()
         name = "client" if audience == "client" else "summary"
         for attempt in range(1, 1000):
-            path = self.export_dir / f"{incident.id}-{name}{'' if attempt == 1 else f'-{attempt}'}.md"
+            path = self.export_dir / f"{incident.id}-{name}{'' if attempt == 1 else f'-{attempt}'}.{fmt}"
             try:
                 write_new_file(path, content, overwrite=False)
                 return path
@@ -624,7 +628,7 @@ class MendApp(App):
             self.report_error(result, "Not exported")
             return
         what = "client-only summary" if audience == "client" else "summary"
-        self.notify(f"{incident_id} {what} written to {result}", title="Exported", timeout=15)
+        self.notify(f"{incident_id} {what} written to {result}", title="Exported", timeout=15)  # .md, .html, .json
 
     def action_show_stats(self) -> None:
         """Response metrics over every incident, open and archived (the board's `s`)."""

@@ -497,7 +497,9 @@ def cmd_message(mend: Mend, args: argparse.Namespace) -> int:
     incident_id = normalize_id(args.id)
     incident = mend.get(incident_id)
     playbook = mend.playbook_for(incident)
-    kind = args.kind or messages.kind_for(incident.stage)
+    # --say is news for an update: the stage's kind, even while a skipped apology is owed.
+    default = messages.kind_by_stage(incident.stage) if args.say is not None else messages.kind_for(incident)
+    kind = args.kind or default
     if args.say is not None and kind != "update":
         raise UsageError("--say goes with --kind update")
     if args.strict and not args.send:
@@ -1330,7 +1332,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "--send records it as a client update")
     p.add_argument("id")
     p.add_argument("--kind", choices=messages.KINDS,
-                   help="default: by stage (acknowledge, apology in empathize, update, report-back)")
+                   help="default: by stage (acknowledge, apology in empathize, update, report-back); an apology "
+                        "while one skipped is still owed")
     p.add_argument("--format", choices=messages.FORMATS, default="text",
                    help="text (default), md (Markdown) or eml (an email draft a mail client opens)")
     p.add_argument("--say", metavar="TEXT", help="what to tell the client in an update")

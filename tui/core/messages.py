@@ -28,6 +28,7 @@ from .actions import client_line, for_client
 from .errors import MendError
 from .model import Incident, ReportPart, Side, Stage
 from .playbook import MESSAGE_KINDS, Playbook
+from .rules import apology_skipped
 from .settings import Settings
 from .text import json_safe, one_line, plain
 from .tone import apology_phrase
@@ -66,8 +67,13 @@ def sender(env: Mapping[str, str], settings: Settings | None = None) -> Sender:
                   address=env.get("MEND_EMAIL", "").strip())
 
 
-def kind_for(stage: Stage) -> str:
+def kind_by_stage(stage: Stage) -> str:
     return _STAGE_KINDS[stage]
+
+
+def kind_for(incident: Incident) -> str:
+    """By stage; an apology skipped on the way is still owed, so it is offered first until recorded."""
+    return "apology" if apology_skipped(incident) else kind_by_stage(incident.stage)
 
 
 def tone_context(kind: str, stage: Stage) -> str:

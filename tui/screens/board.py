@@ -88,8 +88,8 @@ class BoardScreen(Screen):
         Binding("r", "report", "Report", id="board.report",
                 tooltip="Write the report-back: what happened, why, what's next, the gesture"),
         Binding("x", "export", "Export", id="board.export",
-                tooltip="Export the selected incident's summary as Markdown to the current folder: "
-                        "i internal, c client-only"),
+                tooltip="Export the selected incident's summary to the current folder: i internal, c client-only; "
+                        "m Markdown, h HTML, j JSON"),
         Binding("m", "message", "Message", show=False, id="board.message",
                 tooltip="Draft a client message from the playbook: edit, ctrl+s records it, ctrl+y copies"),
         # Priority: handled by the app before it routes the next key, so keys typed right
@@ -251,6 +251,8 @@ class BoardScreen(Screen):
             self.membership_changed = True  # budget crossings of visits that are over can be forgotten
         self._counted = None
         self._fill_columns(touched, redraw)
+        if self._selected in redraw:
+            self.refresh_bindings()  # its stage may have changed what a key does (] resolves at report back)
         if self._selected is not None and self._selected in left:
             self._select_neighbour(left[self._selected])
         elif self._selected is None:
@@ -532,6 +534,12 @@ class BoardScreen(Screen):
         if action == "clear_filter":
             return bool(self._filter) or self._mine
         return True
+
+    def key_description(self, binding: Binding) -> str:
+        """The key line's word for a key: at report back ] resolves, and says so."""
+        if binding.action == "advance" and self.check_action("resolve", ()):
+            return "Resolve"
+        return binding.description
 
     def action_advance(self) -> None:
         if (face := self.selected) is not None:

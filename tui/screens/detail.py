@@ -62,7 +62,7 @@ class DetailScreen(Screen):
         Binding("A", "assign", "Hand off", show=False, id="detail.assign",
                 tooltip="Hand it off, or name its incident lead or comms lead"),
         Binding("x", "export", "Export", id="detail.export",
-                tooltip="Export the summary as Markdown to the current folder"),
+                tooltip="Export the summary to the current folder: internal or client-only, Markdown, HTML or JSON"),
         # Priority: the checklist would take pgdn/pgup for itself, and it is short.
         Binding("pagedown", "scroll_timeline(1)", "Older", show=False, priority=True, id="detail.timeline_older",
                 tooltip="Scroll the timeline to older events"),
@@ -374,8 +374,14 @@ class DetailScreen(Screen):
 
     def action_message(self) -> None:
         self._ask("message")
+    def key_description(self, binding: Binding) -> str:
+        """The key line's word for a key: at report back ] resolves, and says so."""
+        if binding.action == "advance" and self.incident.stage is Stage.REPORT_BACK:
+            return "Resolve"
+        return binding.description
+
     def action_export(self) -> None:
-        self.app.export_summary(self.incident.id)
+        self._ask("export")
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:

@@ -25,6 +25,7 @@ MARKS = (
     ("▲", "75% of the budget used: warn"),
     ("✖", "over budget: breach"),
     ("✉▲ ✉✖", "a client update is due / overdue"),
+    ("♡✗", "forced out of empathize without the apology; gone once an apology is recorded"),
     ("▲ 3 more", "cards above / below what fits in a column; the selection or the mouse wheel scrolls it"),
 )
 

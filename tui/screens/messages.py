@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Select, Static, TextArea
 
@@ -23,18 +24,27 @@ if TYPE_CHECKING:
     from ..app import MendApp
 
 
-class ExportChoiceScreen(ModalScreen[str | None]):
-    """x on the board: the whole internal summary, or only what the client should read."""
+FORMAT_NAMES = {"md": "Markdown", "html": "HTML", "json": "JSON"}  # the formats both summaries come in
+
+
+class ExportChoiceScreen(ModalScreen[tuple[str, str] | None]):
+    """x: the whole internal summary, or only what the client should read, in Markdown, HTML or JSON."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="export-choice.cancel"),
-        Binding("i", "dismiss('internal')", "Internal summary", id="export-choice.internal"),
-        Binding("c", "dismiss('client')", "Client-only summary", id="export-choice.client"),
+        Binding("i", "export('internal')", "Internal summary", id="export-choice.internal"),
+        Binding("c", "export('client')", "Client-only summary", id="export-choice.client"),
+        Binding("m", "format('md')", "Markdown", id="export-choice.markdown"),
+        Binding("h", "format('html')", "HTML", id="export-choice.html"),
+        Binding("j", "format('json')", "JSON", id="export-choice.json"),
     ]
 
-    def __init__(self, incident_id: str) -> None:
+    fmt: reactive[str] = reactive("md")
+
+    def __init__(self, incident_id: str, fmt: str = "md") -> None:
         super().__init__(classes="dialog-screen")
         self.incident_id = incident_id
+        self.set_reactive(ExportChoiceScreen.fmt, fmt)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export-choice"):
@@ -42,15 +52,35 @@ class ExportChoiceScreen(ModalScreen[str | None]):
             yield Static("i: the internal summary, with the stage table, forced moves, updates and notes.\n"
                          "c: the client-only summary: greeting, apology, what happened, why, what's next, "
                          "the gesture, the client's action items and a sign-off; nothing internal.")
+            yield Static(self._formats(), id="export-format")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Internal (i)", id="internal", variant="primary")
                 yield Button("Client-only (c)", id="client")
                 yield Button("Cancel (esc)", id="cancel")
         yield Footer()
 
+    def _formats(self) -> Text:
+        line = Text("Format (m h j): ")
+        for fmt, name in FORMAT_NAMES.items():
+            line.append(f"● {name}" if fmt == self.fmt else f"○ {name}", style="bold" if fmt == self.fmt else "")
+            line.append("  ")
+        return line
+
+    def watch_fmt(self) -> None:
+        self.query_one("#export-format", Static).update(self._formats())
+
+    def action_format(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def action_export(self, audience: str) -> None:
+        self.dismiss((audience, self.fmt))
+
     @on(Button.Pressed)
     def _chosen(self, event: Button.Pressed) -> None:
-        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self.action_export(event.button.id or "internal")
 
 
 class MessageScreen(StoreForm[None]):
@@ -60,7 +90,8 @@ class MessageScreen(StoreForm[None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="message.cancel"),
         Binding("ctrl+s", "send", "Send (record)", id="message.send"),
-        Binding("ctrl+y", "copy", "Copy", id="message.copy"),
+        # Priority: the editor has focus, and a TextArea takes ctrl+y for redo (ctrl+z still undoes).
+        Binding("ctrl+y", "copy", "Copy", id="message.copy", priority=True),
     ]
 
     app: MendApp
@@ -68,7 +99,7 @@ class MessageScreen(StoreForm[None]):
     def __init__(self, incident: Incident) -> None:
         super().__init__()
         self.incident = incident
-        self.kind = messages.kind_for(incident.stage)
+        self.kind = messages.kind_for(incident)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="message"):

@@ -53,8 +53,11 @@ class KeyBar(Widget):
         app = self.app
         keys: dict[str, Key] = {}  # one per action, the first bound, as Footer does
         palette = None
+        # A screen may name a key by what it does now (the board's ] says Resolve at report back).
+        describe = getattr(self.screen, "key_description", None)
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            shown = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
+            description = describe(binding) if describe is not None else binding.description
+            shown = Key(binding.key, app.get_key_display(binding), description, enabled)
             if binding.action in ("command_palette", "app.command_palette") and app.ENABLE_COMMAND_PALETTE:
                 palette = shown
             elif binding.show:
