@@ -88,10 +88,11 @@ class MessageScreen(StoreForm[None]):
 
     COMPONENT_CLASSES = {"tone--warn", "tone--error", "tone--heading"}
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel", id="message.cancel"),
-        Binding("ctrl+s", "send", "Send (record)", id="message.send"),
-        # Priority: the editor has focus, and a TextArea takes ctrl+y for redo (ctrl+z still undoes).
+        # Priority: the editor has focus, and a TextArea takes ctrl+y for redo (ctrl+z still undoes);
+        # ctrl+s too, so the key line lists the two side by side.
+        Binding("ctrl+s", "send", "Send (record)", id="message.send", priority=True),
         Binding("ctrl+y", "copy", "Copy", id="message.copy", priority=True),
+        Binding("escape", "dismiss(None)", "Cancel", id="message.cancel"),
     ]
 
     app: MendApp
