@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -49,3 +50,32 @@ def test_the_readme_tour_runs_line_by_line(tmp_path):
             assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
         if (printed := re.match(r"prints (\S+)", comment)):
             assert result.stdout.strip() == printed.group(1), code
+        said(code, comment, result, env, tmp_path)
+
+
+STAGES = {"acknowledge", "empathize", "diagnose", "fix", "report back"}
+
+
+def said(code: str, comment: str, result: subprocess.CompletedProcess[str], env: dict[str, str],
+         cwd: Path) -> None:
+    """What the comment claims beyond the exit status, checked on the record."""
+    def shown() -> dict:
+        out = subprocess.run([sys.executable, "-m", "tui", "show", "INC-1", "--json"], capture_output=True,
+                             text=True, env=env, cwd=cwd, timeout=60, check=True).stdout
+        return json.loads(out)
+
+    if (move := re.match(r"(\w+(?: back)?) -> (\w+(?: back)?)", comment)) and {*move.groups()} <= STAGES:
+        assert shown()["stage"] == move.group(2).replace(" ", "_"), f"{code}  # {comment}"
+    if "exit 2" in comment and "apology" in comment:
+        assert "apology" in result.stderr, result.stderr
+    if "recorded override" in comment:
+        assert shown()["events"][-1]["forced"], code
+    if comment.startswith("archived"):
+        assert shown()["stage"] == "resolved", code
+    if "check-ins waiting" in comment:
+        assert "INC-1" in result.stdout, result.stdout
+    if "open incidents" in comment:
+        assert "INC-1" in result.stdout, result.stdout
+    if "every event with its time and author" in comment:
+        events = json.loads(result.stdout)["events"]
+        assert events and all(event["at"] and event["author"] == "tour" for event in events), events
