@@ -72,6 +72,8 @@ def said(code: str, comment: str, result: subprocess.CompletedProcess[str], env:
         assert shown()["events"][-1]["forced"], code
     if comment.startswith("archived"):
         assert shown()["stage"] == "resolved", code
+    if "books a follow-up check-in" in comment:
+        assert re.search(r"follow-up check-in due \d{4}-\d\d-\d\d \d\d:\d\d", result.stdout), result.stdout
     if "check-ins waiting" in comment:
         assert "INC-1" in result.stdout, result.stdout
     if "open incidents" in comment:

@@ -371,7 +371,9 @@ def cmd_link(mend: Mend, args: argparse.Namespace) -> int:
 
 def _print_stage(mend: Mend, incident: Incident) -> None:
     if incident.is_resolved:
-        print(f"{incident.id} is resolved")
+        due = incident.follow_up_due  # booked by this resolve (none for a forced early close)
+        print(f"{incident.id} is resolved" + (f"; follow-up check-in due {due.astimezone():%Y-%m-%d %H:%M} "
+                                              "(mend follow-ups lists them)" if due is not None else ""))
         return
     line = f"{incident.id} is now at {incident.stage.label.lower()}"
     missing = missing_required(incident, mend.playbook_for(incident))
