@@ -202,3 +202,14 @@ def test_cli_forcing_out_of_empathize_with_the_apology_done_takes_any_reason(dat
     moved = run(data_dir, "advance", "INC-1", "--force", "--reason", "hurry")  # other items missing, not the apology
     assert moved.returncode == 0, moved.stderr
     assert "without the apology" not in moved.stderr
+
+
+def test_cli_stats_do_not_count_a_false_alarm_closed_from_empathize_as_a_skip(data_dir):
+    from tests.test_cli import ok, run
+
+    ok(data_dir, "new", "Invoices sent twice", "--client", "Acme Ltd")
+    ok(data_dir, "advance", "INC-1", "--force", "--reason", "rang")
+    ok(data_dir, "resolve", "INC-1", "--force", "--reason", "a duplicate of an incident already closed")
+    out = run(data_dir, "stats", env={"COLUMNS": "200"}).stdout
+    assert "2 in all, 0 of them skipped the apology" in out and "♡✗" not in out
+    assert "SKIPPED" not in ok(data_dir, "export", "INC-1")

@@ -147,8 +147,10 @@ async def test_x_in_detail_exports_and_every_detail_key_shows_at_80_columns(mend
         line = drawn(app.screen.query_one(KeyBar))
         for key in ("esc", "]", "a", "u", "r", "x"):
             assert f" {key} " in f" {line} " or f" {key}" in line, (key, line)
-        await pilot.press("x")
+        await pilot.press("x")  # the same choice as on the board
         await pilot.pause()
+        await pilot.press("i")
+        await settle(pilot)
         assert (tmp_path / "INC-1-summary.md").exists()
 
 

@@ -201,7 +201,7 @@ def outcomes_table(stats: Stats, palette: Palette) -> Group:
         f"{overdue} overdue", style=palette["warn"] if overdue else ""))
     forced = len(stats.forced_moves)
     table.add_row(Text("Forced moves"), Text(
-        f"{forced} in all, {stats.forced_out_of_empathize} of them out of empathize (the apology step)"
+        f"{forced} in all, {stats.forced_out_of_empathize} of them skipped the apology (forced out of empathize)"
         + (f"; {stats.apologies_missing} still without an apology ♡✗" if stats.apologies_missing else ""),
         style=palette["breach"] if stats.forced_out_of_empathize else palette["warn"] if forced else "",
     ))
