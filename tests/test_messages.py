@@ -87,6 +87,15 @@ def test_every_shipped_draft_passes_the_tone_rules_of_its_stage(kind, mend, cloc
                                                                                   "Tel. 020 7946 0000\n")
 
 
+@pytest.mark.parametrize("stage", [Stage.EMPATHIZE, Stage.DIAGNOSE, Stage.FIX])
+def test_an_apology_is_read_with_the_apology_rules_at_any_stage(stage, playbooks):
+    # An apology owed after a skip is written from a later stage and must still say the words.
+    context = messages.tone_context("apology", stage)
+    ids = [found.rule for found in tone.check("Hello, apologies for any inconvenience. Ana", context)]
+    assert "missing-apology" in ids
+    assert messages.tone_context("update", stage) == tone.context_for(stage)
+
+
 def test_the_next_update_is_promised_within_the_cadence(mend, clock):
     incident = mend.open("t", "c", severity=1)  # cadence 30 minutes; the clock is 09:00
     clock.advance(timedelta(minutes=7))

@@ -77,10 +77,12 @@ def kind_for(incident: Incident) -> str:
 
 
 def tone_context(kind: str, stage: Stage) -> str:
-    """The tone coach's context for a message of this kind."""
+    """The tone coach's context for a message of this kind: an apology is read with the apology
+    rules whatever the stage (one owed after a skip is written later), a report-back with the
+    report rules, anything else with the rules of the stage the incident is in."""
     from .tone import context_for
 
-    return "report" if kind == "report-back" else context_for(stage)
+    return {"report-back": "report", "apology": "apology"}.get(kind) or context_for(stage)
 
 
 @functools.cache
