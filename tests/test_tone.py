@@ -98,6 +98,67 @@ def test_a_supplier_named_and_owned_is_not_blame():
     assert {f.rule for f in tone.check(disowned, "why")} == {"blame-shifting"}
 
 
+def rules_found(text: str, context: str) -> list[tuple[str, str]]:
+    return [(f.rule, f.excerpt(text)) for f in tone.check(text, context)]
+
+
+def test_a_we_beside_a_passive_is_not_its_doer_unless_we_did_it():
+    # Looking into it, or promising the next step, does not say who locked the account.
+    assert rules_found("We're still investigating why your account was locked; next at 10:00.", "update") == [
+        ("passive-evasion", "was locked")]
+    assert tone.check("Your account was locked when we moved it; next at 10:00.", "update") == []
+    assert tone.check("Nothing was lost; next at 10:00.", "update") == []  # what did not happen hides no one
+
+
+def test_a_passive_that_names_its_doer_is_not_evasive():
+    assert tone.check("The hearings were double-booked by the court's listing system.", "why") == []
+    assert rules_found("Incorrect grades were published on the portal.", "why") == [
+        ("passive-evasion", "Incorrect grades were published")]
+    assert rules_found("Your account was flagged and frozen.", "why") == [("passive-evasion", "was flagged and frozen")]
+
+
+def test_a_message_that_names_us_as_the_doer_owns_what_it_names():
+    assert tone.check("We introduced that bug, so our kitchen partner never got the order.", "why") == []
+    assert tone.check("We filed the wrong version; our senior partner is correcting it by 15:00.", "update") == []
+
+
+def test_a_supplier_we_act_on_is_not_blamed():
+    assert tone.check("Priya has asked our contractor to rebook your visit; next update at 15:00.", "update") == []
+    assert rules_found("Our contractor missed your visit; next update at 15:00.", "update") == [
+        ("blame-shifting", "Our contractor")]
+
+
+@pytest.mark.parametrize(("text", "excerpt"), [
+    ("We chased the courier, who are the ones at fault here.", "are the ones at fault"),
+    ("We asked them to fix it by Friday, since the failure was theirs.", "was theirs"),
+    ("It came from the bank's rate feed, which we have no control over.", "no control over"),
+    ("The wrong sort code was entered by your finance team.", "by your finance team"),
+    ("The sort code was entered incorrectly on your side.", "was entered incorrectly on your side"),
+])
+def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
+    assert rules_found(text, "why") == [("blame-shifting", excerpt)]
+
+
+def test_owning_words_are_not_blame():
+    for text in ("We're the ones at fault here.", "We are to blame.", "We couldn't stop thinking about it."):
+        assert tone.check(text, "why") == [], text
+
+
+def test_any_cause_in_the_apology_is_an_excuse_but_what_our_failure_did_is_not():
+    for text, excerpt in (("Two of our paralegals were off sick this week.", "off sick"),
+                          ("The team was swamped with renewals.", "was swamped"),
+                          ("Our hosting provider had a failure.", "Our hosting provider had a failure")):
+        excuses = [found for found in rules_found(f"I am very sorry. {text}", "apology") if found[0] == "excuse"]
+        assert excuses == [("excuse", excerpt)], text
+    assert tone.check("I am very sorry; you had a worrying call because of it.", "apology") == []
+
+
+def test_running_ourselves_down_includes_our_own_distress():
+    text = ("I am very sorry. I've been in tears all day; it has been an awful week for me. "
+            "Please don't be too cross with me.")
+    assert [f.rule for f in tone.check(text, "apology")] == ["over-apology"] * 3
+
+
 def test_every_context_is_covered_by_the_labelled_drafts():
     assert {case.context for case in CASES} == set(tone.CONTEXTS)
 
@@ -163,7 +224,7 @@ def test_a_playbook_adds_blame_and_excuse_phrases(tmp_path):
 
 def test_playbook_phrases_are_text_not_patterns(tmp_path):
     playbook = with_tone(tmp_path, 'blame_phrases = ["(a+)+ [x"]\n')
-    text = "Why: (a+)+ [x is to blame."
+    text = "Why: (a+)+ [x did it."
     assert [f.excerpt(text) for f in tone.check(text, "why", playbook)] == ["(a+)+ [x"]
 
 

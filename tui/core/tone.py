@@ -155,6 +155,8 @@ class _Rule:
     finds: tuple[re.Pattern[str], ...]  # every match is a finding
     repeated: tuple[re.Pattern[str], ...]  # counted together; every match after the first is a finding
     unowned: tuple[re.Pattern[str], ...]  # a finding only where the message does not own the failure
+    named: tuple[re.Pattern[str], ...]  # an unowned match whose clause names who did it is no finding
+    acted_on: tuple[re.Pattern[str], ...]  # nor one the words just before make the object of our act
     requires: tuple[re.Pattern[str], ...]  # when none matches anywhere, the rule fires even without a match
 
     def findings(self, text: str, owning: _Owning) -> list[Finding]:
@@ -165,11 +167,17 @@ class _Rule:
         if self.unowned and not owning.owns(text):
             clauses = _Clauses(text)
             spans += [m.span() for pattern in self.unowned for m in pattern.finditer(text)
-                      if not owning.names_us(clauses, m.span())]
+                      if not owning.names_us(clauses, m.span()) and not self.excused(clauses, m.span())]
         found = [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
         if self.requires and not found:  # what is missing is the point, whatever words were used
             return [Finding(self.id, "warn", None, self.explanation)]
         return found
+
+    def excused(self, clauses: _Clauses, span: Span) -> bool:
+        if any(pattern.search(clauses.around(span)) for pattern in self.named):
+            return True
+        # Only the few words before it: "we have asked our contractor to" acts on the supplier.
+        return any(pattern.search(clauses.text, max(0, span[0] - 40), span[0]) for pattern in self.acted_on)
 
 
 @dataclass(frozen=True)
@@ -255,6 +263,8 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
                 finds=_compile(phrases + raw.get("patterns", []), key),
                 repeated=_compile(raw.get("repeated", []), key),
                 unowned=_compile(raw.get("unowned", []), key),
+                named=_compile_any(raw.get("named", []), key),
+                acted_on=_compile_any(raw.get("acted_on", []), key),
                 requires=_compile_any(raw.get("requires", []), key),
             ))
         if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
