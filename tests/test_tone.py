@@ -77,6 +77,31 @@ def test_a_vague_update_is_vague_whatever_its_words():
         assert tone.check(f"We're looking into it and will revert {concrete}.", "update") == [], concrete
 
 
+def test_a_time_that_already_passed_promises_nothing():
+    for past in ("Your site went down at 09:14 and we are working on it.",
+                 "Since 8am your orders have been failing; we'll be in touch."):
+        (missing,) = tone.check(past, "update")
+        assert (missing.rule, missing.span) == ("vague-timing", None), past
+    assert tone.check("Your site went down at 09:14; we'll call you at 10:30.", "update") == []
+
+
+@pytest.mark.parametrize("cadence", ["every two hours", "hourly", "in a couple of hours", "by the 14th",
+                                     "on 14/03", "at 1500hrs"])
+def test_a_cadence_or_any_spelling_of_a_time_is_concrete(cadence):
+    assert tone.check(f"We'll update you {cadence}.", "update") == []
+
+
+@pytest.mark.parametrize("text", ["Something went wrong with your booking.", "A problem arose with the payment run.",
+                                  "Your refund wasn't processed on Friday.", "The request fell through the cracks."])
+def test_a_failure_that_happened_by_itself_is_evasive(text):
+    assert [f.rule for f in tone.check(text, "why")] == ["passive-evasion"]
+
+
+def test_a_failure_that_happened_while_we_acted_is_owned():
+    assert tone.check("The mistake happened when we copied last year's rates.", "why") == []
+    assert tone.check("We are still finding out what went wrong.", "why") == []
+
+
 def test_a_passive_is_evasive_until_someone_owns_it():
     assert [f.rule for f in tone.check("Your data was deleted. Next update at 10:00.", "update")] == [
         "passive-evasion"]
@@ -134,6 +159,10 @@ def test_a_supplier_we_act_on_is_not_blamed():
     ("It came from the bank's rate feed, which we have no control over.", "no control over"),
     ("The wrong sort code was entered by your finance team.", "by your finance team"),
     ("The sort code was entered incorrectly on your side.", "was entered incorrectly on your side"),
+    ("If you had told us about the new address, it would have arrived.", "If you had told"),
+    ("We were let down by our courier.", "We were let down by"),
+    ("The problem lies with the payment network.", "problem lies with the payment"),
+    ("Please double-check your bank details before you submit.", "Please double-check your bank details"),
 ])
 def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
     assert rules_found(text, "why") == [("blame-shifting", excerpt)]

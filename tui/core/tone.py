@@ -158,9 +158,10 @@ class _Rule:
     named: tuple[re.Pattern[str], ...]  # an unowned match whose clause names who did it is no finding
     acted_on: tuple[re.Pattern[str], ...]  # nor one the words just before make the object of our act
     requires: tuple[re.Pattern[str], ...]  # when none matches anywhere, the rule fires even without a match
+    past: tuple[re.Pattern[str], ...]  # a required match in a clause this matches does not count
 
     def findings(self, text: str, owning: _Owning) -> list[Finding]:
-        if self.requires and any(pattern.search(text) for pattern in self.requires):
+        if self.requires and self.met(text):
             return []
         spans = [m.span() for pattern in self.finds for m in pattern.finditer(text)]
         repeats = sorted(m.span() for pattern in self.repeated for m in pattern.finditer(text))
@@ -172,6 +173,13 @@ class _Rule:
         if self.requires and not found:  # what is missing is the point, whatever words were used
             return [Finding(self.id, "warn", None, self.explanation)]
         return found
+
+    def met(self, text: str) -> bool:
+        if not self.past:
+            return any(pattern.search(text) for pattern in self.requires)
+        clauses = _Clauses(text)
+        return any(not any(past.search(clauses.around(m.span())) for past in self.past)
+                   for pattern in self.requires for m in pattern.finditer(text))
 
     def excused(self, clauses: _Clauses, span: Span) -> bool:
         if any(pattern.search(clauses.around(span)) for pattern in self.named):
@@ -266,6 +274,7 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
                 named=_compile_any(raw.get("named", []), key),
                 acted_on=_compile_any(raw.get("acted_on", []), key),
                 requires=_compile_any(raw.get("requires", []), key),
+                past=_compile_any(raw.get("past", []), key),
             ))
         if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
             raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
