@@ -86,7 +86,7 @@ def test_a_time_that_already_passed_promises_nothing():
 
 
 @pytest.mark.parametrize("cadence", ["every two hours", "hourly", "in a couple of hours", "by the 14th",
-                                     "on 14/03", "at 1500hrs"])
+                                     "on 14/03", "at 1500hrs", "by the end of next week"])
 def test_a_cadence_or_any_spelling_of_a_time_is_concrete(cadence):
     assert tone.check(f"We'll update you {cadence}.", "update") == []
 
@@ -95,6 +95,16 @@ def test_a_cadence_or_any_spelling_of_a_time_is_concrete(cadence):
                                   "Your refund wasn't processed on Friday.", "The request fell through the cracks."])
 def test_a_failure_that_happened_by_itself_is_evasive(text):
     assert [f.rule for f in tone.check(text, "why")] == ["passive-evasion"]
+
+
+def test_a_day_or_two_is_not_a_day():
+    assert [f.rule for f in tone.check("We'll be back in touch in the next day or two.", "update")] == ["vague-timing"]
+
+
+def test_a_promise_with_no_one_to_keep_it_is_evasive_whatever_the_act():
+    text = "The charge will be reversed and it's being double-checked."
+    assert rules_found(text, "why") == [("passive-evasion", "will be reversed"), ("passive-evasion", "'s being double-checked")]
+    assert tone.check("We will be able to confirm it; the change will be trialled before we put it live.", "why") == []
 
 
 def test_a_failure_that_happened_while_we_acted_is_owned():
@@ -163,6 +173,7 @@ def test_a_supplier_we_act_on_is_not_blamed():
     ("We were let down by our courier.", "We were let down by"),
     ("The problem lies with the payment network.", "problem lies with the payment"),
     ("Please double-check your bank details before you submit.", "Please double-check your bank details"),
+    ("Honestly, these things happen with any software.", "these things happen"),
 ])
 def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
     assert rules_found(text, "why") == [("blame-shifting", excerpt)]
@@ -184,8 +195,8 @@ def test_any_cause_in_the_apology_is_an_excuse_but_what_our_failure_did_is_not()
 
 def test_running_ourselves_down_includes_our_own_distress():
     text = ("I am very sorry. I've been in tears all day; it has been an awful week for me. "
-            "Please don't be too cross with me.")
-    assert [f.rule for f in tone.check(text, "apology")] == ["over-apology"] * 3
+            "Please don't be too cross with me. I've barely slept.")
+    assert [f.rule for f in tone.check(text, "apology")] == ["over-apology"] * 4
 
 
 def test_every_context_is_covered_by_the_labelled_drafts():
