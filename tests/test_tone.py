@@ -103,7 +103,8 @@ def test_a_day_or_two_is_not_a_day():
 
 def test_a_promise_with_no_one_to_keep_it_is_evasive_whatever_the_act():
     text = "The charge will be reversed and it's being double-checked."
-    assert rules_found(text, "why") == [("passive-evasion", "will be reversed"), ("passive-evasion", "'s being double-checked")]
+    assert rules_found(text, "why") == [("passive-evasion", "will be reversed"),
+                                        ("passive-evasion", "'s being double-checked")]
     assert tone.check("We will be able to confirm it; the change will be trialled before we put it live.", "why") == []
 
 
