@@ -116,20 +116,32 @@ def _disjoint(spans: list[Span]) -> list[Span]:
 
 # Where one clause ends: a passive or a supplier named in it is judged by the words around it.
 _CLAUSE_END = re.compile(r"[.;:!?,()\u2013\u2014\n]")
+# Where one sentence ends: a doer named anywhere in it ("entered by your team, so it went astray").
+_SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)")
+
+
+def _around(text: str, ends: list[int], span: Span) -> str:
+    before = bisect.bisect_left(ends, span[0])
+    start = ends[before - 1] + 1 if before else 0
+    after = bisect.bisect_left(ends, span[1])
+    return text[start:ends[after] if after < len(ends) else len(text)]
 
 
 class _Clauses:
-    """The clauses of one text, found once, so each match looks its clause up in log time."""
+    """The clauses and sentences of one text, found once, so each match looks its own up in log time."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+        self._sentence_ends: list[int] | None = None
 
     def around(self, span: Span) -> str:
-        before = bisect.bisect_left(self.ends, span[0])
-        start = self.ends[before - 1] + 1 if before else 0
-        after = bisect.bisect_left(self.ends, span[1])
-        return self.text[start:self.ends[after] if after < len(self.ends) else len(self.text)]
+        return _around(self.text, self.ends, span)
+
+    def sentence(self, span: Span) -> str:
+        if self._sentence_ends is None:
+            self._sentence_ends = [m.start() for m in _SENTENCE_END.finditer(self.text)]
+        return _around(self.text, self._sentence_ends, span)
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ class _Rule:
     finds: tuple[re.Pattern[str], ...]  # every match is a finding
     repeated: tuple[re.Pattern[str], ...]  # counted together; every match after the first is a finding
     unowned: tuple[re.Pattern[str], ...]  # a finding only where the message does not own the failure
-    named: tuple[re.Pattern[str], ...]  # an unowned match whose clause names who did it is no finding
+    named: tuple[re.Pattern[str], ...]  # an unowned match whose sentence names who did it is no finding
     acted_on: tuple[re.Pattern[str], ...]  # nor one the words just before make the object of our act
     requires: tuple[re.Pattern[str], ...]  # when none matches anywhere, the rule fires even without a match
     past: tuple[re.Pattern[str], ...]  # a required match in a clause this matches does not count
@@ -182,7 +194,7 @@ class _Rule:
                    for pattern in self.requires for m in pattern.finditer(text))
 
     def excused(self, clauses: _Clauses, span: Span) -> bool:
-        if any(pattern.search(clauses.around(span)) for pattern in self.named):
+        if any(pattern.search(clauses.sentence(span)) for pattern in self.named):
             return True
         # Only the few words before it: "we have asked our contractor to" acts on the supplier.
         return any(pattern.search(clauses.text, max(0, span[0] - 40), span[0]) for pattern in self.acted_on)
