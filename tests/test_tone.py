@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -373,3 +374,35 @@ def test_any_text_in_any_context_gives_findings_inside_the_text(text, context):
         spans = sorted(finding.span for finding in found if finding.rule == rule and finding.span)
         assert all(a[1] <= b[0] for a, b in pairwise(spans)), rule  # one finding per stretch of text
     assert found == tone.check(text, context)
+
+
+def rule_patterns() -> list[re.Pattern[str]]:
+    data = tone._rules_data()
+    sources = [pattern for rule in data["rules"]
+               for key in ("patterns", "repeated", "unowned", "promised") for pattern in rule.get(key, [])]
+    sources += [tone.phrase_pattern(*rule["phrases"]) for rule in data["rules"] if "phrases" in rule]
+    return [re.compile(tone._fold_pattern(source), tone._FLAGS) for source in sources]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("abnotwe_’'- .,\n1İ"), max_size=60)
+       | st.lists(st.sampled_from([*WORDS, "within", "their", "hands", "side", "ours", "_we", "we_"]),
+                  max_size=30).map(" ".join))
+def test_a_scan_that_checks_the_leading_boundary_itself_finds_what_the_regex_finds(text):
+    """The coach drops a leading \\b or (?<!\\w) from a pattern and checks it by hand (much faster):
+    every rule pattern must find exactly the spans the full regex finds."""
+    folded = tone._fold(text)
+    for pattern in rule_patterns():
+        assert list(tone._Scan.of(pattern).spans(folded)) == [m.span() for m in pattern.finditer(folded)], pattern
+
+
+@pytest.mark.parametrize(("pattern", "text", "spans"), [
+    (r"\b(?:a\s+a)", "ba a a", [(3, 6)]),  # a refused place inside a word does not hide a match after it
+    (r"\b(?:,x)", "a,x ,x", [(1, 3)]),  # \b before a non-word character needs a word before it
+    (r"(?<!\w)(?:,x)", "a,x ,x", [(4, 6)]),
+    (r"\ba|b", "ab", [(0, 1), (1, 2)]),  # a lead that binds to one branch only is left to the regex
+])
+def test_a_leading_boundary_checked_by_hand_means_what_it_means_in_the_regex(pattern, text, spans):
+    compiled = re.compile(pattern)
+    assert [m.span() for m in compiled.finditer(text)] == spans
+    assert list(tone._Scan.of(compiled).spans(text)) == spans
