@@ -10,7 +10,16 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from helpers.tone_scores import HELDOUT_FILES, context_report, context_scores, findings, load_cases, report, scores
+from helpers.tone_scores import (
+    HELDOUT_FILES,
+    WRITTEN_APART,
+    context_report,
+    context_scores,
+    findings,
+    load_cases,
+    report,
+    scores,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from textual.widgets import Static
@@ -51,14 +60,17 @@ def test_every_rule_is_labelled_both_ways_and_scores_are_printed(playbooks, caps
         assert (score.precision, score.recall) == (1.0, 1.0), rule
 
 
-def test_both_held_out_sets_are_there():
-    assert {path.name for path in HELDOUT_FILES} >= {"tone_heldout.toml", "tone_heldout2.toml"}
+def test_every_set_written_apart_from_the_rules_is_there():
+    assert {path.name for path in HELDOUT_FILES} >= {
+        "tone_heldout.toml", "tone_heldout2.toml", "tone_heldout4a.toml", "tone_heldout4b.toml"}
+    assert [path.name for path in WRITTEN_APART][:3] == ["tone_heldout.toml", "tone_heldout2.toml", "tone_unseen.toml"]
 
 
-@pytest.mark.parametrize("path", HELDOUT_FILES, ids=[path.stem for path in HELDOUT_FILES])
+@pytest.mark.parametrize("path", WRITTEN_APART, ids=[path.stem for path in WRITTEN_APART])
 def test_held_out_drafts_reach_0_9_precision_and_recall_in_every_context(path, playbooks):
-    """Drafts labelled by someone who had not seen the rules (tests/tone_heldout*.toml, never edited
-    here): each context's precision and recall over every rule is at least 0.9; -s prints the table."""
+    """Drafts labelled by someone who had not seen the rules (never edited here): each context's
+    precision and recall over every rule is at least 0.9; -s prints the table. The rules have been
+    tuned on every one of these sets since (see SET_HISTORY), so this guards against losing fit."""
     heldout = load_cases(path)
     assert len(heldout) >= 100 and {rule for case in heldout for rule in case.expect} >= {
         "missing-apology", "over-apology", "excuse", "blame-shifting", "passive-evasion", "vague-timing"}
