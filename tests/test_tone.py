@@ -105,6 +105,7 @@ def test_a_cadence_or_any_spelling_of_a_time_is_concrete(cadence):
 
 
 @pytest.mark.parametrize("text", ["Something went wrong with your booking.", "A problem arose with the payment run.",
+                                  "There was an error processing your refund.", "Your letter went astray.",
                                   "Your refund wasn't processed on Friday.", "The request fell through the cracks."])
 def test_a_failure_that_happened_by_itself_is_evasive(text):
     assert [f.rule for f in tone.check(text, "why")] == ["passive-evasion"]
@@ -119,6 +120,11 @@ def test_a_promise_with_no_one_to_keep_it_is_evasive_whatever_the_act():
     assert rules_found(text, "why") == [("passive-evasion", "will be reversed"),
                                         ("passive-evasion", "'s being double-checked")]
     assert tone.check("We will be able to confirm it; the change will be trialled before we put it live.", "why") == []
+
+
+def test_a_consequence_of_a_cause_already_told_hides_no_one():
+    text = "The sort code was entered by your finance team, so the payment went astray."
+    assert [f.rule for f in tone.check(text, "why")] == ["blame-shifting"]
 
 
 def test_a_failure_that_happened_while_we_acted_is_owned():
@@ -188,6 +194,8 @@ def test_a_supplier_we_act_on_is_not_blamed():
     ("The problem lies with the payment network.", "problem lies with the payment"),
     ("Please double-check your bank details before you submit.", "Please double-check your bank details"),
     ("Honestly, these things happen with any software.", "these things happen"),
+    ("Nobody at the bank let us know the rules had changed.", "Nobody at the bank let us"),
+    ("It is a government process we can't influence.", "we can't influence"),
 ])
 def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
     assert rules_found(text, "why") == [("blame-shifting", excerpt)]
