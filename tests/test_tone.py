@@ -179,6 +179,7 @@ def test_a_message_that_names_us_as_the_doer_owns_what_it_names():
 
 def test_a_supplier_we_act_on_is_not_blamed():
     assert tone.check("Priya has asked our contractor to rebook your visit; next update at 15:00.", "update") == []
+    assert tone.check("Priya has escalated it to our supplier; next update at 15:00.", "update") == []
     assert rules_found("Our contractor missed your visit; next update at 15:00.", "update") == [
         ("blame-shifting", "Our contractor")]
 
@@ -196,6 +197,11 @@ def test_a_supplier_we_act_on_is_not_blamed():
     ("Honestly, these things happen with any software.", "these things happen"),
     ("Nobody at the bank let us know the rules had changed.", "Nobody at the bank let us"),
     ("It is a government process we can't influence.", "we can't influence"),
+    ("The root cause sits with our payment gateway provider.", "our payment gateway provider"),
+    ("This was caused by your browser's cached settings.", "caused by your browser"),
+    ("Honestly, the bank should have flagged it.", "the bank should have flagged"),
+    ("Your IT department changed the firewall rules.", "Your IT department changed"),
+    ("It is the responsibility of each customer to keep details current.", "responsibility of each customer"),
 ])
 def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
     assert rules_found(text, "why") == [("blame-shifting", excerpt)]
