@@ -12,6 +12,7 @@ import bisect
 import functools
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from .playbook import Playbook, ToneSettings
 # why, whats_next: the report-back parts one at a time; report: a whole report-back.
 CONTEXTS = ("apology", "update", "what_happened", "why", "whats_next", "report")
 RULES_FILE = Path(__file__).with_name("tone_rules.toml")
-_FLAGS = re.IGNORECASE | re.MULTILINE
+# Case-blind by folding text and patterns to lower case once, not by re.IGNORECASE: a scan
+# matching case-sensitively is several times faster, and tone runs on every key press.
+_FLAGS = re.MULTILINE
+_ESCAPE_OR_TEXT = re.compile(r"\\.|[^\\]+", re.DOTALL)
 # The rule each list in a playbook's [tone] table extends.
 _PLAYBOOK_PHRASES = {"blame-shifting": "blame_phrases", "excuse": "excuse_phrases"}
 
@@ -47,6 +51,19 @@ class Finding:
 
 class ToneRulesError(Exception):
     """The rules file itself is broken: a bug in the shipped data, named by file and key."""
+
+
+def _fold(text: str) -> str:
+    """The text in lower case, each character kept in its place so spans still point into the original."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(low if len(low := char.lower()) == 1 else char for char in text)
+
+
+def _fold_pattern(pattern: str) -> str:
+    """A pattern in lower case, its escapes (\\S is not \\s) left as they are."""
+    return _ESCAPE_OR_TEXT.sub(lambda m: m[0] if m[0].startswith("\\") else m[0].lower(), pattern)
 
 
 def phrase_pattern(*phrases: str) -> str:
@@ -82,7 +99,7 @@ def apology_phrase(playbook: Playbook | None = None) -> str:
 def has_apology(text: str, playbook: Playbook | None = None) -> bool:
     """The message says the playbook's apology words (or their plain contraction)."""
     tone = playbook.tone if playbook else ToneSettings()
-    return _coach(tone, False).apology.search(text) is not None
+    return _coach(tone, False).apology.search(_fold(text)) is not None
 
 
 def apology_pattern(phrase: str) -> str:
@@ -138,13 +155,80 @@ class _Owning:
 
     says: tuple[re.Pattern[str], ...]  # anywhere in the message: "that is on us", "ours to fix"
     agents: tuple[re.Pattern[str], ...]  # in the same clause: "deleted by us", "when we ran"
+    commits: tuple[re.Pattern[str], ...]  # anywhere: we or I will act on it ("I'll personally review")
 
     def owns(self, text: str) -> bool:
         return any(pattern.search(text) for pattern in self.says)
 
+    def acts(self, text: str) -> bool:
+        return any(pattern.search(text) for pattern in self.commits)
+
     def names_us(self, clauses: _Clauses, span: Span) -> bool:
         clause = clauses.around(span)
         return any(pattern.search(clause) for pattern in self.agents)
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \\w matches
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One pattern scanned over a whole text. A leading word boundary (\\b, or (?<!\\w) of a phrase
+    list) is checked here instead of in the regex: a regex that starts with words lets re jump
+    to their first letters rather than try every position, and most rules start that way."""
+
+    regex: re.Pattern[str]
+    start: str  # "" (nothing to check), "b" for \\b, "w" for (?<!\\w)
+
+    @classmethod
+    def of(cls, pattern: re.Pattern[str]) -> _Scan:
+        for start, lead in (("b", "\\b"), ("w", "(?<!\\w)")):
+            # Only a lead that applies to the whole pattern: not "\\bx|y", where it binds to x alone.
+            rest = pattern.pattern[len(lead):]
+            if pattern.pattern.startswith(lead) and _single_branch(rest):
+                return cls(re.compile(rest, pattern.flags), start)
+        return cls(pattern, "")
+
+    def spans(self, text: str) -> Iterator[Span]:
+        if not self.start:
+            yield from (m.span() for m in self.regex.finditer(text))
+            return
+        pos = 0
+        while (m := self.regex.search(text, pos)) is not None:
+            start, end = m.span()
+            if self._lead_holds(text, start):
+                yield start, end
+                pos = max(end, start + 1)
+            else:
+                pos = start + 1  # the leftmost place where the lead holds, as the regex would find it
+
+    def _lead_holds(self, text: str, at: int) -> bool:
+        before = at > 0 and _is_word(text[at - 1])
+        if self.start == "w":
+            return not before
+        return before != (at < len(text) and _is_word(text[at]))
+
+
+def _single_branch(pattern: str) -> bool:
+    """The pattern has no | outside brackets, so a lead before it applies to all of it."""
+    depth, escaped, in_set = 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_set:
+            in_set = char != "]"
+        elif char == "[":
+            in_set = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -152,24 +236,42 @@ class _Rule:
     id: str
     explanation: str
     contexts: frozenset[str]
-    finds: tuple[re.Pattern[str], ...]  # every match is a finding
-    repeated: tuple[re.Pattern[str], ...]  # counted together; every match after the first is a finding
-    unowned: tuple[re.Pattern[str], ...]  # a finding only where the message does not own the failure
-    requires: tuple[re.Pattern[str], ...]  # when none matches anywhere, the rule fires even without a match
+    finds: tuple[_Scan, ...]  # every match is a finding
+    repeated: tuple[_Scan, ...]  # counted together; every match after the first is a finding
+    unowned: tuple[_Scan, ...]  # a finding only where the message does not own the failure
+    promised: tuple[_Scan, ...]  # as unowned, and no finding where we say we will act on it
+    named: tuple[re.Pattern[str], ...]  # an unowned match whose clause names who did it is no finding
+    acted_on: tuple[re.Pattern[str], ...]  # nor one the words just before make the object of our act
+    requires: tuple[_Scan, ...]  # when none matches anywhere, the rule fires even without a match
+    past: tuple[re.Pattern[str], ...]  # a required match in a clause this matches does not count
 
     def findings(self, text: str, owning: _Owning) -> list[Finding]:
-        if self.requires and any(pattern.search(text) for pattern in self.requires):
+        if self.requires and self.met(text):
             return []
-        spans = [m.span() for pattern in self.finds for m in pattern.finditer(text)]
-        repeats = sorted(m.span() for pattern in self.repeated for m in pattern.finditer(text))
-        if self.unowned and not owning.owns(text):
+        spans = [span for scan in self.finds for span in scan.spans(text)]
+        repeats = sorted(span for scan in self.repeated for span in scan.spans(text))
+        if (self.unowned or self.promised) and not owning.owns(text):
             clauses = _Clauses(text)
-            spans += [m.span() for pattern in self.unowned for m in pattern.finditer(text)
-                      if not owning.names_us(clauses, m.span())]
+            patterns = self.unowned if owning.acts(text) else self.unowned + self.promised
+            spans += [span for scan in patterns for span in scan.spans(text)
+                      if not owning.names_us(clauses, span) and not self.excused(clauses, span)]
         found = [Finding(self.id, "warn", span, self.explanation) for span in _disjoint(spans + repeats[1:])]
         if self.requires and not found:  # what is missing is the point, whatever words were used
             return [Finding(self.id, "warn", None, self.explanation)]
         return found
+
+    def met(self, text: str) -> bool:
+        if not self.past:
+            return any(next(scan.spans(text), None) for scan in self.requires)
+        clauses = _Clauses(text)
+        return any(not any(past.search(clauses.around(span)) for past in self.past)
+                   for scan in self.requires for span in scan.spans(text))
+
+    def excused(self, clauses: _Clauses, span: Span) -> bool:
+        if any(pattern.search(clauses.around(span)) for pattern in self.named):
+            return True
+        # Only the few words before it: "we have asked our contractor to" acts on the supplier.
+        return any(pattern.search(clauses.text, max(0, span[0] - 40), span[0]) for pattern in self.acted_on)
 
 
 @dataclass(frozen=True)
@@ -187,6 +289,7 @@ class _Coach:
     part_order: tuple[str, str]  # rule id, explanation with {part} and {after}
 
     def check(self, text: str, context: str) -> list[Finding]:
+        text = _fold(text)
         findings = []
         if context in self.apology_contexts and not self.apology.search(text):
             findings.append(Finding(self.apology_id, self.apology_severity, None, self.apology_explanation))
@@ -226,7 +329,7 @@ def _rules_data() -> dict[str, Any]:
 
 def _compile(patterns: list[str], key: str) -> tuple[re.Pattern[str], ...]:
     try:
-        return tuple(re.compile(pattern, _FLAGS) for pattern in patterns)
+        return tuple(re.compile(_fold_pattern(pattern), _FLAGS) for pattern in patterns)
     except re.error as error:
         raise ToneRulesError(f"{RULES_FILE}:{key}: bad pattern: {error}") from None
 
@@ -235,6 +338,10 @@ def _compile_any(patterns: list[str], key: str) -> tuple[re.Pattern[str], ...]:
     """Patterns only asked whether any matches, as one regex: one scan of the text, not one each."""
     _compile(patterns, key)  # names the bad pattern, if there is one
     return _compile(["|".join(f"(?:{pattern})" for pattern in patterns)], key) if patterns else ()
+
+
+def _scans(patterns: list[str], key: str) -> tuple[_Scan, ...]:
+    return tuple(_Scan.of(pattern) for pattern in _compile(patterns, key))
 
 
 @functools.cache
@@ -252,21 +359,26 @@ def _coach(tone: ToneSettings, gated: bool) -> _Coach:
             phrases = [phrase_pattern(*words)] if words else []
             rules.append(_Rule(
                 id=raw["id"], explanation=raw["explanation"], contexts=frozenset(raw["contexts"]),
-                finds=_compile(phrases + raw.get("patterns", []), key),
-                repeated=_compile(raw.get("repeated", []), key),
-                unowned=_compile(raw.get("unowned", []), key),
-                requires=_compile_any(raw.get("requires", []), key),
+                finds=_scans(phrases + raw.get("patterns", []), key),
+                repeated=_scans(raw.get("repeated", []), key),
+                unowned=_scans(raw.get("unowned", []), key),
+                promised=_scans(raw.get("promised", []), key),
+                named=_compile_any(raw.get("named", []), key),
+                acted_on=_compile_any(raw.get("acted_on", []), key),
+                requires=tuple(_Scan.of(pattern) for pattern in _compile_any(raw.get("requires", []), key)),
+                past=_compile_any(raw.get("past", []), key),
             ))
         if set(_PLAYBOOK_PHRASES) - {rule.id for rule in rules}:
             raise ToneRulesError(f"{RULES_FILE}: rules {sorted(_PLAYBOOK_PHRASES)} are needed for playbook phrases")
         return _Coach(
             apology_id=apology["id"], apology_contexts=frozenset(apology["contexts"]),
-            apology=re.compile(apology_pattern(phrase), _FLAGS),
+            apology=re.compile(_fold_pattern(apology_pattern(phrase)), _FLAGS),
             apology_explanation=apology["explanation"].format(phrase=phrase),
             apology_severity="error" if gated else "warn",
             rules=tuple(rules),
             owning=_Owning(_compile_any(data["owning"]["says"], "owning.says"),
-                           _compile(data["owning"]["agents"], "owning.agents")),
+                           _compile(data["owning"]["agents"], "owning.agents"),
+                           _compile_any(data["owning"]["commits"], "owning.commits")),
             report_contexts=frozenset(report["contexts"]),
             parts=tuple((part["name"], _compile(part["cues"], "report.parts")) for part in report["parts"]),
             missing_part=(report["missing_id"], report["missing_explanation"]),
