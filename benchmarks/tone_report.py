@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run from a checkout without i
 
 from helpers.tone_scores import (  # noqa: E402
     SET_HISTORY,
+    UNTUNED_FILE,
     WRITTEN_APART,
     Case,
     context_report,
@@ -108,6 +109,10 @@ if __name__ == "__main__":
         print(f"\nwritten apart: {name}, {SET_HISTORY.get(name, 'not yet tuned on')}; by rule\n"
               + report(cases, playbooks), end="\n\n")
         print(context_report(cases, playbooks, f"by context, {name}"))
+    untuned = load_cases(UNTUNED_FILE)
+    print(f"\nnever tuned on: {UNTUNED_FILE.name}, {SET_HISTORY[UNTUNED_FILE.name]}; by rule\n"
+          + report(untuned, playbooks), end="\n\n")
+    print(context_report(untuned, playbooks, f"by context, {UNTUNED_FILE.name}"))
     print("\n" + timing_report([case.text for case in development]))
     if "--leave-one-out" in sys.argv[1:]:
         print("\n" + leave_one_out(apart, playbooks))
