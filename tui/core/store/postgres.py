@@ -37,8 +37,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Json, set_json_loads
 
-from ..model import Incident, id_number, make_id, parse_time
-from ..schema import parse_json
+from ..model import Incident, OpenRow, SchemaError, id_number, make_id, parse_time
+from ..schema import decode_open_row, parse_json
 from .base import (
     CACHE_KEY_PATTERN,
     MARK_DAYS,
@@ -359,6 +359,19 @@ class PgStore:
             if isinstance(changes.token, _Seen):
                 self._open = changes.token, current
             return list(current)
+
+    def open_rows(self) -> list[OpenRow]:
+        """One query over the incidents' states, the events left unread."""
+        states = self._call(lambda conn: conn.execute(
+            "SELECT number, state::text FROM mend_incidents WHERE NOT resolved ORDER BY number").fetchall())
+        try:
+            rows = [decode_open_row(state, events=False) for _, state in states]
+            if all(row.number == number for row, (number, _) in zip(rows, states, strict=True)):
+                return rows
+        except SchemaError:
+            pass
+        # Damaged: read whole, which names what is wrong as list_open does.
+        return [OpenRow.of(incident) for incident in self.list_open()]
 
     def iter_archived(self) -> Iterator[Incident]:
         return iter(self._call(lambda conn: _incidents(conn, "i.resolved")))
