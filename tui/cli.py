@@ -615,17 +615,12 @@ def _exported(mend: Mend, args: argparse.Namespace) -> _Document:
         raise UsageError("no incidents match that selection; nothing was exported")
     document = _Document(())
 
-    def parts() -> Iterator[str]:
+    def parts() -> Iterator[tuple[str, str]]:
         for row in itertools.chain([first], chosen):
             document.count += 1
-            yield row[4]
+            yield row[1], row[4]
 
-    if args.format == "html":  # its title counts the incidents: made whole
-        rows = [first, *chosen]
-        document.pieces, document.count = [export.document("html", [r[4] for r in rows], [r[1] for r in rows],
-                                                           now)], len(rows)
-    else:
-        document.pieces = export.pieces(args.format, parts(), now)
+    document.pieces = export.pieces(args.format, parts(), now)
     return document
 
 
