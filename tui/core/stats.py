@@ -502,9 +502,12 @@ class _Tally:
         own = limits.get(summary.severity) or self._limits(limits, summary, summary.severity)
         budgets, budget_seconds, cadence = own
         visit_seconds, visit_budget_used, breaches = self.visit_seconds, self.visit_budget_used, self.breaches
+        severity_now = summary.severity
         for stage, spent, severity in summary.visits:
-            ended, ended_seconds, _ = own if severity == summary.severity else (
-                limits.get(severity) or self._limits(limits, summary, severity))
+            if severity == severity_now:
+                ended, ended_seconds = budgets, budget_seconds
+            else:
+                ended, ended_seconds, _ = limits.get(severity) or self._limits(limits, summary, severity)
             seconds = spent / _PER_SECOND
             if seconds < 0.0:  # max(seconds, 0.0), without the call
                 seconds = 0.0
@@ -515,12 +518,16 @@ class _Tally:
         if summary.current is not None:
             stage, entered = summary.current
             self._visit(stage, now - entered, budgets[stage], budget_seconds[stage], finished=False)
+        open_seconds, overdue_seconds = self.open_seconds, self.overdue_seconds
         for start, end, last_update, promise in summary.open_stretches:
             end = now if end is None else end
-            self.open_seconds += max((end - start) / _PER_SECOND, 0.0)
+            seconds = (end - start) / _PER_SECOND
+            open_seconds += seconds if seconds > 0.0 else 0.0  # max(seconds, 0.0), without the call
             # Overdue for an update once the time promised, or else the cadence, has passed since the last one.
             due = promise if promise is not None else last_update + cadence
-            self.overdue_seconds += max((end - max(start, due)) / _PER_SECOND, 0.0)
+            seconds = (end - (start if start >= due else due)) / _PER_SECOND
+            overdue_seconds += seconds if seconds > 0.0 else 0.0
+        self.open_seconds, self.overdue_seconds = open_seconds, overdue_seconds
         self.apologies_missing += summary.apology_missing
         for due, ended_at in summary.promises:
             self.promises["made"] += 1
