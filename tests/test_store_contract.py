@@ -443,6 +443,12 @@ def test_playbook_copies_are_kept_once(store, stores):
         store.keep_playbook_copy("../escape", "abc123", b"x")
 
 
+def test_a_playbook_name_no_file_could_have_has_no_kept_copy(store):
+    # An imported incident may name any playbook; asking for its copy is no error.
+    assert store.playbook_copy("\x12£§=L", "08beeac849ef") is None
+    assert store.playbook_copy("../../etc", "08beeac849ef") is None
+
+
 def test_change_token_moves_only_when_someone_writes(store, stores):
     store.create(opened)
     other = stores()

@@ -189,7 +189,7 @@ class Store(Protocol):
         ...
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
-        """A kept playbook version, or None."""
+        """A kept playbook version, or None (so for a name and version no copy could be kept under)."""
         ...
 
     def locked(self) -> AbstractContextManager[None]:

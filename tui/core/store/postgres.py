@@ -509,7 +509,10 @@ class PgStore:
         return self._listener().wait_for_change(token, timeout)
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
-        _check_playbook_key(name, digest)
+        try:
+            _check_playbook_key(name, digest)
+        except StoreError:
+            return None  # as in the TinyDB store, where no file can have such a name: none is kept
         row = self._call(lambda conn: conn.execute(
             "SELECT content FROM mend_playbooks WHERE name = %s AND digest = %s", (name, digest)).fetchone())
         return None if row is None else bytes(row[0])

@@ -341,7 +341,11 @@ class TinyStore:
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
         try:
-            return read_regular(self._copy_path(name, digest), MAX_PLAYBOOK_BYTES)
+            path = self._copy_path(name, digest)
+        except StoreError:
+            return None  # a name no file can have (an imported incident's): no copy is kept under it
+        try:
+            return read_regular(path, MAX_PLAYBOOK_BYTES)
         except FileNotFoundError:
             return None
         except OSError as error:
