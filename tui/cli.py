@@ -264,7 +264,7 @@ def list_table(rows: Sequence[Sequence[Cell]], width: int, *, styled: bool = Tru
     if not styled:
         lines = [header]
         for row_plains, row_sizes in zip(plains, sizes, strict=True):
-            line = []
+            line: list[str] = []
             for index, (shown, size) in enumerate(zip(row_plains, row_sizes, strict=True)):
                 fit = widths[index]
                 if size > fit:
