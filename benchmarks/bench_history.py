@@ -24,6 +24,7 @@ runs start from an archive with nothing kept (as an older mend leaves it). Each 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))  # run from a checkout without install
 
 from bench_stats import ARCHIVED, NOW, OPEN, archived_one, worked  # noqa: E402
+from msgspec import structs  # noqa: E402
 
 from tui.core import rules  # noqa: E402
 from tui.core.clock import FakeClock  # noqa: E402
@@ -75,10 +78,10 @@ def distinct_archive() -> list[Incident]:
 
 def renumbered(incident: Incident, number: int) -> Incident:
     """The same incident under another number: its id is in its opening event too."""
-    data = incident.to_dict()
-    data["id"] = make_id(number)
-    data["events"][0]["details"] = {**data["events"][0]["details"], "id": make_id(number)}
-    return Incident.from_dict(data)
+    opening = incident.events[0]
+    details = {**(opening.details or {}), "id": make_id(number)}
+    return replace(incident, id=make_id(number), events=(structs.replace(opening, details=details),
+                                                         *incident.events[1:]))
 
 
 def archive(scale: int, pool: list[Incident]) -> Iterator[Incident]:
@@ -100,14 +103,31 @@ def build(store: Store, scale: int, pool: list[Incident]) -> float:
     """Fill the store as an import does; returns the seconds it took."""
     mend = Mend(store, load_playbooks(), FakeClock(NOW), "bench")  # names what is kept as incidents are archived
     start = time.perf_counter()
-    batch: list[Incident] = []
-    for incident in archive(scale, pool):
-        batch.append(incident)
-        if len(batch) == CHUNK:
-            mend.store.put_many(batch)
-            batch = []
-    mend.store.put_many(batch + open_ones(scale + 1))
+    gc.disable()  # no cycles here, and the collector would rescan the pool for every chunk
+    try:
+        batch: list[Incident] = []
+        for incident in archive(scale, pool):
+            batch.append(incident)
+            if len(batch) == CHUNK:
+                mend.store.put_many(batch)
+                batch = []
+        mend.store.put_many(batch + open_ones(scale + 1))
+    finally:
+        gc.enable()
     return time.perf_counter() - start
+
+
+# `python -m tui ARGS` that writes its peak resident KiB (VmHWM) to $BENCH_PEAK_FILE as it exits.
+# Not ru_maxrss: Linux carries the forking parent's peak (this script's, holding the pool) into it.
+PEAK_REPORTING_MEND = """
+import atexit, os, re, runpy, sys
+def peak():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(re.search(r"VmHWM:\\s*(\\d+)", status.read())[1])
+atexit.register(peak)
+sys.argv[0] = "mend"
+runpy.run_module("tui", run_name="__main__", alter_sys=True)
+"""
 
 
 class Side:
@@ -116,29 +136,35 @@ class Side:
     def __init__(self, name: str, checkout: Path, first: Callable[[], None]) -> None:
         self.name, self.checkout, self.first = name, checkout, first
 
-    def run(self, env: dict[str, str], *args: str) -> tuple[float, int, bytes]:
-        """Wall seconds, peak resident KiB, stdout."""
-        start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-m", "tui", *args], cwd=self.checkout,
-                                 env={**env, "PYTHONPATH": str(self.checkout)}, stdout=subprocess.PIPE)
-        out = child.stdout.read() if child.stdout else b""
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            raise SystemExit(f"{self.name}: mend {' '.join(args)} failed ({child.returncode})")
-        return seconds, usage.ru_maxrss, out
+    def run(self, env: dict[str, str], *args: str) -> tuple[float, float, int, bytes]:
+        """Wall seconds, CPU seconds (user + system, the command's process alone), peak resident KiB, stdout."""
+        with tempfile.NamedTemporaryFile() as peak:
+            start = time.perf_counter()
+            child = subprocess.Popen([sys.executable, "-c", PEAK_REPORTING_MEND, *args], cwd=self.checkout,
+                                     env={**env, "PYTHONPATH": str(self.checkout), "BENCH_PEAK_FILE": peak.name},
+                                     stdout=subprocess.PIPE)
+            out = child.stdout.read() if child.stdout else b""
+            _, status, usage = os.wait4(child.pid, 0)
+            seconds = time.perf_counter() - start
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if child.returncode != 0:
+                raise SystemExit(f"{self.name}: mend {' '.join(args)} failed ({child.returncode})")
+            return seconds, usage.ru_utime + usage.ru_stime, int(Path(peak.name).read_text() or 0), out
+
+
+def median_of(runs: list[tuple[float, float]], which: int) -> float:
+    return statistics.median(run[which] for run in runs)
 
 
 def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_dir: Path) -> None:
-    figures: dict[tuple[str, str], list[float]] = {}
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
     memory: dict[str, list[int]] = {}
     outputs: dict[str, dict[str, bytes]] = {side.name: {} for side in sides}
 
-    def timed(side: Side, figure: str, *args: str) -> tuple[float, int, bytes]:
-        seconds, peak, out = side.run(env, *args)
-        figures.setdefault((side.name, figure), []).append(seconds)
-        return seconds, peak, out
+    def timed(side: Side, figure: str, *args: str) -> tuple[float, float, int, bytes]:
+        seconds, cpu, peak, out = side.run(env, *args)
+        figures.setdefault((side.name, figure), []).append((seconds, cpu))
+        return seconds, cpu, peak, out
 
     export = ("export", "--all", "-o", str(out_dir / "export.md"), "--force")
     for _ in range(runs):
@@ -148,29 +174,35 @@ def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_d
             timed(side, "`mend stats`, first run", "stats")
             timed(side, "`mend stats`, values kept", "stats")
             side.first()
-            _, peak, _ = timed(side, "`mend export --all`, first run", *export)
+            _, _, peak, _ = timed(side, "`mend export --all`, first run", *export)
             memory.setdefault(side.name, []).append(peak)
             timed(side, "`mend export --all`, parts kept", *export)
     for side in sides:  # what each side prints for the same data
-        stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[2])
+        stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[3])
         del stats["now"]
         outputs[side.name]["stats"] = json.dumps(stats).encode()
         side.run(env, "export", "--until", ARCHIVE_UNTIL, "-o", str(out_dir / "archive.md"), "--force")
         outputs[side.name]["export"] = (out_dir / "archive.md").read_bytes()
 
-    print(f"\n{label}: median of {runs} runs")
+    print(f"\n{label}: median of {runs} runs, wall / CPU seconds (load {os.getloadavg()[0]:.1f})")
     names = [side.name for side in sides]
-    print(f"  {'figure':36}" + "".join(f"{name:>14}" for name in names))
+    print(f"  {'figure':36}" + "".join(f"{name:>20}" for name in names))
     for figure in dict.fromkeys(figure for _, figure in figures):
-        row = "".join(f"{statistics.median(figures[name, figure]):13.2f}s" for name in names)
+        row = "".join(f"{median_of(figures[name, figure], 0):11.2f} /{median_of(figures[name, figure], 1):6.2f}s"
+                      for name in names)
         print(f"  {figure:36}{row}")
-    row = "".join(f"{statistics.median(memory[name]) / 1024:11.0f} MB" for name in names)
+    row = "".join(f"{statistics.median(memory[name]) / 1024:17.0f} MB" for name in names)
     print(f"  {'peak memory of the export':36}{row}")
     if len(sides) == 2:
         for what in ("stats", "export"):
             same = outputs[names[0]][what] == outputs[names[1]][what]
             print(f"  {what} output identical on both sides: {'yes' if same else 'NO'} "
                   f"({len(outputs[names[0]][what]):,} bytes)")
+
+
+def child_env() -> dict[str, str]:
+    # A mend that may not cache its bytecode compiles every module at every start (0.3 s more).
+    return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int, folder: Path) -> None:
@@ -191,7 +223,7 @@ def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int
     sides = [Side("this", ROOT, as_imported)]
     if before is not None:
         sides.insert(0, Side("before", before, nothing_kept))
-    env = {**os.environ, "MEND_DATA": str(data), "MEND_USER": "bench", "COLUMNS": "120"}
+    env = {**child_env(), "MEND_DATA": str(data), "MEND_USER": "bench", "COLUMNS": "120"}
     env.pop("MEND_STORE", None)
     measure(f"TinyDB, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
             sides, env, runs, folder)
@@ -235,7 +267,7 @@ def postgres_case(server: object, scale: int, pool: list[Incident], before: Path
     sides = [Side("this", ROOT, as_imported)]
     if before is not None:
         sides.insert(0, Side("before", before, nothing_kept))
-    env = {**os.environ, "MEND_STORE": url, "MEND_USER": "bench", "COLUMNS": "120"}
+    env = {**child_env(), "MEND_STORE": url, "MEND_USER": "bench", "COLUMNS": "120"}
     measure(f"PostgreSQL, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
             sides, env, runs, folder)
 

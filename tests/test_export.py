@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
+from collections.abc import Iterator
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -338,16 +340,37 @@ def test_bulk_export_keeps_archived_parts_and_never_serves_a_stale_one(data_dir:
 
 
 @settings(max_examples=60, deadline=None)
-@given(parts=st.lists(st.text(max_size=40), max_size=6), fmt=st.sampled_from(["md", "json"]))
+@given(parts=st.lists(st.text(max_size=40), max_size=6), fmt=st.sampled_from(["md", "json", "html"]))
 def test_a_document_in_pieces_is_the_document_made_whole(parts: list[str], fmt: str):
     now = START
     ids = [f"INC-{n}" for n in range(1, len(parts) + 1)]
-    assert "".join(export.pieces(fmt, iter(parts), now)) == export.document(fmt, parts, ids, now)
+    assert "".join(export.pieces(fmt, zip(ids, parts, strict=True), now)) == export.document(fmt, parts, ids, now)
 
 
-def test_html_is_made_whole():
-    with pytest.raises(ValueError):
-        list(export.pieces("html", ["<article>"], START))
+def test_an_html_export_is_written_as_it_is_read_with_its_body_spooled(monkeypatch):
+    monkeypatch.setattr(export, "HTML_SPOOL_BYTES", 100)  # past this, the body goes to a file
+    spools = []
+
+    class Spool(tempfile.SpooledTemporaryFile):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            spools.append(self)
+
+    monkeypatch.setattr(export.tempfile, "SpooledTemporaryFile", Spool)
+    parts = [f"<article>{n} {'é' * 50}</article>" for n in range(30)]
+    ids = [f"INC-{n}" for n in range(1, 31)]
+    taken: list[int] = []
+
+    def read() -> Iterator[tuple[str, str]]:
+        for n, pair in enumerate(zip(ids, parts, strict=True)):
+            taken.append(n)
+            yield pair
+
+    streamed = export.pieces("html", read(), START)
+    head = next(streamed)
+    assert taken == list(range(30)) and "<title>Incident summary: 30 incidents</title>" in head
+    assert [spool._rolled for spool in spools] == [True]  # the body went to a file, not a string
+    assert head + "".join(streamed) == export.document("html", parts, ids, START)
 
 
 def test_the_first_export_all_reads_the_parts_kept_as_incidents_were_archived(data_dir: Path):

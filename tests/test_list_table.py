@@ -36,6 +36,14 @@ def test_the_list_drawn_directly_is_what_rich_draws(rows, width, color):
     assert drawn(list_table(rows, width), width, color) == drawn(_rich_list_table(rows, width), width, color)
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(ROW, min_size=1, max_size=6), width=st.sampled_from([60, 80, 100, 120, 200]))
+def test_the_list_drawn_without_styles_is_what_rich_draws_to_a_pipe(rows, width):
+    plain_rows = [tuple(cell.plain if isinstance(cell, Text) else cell for cell in row) for row in rows]
+    assert drawn(list_table(plain_rows, width, styled=False), width, False) == \
+        drawn(_rich_list_table(rows, width), width, False)
+
+
 def test_rows_that_fit_are_drawn_directly_and_a_title_that_must_wrap_goes_to_rich():
     row = ("INC-1", "2", "Acknowledge", Text("✓ 3m/15m", style="green"), "ana", "Acme", "Invoices sent twice")
     assert isinstance(list_table([row], 120), Text)

@@ -29,12 +29,13 @@ from tui.core.model import (
     EDITABLE_FIELDS,
     EventKind,
     Incident,
+    OpenRow,
     Role,
     SchemaError,
     Side,
     replay,
 )
-from tui.core.schema import decode_incident, incident_from_mapping, parse_json
+from tui.core.schema import decode_incident, decode_open_row, incident_from_mapping, parse_json
 
 # "events[3].details.source.labels[...]: ...", "incident: ...", "labels key: ...".
 NAMES_A_FIELD = re.compile(r"[a-z_]+(\[[0-9.]+\])*(\.[a-z_]+(\[[0-9.]+\])*)*( key)?: \S")
@@ -214,3 +215,55 @@ def test_any_bytes_are_refused_with_a_schema_error_never_another(raw):
     with pytest.raises(SchemaError) as caught:
         decode_incident(raw)
     assert NAMES_A_FIELD.match(str(caught.value)) and "\n" not in str(caught.value)
+
+
+def open_row_reading(raw: bytes, *, events: bool = True) -> OpenRow | SchemaError:
+    try:
+        return decode_open_row(raw, events=events)
+    except SchemaError as error:
+        return error
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_list_row_reads_every_field_but_the_events_as_the_whole_decoder_does(stored, data):
+    doc = data.draw(st.sampled_from(stored))
+    changed = mutate(data, doc)
+    raw = json.dumps(changed).encode()
+    row = open_row_reading(raw)
+    try:
+        whole = decode_incident(raw)
+    except SchemaError as error:
+        if isinstance(row, SchemaError):
+            assert str(row) == str(error)  # the same error, naming the same field
+            return
+        # Read while the whole decoder refuses: the damage is in the events, which a row skips.
+        assert isinstance(changed, dict) and changed.get("events") != doc["events"]
+        assert row == OpenRow.of(decode_incident(json.dumps({**changed, "events": doc["events"]}).encode()))
+        return
+    assert row == OpenRow.of(whole)
+    state = {key: value for key, value in changed.items() if key != "events"}
+    assert open_row_reading(json.dumps(state).encode(), events=False) == row  # a server store's state
+
+
+ROW_DAMAGE = {
+    "severity as text": {"severity": "1"},
+    "opened_at not a real time": {"opened_at": "2026-02-30T00:00:00Z"},
+    "stage_entered_at out of range": {"stage_entered_at": "1900-01-01T00:00:00Z"},
+    "resolved_at on an open incident": {"resolved_at": "2026-01-02T00:00:00Z"},
+    "checked out of order": {"checked": ["b", "a"]},
+    "links out of order": {"links": ["INC-9", "INC-8"]},
+    "linked to itself": {"links": ["INC-1"]},
+    "no events": {"events": []},
+    "an unknown field": {"colour": "red"},
+}
+
+
+@pytest.mark.parametrize("damage", ROW_DAMAGE.values(), ids=ROW_DAMAGE.keys())
+def test_a_row_with_damage_outside_the_events_is_refused_as_the_whole_decoder_refuses(stored, damage):
+    doc = {**next(doc for doc in stored if doc["id"] == "INC-1"), **damage}
+    with pytest.raises(SchemaError) as whole:
+        decode_incident(json.dumps(doc).encode())
+    with pytest.raises(SchemaError) as row:
+        decode_open_row(json.dumps(doc).encode())
+    assert str(row.value) == str(whole.value)

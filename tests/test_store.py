@@ -285,6 +285,7 @@ def test_a_corrupt_open_incident_is_reported_and_never_written(populated, data, 
     damaged = path.read_bytes()
     attempts = [
         populated.list_open,
+        populated.open_rows,
         lambda: populated.get("INC-3"),
         lambda: TinyStore(data).list_open(),
         lambda: populated.update("INC-3", note("x")),

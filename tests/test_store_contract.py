@@ -6,6 +6,7 @@ second instance on the same target, as a second terminal or machine would.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +21,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, 
 from msgspec import structs
 from test_store import AT, note, opened, reopen, resolve
 
-from tui.core.model import Event, EventKind, Incident, make_id, replay
+from tui.core import rules
+from tui.core.model import Event, EventKind, Incident, OpenRow, Role, make_id, replay
+from tui.core.playbook import DEFAULT_PLAYBOOK, load_playbooks
 from tui.core.store import Store, StoreError, UnknownIncidentError, open_store
 
 BACKENDS = ["tinydb", "postgres"]
@@ -87,6 +90,47 @@ def test_create_get_update_list_round_trip(store, stores):
     assert store.get("INC-2") == changed
     assert store.list_open() == [first, changed]
     assert stores().list_open() == [first, changed]  # it is stored, not kept in memory
+
+
+def test_open_rows_show_what_list_open_reads_without_the_events(store, stores):
+    for _ in range(4):
+        store.create(opened)
+    later = AT + timedelta(minutes=5)
+    store.update("INC-1", lambda inc: rules.assign(inc, "bo", role=Role.COMMS, now=later, author="ana"))
+    store.update("INC-2", lambda inc: rules.edit(inc, severity=1, title="Émoji 漢 title", now=later, author="ana"))
+    store.update("INC-2", lambda inc: rules.link(inc, ["INC-4"], now=later, author="ana"))
+    store.update("INC-3", resolve)
+    playbook = load_playbooks()[DEFAULT_PLAYBOOK]
+    store.update("INC-4", lambda inc: rules.advance(inc, playbook, now=later, author="ana", force=True, reason="known"))
+    expected = [OpenRow.of(incident) for incident in store.list_open()]
+    assert [row.id for row in expected] == ["INC-1", "INC-2", "INC-4"]
+    assert store.open_rows() == expected
+    assert stores().open_rows() == expected  # read from what is stored
+    assert [row.comms for row in expected] == ["bo", None, None] and expected[1].severity == 1
+
+
+def test_open_rows_refuse_damage_as_list_open_does(store, target):
+    store.create(opened)
+    damage(target, 1, {"severity": "1"})
+    with pytest.raises(StoreError) as whole:
+        store.list_open()
+    with pytest.raises(StoreError) as rows:
+        store.open_rows()
+    assert str(rows.value) == str(whole.value) and "severity" in str(rows.value)
+
+
+def damage(target: str | Path, number: int, fields: dict[str, object]) -> None:
+    """Writes `fields` over what is stored of an open incident, behind the store's back."""
+    if isinstance(target, Path):
+        path = target / "open" / f"{number}.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+        return
+    import psycopg
+
+    with psycopg.connect(target, autocommit=True) as conn:
+        state = conn.execute("SELECT state FROM mend_incidents WHERE number = %s", (number,)).fetchone()[0]
+        conn.execute("UPDATE mend_incidents SET state = %s WHERE number = %s",
+                     (json.dumps({**state, **fields}), number))
 
 
 def test_list_open_sorts_by_number_not_text(store):
@@ -399,6 +443,12 @@ def test_playbook_copies_are_kept_once(store, stores):
         store.keep_playbook_copy("../escape", "abc123", b"x")
 
 
+def test_a_playbook_name_no_file_could_have_has_no_kept_copy(store):
+    # An imported incident may name any playbook; asking for its copy is no error.
+    assert store.playbook_copy("\x12£§=L", "08beeac849ef") is None
+    assert store.playbook_copy("../../etc", "08beeac849ef") is None
+
+
 def test_change_token_moves_only_when_someone_writes(store, stores):
     store.create(opened)
     other = stores()
@@ -528,6 +578,7 @@ class StoreModel(RuleBasedStateMachine):
     def matches_the_model(self) -> None:
         by_number = sorted(self.expected.values(), key=lambda i: i.number)
         assert self.store.list_open() == [i for i in by_number if not i.is_resolved]
+        assert self.store.open_rows() == [OpenRow.of(i) for i in by_number if not i.is_resolved]
         assert list(self.store.iter_archived()) == [i for i in by_number if i.is_resolved]
         for incident_id, incident in self.expected.items():
             assert self.store.get(incident_id) == incident  # every event still there

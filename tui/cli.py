@@ -35,6 +35,7 @@ from .core.model import (
     ActionItem,
     Event,
     Incident,
+    OpenRow,
     ReportPart,
     Role,
     Side,
@@ -139,13 +140,15 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def _in_stage(mend: Mend, incident: Incident) -> Text:
+def _in_stage(mend: Mend, incident: Incident | OpenRow, *, styled: bool = True) -> Text | str:
     reading = budget.stage_reading(incident, mend.playbook_for(incident), mend.clock.now())
     if reading is None:
-        return Text("resolved")
+        return Text("resolved") if styled else "resolved"
     status = reading.status
-    style = {"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value]
-    return Text(f"{status.symbol} {reading.label}", style=style)
+    shown = f"{status.symbol} {reading.label}"
+    if not styled:  # to a pipe: no colour would be drawn
+        return shown
+    return Text(shown, style={"ok": "green", "warn": "yellow", "breach": "bold red"}[status.value])
 
 
 def _print_json(data: Any) -> None:
@@ -185,29 +188,38 @@ def cmd_list(mend: Mend, args: argparse.Namespace) -> int:
         raise UsageError("give --mine or --owner NAME, not both")
     if args.owner is not None and not args.owner.strip():
         raise UsageError("--owner needs a name")
-    incidents = mend.list_open()
-    if args.all:
-        open_ids = {incident.id for incident in incidents}
-        incidents += [i for i in mend.store.iter_archived() if i.id not in open_ids]
-        incidents.sort(key=lambda incident: incident.number)
-    if args.mine or args.owner is not None:
-        incidents = mend.mine(incidents, args.owner)
-    if args.json:
-        _print_json([incident.to_dict() for incident in incidents])
-        return EXIT_OK
-    if not incidents:
+    console = _console()
+    listed: Sequence[Incident | OpenRow]
+    if args.json or args.all:
+        incidents = mend.list_open()
+        if args.all:
+            open_ids = {incident.id for incident in incidents}
+            incidents += [i for i in mend.store.iter_archived() if i.id not in open_ids]
+            incidents.sort(key=lambda incident: incident.number)
+        if args.mine or args.owner is not None:
+            incidents = mend.mine(incidents, args.owner)
+        if args.json:
+            _print_json([incident.to_dict() for incident in incidents])
+            return EXIT_OK
+        listed = incidents
+    else:  # the table shows no timeline, so none is read
+        rows = mend.open_rows()
+        listed = mend.mine(rows, args.owner) if args.mine or args.owner is not None else rows
+    if not listed:
         whose = " of yours" if args.mine else f" held by {one_line(args.owner)}" if args.owner else ""
         print(f"No open incidents{whose}. Open one with: mend new TITLE --client NAME")
         return EXIT_OK
-    console = _console()
-    rows = [(incident.id, str(incident.severity), incident.stage.label, _in_stage(mend, incident),
-             one_line(incident.owner), one_line(incident.client), one_line(incident.title)) for incident in incidents]
-    print_list(console, list_table(rows, console.width))
+    styled = console.color_system is not None
+    cells = [(item.id, str(item.severity), item.stage.label, _in_stage(mend, item, styled=styled),
+              one_line(item.owner), one_line(item.client), one_line(item.title)) for item in listed]
+    print_list(console, list_table(cells, console.width, styled=styled))
     return EXIT_OK
 
 
-def print_list(console: Console, table: Table | Text) -> None:
-    if isinstance(table, Text) and console.color_system is None:
+def print_list(console: Console, table: Table | Text | str) -> None:
+    if isinstance(table, str):
+        console.file.write(table + "\n")  # drawn without styles for a console that draws none
+    elif isinstance(table, Text) and console.color_system is None:
         console.file.write(table.plain + "\n")  # no styles to draw (a pipe): the lines as they are
     else:
         console.print(table, soft_wrap=isinstance(table, Text))  # lines that fit: nothing to wrap
@@ -224,8 +236,14 @@ def _list_columns(width: int) -> list[tuple[str, int | None, int | None]]:
 Cell = str | Text  # a str is plain text, never markup
 
 
-def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
-    """The list as a Rich table; drawn directly as one Text when every row fits on one line.
+def _cells(text: str) -> int:
+    # Printable ASCII takes a cell a character; Rich's measure, for the rest, is far slower.
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
+def list_table(rows: Sequence[Sequence[Cell]], width: int, *, styled: bool = True) -> Table | Text | str:
+    """The list as a Rich table; drawn directly as one Text when every row fits on one line,
+    or (styled=False, for a console that draws no styles) as its plain lines.
 
     Rich lays a table out cell by cell, which at 5,000 rows takes seconds. When nothing wraps,
     its layout is simple (each column as wide as its widest cell within its bounds, two spaces
@@ -233,9 +251,8 @@ def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
     character and style for style (tests compare the two).
     """
     columns = _list_columns(width)
-    texts = [[cell if isinstance(cell, Text) else None for cell in row] for row in rows]
     plains = [[cell.plain if isinstance(cell, Text) else cell for cell in row] for row in rows]
-    sizes = [[cell_len(cell) for cell in row] for row in plains]
+    sizes = [[_cells(cell) for cell in row] for row in plains]
     widths = []
     for index, (header, most, fewest) in enumerate(columns):
         widest = max([len(header), fewest or 0, *(row[index] for row in sizes)])
@@ -244,10 +261,24 @@ def list_table(rows: Sequence[Sequence[Cell]], width: int) -> Table | Text:
         return _rich_list_table(rows, width)
     last = len(widths) - 1
     header = "  ".join(name.ljust(size) for (name, _, _), size in zip(columns, widths, strict=True))
+    if not styled:
+        lines = [header]
+        for row_plains, row_sizes in zip(plains, sizes, strict=True):
+            line: list[str] = []
+            for index, (shown, size) in enumerate(zip(row_plains, row_sizes, strict=True)):
+                fit = widths[index]
+                if size > fit:
+                    cut = Text(shown)
+                    cut.truncate(fit, overflow="ellipsis")
+                    shown, size = cut.plain, cut.cell_len
+                line.append(shown + " " * (fit - size) + ("  " if index < last else ""))
+            lines.append("".join(line))
+        return "\n".join(lines)
+    texts = [[cell if isinstance(cell, Text) else None for cell in row] for row in rows]
     parts, spans = [header], [Span(0, len(header), "bold")]
     offset = len(header) + 1
     for row_texts, row_plains, row_sizes in zip(texts, plains, sizes, strict=True):
-        line: list[str] = []
+        line = []
         for index, (text, shown, size) in enumerate(zip(row_texts, row_plains, row_sizes, strict=True)):
             fit = widths[index]
             if size > fit:  # cut with an ellipsis, as Rich cuts it
@@ -624,17 +655,12 @@ def _exported(mend: Mend, args: argparse.Namespace) -> _Document:
         raise UsageError("no incidents match that selection; nothing was exported")
     document = _Document(())
 
-    def parts() -> Iterator[str]:
+    def parts() -> Iterator[tuple[str, str]]:
         for row in itertools.chain([first], chosen):
             document.count += 1
-            yield row[4]
+            yield row[1], row[4]
 
-    if args.format == "html":  # its title counts the incidents: made whole
-        rows = [first, *chosen]
-        document.pieces, document.count = [export.document("html", [r[4] for r in rows], [r[1] for r in rows],
-                                                           now)], len(rows)
-    else:
-        document.pieces = export.pieces(args.format, parts(), now)
+    document.pieces = export.pieces(args.format, parts(), now)
     return document
 
 

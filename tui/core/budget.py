@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .model import BOARD_STAGES, EventKind, Incident, Stage
+from .model import BOARD_STAGES, EventKind, Incident, OpenRow, Stage
 from .playbook import Playbook
 from .text import short_duration
 
@@ -104,7 +104,7 @@ def elapsed_since(start: datetime, now: datetime) -> timedelta:
     return max(now - start, timedelta(0))
 
 
-def stage_reading(incident: Incident, playbook: Playbook, now: datetime) -> Reading | None:
+def stage_reading(incident: Incident | OpenRow, playbook: Playbook, now: datetime) -> Reading | None:
     """Time in the current stage against its budget; None once resolved."""
     if incident.is_resolved:
         return None

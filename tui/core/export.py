@@ -15,6 +15,7 @@ import hashlib
 import html
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -431,11 +432,16 @@ def to_html(incidents: Sequence[Incident], playbook_for: PlaybookFor, now: datet
 
 
 def _html_document(articles: Sequence[str], title: str) -> str:
-    body = "\n<hr>\n".join(articles)
+    return _html_head(title) + "\n<hr>\n".join(articles) + _HTML_TAIL
+
+
+def _html_head(title: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>Incident summary: {_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            f"{body}\n</body>\n</html>\n")
+            f"<title>Incident summary: {_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n")
+
+
+_HTML_TAIL = "\n</body>\n</html>\n"
 
 
 def _html_one(s: SummaryParts) -> str:
@@ -509,12 +515,16 @@ def document(fmt: str, parts: Sequence[str], ids: Sequence[str], now: datetime) 
     return _html_document(parts, ids[0] if len(ids) == 1 else f"{len(ids)} incidents")
 
 
-def pieces(fmt: str, parts: Iterable[str], now: datetime) -> Iterator[str]:
-    """document(fmt, parts, ...) in pieces, each part as it comes: an export of a big archive is
-    written out as it is read, never held whole. Markdown and JSON; HTML's title counts the parts."""
+# An HTML export's body is kept in memory up to this size, then in an unnamed temp file.
+HTML_SPOOL_BYTES = 8 << 20
+
+
+def pieces(fmt: str, parts: Iterable[tuple[str, str]], now: datetime) -> Iterator[str]:
+    """document(fmt, ...) of these (id, part) pairs in pieces, each part as it comes: an export
+    of a big archive is written out as it is read, never held whole."""
     if fmt == "md":
         separator = ""
-        for text in parts:
+        for _, text in parts:
             yield separator + text
             separator = "\n---\n\n"
     elif fmt == "json":
@@ -522,12 +532,27 @@ def pieces(fmt: str, parts: Iterable[str], now: datetime) -> Iterator[str]:
         head = json.dumps({"schema_version": EXPORT_SCHEMA_VERSION, "exported_at": format_time(now)})
         opening = f'{head[:-1]}, "incidents": ['
         separator = "\n"
-        for text in parts:
+        for _, text in parts:
             yield json_safe(opening + separator + text)
             opening, separator = "", ",\n"
         yield json_safe(opening + ("]}" if separator == "\n" else "\n]}")) + "\n"
     else:
-        raise ValueError(f"a {fmt} document is made whole: use document()")
+        yield from _html_pieces(parts)
+
+
+def _html_pieces(parts: Iterable[tuple[str, str]]) -> Iterator[str]:
+    # The page's title counts the parts, and comes first: the body goes to a spool (memory,
+    # then an unnamed file only this process can read) until the count is known.
+    with tempfile.SpooledTemporaryFile(HTML_SPOOL_BYTES, mode="w+", encoding="utf-8", newline="") as body:
+        count, only, separator = 0, "", ""
+        for incident_id, article in parts:
+            body.write(separator + article)
+            count, only, separator = count + 1, incident_id, "\n<hr>\n"
+        yield _html_head(only if count == 1 else f"{count} incidents")
+        body.seek(0)
+        while chunk := body.read(1 << 16):
+            yield chunk
+        yield _HTML_TAIL
 
 
 def part_cache_key(fmt: str, playbooks: Iterable[Playbook]) -> str:

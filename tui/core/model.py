@@ -373,9 +373,7 @@ class Incident:
 
     def holds(self, name: str) -> bool:
         """Whether this person owns the incident or holds one of its roles (case does not matter)."""
-        wanted = name.strip().casefold()
-        return any(person is not None and person.casefold() == wanted
-                   for person in (self.owner, self.lead, self.comms))
+        return _holds(name, self.owner, self.lead, self.comms)
 
     def severity_at(self, moment: datetime) -> int:
         """The severity in force at a moment: an edit counts from the moment it was made."""
@@ -488,6 +486,47 @@ class Incident:
         from .schema import incident_from_mapping  # the schema builds incidents: imported here, not at the top
 
         return incident_from_mapping(data)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRow:
+    """What a list of open incidents shows of one, read without its events (Store.open_rows):
+    a store reads thousands of these in the time it would take to read their timelines."""
+
+    id: str
+    title: str
+    client: str
+    severity: int
+    playbook: str
+    playbook_digest: str
+    owner: str
+    lead: str | None
+    comms: str | None
+    stage: Stage
+    stage_entered_at: datetime
+
+    @classmethod
+    def of(cls, incident: Incident) -> OpenRow:
+        return cls(incident.id, incident.title, incident.client, incident.severity, incident.playbook,
+                   incident.playbook_digest, incident.owner, incident.lead, incident.comms, incident.stage,
+                   incident.stage_entered_at)
+
+    @property
+    def number(self) -> int:
+        return id_number(self.id)
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.stage is Stage.RESOLVED
+
+    def holds(self, name: str) -> bool:
+        """As Incident.holds."""
+        return _holds(name, self.owner, self.lead, self.comms)
+
+
+def _holds(name: str, *people: str | None) -> bool:
+    wanted = name.strip().casefold()
+    return any(person is not None and person.casefold() == wanted for person in people)
 
 
 # Canonical spelling only: "INC-" and ASCII digits, no leading zero. Any other spelling

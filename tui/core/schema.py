@@ -39,6 +39,7 @@ from .model import (
     Event,
     EventKind,
     Incident,
+    OpenRow,
     ReportPart,
     Role,
     SchemaError,
@@ -117,6 +118,32 @@ class IncidentRecord(Struct, forbid_unknown_fields=True):
     lead: Name | None = None
     comms: Name | None = None
     links: Annotated[list[IncidentId], Meta(max_length=MAX_LINKS)] = field(default_factory=list)
+
+
+class OpenRowRecord(Struct, forbid_unknown_fields=True):
+    """A stored incident as IncidentRecord checks it, but for its events: a server store keeps
+    them apart, a file's are skipped unread (_OpenRowFile), so a list of a thousand incidents
+    does not read their timelines."""
+
+    id: IncidentId
+    title: Title
+    client: Client
+    severity: Severity
+    playbook: Name
+    owner: Name
+    opened_at: Time
+    stage: Stage
+    stage_entered_at: Time
+    checked: Annotated[list[ItemId], Meta(max_length=MAX_CHECKED)]
+    resolved_at: Time | None
+    playbook_digest: Digest
+    lead: Name | None = None
+    comms: Name | None = None
+    links: Annotated[list[IncidentId], Meta(max_length=MAX_LINKS)] = field(default_factory=list)
+
+
+class _OpenRowFile(OpenRowRecord, forbid_unknown_fields=True, kw_only=True):
+    events: Annotated[list[msgspec.Raw], Meta(min_length=1)]
 
 
 # -- what each kind of event may carry in `details` -----------------------------------
@@ -278,6 +305,8 @@ _ACTION_NUMBER_RE = re.compile(_ACTION_NUMBER)
 
 _incident_decoder = msgspec.json.Decoder(IncidentRecord)
 _json_decoder = msgspec.json.Decoder()
+_open_row_decoder = msgspec.json.Decoder(_OpenRowFile)
+_open_state_decoder = msgspec.json.Decoder(OpenRowRecord)
 
 
 def parse_json(raw: bytes | str) -> Any:
@@ -310,6 +339,26 @@ def decode_incident(data: bytes | str) -> Incident:
     except RecursionError:
         raise SchemaError("incident: nested too deeply") from None
     return _incident(record, None)
+
+
+def decode_open_row(data: bytes | str, *, events: bool = True) -> OpenRow:
+    """What a list shows of a stored incident, every field but the events checked as
+    decode_incident checks it (events=False: data that has no events, a server store's state).
+    What does not pass is read again by decode_incident, so the error names the field as it would."""
+    try:
+        record = (_open_row_decoder if events else _open_state_decoder).decode(data)
+        _time(record.opened_at, "opened_at")
+        if record.resolved_at is not None:
+            _time(record.resolved_at, "resolved_at")
+        _in_number_order(record.links, "links")
+        if (record.checked == sorted(set(record.checked)) and record.id not in record.links
+                and (record.resolved_at is None) == (record.stage is not Stage.RESOLVED)):
+            return OpenRow(record.id, record.title, record.client, record.severity, record.playbook,
+                           record.playbook_digest, record.owner, record.lead, record.comms, record.stage,
+                           _time(record.stage_entered_at, "stage_entered_at"))
+    except (msgspec.ValidationError, msgspec.DecodeError, SchemaError, RecursionError):
+        pass
+    return OpenRow.of(decode_incident(data))
 
 
 def incident_from_mapping(data: Any) -> Incident:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from msgspec import structs
 
@@ -21,13 +21,14 @@ from . import export, rules
 from .clock import Clock
 from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
-from .model import Event, EventKind, Incident, ReportPart, Role, Side, format_time, make_id, replay
+from .model import Event, EventKind, Incident, OpenRow, ReportPart, Role, Side, format_time, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
 from .stats import SUMMARY_KEY, PlaybookUse, summarize
 from .store import FollowUp, OpenChanges, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
 Change = Callable[[Incident], Incident]
+_Held = TypeVar("_Held", Incident, OpenRow)
 
 # Cache key for the alert identities of archived incidents (see Store.derive_archived).
 ALERT_SOURCES_KEY = "alert-sources-1"
@@ -142,6 +143,10 @@ class Mend:
     def list_open(self) -> list[Incident]:
         return self.store.list_open()
 
+    def open_rows(self) -> list[OpenRow]:
+        """What a list shows of each open incident, read without their timelines."""
+        return self.store.open_rows()
+
     def open_among(self, incident_ids: Sequence[str]) -> list[str]:
         """Those of `incident_ids` that are open here (one read each; ids unknown here are left out)."""
         still_open = []
@@ -161,7 +166,7 @@ class Mend:
         """What changed in the open set since `since` (None: everything), for a board to catch up."""
         return self.store.open_changes(since)
 
-    def mine(self, incidents: list[Incident], name: str | None = None) -> list[Incident]:
+    def mine(self, incidents: list[_Held], name: str | None = None) -> list[_Held]:
         """The incidents this person (default: you) owns or holds a role in."""
         who = self.author if name is None else name
         return [incident for incident in incidents if incident.holds(who)]

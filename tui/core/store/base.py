@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import EXIT_USAGE, UnavailableError
-from ..model import Incident, format_time
+from ..model import Incident, OpenRow, format_time
 
 # Derived-value keys name folders (TinyDB) and rows (a server): a small alphabet keeps them safe.
 CACHE_KEY_PATTERN = r"[a-z0-9-]+"
@@ -97,6 +97,12 @@ class Store(Protocol):
 
     def list_open(self) -> list[Incident]:
         """Unresolved incidents, sorted by number."""
+        ...
+
+    def open_rows(self) -> list[OpenRow]:
+        """What a list shows of each unresolved incident (OpenRow.of of each of list_open), sorted
+        by number, read without the events. A damaged incident is refused as list_open refuses it
+        when the fields shown are damaged; damage elsewhere in it is left to the reads that need it."""
         ...
 
     def iter_archived(self) -> Iterator[Incident]:
@@ -183,7 +189,7 @@ class Store(Protocol):
         ...
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
-        """A kept playbook version, or None."""
+        """A kept playbook version, or None (so for a name and version no copy could be kept under)."""
         ...
 
     def locked(self) -> AbstractContextManager[None]:

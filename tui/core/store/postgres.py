@@ -37,8 +37,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Json, set_json_loads
 
-from ..model import Incident, id_number, make_id, parse_time
-from ..schema import parse_json
+from ..model import Incident, OpenRow, SchemaError, id_number, make_id, parse_time
+from ..schema import decode_open_row, parse_json
 from .base import (
     CACHE_KEY_PATTERN,
     MARK_DAYS,
@@ -360,6 +360,19 @@ class PgStore:
                 self._open = changes.token, current
             return list(current)
 
+    def open_rows(self) -> list[OpenRow]:
+        """One query over the incidents' states, the events left unread."""
+        states = self._call(lambda conn: conn.execute(
+            "SELECT number, state::text FROM mend_incidents WHERE NOT resolved ORDER BY number").fetchall())
+        try:
+            rows = [decode_open_row(state, events=False) for _, state in states]
+            if all(row.number == number for row, (number, _) in zip(rows, states, strict=True)):
+                return rows
+        except SchemaError:
+            pass
+        # Damaged: read whole, which names what is wrong as list_open does.
+        return [OpenRow.of(incident) for incident in self.list_open()]
+
     def iter_archived(self) -> Iterator[Incident]:
         return iter(self._call(lambda conn: _incidents(conn, "i.resolved")))
 
@@ -496,7 +509,10 @@ class PgStore:
         return self._listener().wait_for_change(token, timeout)
 
     def playbook_copy(self, name: str, digest: str) -> bytes | None:
-        _check_playbook_key(name, digest)
+        try:
+            _check_playbook_key(name, digest)
+        except StoreError:
+            return None  # as in the TinyDB store, where no file can have such a name: none is kept
         row = self._call(lambda conn: conn.execute(
             "SELECT content FROM mend_playbooks WHERE name = %s AND digest = %s", (name, digest)).fetchone())
         return None if row is None else bytes(row[0])
