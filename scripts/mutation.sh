@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the domain core with cosmic-ray; run by hand, never in CI.
 #
-#   scripts/mutation.sh                          # a seeded random sample of 300 mutants over all of tui/core
+#   scripts/mutation.sh                          # a seeded random sample of 150 mutants over all of tui/core
 #   SAMPLE=400 SEED=7 scripts/mutation.sh        # another sample (a new seed: figures not fitted to the tests)
 #   SAMPLE=0 scripts/mutation.sh tui/core/budget.py   # every mutant of one module (or several)
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv/bin"
 [ -x "$venv/cosmic-ray" ] || { echo "mutation: pip install -e '.[mutation]' first" >&2; exit 2; }
-SAMPLE="${SAMPLE:-300}" SEED="${SEED:-1}" TIMEOUT="${TIMEOUT:-240}"
+SAMPLE="${SAMPLE:-150}" SEED="${SEED:-1}" TIMEOUT="${TIMEOUT:-120}"
 modules=("$@")
 if [ "${#modules[@]}" -eq 0 ]; then
   mapfile -t modules < <(cd "$root" && git ls-files 'tui/core/*.py' 'tui/core/**/*.py' | grep -v '__init__.py$')

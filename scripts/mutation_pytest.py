@@ -2,8 +2,7 @@
 
 Drops the Pilot and snapshot tests (async, or using the `snap_compare` fixture), the `slow` multi-process
 tests and, unless MUTATION_POSTGRES is set (it is for the server store's mutants), the PostgreSQL cases of
-the store contract; the property tests
-run fewer examples. A mutant these tests miss is then read by hand before it is called alive.
+the store contract; the property tests run fewer examples, the same ones every run. A mutant these tests miss is then read by hand before it is called alive.
 """
 
 from __future__ import annotations
@@ -31,6 +30,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or (not postgres and "postgres" in item.name)
         )
         (keep if quick else drop).append(item)
+        machine = getattr(item, "cls", None)
+        if quick and isinstance(getattr(machine, "settings", None), settings):
+            # A stateful test's own settings win over the profile: its 150 runs take a minute a mutant.
+            machine.settings = settings(machine.settings, max_examples=30)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
