@@ -4,6 +4,7 @@
 #   scripts/mutation.sh                          # a seeded random sample of 150 mutants over all of tui/core
 #   SAMPLE=400 SEED=7 scripts/mutation.sh        # another sample (a new seed: figures not fitted to the tests)
 #   SAMPLE=0 scripts/mutation.sh tui/core/budget.py   # every mutant of one module (or several)
+#   RECHECK=1 SEED=7 scripts/mutation.sh         # that seed's kept sample again, its survivors against today's tests
 #
 # Each mutant (an operator swapped, a constant changed, a condition negated...) is applied to a throwaway
 # copy of the tree and the tests covering its module are run against it (the map below; the quick tests
@@ -29,7 +30,7 @@ fi
 # The tests that exercise each module, the most direct first (-x stops at the first failure).
 tests_for() {
   case "$1" in
-    tui/core/budget.py) echo test_budget test_promise test_rules test_core_edges ;;
+    tui/core/budget.py) echo test_budget test_late_by test_promise test_rules test_core_edges ;;
     tui/core/rules.py) echo test_rules test_core_edges test_budget test_report test_satisfied test_bounded ;;
     tui/core/actions.py) echo test_rules ;;
     tui/core/promise.py) echo test_promise test_rules ;;
@@ -43,7 +44,7 @@ tests_for() {
     tui/core/tone.py) echo test_tone test_messages ;;
     tui/core/settings.py) echo test_settings ;;
     tui/core/intake.py) echo test_intake ;;
-    tui/core/hooks.py | tui/core/watch.py) echo test_watch test_intake ;;
+    tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
     tui/core/text.py) echo test_text test_markdown_roundtrip test_faults_text test_export ;;
     tui/core/files.py) echo test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
@@ -59,6 +60,7 @@ trap 'rm -rf "$work"' EXIT
 # A copy of the committed tree plus local changes: cosmic-ray edits files in place.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work")
 cd "$work"
+kept="$root/mutation-sessions/seed-$SEED"
 dbs=()
 for module in "${modules[@]}"; do
   name="$(echo "$module" | tr '/.' '__')"
@@ -75,18 +77,26 @@ test-command = "env $postgres PYTHONPATH=$work:$work/scripts nice -n 19 $venv/py
 [cosmic-ray.distributor]
 name = "local"
 CONF
-  "$venv/cosmic-ray" init "$name.toml" "$name.sqlite"
+  if [ -n "${RECHECK:-}" ]; then
+    # The kept sessions of this seed again, with the tests as they are now: the killed stay killed, the rest run again.
+    [ -f "$kept/$name.sqlite" ] || continue
+    cp "$kept/$name.sqlite" .
+    "$venv/python" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"DELETE FROM work_results WHERE test_outcome = 'SURVIVED'\"); c.commit()" "$name.sqlite"
+  else
+    "$venv/cosmic-ray" init "$name.toml" "$name.sqlite"
+  fi
   dbs+=("$name.sqlite")
 done
-[ "$SAMPLE" -eq 0 ] || "$venv/python" "$root/scripts/mutation_sample.py" sample "$SAMPLE" "$SEED" "${dbs[@]}"
+[ "$SAMPLE" -eq 0 ] || [ -n "${RECHECK:-}" ] || "$venv/python" "$root/scripts/mutation_sample.py" sample "$SAMPLE" "$SEED" "${dbs[@]}"
 for db in "${dbs[@]}"; do
   name="${db%.sqlite}"
   "$venv/python" -c "import sqlite3, sys; sys.exit(not sqlite3.connect(sys.argv[1]).execute('SELECT 1 FROM work_items').fetchone())" "$db" || continue
   # The unmutated tree must pass, or every mutant would look killed.
   "$venv/cosmic-ray" baseline "$name.toml" || { echo "mutation: the tests fail unmutated for $name" >&2; exit 1; }
   "$venv/cosmic-ray" exec "$name.toml" "$db"
+  mkdir -p "$kept" && cp "$db" "$kept/"
 done
 "$venv/python" "$root/scripts/mutation_sample.py" report "$root/scripts/mutation_equivalent.txt" "${dbs[@]}" \
-  | tee "$root/mutation-report.txt"
-for db in "${dbs[@]}"; do "$venv/cr-report" "$db" --show-diff --surviving-only; done > "$root/mutation-diffs.txt"
-echo "mutation: report in mutation-report.txt, the survivors. diffs in mutation-diffs.txt"
+  | tee "$root/mutation-report-seed-$SEED.txt"
+for db in "${dbs[@]}"; do "$venv/cr-report" "$db" --show-diff --surviving-only; done > "$root/mutation-diffs-seed-$SEED.txt"
+echo "mutation: report in mutation-report-seed-$SEED.txt, the survivors' diffs in mutation-diffs-seed-$SEED.txt, sessions in $kept"
