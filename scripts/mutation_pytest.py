@@ -2,7 +2,8 @@
 
 Drops the Pilot and snapshot tests (async, or using the `snap_compare` fixture), the `slow` multi-process
 tests and, unless MUTATION_POSTGRES is set (it is for the server store's mutants), the PostgreSQL cases of
-the store contract; the property tests run fewer examples, the same ones every run. A mutant these tests miss is then read by hand before it is called alive.
+the store contract; the property tests run fewer examples, the same ones every run. A mutant these
+tests miss is then read by hand before it is called alive.
 """
 
 from __future__ import annotations

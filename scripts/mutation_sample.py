@@ -45,7 +45,8 @@ def sample(n: int, seed: int, dbs: list[str]) -> None:
     jobs: list[tuple[str, str]] = []
     for db in dbs:
         with sqlite3.connect(db) as conn:
-            rows = conn.execute("SELECT job_id, module_path, start_pos_row, start_pos_col FROM mutation_specs").fetchall()
+            rows = conn.execute(
+                "SELECT job_id, module_path, start_pos_row, start_pos_col FROM mutation_specs").fetchall()
         spans = {module: annotation_spans(module) for module in {row[1] for row in rows}}
         jobs += sorted((db, job) for job, module, row, col in rows if not in_annotation(spans[module], row, col))
     chosen = set(random.Random(seed).sample(jobs, min(n, len(jobs))))
