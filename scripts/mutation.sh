@@ -46,7 +46,7 @@ tests_for() {
     tui/core/intake.py) echo test_intake ;;
     tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
     tui/core/text.py) echo test_text test_markdown_roundtrip test_faults_text test_export ;;
-    tui/core/files.py) echo test_core_edges test_faults_files test_store test_faults_storage ;;
+    tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
     tui/core/errors.py) echo test_exit_codes ;;
     tui/core/service.py) echo test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
