@@ -40,7 +40,7 @@ tests_for() {
     tui/core/export.py) echo test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
     tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
     tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
-    tui/core/messages.py) echo test_messages ;;
+    tui/core/messages.py) echo test_message_drafts test_messages ;;
     tui/core/tone.py) echo test_tone test_messages ;;
     tui/core/settings.py) echo test_settings ;;
     tui/core/intake.py) echo test_intake ;;
