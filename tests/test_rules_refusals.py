@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import START
 from tui.core import rules
-from tui.core.model import MAX_LINKS, ReportPart, Stage
+from tui.core.model import MAX_LINKS, EventKind, ReportPart, Stage
 from tui.core.playbook import ChecklistItem
 from tui.core.rules import APOLOGY_SKIP_WORDS, GATE_NAMED, GateRefused, RuleError
 
@@ -110,3 +110,15 @@ def test_links_stop_at_the_limit(playbook):
         rules.link(full, [f"INC-{MAX_LINKS + 2}"], now=START, author="ana")
     with pytest.raises(RuleError, match="linked to itself"):
         rules.link(incident, ["INC-1"], now=START, author="ana")
+
+
+def test_only_a_forced_move_out_of_empathize_counts_as_skipping_the_apology(playbook):
+    incident = _incident(playbook, Stage.EMPATHIZE)
+    for item in playbook.stage(Stage.EMPATHIZE).checklist:
+        incident = rules.set_checked(incident, playbook, item.id, True, now=START, author="ana")
+    incident = rules.advance(incident, playbook, now=START, author="ana")  # the gate met: not forced
+    while incident.stage is not Stage.REPORT_BACK:  # forced out of diagnose and fix
+        incident = rules.advance(incident, playbook, now=START, author="ana", force=True, reason="walked")
+    incident = rules.set_checked(incident, playbook, rules.APOLOGY_ITEM, False, now=START, author="ana")
+    assert [event.forced for event in incident.events if event.kind is EventKind.STAGE] == [True, False, True, True]
+    assert not rules.apology_skipped(incident)
