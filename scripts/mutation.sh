@@ -49,7 +49,7 @@ tests_for() {
     tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
     tui/core/errors.py) echo test_exit_codes ;;
-    tui/core/service.py) echo test_playbook_versions test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
+    tui/core/service.py) echo test_playbook_versions test_linked_incidents test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
     tui/core/store/*) echo test_store test_store_contract test_faults_data test_faults_storage test_store_server ;;
     *) echo "mutation: no tests mapped for $1" >&2; exit 2 ;;
   esac
