@@ -46,10 +46,15 @@ def sample(n: int, seed: int, dbs: list[str]) -> None:
     for db in dbs:
         with sqlite3.connect(db) as conn:
             rows = conn.execute(
-                "SELECT job_id, module_path, start_pos_row, start_pos_col FROM mutation_specs").fetchall()
+                "SELECT job_id, module_path, start_pos_row, start_pos_col, operator_name, occurrence"
+                " FROM mutation_specs").fetchall()
         spans = {module: annotation_spans(module) for module in {row[1] for row in rows}}
-        jobs += sorted((db, job) for job, module, row, col in rows if not in_annotation(spans[module], row, col))
-    chosen = set(random.Random(seed).sample(jobs, min(n, len(jobs))))
+        # Ordered by what the mutant is, not by its job id (random at each init), so a seed draws the same sample.
+        jobs += [((module, row, col, operator, occurrence), (db, job))
+                 for job, module, row, col, operator, occurrence in rows
+                 if not in_annotation(spans[module], row, col)]
+    jobs.sort()
+    chosen = {job for _, job in random.Random(seed).sample(jobs, min(n, len(jobs)))}
     for db in dbs:
         with sqlite3.connect(db) as conn:
             drop = [(job,) for job, in conn.execute("SELECT job_id FROM mutation_specs") if (db, job) not in chosen]
