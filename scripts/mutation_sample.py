@@ -97,7 +97,7 @@ def report(equivalent_file: str, dbs: list[str]) -> None:
             counts = per_module[module]
             if worker is None:
                 counts["pending"] += 1
-            elif test == "survived":
+            elif (test or "").lower() == "survived":
                 before, after = changed_lines(diff)
                 if (module, operator, before, after) in equivalent:
                     counts["equivalent"] += 1
