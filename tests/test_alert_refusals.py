@@ -1,0 +1,36 @@
+"""More webhook bodies refused in one line, naming the field and the limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_intake import AM, body, one_alert
+from tui.core.intake import MAX_ALERTS, MAX_VALUE, IntakeError, parse_notification
+
+FIRST = AM["alerts"][0]
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    (body({**AM, "alerts": [FIRST] * (MAX_ALERTS + 1)}),
+     f"alerts: {MAX_ALERTS + 1} alerts; the limit is {MAX_ALERTS}"),
+    (body({**AM, "alerts": [{key: value for key, value in FIRST.items() if key != "startsAt"}]}),
+     "alerts[0].startsAt: a firing alert has a start time"),
+    (body(one_alert({}, values={"A": "high"})), "alerts[0].values: expected an object of numbers"),
+    (body(one_alert({}, values={"A": True})), "alerts[0].values: expected an object of numbers"),
+    (body(one_alert({}, values=[1])), "alerts[0].values: expected an object of numbers"),
+    (body(one_alert({}, startsAt="1899-12-31T23:00:00Z")),
+     "alerts[0].startsAt: '1899-12-31T23:00:00Z' is outside the years"),
+    (body(one_alert({"client": "x" * (MAX_VALUE + 1)})),
+     f"alerts[0].labels['client']: {MAX_VALUE + 1} characters; the limit is {MAX_VALUE}"),
+], ids=["too many alerts", "no start", "text values", "boolean values", "values as a list", "too early",
+        "too long"])
+def test_a_body_over_a_limit_or_missing_a_start_is_refused_naming_it(raw, problem):
+    with pytest.raises(IntakeError) as refused:
+        parse_notification(raw)
+    assert str(refused.value).startswith(problem)
+
+
+def test_alerts_up_to_the_limit_and_numeric_values_are_taken():
+    assert len(parse_notification(body({**AM, "alerts": [FIRST] * MAX_ALERTS})).alerts) == MAX_ALERTS
+    parse_notification(body(one_alert({}, values={"A": 1, "B": 2.5})))
+    parse_notification(body(one_alert({"client": "x" * MAX_VALUE})))
