@@ -42,7 +42,7 @@ tests_for() {
     tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
     tui/core/messages.py) echo test_message_drafts test_messages ;;
     tui/core/tone.py) echo test_tone test_messages ;;
-    tui/core/settings.py) echo test_settings ;;
+    tui/core/settings.py) echo test_settings_values test_settings ;;
     tui/core/intake.py) echo test_alert_refusals test_intake ;;
     tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
     tui/core/text.py) echo test_text test_markdown_roundtrip test_faults_text test_export ;;
