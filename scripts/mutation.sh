@@ -93,7 +93,10 @@ done
 [ "$SAMPLE" -eq 0 ] || [ -n "${RECHECK:-}" ] || "$venv/python" "$root/scripts/mutation_sample.py" sample "$SAMPLE" "$SEED" "${dbs[@]}"
 for db in "${dbs[@]}"; do
   name="${db%.sqlite}"
-  "$venv/python" -c "import sqlite3, sys; sys.exit(not sqlite3.connect(sys.argv[1]).execute('SELECT 1 FROM work_items').fetchone())" "$db" || continue
+  # Only modules with mutants still to run (a recheck leaves the killed ones alone).
+  "$venv/python" -c "import sqlite3, sys; sys.exit(not sqlite3.connect(sys.argv[1]).execute(
+    'SELECT 1 FROM work_items w LEFT JOIN work_results r ON r.job_id = w.job_id WHERE r.job_id IS NULL').fetchone())" \
+    "$db" || continue
   # The unmutated tree must pass, or every mutant would look killed; if not, its mutants stay "not run".
   "$venv/cosmic-ray" baseline "$name.toml" || { echo "mutation: the tests fail unmutated for $name, skipped" >&2; continue; }
   "$venv/cosmic-ray" exec "$name.toml" "$db"
