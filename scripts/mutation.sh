@@ -35,7 +35,7 @@ tests_for() {
     tui/core/actions.py) echo test_rules ;;
     tui/core/promise.py) echo test_promise test_rules ;;
     tui/core/satisfied.py) echo test_satisfied test_rules ;;
-    tui/core/model.py) echo test_timeline_lines test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
+    tui/core/model.py) echo test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
     tui/core/stats.py) echo test_kept_promises test_stats test_stats_cache test_apology_skip ;;
     tui/core/export.py) echo test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
     tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
@@ -45,7 +45,7 @@ tests_for() {
     tui/core/settings.py) echo test_settings_values test_settings ;;
     tui/core/intake.py) echo test_alert_refusals test_intake ;;
     tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
-    tui/core/text.py) echo test_text test_markdown_roundtrip test_faults_text test_export ;;
+    tui/core/text.py) echo test_durations test_text test_markdown_roundtrip test_faults_text test_export ;;
     tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
     tui/core/errors.py) echo test_exit_codes ;;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_intake import AM, body, one_alert
-from tui.core.intake import MAX_ALERTS, MAX_VALUE, IntakeError, parse_notification
+from tui.core.intake import MAX_ALERTS, MAX_VALUE, IntakeError, parse_intake_rules, parse_notification
 
 FIRST = AM["alerts"][0]
 
@@ -34,3 +34,14 @@ def test_alerts_up_to_the_limit_and_numeric_values_are_taken():
     assert len(parse_notification(body({**AM, "alerts": [FIRST] * MAX_ALERTS})).alerts) == MAX_ALERTS
     parse_notification(body(one_alert({}, values={"A": 1, "B": 2.5})))
     parse_notification(body(one_alert({"client": "x" * MAX_VALUE})))
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3, 4])
+def test_every_severity_from_1_to_4_can_be_mapped_from_a_label(severity):
+    assert parse_intake_rules({"severities": {"P": severity}}).severities["p"] == severity
+
+
+@pytest.mark.parametrize("severity", [0, 5, True, "1"])
+def test_a_label_mapped_to_something_else_is_refused(severity):
+    with pytest.raises(ValueError, match=r"severities\.P: expected a severity 1 \(worst\) to 4"):
+        parse_intake_rules({"severities": {"P": severity}})

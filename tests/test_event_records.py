@@ -85,3 +85,13 @@ def test_links_and_ticks_are_each_once_in_order_and_never_the_incident_itself(re
 
 def test_resolved_at_goes_with_the_resolved_stage_only(record):
     assert refused({**record, "resolved_at": "2026-11-23T10:00:00Z"}) == "resolved_at: set on an open incident"
+
+
+@pytest.mark.parametrize("at", ["3000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_stored_time_outside_the_years_is_refused(record, at):
+    assert refused({**record, "opened_at": at}) == f"opened_at: {at!r} is outside the years 1970 to 2999"
+
+
+def test_a_stored_time_in_the_last_year_is_read(record):
+    record["events"][-1]["at"] = "2999-12-31T23:59:59Z"
+    assert incident_from_mapping(record).events[-1].at.year == 2999
