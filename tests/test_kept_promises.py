@@ -1,4 +1,4 @@
-"""`mend stats` counts the next-update promises made and broken, whichever way the wait ends."""
+"""`mend stats` counts incidents, and the next-update promises made and broken, whichever way the wait ends."""
 
 from __future__ import annotations
 
@@ -41,3 +41,12 @@ def test_a_promise_still_pending_is_broken_once_its_time_has_passed(mend, clock)
     assert promises(mend, clock) == (1, 0)
     clock.advance(timedelta(minutes=2))
     assert promises(mend, clock) == (1, 1)
+
+
+def test_the_incident_count_is_the_open_ones_and_the_resolved_ones(mend, clock):
+    for title in ("a", "b", "c"):
+        mend.open(title, "Acme")
+    mend.resolve("INC-2", force=True, reason="duplicate")
+    stats = compute(all_incidents(mend.store), mend.playbook_for, clock.now())
+    assert (stats.total, stats.open, stats.resolved) == (3, 2, 1)
+    assert stats.to_dict()["incidents"] == {"total": 3, "open": 2, "resolved": 1}
