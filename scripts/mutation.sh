@@ -15,8 +15,17 @@
 # days on a 2-core machine, hence the sample; the score has a 95 % interval. Needs
 # `pip install -e '.[mutation]'`.
 #
-# Figures (2-core machine, 1 December 2026):
-#   before: FILLED IN BELOW
+# Figures (1 December 2026, a 2-core machine shared with six other jobs: about a minute a mutant):
+#   seed 1, the working sample: 30 drawn, 18 run (the server store's baseline timed out under load;
+#     now it runs only the PostgreSQL tests, with a longer timeout): 15/18 killed = 83 % (95 % 61-94 %);
+#     tests written for its 3 survivors: 18/18 (RECHECK=1 SEED=1).
+#   seed 2, held out (no test written from it until it was measured again): 50 drawn, a random 40
+#     run for time: 30/40 killed = 75 % (95 % 60-86 %), no survivor equivalent;
+#     with the tests written from seed 1 and from coverage (RECHECK=1 SEED=2): still 30/40, none of its
+#     10 survivors killed: those tests went to other code, so 75 % is the honest estimate of the suite;
+#     with tests then written for its own 10 survivors (fitted, so not a fresh figure): AFTER_FITTED.
+#   Those two runs drew their samples in an order that changed at each init, since fixed: the same
+#   seed now draws the same mutants, but not the ones above.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv/bin"
