@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tui.core.model import MAX_NAME, EventKind, ReportPart, Role, SchemaError, Side
+from tui.core.model import MAX_NAME, EventKind, ReportPart, Role, SchemaError, Side, read_time
 from tui.core.schema import decode_incident, incident_from_mapping
 
 
@@ -95,3 +95,10 @@ def test_a_stored_time_outside_the_years_is_refused(record, at):
 def test_a_stored_time_in_the_last_year_is_read(record):
     record["events"][-1]["at"] = "2999-12-31T23:59:59Z"
     assert incident_from_mapping(record).events[-1].at.year == 2999
+
+
+@pytest.mark.parametrize("at", ["3000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_time_read_from_any_stored_file_is_refused_outside_the_years(at):
+    with pytest.raises(SchemaError, match=f"mark: {at!r} is outside the years 1970 to 2999"):
+        read_time(at, "mark")
+    assert read_time("2999-12-31T23:59:59Z", "mark").year == 2999

@@ -50,3 +50,5 @@ def test_the_incident_count_is_the_open_ones_and_the_resolved_ones(mend, clock):
     stats = compute(all_incidents(mend.store), mend.playbook_for, clock.now())
     assert (stats.total, stats.open, stats.resolved) == (3, 2, 1)
     assert stats.to_dict()["incidents"] == {"total": 3, "open": 2, "resolved": 1}
+    acme = stats.by_client["Acme"]
+    assert (acme.total, acme.open, acme.resolved) == (3, 2, 1)
