@@ -23,9 +23,16 @@
 #     run for time: 30/40 killed = 75 % (95 % 60-86 %), no survivor equivalent;
 #     with the tests written from seed 1 and from coverage (RECHECK=1 SEED=2): still 30/40, none of its
 #     10 survivors killed: those tests went to other code, so 75 % is the honest estimate of the suite;
-#     with tests then written for its own 10 survivors (fitted, so not a fresh figure): AFTER_FITTED.
-#   Those two runs drew their samples in an order that changed at each init, since fixed: the same
-#   seed now draws the same mutants, but not the ones above.
+#     with tests then written for its survivors (fitted, not a fresh figure): 40/43 = 93 % (95 % 81-98 %;
+#     43: three run before the cut to 40), and the last 3 killed by tests checked by hand against them.
+#   seed 3, fresh, with the tests of both (but the last four): 20 drawn, 4 equivalent,
+#     12/16 killed = 75 % (95 % 51-90 %). Alive: store/base.py:82 (since tested), tinydb.py:737 (since
+#     tested), :749 and :753 (the counter repair at a shard's last number, and the value it writes
+#     before the create overwrites it).
+#   So about 75 % of non-equivalent mutants die on a fresh sample, short of the 90 % aimed at: each
+#   sample's survivors were killed, but the next sample finds new ones, most in the TinyDB store.
+#   Seeds 1 and 2 drew in an order that changed at each init, since fixed: the same seed now draws
+#   the same mutants (seed 3 is reproducible), but not those of seeds 1 and 2.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv/bin"
