@@ -1,48 +1,124 @@
 #!/usr/bin/env bash
-# Mutation testing of the domain core with cosmic-ray; run by hand, never in CI (it takes hours).
+# Mutation testing of the domain core with cosmic-ray; run by hand, never in CI.
 #
-#   scripts/mutation.sh                         # every module of tui/core, the core unit tests
-#   scripts/mutation.sh tui/core/budget.py      # one module (or several)
-#   TESTS="tests/test_rules.py" scripts/mutation.sh tui/core/rules.py
+#   scripts/mutation.sh                          # a seeded random sample of 150 mutants over all of tui/core
+#   SAMPLE=400 SEED=7 scripts/mutation.sh        # another sample (a new seed: figures not fitted to the tests)
+#   SAMPLE=0 scripts/mutation.sh tui/core/budget.py   # every mutant of one module (or several)
+#   RECHECK=1 SEED=7 scripts/mutation.sh         # that seed's kept sample again, its survivors against today's tests
 #
-# Each mutant (an operator swapped, a constant changed, a condition negated...) is applied to a
-# throwaway copy of the tree and the tests are run against it: a mutant the tests still pass is
-# "alive", a behaviour no test checks. Prints cosmic-ray's report and the score (killed / all);
-# read the alive ones (the report lists them) and either add a test or judge the mutant
-# equivalent (it changes no behaviour). Needs `pip install -e '.[mutation]'`.
+# Each mutant (an operator swapped, a constant changed, a condition negated...) is applied to a throwaway
+# copy of the tree and the tests covering its module are run against it (the map below; the quick tests
+# only, see scripts/mutation_pytest.py; -x, so the first failure kills it; one process under nice -n 19;
+# TIMEOUT seconds a mutant). A mutant the tests pass is "alive", a behaviour no test checks, unless it is
+# listed in scripts/mutation_equivalent.txt as changing no behaviour. Read the alive ones in the report:
+# add a test, or judge the mutant equivalent there and say why. All of tui/core is about 10,500 mutants,
+# days on a 2-core machine, hence the sample; the score has a 95 % interval. Needs
+# `pip install -e '.[mutation]'`.
+#
+# Figures (1 December 2026, a 2-core machine shared with six other jobs: about a minute a mutant):
+#   seed 1, the working sample: 30 drawn, 18 run (the server store's baseline timed out under load;
+#     now it runs only the PostgreSQL tests, with a longer timeout): 15/18 killed = 83 % (95 % 61-94 %);
+#     tests written for its 3 survivors: 18/18 (RECHECK=1 SEED=1).
+#   seed 2, held out (no test written from it until it was measured again): 50 drawn, a random 40
+#     run for time: 30/40 killed = 75 % (95 % 60-86 %), no survivor equivalent;
+#     with the tests written from seed 1 and from coverage (RECHECK=1 SEED=2): still 30/40, none of its
+#     10 survivors killed: those tests went to other code, so 75 % is the honest estimate of the suite;
+#     with tests then written for its survivors (fitted, not a fresh figure): 40/43 = 93 % (95 % 81-98 %;
+#     43: three run before the cut to 40), and the last 3 killed by tests checked by hand against them.
+#   seed 3, fresh, with the tests of both (but the last four): 20 drawn, 4 equivalent,
+#     12/16 killed = 75 % (95 % 51-90 %). Alive: store/base.py:82 (since tested), tinydb.py:737 (since
+#     tested), :749 and :753 (the counter repair at a shard's last number, and the value it writes
+#     before the create overwrites it).
+#   So about 75 % of non-equivalent mutants die on a fresh sample, short of the 90 % aimed at: each
+#   sample's survivors were killed, but the next sample finds new ones, most in the TinyDB store.
+#   Seeds 1 and 2 drew in an order that changed at each init, since fixed: the same seed now draws
+#   the same mutants (seed 3 is reproducible), but not those of seeds 1 and 2.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv/bin"
 [ -x "$venv/cosmic-ray" ] || { echo "mutation: pip install -e '.[mutation]' first" >&2; exit 2; }
+SAMPLE="${SAMPLE:-150}" SEED="${SEED:-1}" TIMEOUT="${TIMEOUT:-120}"
 modules=("$@")
-[ "${#modules[@]}" -gt 0 ] || modules=("tui/core")
-# The core's own tests, in process and quick; the CLI, board and multi-process tests add hours, not kills.
-TESTS="${TESTS:-tests/test_core_edges.py tests/test_rules.py tests/test_budget.py tests/test_stats.py \
-tests/test_export.py tests/test_markdown_roundtrip.py tests/test_promise.py tests/test_satisfied.py \
-tests/test_report.py tests/test_playbook.py tests/test_schema.py tests/test_text.py tests/test_store.py \
-tests/test_intake.py tests/test_messages.py tests/test_tone.py tests/test_watch.py}"
+if [ "${#modules[@]}" -eq 0 ]; then
+  mapfile -t modules < <(cd "$root" && git ls-files 'tui/core/*.py' 'tui/core/**/*.py' | grep -v '__init__.py$')
+fi
+
+# The tests that exercise each module, the most direct first (-x stops at the first failure).
+tests_for() {
+  case "$1" in
+    tui/core/budget.py) echo test_budget test_late_by test_promise test_rules test_core_edges ;;
+    tui/core/rules.py) echo test_rules test_rules_refusals test_apology_skip test_core_edges test_budget test_report test_satisfied test_bounded ;;
+    tui/core/actions.py) echo test_rules ;;
+    tui/core/promise.py) echo test_promise test_rules ;;
+    tui/core/satisfied.py) echo test_satisfied test_rules ;;
+    tui/core/model.py) echo test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
+    tui/core/stats.py) echo test_kept_promises test_stats test_stats_cache test_apology_skip ;;
+    tui/core/export.py) echo test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
+    tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
+    tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
+    tui/core/messages.py) echo test_message_drafts test_messages ;;
+    tui/core/tone.py) echo test_tone test_messages ;;
+    tui/core/settings.py) echo test_settings_values test_settings ;;
+    tui/core/intake.py) echo test_alert_refusals test_intake ;;
+    tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
+    tui/core/text.py) echo test_durations test_text test_markdown_roundtrip test_faults_text test_export ;;
+    tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
+    tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
+    tui/core/errors.py) echo test_exit_codes ;;
+    tui/core/service.py) echo test_playbook_versions test_linked_incidents test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
+    tui/core/store/postgres.py) echo test_store_contract test_store_server ;;
+    tui/core/store/*) echo test_store test_whole_open_set test_data_folder_reads test_counter_and_size_limits test_store_contract test_faults_data test_faults_storage ;;
+    *) echo "mutation: no tests mapped for $1" >&2; exit 2 ;;
+  esac
+}
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mend-mutation.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 # A copy of the committed tree plus local changes: cosmic-ray edits files in place.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work")
 cd "$work"
+kept="$root/mutation-sessions/seed-$SEED"
+dbs=()
 for module in "${modules[@]}"; do
   name="$(echo "$module" | tr '/.' '__')"
+  tests="$(tests_for "$module" | sed -E 's#(test_[a-z_]+)#tests/\1.py#g')"
+  # The server store's mutants need the store contract run against PostgreSQL too (a server started
+  # for each mutant: slow on a busy machine, hence the longer timeout).
+  postgres="" timeout="$TIMEOUT"
+  [ "$module" != tui/core/store/postgres.py ] || { postgres="MUTATION_POSTGRES=1"; timeout=$((TIMEOUT * 5)); }
   cat > "$name.toml" <<CONF
 [cosmic-ray]
 module-path = "$module"
-timeout = 300.0
+timeout = $timeout
 excluded-modules = []
-# -x: the first failing test kills the mutant; one process, so PYTHONPATH puts this copy first.
-test-command = "env PYTHONPATH=$work $venv/python -m pytest -x -q -p no:cacheprovider -n 0 $TESTS"
+test-command = "env $postgres PYTHONPATH=$work:$work/scripts nice -n 19 $venv/python -m pytest -x -q -p no:cacheprovider -n 0 -p mutation_pytest $tests"
 
 [cosmic-ray.distributor]
 name = "local"
 CONF
-  "$venv/cosmic-ray" init "$name.toml" "$name.sqlite"
-  "$venv/cosmic-ray" baseline "$name.toml"
-  "$venv/cosmic-ray" exec "$name.toml" "$name.sqlite"
-  "$venv/cr-report" "$name.sqlite" --show-pending | tee "$root/mutation-$name.txt" | tail -n 3
+  if [ -n "${RECHECK:-}" ]; then
+    # The kept sessions of this seed again, with the tests as they are now: the killed stay killed, the rest run again.
+    [ -f "$kept/$name.sqlite" ] || continue
+    cp "$kept/$name.sqlite" .
+    "$venv/python" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"DELETE FROM work_results WHERE test_outcome = 'SURVIVED'\"); c.commit()" "$name.sqlite"
+  else
+    "$venv/cosmic-ray" init "$name.toml" "$name.sqlite"
+  fi
+  dbs+=("$name.sqlite")
 done
-echo "mutation: reports in $root/mutation-*.txt"
+[ "$SAMPLE" -eq 0 ] || [ -n "${RECHECK:-}" ] || "$venv/python" "$root/scripts/mutation_sample.py" sample "$SAMPLE" "$SEED" "${dbs[@]}"
+for db in "${dbs[@]}"; do
+  name="${db%.sqlite}"
+  # Only modules with mutants still to run (a recheck leaves the killed ones alone).
+  "$venv/python" -c "import sqlite3, sys; sys.exit(not sqlite3.connect(sys.argv[1]).execute(
+    'SELECT 1 FROM work_items w LEFT JOIN work_results r ON r.job_id = w.job_id WHERE r.job_id IS NULL').fetchone())" \
+    "$db" || continue
+  # The unmutated tree must pass, or every mutant would look killed; if not, its mutants stay "not run".
+  "$venv/cosmic-ray" baseline "$name.toml" || { echo "mutation: the tests fail unmutated for $name, skipped" >&2; continue; }
+  "$venv/cosmic-ray" exec "$name.toml" "$db"
+  mkdir -p "$kept" && cp "$db" "$kept/"
+done
+"$venv/python" "$root/scripts/mutation_sample.py" report "$root/scripts/mutation_equivalent.txt" "${dbs[@]}" \
+  | tee "$root/mutation-report-seed-$SEED.txt"
+for db in "${dbs[@]}"; do "$venv/cr-report" "$db" --show-diff --surviving-only; done > "$root/mutation-diffs-seed-$SEED.txt"
+echo "mutation: report in mutation-report-seed-$SEED.txt, the survivors' diffs in mutation-diffs-seed-$SEED.txt, sessions in $kept"
