@@ -131,10 +131,15 @@ class BoardScreen(Screen):
         self._due: list[tuple[datetime, int, CardFace]] = []
         self._order_seq = count()
         self._last_tick: datetime | None = None
-        self._counted: tuple[int, int, int] | None = None  # open, warn, breach: None after a change
+        # The status bar's warn and breach counts, kept up to date one face at a time: what each
+        # face was counted as (0 ok, 1 warn, 2 breach), the totals, and the faces to count again.
+        self._counted_as: dict[str, int] = {}
+        self._tally = [0, 0, 0]
+        self._recount: set[str] = set()
         self.measured: list[CardFace] = []  # see take_measured
         self._unmeasured: deque[CardFace] = deque()  # made but not measured yet (see apply)
-        self.membership_changed = False
+        # Faces that left or changed since the app last swept budget crossings that are over.
+        self.membership_changes = 0
         self._filter = ""
         self._mine = False  # show only the incidents you own or hold a role in
         # The incident the keys act on. Kept here, not read from focus, because
@@ -247,9 +252,10 @@ class BoardScreen(Screen):
                 self._schedule(face)
                 if self._selected == incident.id and not face.visible:
                     self._deselect()
-        if left or redraw:
-            self.membership_changed = True  # budget crossings of visits that are over can be forgotten
-        self._counted = None
+        # Budget crossings of visits that are over can be forgotten (see MendApp._notify_crossings).
+        self.membership_changes += len(left) + len(redraw)
+        self._recount.update(left)
+        self._recount.update(incident.id for incident in incidents)
         self._fill_columns(touched, redraw)
         if self._selected is not None and self._selected in left:
             self._select_neighbour(left[self._selected])
@@ -269,7 +275,7 @@ class BoardScreen(Screen):
                 face.measure_now()
                 self._schedule(face)
                 self.measured.append(face)
-        self._counted = None
+                self._recount.add(face.incident_id)
         self._refresh_status_bar(self.app.clock.now())
         if pending:
             self.call_after_refresh(self._measure_some)
@@ -293,7 +299,7 @@ class BoardScreen(Screen):
             self.measured.append(face)
             self._schedule(face)
         if changed:
-            self._counted = None
+            self._recount.update(changed)
             self._fill_columns({self._faces[incident_id].incident.stage for incident_id in changed}, changed)
         self._refresh_status_bar(now)
 
@@ -317,6 +323,8 @@ class BoardScreen(Screen):
         face.visible = self._admits(incident)
 
     def _admits(self, incident: Incident) -> bool:
+        if not self._filter and not self._mine:
+            return True  # (no haystack built for each of thousands on a first load)
         return matches(incident, self._filter, self.app.mend.author if self._mine else None)
 
     def _columns(self) -> Iterable[StageColumn]:
@@ -361,7 +369,6 @@ class BoardScreen(Screen):
                 self._order[stage].append(face)
         for order in self._order.values():
             order.sort(key=_slot_rank)
-        self._counted = None
 
     def _fill_columns(self, stages: Iterable[Stage], redraw: AbstractSet[str] = frozenset()) -> None:
         for stage in stages:
@@ -384,18 +391,11 @@ class BoardScreen(Screen):
         self._refresh_status_bar(now)
 
     def _refresh_status_bar(self, now: datetime) -> None:
-        if self._counted is None:  # counted again only after a card's status may have changed
-            statuses = [(face.status, face.update_status) for face in self._faces.values()]
-            self._counted = (
-                len(statuses),
-                sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
-                sum(1 for pair in statuses if Status.BREACH in pair),
-            )
-        open_count, warn, breach = self._counted
+        self._count_again()
         self._status_bar.show(
-            open_count=open_count,
-            warn=warn,
-            breach=breach,
+            open_count=len(self._faces),
+            warn=self._tally[1],
+            breach=self._tally[2],
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
             user=self.app.mend.author,
@@ -404,6 +404,24 @@ class BoardScreen(Screen):
             offline=self.app.offline,
             now=now,
         )
+
+    def _count_again(self) -> None:
+        """Count again only the faces that came, went or were measured since the last count:
+        at thousands open, counting them all on every key press took longer than the frame."""
+        tally, counted_as = self._tally, self._counted_as
+        for incident_id in self._recount:
+            if (was := counted_as.pop(incident_id, None)) is not None:
+                tally[was] -= 1
+            if (face := self._faces.get(incident_id)) is not None:
+                pair = (face.status, face.update_status)
+                now = 2 if Status.BREACH in pair else 1 if Status.WARN in pair else 0
+                counted_as[incident_id] = now
+                tally[now] += 1
+        self._recount.clear()
+
+    @property
+    def face_count(self) -> int:
+        return len(self._faces)
 
     # -- selection and focus -------------------------------------------------------
 
@@ -496,7 +514,7 @@ class BoardScreen(Screen):
             self.select(self._first_face())
             return
         faces = self._stage_faces(face.incident.stage)
-        index = faces.index(face) + delta
+        index = self._column(face.incident.stage).index_of(face) + delta
         if 0 <= index < len(faces):
             self.select(faces[index])
 
