@@ -6,7 +6,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import UTC, datetime
 from heapq import heappop, heappush
 from itertools import count
 from typing import TYPE_CHECKING
@@ -27,12 +27,14 @@ from ..core.playbook import DEFAULT_PLAYBOOK
 from ..core.rules import GateRefused, RuleError, can_go_back
 from ..core.service import Change
 from ..core.text import one_line
-from ..widgets.card import CARD_INKS, CardFace, IncidentCard
+from ..widgets.card import CARD_INKS, LABEL_LATE, CardFace, IncidentCard
 from ..widgets.column import StageColumn
 from ..widgets.footer import KeyBar
 from ..widgets.status_bar import StatusBar
 from .asks import Open, Opening, Stored, StoreNews, Write
 from .forms import NewIncidentScreen
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -131,6 +133,9 @@ class BoardScreen(Screen):
         self._due: list[tuple[datetime, int, CardFace]] = []
         self._order_seq = count()
         self._last_tick: datetime | None = None
+        # Cards on screen whose minutes rolled over and are not drawn yet, with when they did (see tick).
+        self._late: dict[str, datetime] = {}
+        self._late_until = EPOCH
         # The status bar's warn and breach counts, kept up to date one face at a time: what each
         # face was counted as (0 ok, 1 warn, 2 breach), the totals, and the faces to count again.
         self._counted_as: dict[str, int] = {}
@@ -283,24 +288,39 @@ class BoardScreen(Screen):
     def tick(self, now: datetime) -> None:
         """Measure again only the cards whose shown time or status changes by now."""
         changed: set[str] = set()
+        at_once: set[str] = set()  # a status changed, or the time counts seconds: drawn in this tick
         if self._last_tick is not None and now < self._last_tick:
             # The clock went back: every precomputed moment is off.
             self._due = []
             for face in self._faces.values():
                 self._schedule(face, at=now)
         self._last_tick = now
-        due = self._due
+        due, late = self._due, self._late
         while due and due[0][0] <= now:
             at, _, face = heappop(due)
             if self._faces.get(face.incident_id) is not face or face.due != at:
                 continue  # it changed or left since: a later entry stands for it
+            before = (face.status, face.update_status)
             if face.measure(now):
                 changed.add(face.incident_id)
+                if before != (face.status, face.update_status) or face.counts_seconds:
+                    at_once.add(face.incident_id)
+                else:
+                    if not late:
+                        # Drawn at the next multiple of LABEL_LATE: every card due by then joins that frame.
+                        self._late_until = at + (LABEL_LATE - (at - EPOCH) % LABEL_LATE)
+                    late[face.incident_id] = at
             self.measured.append(face)
             self._schedule(face)
-        if changed:
-            self._recount.update(changed)
-            self._fill_columns({self._faces[incident_id].incident.stage for incident_id in changed}, changed)
+        self._recount.update(changed)
+        # Only cards on screen are redrawn: a face out of sight changed only the counts.
+        shown = {incident_id for incident_id in at_once if self.card_for(incident_id) is not None}
+        if late and (shown or now >= self._late_until or now < min(late.values())):
+            # Minutes rolled over on cards each on its own second: one frame every few seconds, not one a second.
+            shown.update(incident_id for incident_id in late if self.card_for(incident_id) is not None)
+            late.clear()
+        if shown:
+            self._fill_columns({self._faces[incident_id].incident.stage for incident_id in shown}, shown)
         self._refresh_status_bar(now)
 
     def _schedule(self, face: CardFace, at: datetime | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from rich.style import Style
@@ -18,6 +18,10 @@ from ..core.model import Incident, Stage
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
+
+# A card's minutes may show this much after they roll over, so a board draws the cards due
+# within it in one frame; a status change, or a time counting seconds, is drawn at once.
+LABEL_LATE = timedelta(seconds=5)
 
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 
@@ -112,6 +116,11 @@ class CardFace:
     def rank(self) -> tuple[int, int]:
         """Its place in its column: worst severity first, then the oldest."""
         return (self.incident.severity, self.incident.number)
+
+    @property
+    def counts_seconds(self) -> bool:
+        """Whether the time on the card changes again within seconds (it counts them, or is about to)."""
+        return self.stage is None or self.stage.steady_for() < LABEL_LATE
 
     def measure(self, now: datetime) -> bool:
         """Take fresh readings; True if what the card shows changed."""
