@@ -13,7 +13,7 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
-from ..core.budget import Reading, Status, stage_reading, update_reading
+from ..core.budget import WARN_FRACTION, Reading, Status, stage_reading, update_reading
 from ..core.model import Incident, Stage
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
@@ -69,6 +69,15 @@ def readable(ink: Color, background: Color) -> Color:
         if contrast(blended, background) >= MIN_CONTRAST:
             return blended
     return target
+
+
+def status_steady_for(reading: Reading) -> timedelta:
+    """How long the reading's status stays as it is, its time aside: a card shows the client
+    update's mark, not its time, so a face is not measured again each time that time's minutes roll."""
+    thresholds = (reading.budget * WARN_FRACTION, reading.budget)
+    # Once over, it stays over until the incident changes (and is measured anew): look again in a day.
+    return min((threshold - reading.elapsed for threshold in thresholds if threshold > reading.elapsed),
+               default=timedelta(days=1))
 
 
 class CardFace:
@@ -135,7 +144,7 @@ class CardFace:
             self.status = self.stage.status
             self.update_status = self.update.status
             self.time_label = self.stage.label
-            self.due = now + min(self.stage.steady_for(), self.update.steady_for())
+            self.due = now + min(self.stage.steady_for(), status_steady_for(self.update))
         return (self.time_label, self.status, self.update_status) != before
 
 
