@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Self
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color
 from textual.events import Click
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
 from ..core.budget import WARN_FRACTION, Reading, Status, stage_reading, update_reading
@@ -200,7 +204,36 @@ class IncidentCard(Widget, can_focus=True):
     def update_status(self) -> Status:
         return self.face.update_status
 
+    # Drawn with the line API: Textual's path from a renderable (content, wrapping, formatting)
+    # cost three times the card's own drawing, and an idle board or a move redraws cards.
+    _strips: list[Strip] | None = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        self._strips = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        self._strips = None  # its colours (status, focus) changed
+        super().notify_style_update()
+
+    def render_line(self, y: int) -> Strip:
+        width = max(self.content_size.width, 1)
+        strips = self._strips
+        if strips is None or strips[0].cell_length != width:
+            console, blank = self.app.console, Style(bgcolor=self.rich_style.bgcolor)
+            # (Text.render leaves out a line's own style when it has no spans: given here.)
+            strips = self._strips = [
+                Strip(line.render(console) if line.spans else [Segment(line.plain, console.get_style(line.style))])
+                .adjust_cell_length(width, blank)
+                for line in self._lines()]
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(width, self.rich_style)
+
     def render(self) -> RenderResult:
+        return Text("\n").join(self._lines())
+
+    def _lines(self) -> list[Text]:
+        """The card's four lines, each cut to its width."""
         width = max(self.content_size.width, 1)
         face = self.face
         incident = face.incident
@@ -244,7 +277,7 @@ class IncidentCard(Widget, can_focus=True):
         lines = [head, client, title, status]
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        return lines
 
     def on_click(self, event: Click) -> None:
         self.focus()
