@@ -21,7 +21,7 @@ from tui.screens.asks import StoreNews
 from tui.screens.detail import DetailScreen
 from tui.screens.forms import UpdateScreen
 from tui.screens.team import AssignScreen, LinkScreen
-from tui.widgets.card import CardFace
+from tui.widgets.card import CardFace, IncidentCard
 
 SIZE = (120, 35)
 NO_AUTO_TICK = 3600.0
@@ -114,6 +114,38 @@ async def test_the_tick_measures_only_cards_whose_time_or_status_changes(mend: M
         app.tick()
         assert len(measured) == 5
         assert {card.face.time_label.split("/")[0] for card in app.board.cards} == {"0m"}
+
+
+async def test_cards_whose_minutes_roll_over_apart_are_drawn_in_one_frame(mend: Mend, playbook, clock, monkeypatch):
+    """At idle a board redraws cards every few seconds, not every second; a status change is drawn at once."""
+    clock.advance(board_module.LABEL_LATE - (clock.now() - board_module.EPOCH) % board_module.LABEL_LATE)
+    first = mend.open("Portal down", "Acme", severity=4).id  # its minutes roll over on a multiple of LABEL_LATE
+    clock.advance(seconds=1)
+    second = mend.open("Reports late", "Beta", severity=4).id
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    drawn: list[tuple[int, str]] = []  # (tick, incident) for each card drawn anew
+    ticks = [0]
+    bind = IncidentCard.bind
+
+    def counted(card: IncidentCard, face: CardFace) -> None:
+        drawn.append((ticks[0], face.incident_id))
+        bind(card, face)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(IncidentCard, "bind", counted)
+        for ticks[0] in range(1, 66):  # one tick a second, as the app's
+            clock.advance(seconds=1)
+            app.tick()
+        await settle(pilot)
+        assert {app.board.face_of(one).time_label.split("/")[0] for one in (first, second)} == {"1m"}
+        # Both rolled over (ticks 59 and 60) and were drawn together at the next multiple of LABEL_LATE.
+        assert sorted(drawn) == [(64, first), (64, second)]
+        drawn.clear()
+        clock.advance(playbook.stage(Stage.ACKNOWLEDGE).budget(4) * 0.8)
+        ticks[0] = 0
+        app.tick()  # the first card warns: drawn in this tick
+        assert (0, first) in drawn
 
 
 async def test_thousands_open_are_measured_after_the_first_paint_and_counted_right(

@@ -60,6 +60,7 @@ T = TypeVar("T")
 
 TICK_SECONDS = 1.0
 NOTICES_KEPT = 200
+SWEEP_AFTER = 64  # changes to the board before crossings of visits that are over are forgotten
 # Below this a card cannot show its time against budget in five columns, nor a column two cards.
 MIN_SIZE = Size(70, 20)
 
@@ -381,6 +382,7 @@ class MendApp(App):
         What you held when the board opened is the baseline, not news.
         """
         me = self.mend.author.casefold()
+        role_fields = [(role, role.value) for role in Role]  # (read once: thousands of incidents on a first load)
         held = self._held if self._held is not None else {}
         for incident_id in gone:
             held.pop(incident_id, None)
@@ -388,9 +390,11 @@ class MendApp(App):
             if incident.is_resolved:
                 held.pop(incident.id, None)
                 continue
-            now_held = frozenset(role for role in Role if (getattr(incident, role.value) or "").casefold() == me)
-            gained = now_held - held.get(incident.id, frozenset())
-            held[incident.id] = now_held
+            now_held = frozenset(role for role, name in role_fields if (getattr(incident, name) or "").casefold() == me)
+            # Only incidents you hold a role on are kept: holding none is what an unknown one means.
+            gained = now_held - held.pop(incident.id, frozenset())
+            if now_held:
+                held[incident.id] = now_held
             if baseline or not gained:
                 continue
             last = next((e for e in reversed(incident.events)
@@ -436,8 +440,10 @@ class MendApp(App):
                 crossed = self._crossings.observe(key, reading.status)
                 if crossed is not None:
                     self._announce(incident, kind, crossed)
-        if self.board.membership_changed:  # visits and waits that are over are forgotten, so memory stays flat
-            self.board.membership_changed = False
+        # Visits and waits that are over are forgotten, so memory stays flat: in a sweep once a
+        # share of the board has changed, as a sweep reads every open incident's keys.
+        if self.board.membership_changes > max(SWEEP_AFTER, self.board.face_count // 4):
+            self.board.membership_changes = 0
             self._crossings.forget_except({key for face in self.board.faces
                                            for key in (stage_key(face.incident), update_key(face.incident))})
 

@@ -6,7 +6,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import UTC, datetime
 from heapq import heappop, heappush
 from itertools import count
 from typing import TYPE_CHECKING
@@ -27,12 +27,14 @@ from ..core.playbook import DEFAULT_PLAYBOOK
 from ..core.rules import GateRefused, RuleError, can_go_back
 from ..core.service import Change
 from ..core.text import one_line
-from ..widgets.card import CARD_INKS, CardFace, IncidentCard
+from ..widgets.card import CARD_INKS, LABEL_LATE, CardFace, IncidentCard
 from ..widgets.column import StageColumn
 from ..widgets.footer import KeyBar
 from ..widgets.status_bar import StatusBar
 from .asks import Open, Opening, Stored, StoreNews, Write
 from .forms import NewIncidentScreen
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from ..app import MendApp
@@ -131,10 +133,18 @@ class BoardScreen(Screen):
         self._due: list[tuple[datetime, int, CardFace]] = []
         self._order_seq = count()
         self._last_tick: datetime | None = None
-        self._counted: tuple[int, int, int] | None = None  # open, warn, breach: None after a change
+        # Cards on screen whose minutes rolled over and are not drawn yet, with when they did (see tick).
+        self._late: dict[str, datetime] = {}
+        self._late_until = EPOCH
+        # The status bar's warn and breach counts, kept up to date one face at a time: what each
+        # face was counted as (0 ok, 1 warn, 2 breach), the totals, and the faces to count again.
+        self._counted_as: dict[str, int] = {}
+        self._tally = [0, 0, 0]
+        self._recount: set[str] = set()
         self.measured: list[CardFace] = []  # see take_measured
         self._unmeasured: deque[CardFace] = deque()  # made but not measured yet (see apply)
-        self.membership_changed = False
+        # Faces that left or changed since the app last swept budget crossings that are over.
+        self.membership_changes = 0
         self._filter = ""
         self._mine = False  # show only the incidents you own or hold a role in
         # The incident the keys act on. Kept here, not read from focus, because
@@ -247,9 +257,10 @@ class BoardScreen(Screen):
                 self._schedule(face)
                 if self._selected == incident.id and not face.visible:
                     self._deselect()
-        if left or redraw:
-            self.membership_changed = True  # budget crossings of visits that are over can be forgotten
-        self._counted = None
+        # Budget crossings of visits that are over can be forgotten (see MendApp._notify_crossings).
+        self.membership_changes += len(left) + len(redraw)
+        self._recount.update(left)
+        self._recount.update(incident.id for incident in incidents)
         self._fill_columns(touched, redraw)
         if self._selected in redraw:
             self.refresh_bindings()  # its stage may have changed what a key does (] resolves at report back)
@@ -271,7 +282,7 @@ class BoardScreen(Screen):
                 face.measure_now()
                 self._schedule(face)
                 self.measured.append(face)
-        self._counted = None
+                self._recount.add(face.incident_id)
         self._refresh_status_bar(self.app.clock.now())
         if pending:
             self.call_after_refresh(self._measure_some)
@@ -279,24 +290,39 @@ class BoardScreen(Screen):
     def tick(self, now: datetime) -> None:
         """Measure again only the cards whose shown time or status changes by now."""
         changed: set[str] = set()
+        at_once: set[str] = set()  # a status changed, or the time counts seconds: drawn in this tick
         if self._last_tick is not None and now < self._last_tick:
             # The clock went back: every precomputed moment is off.
             self._due = []
             for face in self._faces.values():
                 self._schedule(face, at=now)
         self._last_tick = now
-        due = self._due
+        due, late = self._due, self._late
         while due and due[0][0] <= now:
             at, _, face = heappop(due)
             if self._faces.get(face.incident_id) is not face or face.due != at:
                 continue  # it changed or left since: a later entry stands for it
+            before = (face.status, face.update_status)
             if face.measure(now):
                 changed.add(face.incident_id)
+                if before != (face.status, face.update_status) or face.counts_seconds:
+                    at_once.add(face.incident_id)
+                else:
+                    if not late:
+                        # Drawn at the next multiple of LABEL_LATE: every card due by then joins that frame.
+                        self._late_until = at + (LABEL_LATE - (at - EPOCH) % LABEL_LATE)
+                    late[face.incident_id] = at
             self.measured.append(face)
             self._schedule(face)
-        if changed:
-            self._counted = None
-            self._fill_columns({self._faces[incident_id].incident.stage for incident_id in changed}, changed)
+        self._recount.update(changed)
+        # Only cards on screen are redrawn: a face out of sight changed only the counts.
+        shown = {incident_id for incident_id in at_once if self.card_for(incident_id) is not None}
+        if late and (shown or now >= self._late_until or now < min(late.values())):
+            # Minutes rolled over on cards each on its own second: one frame every few seconds, not one a second.
+            shown.update(incident_id for incident_id in late if self.card_for(incident_id) is not None)
+            late.clear()
+        if shown:
+            self._fill_columns({self._faces[incident_id].incident.stage for incident_id in shown}, shown)
         self._refresh_status_bar(now)
 
     def _schedule(self, face: CardFace, at: datetime | None = None) -> None:
@@ -319,6 +345,8 @@ class BoardScreen(Screen):
         face.visible = self._admits(incident)
 
     def _admits(self, incident: Incident) -> bool:
+        if not self._filter and not self._mine:
+            return True  # (no haystack built for each of thousands on a first load)
         return matches(incident, self._filter, self.app.mend.author if self._mine else None)
 
     def _columns(self) -> Iterable[StageColumn]:
@@ -363,7 +391,6 @@ class BoardScreen(Screen):
                 self._order[stage].append(face)
         for order in self._order.values():
             order.sort(key=_slot_rank)
-        self._counted = None
 
     def _fill_columns(self, stages: Iterable[Stage], redraw: AbstractSet[str] = frozenset()) -> None:
         for stage in stages:
@@ -386,18 +413,11 @@ class BoardScreen(Screen):
         self._refresh_status_bar(now)
 
     def _refresh_status_bar(self, now: datetime) -> None:
-        if self._counted is None:  # counted again only after a card's status may have changed
-            statuses = [(face.status, face.update_status) for face in self._faces.values()]
-            self._counted = (
-                len(statuses),
-                sum(1 for pair in statuses if Status.WARN in pair and Status.BREACH not in pair),
-                sum(1 for pair in statuses if Status.BREACH in pair),
-            )
-        open_count, warn, breach = self._counted
+        self._count_again()
         self._status_bar.show(
-            open_count=open_count,
-            warn=warn,
-            breach=breach,
+            open_count=len(self._faces),
+            warn=self._tally[1],
+            breach=self._tally[2],
             follow_ups_due=sum(1 for follow_up in self.app.follow_ups if follow_up.due <= now),
             filter_text=self._filter,
             user=self.app.mend.author,
@@ -406,6 +426,24 @@ class BoardScreen(Screen):
             offline=self.app.offline,
             now=now,
         )
+
+    def _count_again(self) -> None:
+        """Count again only the faces that came, went or were measured since the last count:
+        at thousands open, counting them all on every key press took longer than the frame."""
+        tally, counted_as = self._tally, self._counted_as
+        for incident_id in self._recount:
+            if (was := counted_as.pop(incident_id, None)) is not None:
+                tally[was] -= 1
+            if (face := self._faces.get(incident_id)) is not None:
+                pair = (face.status, face.update_status)
+                now = 2 if Status.BREACH in pair else 1 if Status.WARN in pair else 0
+                counted_as[incident_id] = now
+                tally[now] += 1
+        self._recount.clear()
+
+    @property
+    def face_count(self) -> int:
+        return len(self._faces)
 
     # -- selection and focus -------------------------------------------------------
 
@@ -498,7 +536,7 @@ class BoardScreen(Screen):
             self.select(self._first_face())
             return
         faces = self._stage_faces(face.incident.stage)
-        index = faces.index(face) + delta
+        index = self._column(face.incident.stage).index_of(face) + delta
         if 0 <= index < len(faces):
             self.select(faces[index])
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Self
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color
 from textual.events import Click
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
-from ..core.budget import Reading, Status, stage_reading, update_reading
+from ..core.budget import WARN_FRACTION, Reading, Status, stage_reading, update_reading
 from ..core.model import Incident, Stage
 from ..core.playbook import Playbook
 from ..core.rules import apology_skipped
 from ..core.text import one_line
+
+# A card's minutes may show this much after they roll over, so a board draws the cards due
+# within it in one frame; a status change, or a time counting seconds, is drawn at once.
+LABEL_LATE = timedelta(seconds=5)
 
 STATUS_CLASSES = {status: f"-{status.value}" for status in Status}
 
@@ -67,6 +75,15 @@ def readable(ink: Color, background: Color) -> Color:
     return target
 
 
+def status_steady_for(reading: Reading) -> timedelta:
+    """How long the reading's status stays as it is, its time aside: a card shows the client
+    update's mark, not its time, so a face is not measured again each time that time's minutes roll."""
+    thresholds = (reading.budget * WARN_FRACTION, reading.budget)
+    # Once over, it stays over until the incident changes (and is measured anew): look again in a day.
+    return min((threshold - reading.elapsed for threshold in thresholds if threshold > reading.elapsed),
+               default=timedelta(days=1))
+
+
 class CardFace:
     """An open incident as the board shows it: the incident, its playbook, and its last readings.
 
@@ -113,6 +130,11 @@ class CardFace:
         """Its place in its column: worst severity first, then the oldest."""
         return (self.incident.severity, self.incident.number)
 
+    @property
+    def counts_seconds(self) -> bool:
+        """Whether the time on the card changes again within seconds (it counts them, or is about to)."""
+        return self.stage is None or self.stage.steady_for() < LABEL_LATE
+
     def measure(self, now: datetime) -> bool:
         """Take fresh readings; True if what the card shows changed."""
         if not self.taken:
@@ -126,7 +148,7 @@ class CardFace:
             self.status = self.stage.status
             self.update_status = self.update.status
             self.time_label = self.stage.label
-            self.due = now + min(self.stage.steady_for(), self.update.steady_for())
+            self.due = now + min(self.stage.steady_for(), status_steady_for(self.update))
         return (self.time_label, self.status, self.update_status) != before
 
 
@@ -182,7 +204,36 @@ class IncidentCard(Widget, can_focus=True):
     def update_status(self) -> Status:
         return self.face.update_status
 
+    # Drawn with the line API: Textual's path from a renderable (content, wrapping, formatting)
+    # cost three times the card's own drawing, and an idle board or a move redraws cards.
+    _strips: list[Strip] | None = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        self._strips = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        self._strips = None  # its colours (status, focus) changed
+        super().notify_style_update()
+
+    def render_line(self, y: int) -> Strip:
+        width = max(self.content_size.width, 1)
+        strips = self._strips
+        if strips is None or strips[0].cell_length != width:
+            console, blank = self.app.console, Style(bgcolor=self.rich_style.bgcolor)
+            # (Text.render leaves out a line's own style when it has no spans: given here.)
+            strips = self._strips = [
+                Strip(line.render(console) if line.spans else [Segment(line.plain, console.get_style(line.style))])
+                .adjust_cell_length(width, blank)
+                for line in self._lines()]
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(width, self.rich_style)
+
     def render(self) -> RenderResult:
+        return Text("\n").join(self._lines())
+
+    def _lines(self) -> list[Text]:
+        """The card's four lines, each cut to its width."""
         width = max(self.content_size.width, 1)
         face = self.face
         incident = face.incident
@@ -226,7 +277,7 @@ class IncidentCard(Widget, can_focus=True):
         lines = [head, client, title, status]
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        return lines
 
     def on_click(self, event: Click) -> None:
         self.focus()
