@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +47,16 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
     return Mend(open_store(data_dir), playbooks, clock, author="ana")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pg_pristine(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """One initdb for the run: every PostgreSQL cluster the tests start copies its data folder.
+    xdist workers' temp folders sit in the run's, so they share it (the lock in Cluster.init)."""
+    from helpers.pg_server import PRISTINE
+
+    base = tmp_path_factory.getbasetemp()
+    os.environ.setdefault(PRISTINE, str((base if worker_id == "master" else base.parent) / "pg-initdb"))
 
 
 @pytest.fixture(scope="session")
