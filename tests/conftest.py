@@ -18,6 +18,12 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 use_utc()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (in their order): xdist's workers start on them and fill in around them
+    with quick ones, instead of one slow test left running alone on one core at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def no_personal_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The person running the tests may have a config.toml: tests (and the mend they start) use none."""

@@ -163,6 +163,7 @@ def black_hole(pg_server, pg_url):
     proxy.close()
 
 
+@pytest.mark.slow
 def test_a_cli_write_into_a_black_hole_exits_3_in_one_line_within_10s(black_hole):
     proxy, url = black_hole
     assert ok("new", "Checkout down", "--client", "Globex", store=url).strip() == "INC-1"
@@ -175,6 +176,7 @@ def test_a_cli_write_into_a_black_hole_exits_3_in_one_line_within_10s(black_hole
     assert took < 10, f"took {took:.1f}s"
 
 
+@pytest.mark.slow
 def test_a_store_with_a_board_open_notices_a_black_hole_within_10s(black_hole):
     proxy, url = black_hole
     store = open_store(url)
@@ -204,6 +206,7 @@ def test_a_store_with_a_board_open_notices_a_black_hole_within_10s(black_hole):
         store.close()
 
 
+@pytest.mark.slow
 async def test_a_board_shows_offline_within_10s_of_a_black_hole(black_hole, playbooks, clock):
     proxy, url = black_hole
     mend = Mend(open_store(url), playbooks, clock, "ana")

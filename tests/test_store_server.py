@@ -391,6 +391,7 @@ def own_server():
     cluster.stop("immediate")
 
 
+@pytest.mark.slow
 def test_a_cli_write_while_the_server_is_down_is_refused_in_one_line(own_server):
     url = own_server.url("postgres")
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
@@ -402,6 +403,7 @@ def test_a_cli_write_while_the_server_is_down_is_refused_in_one_line(own_server)
     assert "lost?" not in ok("show", "1", store=url)
 
 
+@pytest.mark.slow
 async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, playbooks, clock):
     url = own_server.url("postgres", tcp=True)
     mend = Mend(open_store(url), playbooks, clock, "ana")
