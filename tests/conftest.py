@@ -56,13 +56,14 @@ def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Me
 
 
 @pytest.fixture(scope="session", autouse=True)
-def pg_pristine(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+def pg_pristine(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One initdb for the run: every PostgreSQL cluster the tests start copies its data folder.
     xdist workers' temp folders sit in the run's, so they share it (the lock in Cluster.init)."""
     from helpers.pg_server import PRISTINE
 
     base = tmp_path_factory.getbasetemp()
-    os.environ.setdefault(PRISTINE, str((base if worker_id == "master" else base.parent) / "pg-initdb"))
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # not worker_id: -p no:xdist works too
+    os.environ.setdefault(PRISTINE, str(shared / "pg-initdb"))
 
 
 @pytest.fixture(scope="session")
