@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,12 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 # Times are shown in local time: pin it, so screens and snapshots match on any machine.
 use_utc()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (in their order): xdist's workers start on them and fill in around them
+    with quick ones, instead of one slow test left running alone on one core at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +53,17 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
     return Mend(open_store(data_dir), playbooks, clock, author="ana")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pg_pristine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One initdb for the run: every PostgreSQL cluster the tests start copies its data folder.
+    xdist workers' temp folders sit in the run's, so they share it (the lock in Cluster.init)."""
+    from helpers.pg_server import PRISTINE
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # not worker_id: -p no:xdist works too
+    os.environ.setdefault(PRISTINE, str(shared / "pg-initdb"))
 
 
 @pytest.fixture(scope="session")

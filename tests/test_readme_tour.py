@@ -6,9 +6,9 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers.cli_inprocess import mend as mend_in_process
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -31,7 +31,10 @@ def test_the_tour_is_found_and_covers_a_whole_incident():
     assert {"new", "advance", "update", "report", "resolve", "reopen", "playbooks"} <= set(commands)
 
 
-def test_the_readme_tour_runs_line_by_line(tmp_path):
+def test_the_readme_tour_runs_line_by_line(tmp_path, monkeypatch):
+    # mend's main() in this process, from the tour's folder: what a reader's shell runs, minus a
+    # Python start-up per line (the tour checks the commands, not the interpreter).
+    monkeypatch.chdir(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEND_")}
     env.update(MEND_USER="tour", XDG_CONFIG_HOME=str(tmp_path / "config"))
     for code, comment in tour():
@@ -42,8 +45,7 @@ def test_the_readme_tour_runs_line_by_line(tmp_path):
             env[name] = str(tmp_path / "data")  # the tour's folder, kept inside the test's own
             continue
         assert words[0] == "mend", code
-        result = subprocess.run([sys.executable, "-m", "tui", *words[1:]], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=60)
+        result = mend_in_process(words[1:], env)
         expected = 2 if "exit 2" in comment else 0
         assert result.returncode == expected, f"{code}  # {comment}\n{result.stderr}"
         if expected == 2:

@@ -17,6 +17,7 @@ from test_board import NO_AUTO_TICK, SIZE, card_in, column_of
 from test_store import AT, note, opened, resolve
 from textual.pilot import Pilot
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tests.helpers.settle import settle
 from tui import cli
 from tui.app import MendApp
@@ -28,11 +29,22 @@ from tui.core.store.postgres import SCHEMA_STEPS, SCHEMA_VERSION
 SECRET = "hunter2-do-not-print"
 
 
-def mend_cli(*args: str, store: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _cli_env(store: str | None, env: dict[str, str] | None) -> dict[str, str]:
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("MEND_")}
     full_env.update({"MEND_USER": "ana", **({"MEND_STORE": store} if store else {}), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=full_env,
-                          timeout=60)
+    return full_env
+
+
+def mend_cli(*args: str, store: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`mend ARGS` in this process (tests/helpers/cli_inprocess.py): the same main(), exit status and output."""
+    return mend_in_process(args, _cli_env(store, env))
+
+
+def mend_process(*args: str, store: str | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`mend ARGS` in a subprocess, for what only a real process shows (all it writes, logging too)."""
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
+                          env=_cli_env(store, env), timeout=60)
 
 
 def ok(*args: str, store: str) -> str:
@@ -58,15 +70,15 @@ def test_the_cli_works_on_a_server_named_by_mend_store_or_store(pg_url, tmp_path
 
 def test_a_password_is_never_printed(pg_server):
     results = [
-        mend_cli("list", store=f"postgresql://mend:{SECRET}@127.0.0.1:1/mend"),
-        mend_cli("list", "--store", f"postgresql://mend@127.0.0.1:1/mend?password={SECRET}&sslmode=disable"),
+        mend_process("list", store=f"postgresql://mend:{SECRET}@127.0.0.1:1/mend"),
+        mend_process("list", "--store", f"postgresql://mend@127.0.0.1:1/mend?password={SECRET}&sslmode=disable"),
     ]
     if pg_server.cluster is not None:  # our own server trusts local users, so any password gets in
         url = pg_server.url(pg_server.new_database(), tcp=True, password=SECRET)
         assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
         with psycopg.connect(url) as conn:
             conn.execute("UPDATE mend_schema SET version = 1")
-        results.append(mend_cli("note", "1", "x", store=url))  # refused, with the URL in the message
+        results.append(mend_process("note", "1", "x", store=url))  # refused, with the URL in the message
     for result in results:
         assert result.returncode == 3  # the server, not the command, is the problem
         assert SECRET not in result.stdout + result.stderr
@@ -391,6 +403,7 @@ def own_server():
     cluster.stop("immediate")
 
 
+@pytest.mark.slow
 def test_a_cli_write_while_the_server_is_down_is_refused_in_one_line(own_server):
     url = own_server.url("postgres")
     assert ok("new", "t", "--client", "c", store=url).strip() == "INC-1"
@@ -402,6 +415,7 @@ def test_a_cli_write_while_the_server_is_down_is_refused_in_one_line(own_server)
     assert "lost?" not in ok("show", "1", store=url)
 
 
+@pytest.mark.slow
 async def test_the_board_shows_offline_keeps_its_state_and_recovers(own_server, playbooks, clock):
     url = own_server.url("postgres", tcp=True)
     mend = Mend(open_store(url), playbooks, clock, "ana")

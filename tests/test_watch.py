@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -389,7 +390,9 @@ async def test_the_board_fires_hooks_and_a_hanging_or_failing_one_does_not_hold_
             notes = [n for n in app.notices if n.title == "Hook failed"]
             assert len(notes) == 1 and "exit status 1: chat is down" in notes[0].message
     finally:
-        runner.close()  # the hanging hook is stopped at its timeout
+        # The hanging hook is stopped at its timeout. Waited for off the event loop: a hook still
+        # reporting calls into it (call_from_thread), and blocking it here would deadlock the two.
+        await asyncio.to_thread(runner.close)
 
 
 def test_closing_without_waiting_stops_running_hooks(tmp_path):

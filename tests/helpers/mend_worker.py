@@ -5,13 +5,16 @@
                                          incident to resolved (forced), note on it
     mend_worker.py changes DIR COUNT     COUNT changes spread over open incidents, as a busy
                                          colleague makes them: opens, moves, notes, resolves
-    mend_worker.py noter DIR STOP GO     wait for GO, then until STOP exists: a note on INC-1
-                                         ("ok note INC-1 N TEXT"), then a new incident ("ok new ID 1 TITLE")
-    mend_worker.py importer DIR ROUNDS GO  wait for GO, then ROUNDS times run `mend import` (the CLI's
-                                         code, in this process) of a file holding INC-1 with one more
-                                         note and a new incident numbered one past the highest open:
-                                         both race the noters ("ok import ID N TEXT" per incident,
-                                         or "refused" when the import was refused as a whole)
+    mend_worker.py noter DIR             for each line "write" on stdin: a note on INC-1
+                                         ("ok note INC-1 N TEXT"), then a new incident ("ok new ID 1 TITLE"),
+                                         then "done"
+    mend_worker.py importer DIR          for each line on stdin: "plan" reads INC-1 and the highest open
+                                         number and writes a file holding INC-1 with one more note and a
+                                         new incident numbered one past it ("planned"); "import" runs
+                                         `mend import` of that file (the CLI's code, in this process):
+                                         "ok import ID N TEXT" per incident, or "refused" when the import
+                                         was refused as a whole, then "done". The test decides what the
+                                         noters write between the two, so the race is its to arrange.
     mend_worker.py crash DIR CALL N      write until the N-th call of os.CALL inside a store
                                          write, then SIGKILL itself there (temp file written,
                                          not yet renamed into place)
@@ -23,10 +26,10 @@ what was acknowledged before any kill.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -89,19 +92,24 @@ def changes(mend: Mend, count: int) -> None:
         time.sleep(0.01)  # a person's pace, compressed: the board ticks in between
 
 
-def noter(mend: Mend, stop: Path) -> None:
-    me, n = os.getpid(), 0
-    while not stop.exists():
-        n += 1
+def steps() -> Iterator[str]:
+    """The commands the test sends on stdin, one a line, until it closes it."""
+    for line in sys.stdin:
+        yield line.strip()
+
+
+def noter(mend: Mend) -> None:
+    me = os.getpid()
+    for n, command in enumerate(steps(), 1):
+        assert command == "write", command
         text = f"note-{me}-{n}"
         print(f"ok note INC-1 {len(mend.note('INC-1', text).events)} {text}", flush=True)
-        time.sleep(random.uniform(0, 0.15))  # gaps of any size, so some imports fit between writes
         title = f"new-{me}-{n}"
         print(f"ok new {mend.open(title, 'Acme').id} 1 {title}", flush=True)
-        time.sleep(random.uniform(0, 0.15))
+        print("done", flush=True)
 
 
-def importer(mend: Mend, data_dir: Path, rounds: int) -> None:
+def importer(mend: Mend, data_dir: Path) -> None:
     from tui import cli
     from tui.core import export, rules
     from tui.core.model import make_id
@@ -109,14 +117,20 @@ def importer(mend: Mend, data_dir: Path, rounds: int) -> None:
     me = os.getpid()
     path = data_dir.parent / f"import-{me}.json"
     env = {"MEND_DATA": str(data_dir), "MEND_USER": f"importer-{me}"}
-    for n in range(rounds):
-        now = mend.clock.now()
-        text, title = f"import-{me}-{n}", f"imported-{me}-{n}"
-        shared = rules.add_note(mend.get("INC-1"), text, now=now, author="elsewhere")
-        highest = max(incident.number for incident in mend.list_open())
-        newcomer = rules.open_incident(make_id(highest + 1), title=title, client="Initech", severity=2,
-                                       playbook=mend.playbook("service-recovery"), owner="elsewhere", now=now)
-        path.write_text(export.to_json([shared, newcomer], now))
+    planned: list[Incident] = []
+    for n, command in enumerate(steps()):
+        if command == "plan":  # copies read now: whatever is written after this, the file lacks
+            now = mend.clock.now()
+            text, title = f"import-{me}-{n}", f"imported-{me}-{n}"
+            shared = rules.add_note(mend.get("INC-1"), text, now=now, author="elsewhere")
+            highest = max(incident.number for incident in mend.list_open())
+            newcomer = rules.open_incident(make_id(highest + 1), title=title, client="Initech", severity=2,
+                                           playbook=mend.playbook("service-recovery"), owner="elsewhere", now=now)
+            path.write_text(export.to_json([shared, newcomer], now))
+            planned = [shared, newcomer]
+            print("planned", flush=True)
+            continue
+        assert command == "import" and planned, command
         with open(os.devnull, "w") as quiet:
             sys.stdout, real = quiet, sys.stdout
             try:
@@ -126,11 +140,12 @@ def importer(mend: Mend, data_dir: Path, rounds: int) -> None:
             finally:
                 sys.stdout = real
         if code == 0:
-            print(f"ok import INC-1 {len(shared.events)} {text}", flush=True)
-            print(f"ok import {newcomer.id} 1 {title}", flush=True)
+            shared, newcomer = planned
+            print(f"ok import INC-1 {len(shared.events)} {shared.notes[-1].text}", flush=True)
+            print(f"ok import {newcomer.id} 1 {newcomer.title}", flush=True)
         else:
             print("refused", flush=True)
-        pause()
+        print("done", flush=True)
 
 
 def crash(mend: Mend, call: str, at: int) -> None:
@@ -165,15 +180,10 @@ def main(argv: list[str]) -> None:
         mixed(mend, rounds)
     elif command == "changes":
         changes(mend, int(rest[0]))
-    elif command in ("noter", "importer"):
-        go = Path(rest[-1])
-        print("ready", file=sys.stderr, flush=True)
-        while not go.exists():
-            time.sleep(0.001)
-        if command == "noter":
-            noter(mend, Path(rest[0]))
-        else:
-            importer(mend, Path(data_dir), int(rest[0]))
+    elif command == "noter":
+        noter(mend)
+    elif command == "importer":
+        importer(mend, Path(data_dir))
     elif command == "crash":
         crash(mend, rest[0], int(rest[1]))
     else:

@@ -18,9 +18,17 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import psycopg
+from filelock import FileLock
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 NOBODY = 65534
+# Where a freshly initdb'd data folder is kept for the run (conftest sets it, shared by every xdist worker).
+PRISTINE = "MEND_TEST_PG_PRISTINE"
+
+
+def _copy(source: Path, target: Path) -> None:
+    """The data folder with its owner (nobody, as root) and modes, which PostgreSQL checks."""
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True, capture_output=True, timeout=120)
 
 
 def free_port() -> int:
@@ -47,6 +55,21 @@ class Cluster:
                               timeout=120, **as_nobody)
 
     def init(self) -> None:
+        """An initdb'd data folder: a copy of the run's first one when conftest names a place to keep it
+        (initdb is most of a cluster's start-up, and every worker and fault test starts one)."""
+        kept = os.environ.get(PRISTINE)
+        if not kept:
+            self._initdb()
+            return
+        pristine = Path(kept)
+        with FileLock(f"{pristine}.lock"):
+            if not (pristine / "PG_VERSION").exists():
+                self._initdb()
+                _copy(self.data, pristine)
+                return
+        _copy(pristine, self.data)
+
+    def _initdb(self) -> None:
         self._run(str(BIN / "initdb"), "-D", str(self.data), "-U", "mend", "--auth=trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
 
