@@ -408,3 +408,19 @@ def test_closing_without_waiting_stops_running_hooks(tmp_path):
     runner.close(wait=False)
     runner._pool.shutdown(wait=True)  # the hook's thread ends because its process was stopped
     assert time.monotonic() - began < 30 and reports == []
+
+
+async def test_a_hook_failure_is_handed_to_the_board_without_waiting_on_it(mend):
+    # A hook thread that waited for the board's loop would never end if the board were busy or
+    # closing, and quitting waits for hook threads: the report must return at once.
+    from tui.app import MendApp
+
+    app = MendApp(mend, tick_seconds=3600.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        reporter = threading.Thread(target=app.hook_failed, args=("hook 'chat' failed with exit status 1",))
+        reporter.start()
+        reporter.join(timeout=5)  # the board's loop is held here, as a busy or closing one would be
+        assert not reporter.is_alive()
+        await pilot.pause()
+        assert [n.message for n in app.notices if n.title == "Hook failed"] == [
+            "hook 'chat' failed with exit status 1"]

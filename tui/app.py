@@ -300,10 +300,22 @@ class MendApp(App):
         finally:
             self._watching = False
 
+    class HookFailed(Message):
+        """A hook failed or timed out (sent from the hook's thread)."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
     def hook_failed(self, line: str) -> None:
-        """Called from a hook's thread when it failed or timed out."""
-        if self.is_running:
-            self.call_from_thread(self.notify, one_line(line), title="Hook failed", severity="warning", timeout=10)
+        """Called from a hook's thread when it failed or timed out. Handed to the app's loop and never
+        waited on: a hook thread waiting on an app that is closing would never end, and quitting
+        waits for it (the interpreter joins hook threads at exit)."""
+        with suppress(RuntimeError):  # the app has closed its loop: nobody is left to tell
+            self.post_message(self.HookFailed(one_line(line)))
+
+    def on_mend_app_hook_failed(self, message: HookFailed) -> None:
+        self.notify(message.line, title="Hook failed", severity="warning", timeout=10)
 
     def reload(self) -> None:
         """Read what changed in the open set (in a worker) and tell every screen; one read at a time."""
