@@ -21,10 +21,10 @@ def test_a_promise_days_away_names_the_day(mend, clock):
 
 
 def test_each_board_stage_drafts_its_own_kind_of_message():
-    kinds = [messages.kind_for(stage) for stage in BOARD_STAGES]
+    kinds = [messages.kind_by_stage(stage) for stage in BOARD_STAGES]
     assert kinds[:2] == ["acknowledge", "apology"] and kinds[-1] == "report-back"
     assert set(kinds) <= set(messages.KINDS)
-    assert messages.kind_for(Stage.DIAGNOSE) == messages.kind_for(Stage.FIX) == "update"
+    assert messages.kind_by_stage(Stage.DIAGNOSE) == messages.kind_by_stage(Stage.FIX) == "update"
 
 
 def test_an_unknown_kind_or_format_is_refused_naming_the_choices(mend, clock):

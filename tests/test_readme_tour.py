@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 from tests.helpers.cli_inprocess import mend as mend_in_process
@@ -52,19 +53,18 @@ def test_the_readme_tour_runs_line_by_line(tmp_path, monkeypatch):
             assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
         if (printed := re.match(r"prints (\S+)", comment)):
             assert result.stdout.strip() == printed.group(1), code
-        said(code, comment, result, env, tmp_path)
+        said(code, comment, result, env)
 
 
 STAGES = {"acknowledge", "empathize", "diagnose", "fix", "report back"}
 
 
-def said(code: str, comment: str, result: subprocess.CompletedProcess[str], env: dict[str, str],
-         cwd: Path) -> None:
+def said(code: str, comment: str, result: subprocess.CompletedProcess[str], env: dict[str, str]) -> None:
     """What the comment claims beyond the exit status, checked on the record."""
     def shown() -> dict:
-        out = subprocess.run([sys.executable, "-m", "tui", "show", "INC-1", "--json"], capture_output=True,
-                             text=True, env=env, cwd=cwd, timeout=60, check=True).stdout
-        return json.loads(out)
+        read = mend_in_process(["show", "INC-1", "--json"], env)
+        assert read.returncode == 0, read.stderr
+        return json.loads(read.stdout)
 
     if (move := re.match(r"(\w+(?: back)?) -> (\w+(?: back)?)", comment)) and {*move.groups()} <= STAGES:
         assert shown()["stage"] == move.group(2).replace(" ", "_"), f"{code}  # {comment}"

@@ -536,8 +536,10 @@ def pieces(fmt: str, parts: Iterable[tuple[str, str]], now: datetime) -> Iterato
             yield json_safe(opening + separator + text)
             opening, separator = "", ",\n"
         yield json_safe(opening + ("]}" if separator == "\n" else "\n]}")) + "\n"
-    else:
+    elif fmt == "html":
         yield from _html_pieces(parts)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
 def _html_pieces(parts: Iterable[tuple[str, str]]) -> Iterator[str]:
