@@ -150,9 +150,9 @@ class BoardScreen(Screen):
         # The incident the keys act on. Kept here, not read from focus, because
         # Widget.focus() is deferred: a fast `l ]` must advance the card `l` chose.
         self._selected: str | None = None
-        # Set while the selected incident's card is still being mounted: focus
+        # The selected incident's card while it is still being mounted: focus
         # changes Textual makes meanwhile must not change the selection.
-        self._focus_pending = False
+        self._focus_pending: IncidentCard | None = None
         self._status_bar = StatusBar(id="status-bar")
         self._stage_columns = {stage: StageColumn(stage) for stage in BOARD_STAGES}
         self._empty_hint = Static("No open incidents. Press n to open one, or ? for help.", id="empty-hint")
@@ -485,22 +485,24 @@ class BoardScreen(Screen):
         if card is None:
             return
         if card.is_mounted:
-            self._focus_pending = False
+            self._focus_pending = None
             self.set_focus(card, scroll_visible=False)
-        elif not self._focus_pending:
+        elif self._focus_pending is not card:
             # Just mounted in a column that had fewer cards: focus it once it is in the DOM.
-            self._focus_pending = True
+            # Asked of the card, whose messages run only once it is mounted: asked of the
+            # screen, it came round again and again while a closing app never mounted the card.
+            self._focus_pending = card
             self.set_focus(None)  # no other card may look selected meanwhile
-            self.call_after_refresh(self._focus_after_mount)
+            card.call_after_refresh(self._focus_after_mount)
 
     def _focus_after_mount(self) -> None:
-        self._focus_pending = False
+        self._focus_pending = None
         if self.focused is None or isinstance(self.focused, IncidentCard):  # not while typing a filter
             self._focus_selected()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         # A click or tab also selects (Textual refreshes the footer on focus changes).
-        if self._focus_pending:
+        if self._focus_pending is not None:
             return
         if isinstance(event.widget, IncidentCard) and event.widget.incident_id in self._faces:
             self._selected = event.widget.incident_id
