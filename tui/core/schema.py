@@ -98,32 +98,11 @@ class EventRecord(Struct, forbid_unknown_fields=True, gc=False):
     details: dict[str, Any] = None  # type: ignore[assignment]
 
 
-class IncidentRecord(Struct, forbid_unknown_fields=True):
-    """An incident as stored: every field as to_dict writes them. lead, comms and links are
-    absent from data written before roles and links existed."""
-
-    id: IncidentId
-    title: Title
-    client: Client
-    severity: Severity
-    playbook: Name
-    owner: Name
-    opened_at: Time
-    stage: Stage
-    stage_entered_at: Time
-    checked: Annotated[list[ItemId], Meta(max_length=MAX_CHECKED)]
-    resolved_at: Time | None
-    playbook_digest: Digest
-    events: Annotated[list[EventRecord], Meta(min_length=1)]
-    lead: Name | None = None
-    comms: Name | None = None
-    links: Annotated[list[IncidentId], Meta(max_length=MAX_LINKS)] = field(default_factory=list)
-
-
 class OpenRowRecord(Struct, forbid_unknown_fields=True):
     """A stored incident as IncidentRecord checks it, but for its events: a server store keeps
     them apart, a file's are skipped unread (_OpenRowFile), so a list of a thousand incidents
-    does not read their timelines."""
+    does not read their timelines. lead, comms and links are absent from data written before
+    roles and links existed."""
 
     id: IncidentId
     title: Title
@@ -140,6 +119,12 @@ class OpenRowRecord(Struct, forbid_unknown_fields=True):
     lead: Name | None = None
     comms: Name | None = None
     links: Annotated[list[IncidentId], Meta(max_length=MAX_LINKS)] = field(default_factory=list)
+
+
+class IncidentRecord(OpenRowRecord, forbid_unknown_fields=True, kw_only=True):
+    """An incident as stored: every field as to_dict writes them."""
+
+    events: Annotated[list[EventRecord], Meta(min_length=1)]
 
 
 class _OpenRowFile(OpenRowRecord, forbid_unknown_fields=True, kw_only=True):
