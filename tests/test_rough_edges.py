@@ -226,3 +226,20 @@ async def test_the_playbook_list_stays_inside_the_dialog(mend: Mend, size):
         dialog = app.screen.query_one("#new-incident")
         inside_border = dialog.region.shrink((1, 1, 1, 1))
         assert inside_border.contains_region(overlay.region), (overlay.region, inside_border)
+
+
+@pytest.mark.parametrize("key", ["enter", "u", "r", "x", "m", "a", "e", "L"])
+async def test_a_key_typed_right_after_one_that_opens_a_screen_reaches_that_screen(mend: Mend, key):
+    """A fast typist's `x` then escape, delivered at once: the escape closes the export choice
+    instead of reaching the board while the choice is still on its way (which left it open)."""
+    mend.open("Checkout down", client="Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await settle(pilot)
+        board = app.screen
+        for typed in (key, "escape"):
+            app.post_message(events.Key(typed, typed if len(typed) == 1 else None))
+        for _ in range(3):  # the key, the screen's mount, the escape
+            await pilot.pause()
+        await settle(pilot)
+        assert app.screen is board and len(app.screen_stack) == 1, app.screen_stack

@@ -28,6 +28,7 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
+from textual.widget import AwaitMount
 
 from .core import export, messages
 from .core.budget import CrossingTracker, Status, stage_key, update_key
@@ -44,7 +45,7 @@ from .core.store import FollowUp, OfflineError, StoreError
 from .core.text import one_line, plain
 from .core.watch import Watcher
 from .keys import bindings_of, keymap_problems, shown_keys, theme_problem, usable_keymap
-from .screens.asks import Open, Stored, StoreNews, Write
+from .screens.asks import Open, Opening, Stored, StoreNews, Write
 from .screens.board import BoardScreen
 from .screens.detail import DetailScreen, resolved_message
 from .screens.follow_ups import FollowUpsScreen
@@ -568,9 +569,9 @@ class MendApp(App):
         if any(incident.links for incident in ask.incidents):
             self.reload()  # a link changes the incidents at its other end too
 
-    def _ask_gate(self, refused: GateRefused) -> None:
+    def _ask_gate(self, refused: GateRefused) -> AwaitMount:
         incident_id = refused.incident.id
-        self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
+        return self.push_screen(GateScreen(refused), lambda choice: self._after_gate(incident_id, choice))
 
     def _after_gate(self, incident_id: str, choice: GateChoice | None) -> None:
         if choice is None:
@@ -585,36 +586,44 @@ class MendApp(App):
     @on(Open)
     def _open_screen(self, ask: Open) -> None:
         ask.stop()
-        incident_id = ask.incident_id or ""
-        if ask.what == "gate" and ask.refused is not None:
-            self._ask_gate(ask.refused)
-        elif ask.what == "help":
-            self.push_screen(HelpScreen())
-        elif ask.what == "follow-ups":
-            self.push_screen(FollowUpsScreen())
-        elif ask.what == "export":
+        self.open_screen(ask.what, ask.incident_id, ask.refused)
+
+    def open_screen(self, what: Opening, incident_id: str | None = None,
+                    refused: GateRefused | None = None) -> AwaitMount | None:
+        """Push the screen asked for; the push's awaitable, for a caller that must hold the keys typed
+        after its own until the screen can take them (the board's priority bindings)."""
+        incident_id = incident_id or ""
+        if what == "gate" and refused is not None:
+            return self._ask_gate(refused)
+        if what == "help":
+            return self.push_screen(HelpScreen())
+        if what == "follow-ups":
+            return self.push_screen(FollowUpsScreen())
+        if what == "export":
             def chosen(choice: tuple[str, str] | None) -> None:
                 if choice is not None:
                     audience, self.export_format = choice  # the next x starts from the format chosen last
                     self.export_summary(incident_id, audience, self.export_format)
 
-            self.push_screen(ExportChoiceScreen(incident_id, self.export_format), chosen)
-        elif ask.what == "detail":
-            self._open_detail(incident_id)
-        elif (incident := self._latest(incident_id)) is not None:
+            return self.push_screen(ExportChoiceScreen(incident_id, self.export_format), chosen)
+        if what == "detail":
+            return self._open_detail(incident_id)
+        if (incident := self._latest(incident_id)) is not None:
             screen: Screen = {
                 "update": UpdateScreen, "report": ReportScreen, "message": MessageScreen,
                 "assign": AssignScreen, "edit": EditScreen, "link": LinkScreen, "action": ActionItemScreen,
-            }[ask.what](incident) if ask.what != "update" else UpdateScreen(incident, self.clock.now())
-            self.push_screen(screen)
+            }[what](incident) if what != "update" else UpdateScreen(incident, self.clock.now())
+            return self.push_screen(screen)
+        return None
 
     def _latest(self, incident_id: str) -> Incident | None:
         """The incident as last read (or as its queued writes painted it), for a screen about to show it."""
         return self.board.incident(incident_id) or self._open.get(incident_id)
 
-    def _open_detail(self, incident_id: str) -> None:
-        if (incident := self._latest(incident_id)) is not None:
-            self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
+    def _open_detail(self, incident_id: str) -> AwaitMount | None:
+        if (incident := self._latest(incident_id)) is None:
+            return None
+        return self.push_screen(DetailScreen(incident, self.playbook_for(incident), self.clock.now()))
 
     def export_summary(self, incident_id: str, audience: str = "internal", fmt: str = "md") -> None:
         """Write the incident's summary (Markdown, HTML or JSON) to a new file in the export folder;

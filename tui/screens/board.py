@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 # More new incidents than this at once are measured after the first paint, a slice per frame.
 MEASURE_AT_ONCE = 250
 
+# The keys that open a screen: priority bindings, so not while the filter has focus.
+OPENING_KEYS = {"open", "update", "report", "export", "message", "assign", "edit", "link", "new"}
 CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message", "assign", "edit", "link"}
 
 
@@ -70,6 +72,9 @@ class BoardScreen(Screen):
     COMPONENT_CLASSES = set(CARD_INKS)  # the cards' text colours, styled once here (see card.py)
 
     # Each binding's id is its name in the [keymap] settings table; the tooltip is its line in help.
+    # Priority on every key that opens a screen (and `n`): the app handles it before it routes the
+    # next key, and its action awaits the screen's mount, so keys typed right after it (a fast
+    # typist, a paste, a script) reach that screen rather than the card that had focus.
     BINDINGS = [
         Binding("right,l", "focus_column(1)", "Next column", show=False, id="board.right",
                 tooltip="Move to the next column"),
@@ -83,28 +88,27 @@ class BoardScreen(Screen):
                         "books the follow-up check-in"),
         Binding("left_square_bracket", "back", "Back", key_display="[", id="board.back",
                 tooltip="Move the selected incident back a stage"),
-        Binding("enter", "open", "Open", id="board.open",
+        Binding("enter", "open", "Open", id="board.open", priority=True,
                 tooltip="Open the selected incident: prompts, checklist, budgets, timeline, notes"),
-        Binding("u", "update", "Update", id="board.update",
+        Binding("u", "update", "Update", id="board.update", priority=True,
                 tooltip="Log a client update (checked by the rules of its stage)"),
-        Binding("r", "report", "Report", id="board.report",
+        Binding("r", "report", "Report", id="board.report", priority=True,
                 tooltip="Write the report-back: what happened, why, what's next, the gesture"),
-        Binding("x", "export", "Export", id="board.export",
+        Binding("x", "export", "Export", id="board.export", priority=True,
                 tooltip="Export the selected incident's summary to the current folder: i internal, c client-only; "
                         "m Markdown, h HTML, j JSON"),
-        Binding("m", "message", "Message", show=False, id="board.message",
+        Binding("m", "message", "Message", show=False, id="board.message", priority=True,
                 tooltip="Draft a client message from the playbook: edit, ctrl+s records it, ctrl+y copies"),
-        # Priority: handled by the app before it routes the next key, so keys typed right
-        # after it (a paste, a script) reach the form rather than the card that had focus.
         Binding("n", "new", "New", id="board.new", tooltip="Open a new incident", priority=True),
         Binding("o", "follow_ups", "Follow-ups", id="board.follow_ups",
                 tooltip="Follow-up check-ins waiting after a resolve"),
         Binding("s", "app.show_stats", "Stats", id="board.stats",
                 tooltip="Response metrics: time to acknowledge, stage budgets, forced moves"),
-        Binding("a", "assign", "Hand off", show=False, id="board.assign",
+        Binding("a", "assign", "Hand off", show=False, id="board.assign", priority=True,
                 tooltip="Hand it off, or name its incident lead or comms lead"),
-        Binding("e", "edit", "Edit", show=False, id="board.edit", tooltip="Edit severity, title or client"),
-        Binding("L", "link", "Link", show=False, id="board.link",
+        Binding("e", "edit", "Edit", show=False, id="board.edit", priority=True,
+                tooltip="Edit severity, title or client"),
+        Binding("L", "link", "Link", show=False, id="board.link", priority=True,
                 tooltip="Link it to other incidents hit by the same outage"),
         Binding("M", "mine", "Mine", show=False, id="board.mine",
                 tooltip="Show only mine (owner or a role); again to show all"),
@@ -569,8 +573,8 @@ class BoardScreen(Screen):
                 return can_go_back(face.incident)
             if action == "resolve":  # the palette's name for ] at report back
                 return face.incident.stage is Stage.REPORT_BACK
-        if action == "new" and isinstance(self.focused, Input):
-            return False  # an n typed into the filter is a letter
+        if action in OPENING_KEYS and isinstance(self.focused, Input):
+            return False  # a letter (or enter) typed into the filter is the filter's
         if action == "clear_filter":
             return bool(self._filter) or self._mine
         return True
@@ -607,33 +611,34 @@ class BoardScreen(Screen):
         mend = self.app.mend
         self.post_message(Write(incident_id, lambda: mend.apply(incident_id, change), shown=shown, from_board=True))
 
-    def _ask(self, what: Opening) -> None:
-        if (face := self.selected) is not None:
-            self.post_message(Open(what, face.incident_id))
+    async def _ask(self, what: Opening) -> None:
+        # Awaited (see BINDINGS): the keys typed after this one wait until the screen can take them.
+        if (face := self.selected) is not None and (mounting := self.app.open_screen(what, face.incident_id)):
+            await mounting
 
-    def action_open(self) -> None:
-        self._ask("detail")
+    async def action_open(self) -> None:
+        await self._ask("detail")
 
-    def action_update(self) -> None:
-        self._ask("update")
+    async def action_update(self) -> None:
+        await self._ask("update")
 
-    def action_report(self) -> None:
-        self._ask("report")
+    async def action_report(self) -> None:
+        await self._ask("report")
 
-    def action_export(self) -> None:
-        self._ask("export")
+    async def action_export(self) -> None:
+        await self._ask("export")
 
-    def action_message(self) -> None:
-        self._ask("message")
+    async def action_message(self) -> None:
+        await self._ask("message")
 
-    def action_assign(self) -> None:
-        self._ask("assign")
+    async def action_assign(self) -> None:
+        await self._ask("assign")
 
-    def action_edit(self) -> None:
-        self._ask("edit")
+    async def action_edit(self) -> None:
+        await self._ask("edit")
 
-    def action_link(self) -> None:
-        self._ask("link")
+    async def action_link(self) -> None:
+        await self._ask("link")
 
     def action_mine(self) -> None:
         self._mine = not self._mine
