@@ -55,9 +55,9 @@ def test_the_record_reads_back_as_it_was(record):
     (EventKind.EDITED, {"item": "owner"}, ".item: expected a field (severity, title, client), found 'owner'"),
     (EventKind.ACTION_DONE, {"item": "first"}, ".item: expected an action item number, found 'first'"),
     (EventKind.UPDATE, {"details": {}}, ".details: expected promised or kind (or no details)"),
-    (EventKind.ASSIGNED, {"item": None}, ": a assigned event needs item and text"),
-    (EventKind.ACTION, {"details": None}, ": a action event needs details and text"),
-    (EventKind.STAGE, {"to": None}, ": a stage event needs stages"),
+    (EventKind.ASSIGNED, {"item": None}, ": an event of kind 'assigned' needs item and text"),
+    (EventKind.ACTION, {"details": None}, ": an event of kind 'action' needs details and text"),
+    (EventKind.STAGE, {"to": None}, ": an event of kind 'stage' needs stages"),
 ], ids=lambda value: value.value if isinstance(value, EventKind) else None)
 def test_an_event_without_what_its_kind_needs_is_refused(record, kind, change, message):
     n, event = event_of(record, kind)

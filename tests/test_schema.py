@@ -303,7 +303,7 @@ def test_the_later_features_shapes_are_all_in_the_template(template):
     (lambda d: _event(d, "assigned").update(item="boss"), r"\.item"),
     (lambda d: _event(d, "assigned").update(text=""), r"\.text"),
     (lambda d: _event(d, "assigned").update(text="x" * 101), r"\.text"),
-    (lambda d: _event(d, "assigned").pop("text"), "assigned event needs"),
+    (lambda d: _event(d, "assigned").pop("text"), "kind 'assigned' needs"),
     (lambda d: _event(d, "edited").update(item="owner"), r"\.item"),
     (lambda d: _event(d, "edited")["details"].update(to=9), r"details\.to"),
     (lambda d: _event(d, "edited")["details"].update(to="1"), r"details\.to"),

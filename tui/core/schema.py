@@ -422,7 +422,7 @@ def _check_event(record: EventRecord, where: str, *, surrogates: bool) -> None:
     if (needs_text and text is None) or (needs_item and not item) or (
             needs_stages and (record.from_stage is None or record.to_stage is None)) or (
             needs_details and record.details is None):
-        raise SchemaError(f"{where}: a {kind} event needs {' and '.join(sorted(_NEEDS[_KINDS[kind]]))}")
+        raise SchemaError(f"{where}: an event of kind {kind!r} needs {' and '.join(sorted(_NEEDS[_KINDS[kind]]))}")
     _kind_fields(kind, text, item, where)
     if record.details is not None:
         _details(kind, record.details, item, f"{where}.details", surrogates=surrogates)
