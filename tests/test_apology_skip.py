@@ -8,7 +8,7 @@ import pty
 import subprocess
 import sys
 
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
 from tests.helpers.settle import settle
 from tests.test_export import scripted
@@ -92,6 +92,7 @@ async def test_forcing_out_of_empathize_asks_for_a_real_reason_twice_and_marks_t
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert isinstance(app.screen, GateScreen)
+        assert "skips the apology" in str(app.screen.query_one("#skips-apology", Static).render())  # said up front
         await pilot.press("f", *"client said skip", "enter")  # a two-word excuse is not a reason
         await settle(pilot)
         assert isinstance(app.screen, GateScreen)
@@ -117,7 +118,10 @@ async def test_a_forced_move_that_keeps_the_apology_asks_once(mend: Mend):
     mend.set_checked(incident.id, "apology")
     app = MendApp(mend, tick_seconds=3600.0)
     async with app.run_test(size=(120, 35)) as pilot:
-        await pilot.press("right_square_bracket", "f", *"echoed", "enter")
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert not app.screen.query("#skips-apology"), "nothing is skipped: no warning"
+        await pilot.press("f", *"echoed", "enter")
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen) and mend.get(incident.id).stage is Stage.DIAGNOSE
 

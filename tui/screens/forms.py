@@ -127,6 +127,10 @@ class GateScreen(ModalScreen[GateChoice | None]):
             yield from _missing_items(unwritten)
             yield Static("Press c to open the checklist, or f to force the move with a reason (it is "
                          "recorded and shown in the summary).", classes="dialog-help")
+            if self.skips_apology:  # said before the reason is typed, not only after the first enter
+                yield Static("Forcing it skips the apology: the card is marked ♡✗ until one is recorded, the "
+                             "summary and stats show it, and you confirm with enter twice.",
+                             id="skips-apology", classes="dialog-help")
             yield Input(placeholder="reason for forcing the move", id="reason")
             yield Label("", id="reason-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
