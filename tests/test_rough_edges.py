@@ -243,3 +243,30 @@ async def test_a_key_typed_right_after_one_that_opens_a_screen_reaches_that_scre
             await pilot.pause()
         await settle(pilot)
         assert app.screen is board and len(app.screen_stack) == 1, app.screen_stack
+
+
+@pytest.mark.parametrize("key", ["u", "r", "m", "i", "A", "x"])
+async def test_a_key_typed_right_after_one_that_opens_a_screen_from_the_detail_reaches_that_screen(mend: Mend, key):
+    mend.open("Checkout down", client="Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        for typed in (key, "escape"):
+            app.post_message(events.Key(typed, typed if len(typed) == 1 else None))
+        for _ in range(3):
+            await pilot.pause()
+        await settle(pilot)
+        assert app.screen is detail, app.screen_stack
+
+
+async def test_letters_typed_into_the_detail_note_are_the_note(mend: Mend):
+    mend.open("Checkout down", client="Globex")
+    app = MendApp(mend, tick_seconds=NO_AUTO_TICK)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("enter", "a", *"rumix", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert mend.get("INC-1").events[-1].text == "rumix"

@@ -39,11 +39,17 @@ def resolved_message(incident: Incident) -> str:
 TIMELINE_PAGE = 200
 
 
+# The actions that open a screen (priority bindings, see BINDINGS).
+OPENING_ACTIONS = {"update", "report", "message", "add_action", "assign", "export"}
+
+
 class DetailScreen(Screen):
     COMPONENT_CLASSES = {
         "detail--ok", "detail--warn", "detail--breach", "detail--forced", "detail--done",
         "detail--muted", "detail--heading",
     }
+    # Priority on the keys that open a screen, as on the board: keys typed right after one reach
+    # that screen (its action awaits the mount); not while the note field has focus.
     BINDINGS = [
         Binding("escape", "close", "Board", id="detail.close", tooltip="Back to the board"),
         Binding("space", "toggle_item", "Tick", id="detail.tick",
@@ -53,15 +59,16 @@ class DetailScreen(Screen):
         Binding("left_square_bracket", "back", "Back", key_display="[", id="detail.back",
                 tooltip="Move back a stage"),
         Binding("a", "add_note", "Note", id="detail.note", tooltip="Add a note"),
-        Binding("u", "update", "Update", id="detail.update", tooltip="Log a client update"),
-        Binding("r", "report", "Report", id="detail.report", tooltip="Write the report-back (ctrl+s saves)"),
-        Binding("m", "message", "Message", id="detail.message", tooltip="Draft a client message"),
-        Binding("i", "add_action", "Action item", id="detail.add_action", tooltip="Add an action item"),
+        Binding("u", "update", "Update", id="detail.update", priority=True, tooltip="Log a client update"),
+        Binding("r", "report", "Report", id="detail.report", priority=True,
+                tooltip="Write the report-back (ctrl+s saves)"),
+        Binding("m", "message", "Message", id="detail.message", priority=True, tooltip="Draft a client message"),
+        Binding("i", "add_action", "Action item", id="detail.add_action", priority=True, tooltip="Add an action item"),
         Binding("d", "action_done", "Item done", id="detail.action_done",
                 tooltip="Mark the highlighted action item done (or not)"),
-        Binding("A", "assign", "Hand off", show=False, id="detail.assign",
+        Binding("A", "assign", "Hand off", show=False, id="detail.assign", priority=True,
                 tooltip="Hand it off, or name its incident lead or comms lead"),
-        Binding("x", "export", "Export", id="detail.export",
+        Binding("x", "export", "Export", id="detail.export", priority=True,
                 tooltip="Export the summary to the current folder: internal or client-only, Markdown, HTML or JSON"),
         # Priority: the checklist would take pgdn/pgup for itself, and it is short.
         Binding("pagedown", "scroll_timeline(1)", "Older", show=False, priority=True, id="detail.timeline_older",
@@ -294,6 +301,8 @@ class DetailScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.incident.is_resolved and action != "close":
             return False
+        if action in OPENING_ACTIONS and isinstance(self.focused, Input):
+            return False  # a letter typed into the note field is the note's
         if action == "back":
             return can_go_back(self.incident)
         if action == "toggle_item":
@@ -322,8 +331,9 @@ class DetailScreen(Screen):
         mend, incident_id = self.app.mend, self.incident.id
         self.post_message(Write(incident_id, lambda: operation(mend, incident_id), said=said))
 
-    def _ask(self, what: Opening) -> None:
-        self.post_message(Open(what, self.incident.id))
+    async def _ask(self, what: Opening) -> None:
+        if (mounting := self.app.open_screen(what, self.incident.id)) is not None:
+            await mounting
 
     @on(OptionList.OptionSelected, "#checklist")
     def _item_selected(self) -> None:
@@ -349,11 +359,11 @@ class DetailScreen(Screen):
     def action_add_note(self) -> None:
         self.query_one("#note", Input).focus()
 
-    def action_update(self) -> None:
-        self._ask("update")
+    async def action_update(self) -> None:
+        await self._ask("update")
 
-    def action_add_action(self) -> None:
-        self._ask("action")
+    async def action_add_action(self) -> None:
+        await self._ask("action")
 
     def action_action_done(self) -> None:
         option = self.query_one("#actions", OptionList).highlighted_option
@@ -362,26 +372,26 @@ class DetailScreen(Screen):
             number, done = item.number, not item.is_done
             self._write(lambda mend, incident_id: mend.set_action_done(incident_id, number, done))
 
-    def action_assign(self) -> None:
-        self._ask("assign")
+    async def action_assign(self) -> None:
+        await self._ask("assign")
 
     @on(OptionList.OptionSelected, "#actions")
     def _action_selected(self) -> None:
         self.action_action_done()
 
-    def action_report(self) -> None:
-        self._ask("report")
+    async def action_report(self) -> None:
+        await self._ask("report")
 
-    def action_message(self) -> None:
-        self._ask("message")
+    async def action_message(self) -> None:
+        await self._ask("message")
     def key_description(self, binding: Binding) -> str:
         """The key line's word for a key: at report back ] resolves, and says so."""
         if binding.action == "advance" and self.incident.stage is Stage.REPORT_BACK:
             return "Resolve"
         return binding.description
 
-    def action_export(self) -> None:
-        self._ask("export")
+    async def action_export(self) -> None:
+        await self._ask("export")
 
     @on(Input.Submitted, "#note")
     def _save_note(self, event: Input.Submitted) -> None:
