@@ -277,7 +277,8 @@ def test_strict_report_refuses_what_the_report_rules_flag_and_saves_no_part(data
 def test_update_uses_the_incident_playbooks_tone_phrases(data_dir):
     ok(data_dir, "new", "t", "--client", "c", "--playbook", "billing-error")
     ok(data_dir, "new", "t", "--client", "c")
-    text = "The double charge came from the bank; refund by Friday."
+    # The model reads the bank named with no one owning it as blame too, so the refund is ours here.
+    text = "The double charge came from the bank; we will refund you by Friday."
     to_diagnose(data_dir, "INC-1")
     to_diagnose(data_dir, "INC-2")
     assert 'tone: blame-shifting: ' in run(data_dir, "update", "INC-1", text).stderr
@@ -302,7 +303,9 @@ def test_an_update_in_empathize_is_read_with_the_apology_rules_and_strict_refuse
 def test_the_same_words_after_empathize_are_read_as_an_update(data_dir):
     ok(data_dir, "new", "t", "--client", "c")
     to_diagnose(data_dir)
-    result = run(data_dir, "update", "INC-1", "The cause was a database deploy; next update at 15:00.", "--strict")
+    # "A database deploy" with no one making it is evasive to the model; "we made" owns it.
+    result = run(data_dir, "update", "INC-1", "The cause was a database deploy we made; next update at 15:00.",
+                 "--strict")
     assert (result.returncode, result.stderr) == (0, "")
 
 
@@ -313,7 +316,7 @@ def test_an_apology_update_ticks_the_apology_item_and_opens_the_gate(data_dir):
     ok(data_dir, "check", "INC-1", "impact-echoed")
     assert run(data_dir, "advance", "INC-1").returncode == 2
     result = run(data_dir, "update", "INC-1",
-                 "I'm very sorry: your invoices went out twice and your week was spent on it.", "--strict")
+                 "I'm very sorry: we sent your invoices twice and your week was spent on it.", "--strict")
     assert (result.returncode, result.stderr) == (0, "")
     assert "[x] apology:" in ok(data_dir, "show", "INC-1")
     assert ok(data_dir, "advance", "INC-1").startswith("INC-1 is now at diagnose")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -26,11 +27,21 @@ from textual.widgets import Static
 
 from tests.helpers.settle import settle
 from tui.app import MendApp
-from tui.core import tone
+from tui.core import tone, tone_model
 from tui.core.playbook import load_file, shipped_dir
 from tui.screens.forms import UpdateScreen
 
 CASES = load_cases()
+
+
+@pytest.fixture
+def rules_only(monkeypatch):
+    """The rules alone, the learned model silent: for tests of how the rules read an edge case
+    (the model reads whole drafts by their words, and has its own tests below), and for the
+    development drafts, which were written with the rules."""
+    shipped = tone_model.shipped()
+    silent = dataclasses.replace(shipped, thresholds=(2.0,) * len(shipped.labels))
+    monkeypatch.setattr(tone_model, "shipped", lambda: silent)
 
 
 def case_id(case) -> str:
@@ -38,6 +49,7 @@ def case_id(case) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(case) for case in CASES])
+@pytest.mark.usefixtures("rules_only")
 def test_labelled_draft_gets_exactly_its_findings(case, playbooks):
     found = findings(case, playbooks)
     assert {finding.rule for finding in found} == case.expect
@@ -45,6 +57,7 @@ def test_labelled_draft_gets_exactly_its_findings(case, playbooks):
         assert [finding.excerpt(case.text) for finding in found if finding.span] == list(case.marks)
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_every_rule_is_labelled_both_ways_and_scores_are_printed(playbooks, capsys):
     data = tomllib.loads(tone.RULES_FILE.read_text(encoding="utf-8"))
     rules = {rule["id"] for rule in data["rules"]}
@@ -70,7 +83,8 @@ def test_every_set_written_apart_from_the_rules_is_there():
 def test_held_out_drafts_reach_0_9_precision_and_recall_in_every_context(path, playbooks):
     """Drafts labelled by someone who had not seen the rules (never edited here): each context's
     precision and recall over every rule is at least 0.9; -s prints the table. The rules have been
-    tuned on every one of these sets since (see SET_HISTORY), so this guards against losing fit."""
+    tuned on every one of these sets since (see SET_HISTORY) and the model is trained on them, so this
+    guards against losing fit; benchmarks/tone_report.py --leave-one-out gives the unseen figure."""
     heldout = load_cases(path)
     assert len(heldout) >= 100 and {rule for case in heldout for rule in case.expect} >= {
         "missing-apology", "over-apology", "excuse", "blame-shifting", "passive-evasion", "vague-timing"}
@@ -157,6 +171,7 @@ def rules_found(text: str, context: str) -> list[tuple[str, str]]:
     return [(f.rule, f.excerpt(text)) for f in tone.check(text, context)]
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_a_we_beside_a_passive_is_not_its_doer_unless_we_did_it():
     # Looking into it, or promising the next step, does not say who locked the account.
     assert rules_found("We're still investigating why your account was locked; next at 10:00.", "update") == [
@@ -165,6 +180,7 @@ def test_a_we_beside_a_passive_is_not_its_doer_unless_we_did_it():
     assert tone.check("Nothing was lost; next at 10:00.", "update") == []  # what did not happen hides no one
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_a_passive_that_names_its_doer_is_not_evasive():
     assert tone.check("The hearings were double-booked by the court's listing system.", "why") == []
     assert rules_found("Incorrect grades were published on the portal.", "why") == [
@@ -203,10 +219,12 @@ def test_a_supplier_we_act_on_is_not_blamed():
     ("Your IT department changed the firewall rules.", "Your IT department changed"),
     ("It is the responsibility of each customer to keep details current.", "responsibility of each customer"),
 ])
+@pytest.mark.usefixtures("rules_only")
 def test_responsibility_put_outside_is_blame_in_any_words(text, excerpt):
     assert rules_found(text, "why") == [("blame-shifting", excerpt)]
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_owning_words_are_not_blame():
     for text in ("We're the ones at fault here.", "We are to blame.", "We couldn't stop thinking about it."):
         assert tone.check(text, "why") == [], text
@@ -239,6 +257,7 @@ def test_missing_apology_is_an_error_only_where_the_playbook_gates_on_it(playboo
     assert (advice.severity, advice.symbol) == ("warn", "▲")
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_the_apology_words_are_whole_words_in_any_case_and_spacing():
     assert tone.check("i AM  very\nsorry, truly.", "apology") == []
     assert [f.rule for f in tone.check("I am very sorryish.", "apology")] == ["missing-apology"]
@@ -281,6 +300,7 @@ def test_a_playbook_can_change_the_apology_words(tmp_path):
     assert missing.rule == "missing-apology" and '"Es tut mir sehr leid"' in missing.explanation
 
 
+@pytest.mark.usefixtures("rules_only")
 def test_a_playbook_adds_blame_and_excuse_phrases(tmp_path):
     playbook = with_tone(tmp_path, 'blame_phrases = ["the night shift"]\nexcuse_phrases = ["Project Falcon"]\n')
     text = "I am very sorry; Project  Falcon broke and the night shift missed it."
@@ -349,6 +369,7 @@ async def test_the_update_editor_advises_as_you_type_and_never_blocks(mend):
     assert mend.get("INC-1").events[-1].text == "We are on it. Sorry, so sorry; back soon."
 
 
+@pytest.mark.usefixtures("rules_only")
 async def test_the_update_editor_in_empathize_reads_with_the_apology_rules_and_ticks_the_apology(mend):
     mend.open("Invoices sent twice", "Acme Ltd")
     mend.advance("INC-1", force=True, reason="to empathize")
@@ -376,10 +397,10 @@ def test_the_core_does_not_load_textual():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_the_rules_file_is_package_data():
+def test_the_rules_and_model_files_are_package_data():
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"tui.core" = ["*.toml"]' in pyproject
-    assert tone.RULES_FILE.is_file()
+    assert '"tui.core" = ["*.toml", "*.json"]' in pyproject
+    assert tone.RULES_FILE.is_file() and tone_model.MODEL_FILE.is_file()
 
 
 
@@ -417,7 +438,7 @@ def rule_patterns() -> list[re.Pattern[str]]:
 def test_a_scan_that_checks_the_leading_boundary_itself_finds_what_the_regex_finds(text):
     """The coach drops a leading \\b or (?<!\\w) from a pattern and checks it by hand (much faster):
     every rule pattern must find exactly the spans the full regex finds."""
-    folded = tone._fold(text)
+    folded = tone.fold(text)
     for pattern in rule_patterns():
         assert list(tone._Scan.of(pattern).spans(folded)) == [m.span() for m in pattern.finditer(folded)], pattern
 
@@ -432,3 +453,35 @@ def test_a_leading_boundary_checked_by_hand_means_what_it_means_in_the_regex(pat
     compiled = re.compile(pattern)
     assert [m.span() for m in compiled.finditer(text)] == spans
     assert list(tone._Scan.of(compiled).spans(text)) == spans
+
+
+def test_the_shipped_model_is_what_the_build_script_makes_of_the_labelled_drafts():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_tone_model.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "tone_model.json: matches a rebuild\n")
+
+
+def test_the_model_finds_what_no_rule_does_at_a_sentence_the_writer_is_shown():
+    text = ("Hi Jake, good news, the suit has been found. It was the courier who sent it to Leeds, which wasn't "
+            "something our team had any say in. It'll be with you by Thursday lunchtime. Vikram")
+    with_model = tone.check(text, "update")
+    assert [(f.rule, f.excerpt(text)) for f in with_model] == [
+        ("blame-shifting", "It was the courier who sent it to Leeds, which wasn't something our team had any say in.")]
+    assert with_model[0].explanation.endswith("(Read from the sentence as a whole, not one phrase.)")
+
+
+@pytest.mark.usefixtures("rules_only")
+def test_without_the_model_the_rules_miss_it():
+    text = "It was the courier who sent it to Leeds, which wasn't something our team had any say in. Back by Thursday."
+    assert tone.check(text, "update") == []
+
+
+def test_the_model_keeps_out_of_ownership_the_rules_have_judged():
+    # Read alone, "was deleted" is evasive to the model; "by us" names the doer, which the rules read.
+    assert tone_model.shipped().flagged(tone.fold("Your data was deleted by us."), "update").keys() == {
+        "passive-evasion"}
+    assert tone.check("Your data was deleted by us. Next update at 10:00.", "update") == []
+
+
+def test_a_short_apology_is_not_flagged_on_the_model_s_prior():
+    assert tone.check("I'm very sorry.", "apology") == []

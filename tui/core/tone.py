@@ -3,7 +3,9 @@ the client, each finding tied to a principle in SERVICE_RECOVERY.md.
 
 It advises and never blocks; the one hard stop, the apology, is the playbook's
 checklist gate. The rules are data (tone_rules.toml beside this file); a
-playbook's [tone] table adds phrases and may change the apology words.
+playbook's [tone] table adds phrases and may change the apology words. Where a
+rule is silent, a model trained on the labelled drafts (tone_model.py) may still
+find what the rule is about, and points at the sentence it read it in.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import tone_model
 from .model import Stage
 from .playbook import Playbook, ToneSettings
 
@@ -53,7 +56,7 @@ class ToneRulesError(Exception):
     """The rules file itself is broken: a bug in the shipped data, named by file and key."""
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """The text in lower case, each character kept in its place so spans still point into the original."""
     folded = text.lower()
     if len(folded) == len(text):
@@ -99,7 +102,7 @@ def apology_phrase(playbook: Playbook | None = None) -> str:
 def has_apology(text: str, playbook: Playbook | None = None) -> bool:
     """The message says the playbook's apology words (or their plain contraction)."""
     tone = playbook.tone if playbook else ToneSettings()
-    return _coach(tone, False).apology.search(_fold(text)) is not None
+    return _coach(tone, False).apology.search(fold(text)) is not None
 
 
 def apology_pattern(phrase: str) -> str:
@@ -289,7 +292,7 @@ class _Coach:
     part_order: tuple[str, str]  # rule id, explanation with {part} and {after}
 
     def check(self, text: str, context: str) -> list[Finding]:
-        text = _fold(text)
+        text = fold(text)
         findings = []
         if context in self.apology_contexts and not self.apology.search(text):
             findings.append(Finding(self.apology_id, self.apology_severity, None, self.apology_explanation))
@@ -298,7 +301,17 @@ class _Coach:
                 findings += rule.findings(text, self.owning)
         if context in self.report_contexts:
             findings += self.report_findings(text)
+        findings += self.model_findings(text, context, {finding.rule for finding in findings})
         return sorted(findings, key=lambda f: (f.span is not None, f.span or (0, 0), f.rule))
+
+    def model_findings(self, text: str, context: str, found: set[str]) -> list[Finding]:
+        """What the model reads in the draft that no rule found, at the sentence it read it in. Where
+        the message owns the failure or names us as the doer anywhere, the rules that read ownership
+        (blame, passive) have judged it, and the model, blind to "by us", keeps out."""
+        flagged = tone_model.shipped().flagged(text, context)
+        owned = self.owning.owns(text) or any(agent.search(text) for agent in self.owning.agents)
+        return [Finding(rule.id, "warn", flagged[rule.id], rule.explanation + _READ_WHOLE) for rule in self.rules
+                if rule.id in flagged and rule.id not in found and not (owned and (rule.unowned or rule.promised))]
 
     def report_findings(self, text: str) -> list[Finding]:
         findings = []
@@ -317,6 +330,10 @@ class _Coach:
                 rule, explanation = self.part_order
                 findings.append(Finding(rule, "warn", span, explanation.format(part=name, after=misplaced[0])))
         return findings
+
+
+# Said of a finding the model made: no phrase to point at, so the writer knows to reread the sentence.
+_READ_WHOLE = " (Read from the sentence as a whole, not one phrase.)"
 
 
 @functools.cache
