@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]  # run fr
 
 import build_tone_model  # noqa: E402
 from helpers.tone_scores import (  # noqa: E402
+    FRESH_FILE,
     SET_HISTORY,
     UNTUNED_FILE,
     WRITTEN_APART,
@@ -143,6 +144,10 @@ if __name__ == "__main__":
     print(f"\nnever tuned on: {UNTUNED_FILE.name}, {SET_HISTORY[UNTUNED_FILE.name]}; by rule\n"
           + report(untuned, playbooks), end="\n\n")
     print(context_report(untuned, playbooks, f"by context, {UNTUNED_FILE.name}"))
+    fresh = load_cases(FRESH_FILE)
+    print(f"\nnever seen: {FRESH_FILE.name}, {SET_HISTORY[FRESH_FILE.name]}; by rule\n"
+          + report(fresh, playbooks), end="\n\n")
+    print(context_report(fresh, playbooks, f"by context, {FRESH_FILE.name}"))
     print("\n" + timing_report([case.text for case in development]))
     if "--leave-one-out" in sys.argv[1:]:
         print("\n" + leave_one_out({**apart, UNTUNED_FILE.name: untuned}, playbooks, UNTUNED_FILE.name))
