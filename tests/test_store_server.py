@@ -146,6 +146,7 @@ def test_migrating_from_version_3_stamps_changes_so_boards_fetch_only_those(pg_u
         for _ in range(3):
             store.create(opened)
     with psycopg.connect(pg_url) as conn:  # the schema as mend 3 left it
+        conn.execute("DROP TABLE mend_derived_runs")
         conn.execute("DROP INDEX mend_incidents_changed")
         conn.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
         conn.execute("UPDATE mend_schema SET version = 3")
@@ -265,6 +266,7 @@ def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
     with psycopg.connect(owner_url, autocommit=True) as owner:  # the schema as mend 3 left it
+        owner.execute("DROP TABLE mend_derived_runs")
         owner.execute("DROP INDEX mend_incidents_changed")
         owner.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
         owner.execute("UPDATE mend_schema SET version = 3")

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
-from itertools import groupby, repeat
+from itertools import repeat
 from operator import add, sub, truediv
 from typing import Any, NamedTuple, Protocol
 
@@ -282,8 +282,8 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-# Kept summaries (Store.derive_archived) are filed under this key: change it whenever
-# Summary or summarize changes, and every kept one is rebuilt.
+# Kept summaries (Store.derive_archived) and their folds (Store.fold_archived) are filed under
+# this key: change it whenever Summary, summarize or fold_summaries changes, and every kept one is rebuilt.
 SUMMARY_KEY = "stats-summary-5"
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -554,9 +554,8 @@ def fold_summaries(values: Sequence[Sequence[Any]]) -> dict[str, Any]:
         "running": running,
         "promises": promises,
         "forced": forced,
-        # By opening time, so a day's acknowledgements are added to their week at once.
         "acknowledged": [[severity, _packed(opened for opened, _ in pairs), _packed(after for _, after in pairs)]
-                         for severity, pairs in sorted(acknowledged.items()) for pairs in [sorted(pairs)]],
+                         for severity, pairs in acknowledged.items()],
         "waiting": waiting,
         "ever_resolved": ever_resolved,
         "reopened": reopened,
@@ -731,14 +730,11 @@ class _Tally:
             if min(after) < 0:  # max(seconds, 0.0), as add() has it
                 seconds = [0.0 if second < 0.0 else second for second in seconds]
             self.acknowledge_seconds[severity].extend(seconds)
-            taken = 0
-            for opened_on, same_day in groupby(map(date.fromtimestamp, _unpacked(packed_opened))):
-                count = sum(1 for _ in same_day)
+            for opened_on, second in zip(map(date.fromtimestamp, _unpacked(packed_opened)), seconds, strict=True):
                 week = weeks.get(opened_on)
                 if week is None:
                     week = weeks[opened_on] = weekly_seconds[week_of(opened_on)]
-                week.extend(seconds[taken:taken + count])
-                taken += count
+                week.append(second)
         self.waiting += folded["waiting"]
         self.ever_resolved += folded["ever_resolved"]
         self.reopened += folded["reopened"]
