@@ -200,6 +200,7 @@ def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_d
                 memory.setdefault(side.name, []).append(peak)
                 timed(side, "`mend export --all`, parts kept", *export)
     for side in sides:  # what each side prints for the same data
+        side.first()
         if only in (None, "stats"):
             stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[3])
             del stats["now"]
@@ -271,6 +272,13 @@ def pg_server() -> Iterator[object]:
         server.close()
 
 
+def schema_of(checkout: Path) -> int:
+    """The PostgreSQL schema version a checkout's mend writes."""
+    script = "from tui.core.store.postgres import SCHEMA_VERSION; print(SCHEMA_VERSION)"
+    return int(subprocess.run([sys.executable, "-c", script], cwd=checkout, check=True, stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(checkout)}, text=True).stdout)
+
+
 def postgres_case(server: object, scale: int, pool: list[Incident], before: Path | None, runs: int,
                   folder: Path, only: str | None) -> None:
     import psycopg  # only when PostgreSQL is benchmarked
@@ -285,16 +293,21 @@ def postgres_case(server: object, scale: int, pool: list[Incident], before: Path
             conn.execute(f"CREATE TABLE bench_{table} AS SELECT * FROM {table}")
         size = sum(conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()[0] for table in kept)
 
+    # Each side finds the schema version it writes: a later version only adds tables an older mend
+    # leaves alone (and a run it writes to is folded afresh by the next, as after any older mend's write).
     def as_imported() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            for table in reversed(kept):  # runs first: neither refers to the other, but keys are shared
+            conn.execute("UPDATE mend_schema SET version = %s", (schema_of(ROOT),))
+            for table in kept:
                 conn.execute(f"DELETE FROM {table}")
             for table in kept:
                 conn.execute(f"INSERT INTO {table} SELECT * FROM bench_{table}")
                 conn.execute(f"VACUUM ANALYZE {table}")
 
     def nothing_kept() -> None:
+        assert before is not None
         with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE mend_schema SET version = %s", (schema_of(before),))
             for table in kept:
                 conn.execute(f"DELETE FROM {table}")
                 conn.execute(f"VACUUM ANALYZE {table}")

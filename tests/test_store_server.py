@@ -198,6 +198,33 @@ def test_the_event_record_is_append_only_in_the_database(pg_url):
         assert [e.text for e in store.get("INC-1").notes] == ["on record"]
 
 
+def ids_of(values: list[list[str]]) -> list[str]:
+    return [value[0] for value in values]
+
+
+def test_a_version_4_store_folds_as_it_reads_and_keeps_folds_once_migrated(pg_url):
+    with _closing(open_store(pg_url)) as store:
+        for _ in range(3):
+            store.create(opened)
+        store.update("INC-1", resolve)
+        store.update("INC-3", resolve)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the schema as mend 4 left it
+        conn.execute("DROP TABLE mend_derived_runs")
+        conn.execute("UPDATE mend_schema SET version = 4")
+
+    def never(values: object) -> object:
+        raise AssertionError("folded on reading: the fold should have been kept as the run was archived")
+
+    with _closing(open_store(pg_url)) as store:
+        store.derive_on_archive("ids", lambda incident: [incident.id], ids_of)
+        assert list(store.fold_archived("ids", lambda incident: [incident.id], ids_of)) == [["INC-1", "INC-3"]]
+        with pytest.raises(StoreError, match="schema version 4"):
+            store.update("INC-2", resolve)
+        assert ok("store", "migrate", store=pg_url).strip() == f"schema version {SCHEMA_VERSION} (was 4)"
+        store.update("INC-2", resolve)
+        assert list(store.fold_archived("ids", lambda incident: [incident.id], never)) == [["INC-1", "INC-2", "INC-3"]]
+
+
 # -- the least-privilege role -------------------------------------------------------------------
 
 README = Path(__file__).parent.parent / "README.md"
