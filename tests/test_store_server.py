@@ -239,13 +239,16 @@ def documented_role_grants() -> list[str]:
     return [statement.strip() for statement in " ".join(lines).split(";") if statement.strip()]
 
 
-@pytest.fixture
-def team_role(pg_server, pg_url):
-    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster)."""
+@pytest.fixture(params=["as documented"])
+def team_role(request, pg_server, pg_url):
+    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster);
+    "before version 5": as granted before mend_derived_runs came."""
     role = f"mend_team_{os.getpid()}"
     dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
     statements = [statement.replace("mend_team", role).replace("DATABASE mend ", f"DATABASE {dbname} ")
                   for statement in documented_role_grants()]
+    if request.param == "before version 5":
+        statements = [statement.replace(", mend_derived_runs", "") for statement in statements]
     assert len(statements) == 8 and statements[0].startswith(f"CREATE ROLE {role}")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP ROLE IF EXISTS {role}")
@@ -301,6 +304,16 @@ def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or
     assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
     assert "refused: must be owner of table mend_incidents" in refused.stderr
     assert ok("store", "migrate", store=owner_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
+
+
+@pytest.mark.parametrize("team_role", ["before version 5"], indirect=True)
+def test_a_role_not_granted_the_folds_still_gets_its_figures(team_role, pg_url):
+    url, _ = team_role
+    ok("new", "Checkout down", "--client", "Globex", store=url)
+    ok("resolve", "1", "--force", "--reason", "drill", store=url)  # archived: the fold is not kept
+    assert '"resolved": 1' in ok("stats", "--json", store=url)  # read, and folded as read
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM mend_derived_runs").fetchone()[0] == 0
 
 
 # -- copying a folder in --------------------------------------------------------------------

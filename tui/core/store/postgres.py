@@ -428,9 +428,13 @@ class PgStore:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
         if self._call(self._schema) < 5:  # runs are kept from version 5: fold the values as read
-            return (fold([value for _, value in run])
-                    for _, run in groupby(self._numbered(key, derive), key=lambda pair: (pair[0] - 1) // RUN_SIZE))
+            return self._folded_as_read(key, derive, fold)
         return self._folded_runs(key, derive, fold)
+
+    def _folded_as_read(self, key: str, derive: Callable[[Incident], Any],
+                        fold: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        return (fold([value for _, value in run])
+                for _, run in groupby(self._numbered(key, derive), key=lambda pair: (pair[0] - 1) // RUN_SIZE))
 
     def _numbered(self, key: str, derive: Callable[[Incident], Any]) -> Iterator[tuple[int, Any]]:
         """(number, derive(incident)) for each archived incident, by number, kept ones while unchanged.
@@ -453,12 +457,11 @@ class PgStore:
                      fold: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
         """Each run's kept fold while its stamp (the highest change count among its incidents, open or
         not) is the one it was kept with; else folded afresh and kept, stamped as read before its values."""
+        runs = self._call(partial(_stamped_runs, key=key))
+        if runs is None:
+            yield from self._folded_as_read(key, derive, fold)
+            return
         self._call(lambda conn: _writable_or_not(conn, lambda: _used_key(conn, key)))
-        runs = self._call(lambda conn: conn.execute(
-            "SELECT s.run, s.changes, r.run IS NOT NULL FROM (SELECT (number - 1) / %s AS run, max(changed) AS changes "
-            "FROM mend_incidents GROUP BY 1 HAVING bool_or(resolved)) s "
-            "LEFT JOIN mend_derived_runs r ON r.key = %s AND r.run = s.run AND r.changes = s.changes ORDER BY s.run",
-            (RUN_SIZE, key)).fetchall())
         for start in range(0, len(runs), RUNS_PAGE):
             page = runs[start:start + RUNS_PAGE]
             hits = [(run, changes) for run, changes, hit in page if hit]
@@ -519,8 +522,11 @@ class PgStore:
             (key, run * RUN_SIZE, (run + 1) * RUN_SIZE)).fetchall()
         if not found or any(value is None for value, in found):
             return  # fold_archived folds it afresh
-        with suppress(Exception):  # as a derive that fails
-            _keep_run(conn, key, run, changes, fold([parse_json(value) for value, in found]))
+        try:
+            folded = fold([parse_json(value) for value, in found])
+        except Exception:  # as a derive that fails (and outside the SQL: an error there is the savepoint's)
+            return
+        _keep_run(conn, key, run, changes, folded)
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
@@ -965,6 +971,20 @@ def _keep_values(conn: psycopg.Connection, rows: Sequence[tuple[str, int, int, s
         cursor.executemany(
             "INSERT INTO mend_derived (key, number, revision, value) VALUES (%s, %s, %s, %s::json) "
             "ON CONFLICT (key, number) DO UPDATE SET revision = excluded.revision, value = excluded.value", rows)
+
+
+def _stamped_runs(conn: psycopg.Connection, key: str) -> list[tuple[int, int, bool]] | None:
+    """(run, its stamp, whether a fold is kept with that stamp) for each run with an archived incident;
+    None for a role not granted mend_derived_runs (README): it neither reads nor keeps folds."""
+    try:
+        with conn.transaction():
+            return conn.execute(
+                "SELECT s.run, s.changes, r.run IS NOT NULL FROM (SELECT (number - 1) / %s AS run, "
+                "max(changed) AS changes FROM mend_incidents GROUP BY 1 HAVING bool_or(resolved)) s "
+                "LEFT JOIN mend_derived_runs r ON r.key = %s AND r.run = s.run AND r.changes = s.changes "
+                "ORDER BY s.run", (RUN_SIZE, key)).fetchall()
+    except psycopg.errors.InsufficientPrivilege:
+        return None
 
 
 def _kept_runs(conn: psycopg.Connection, key: str, runs: Sequence[tuple[int, int]]) -> list[tuple[int, Any]]:
