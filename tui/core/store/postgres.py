@@ -978,6 +978,8 @@ def _stamped_runs(conn: psycopg.Connection, key: str) -> list[tuple[int, int, bo
     None for a role not granted mend_derived_runs (README): it neither reads nor keeps folds."""
     try:
         with conn.transaction():
+            # Room to hash the runs: else every incident is sorted, spilling to disk (70 -> 40 ms at 100k).
+            conn.execute("SET LOCAL work_mem = '32MB'")
             return conn.execute(
                 "SELECT s.run, s.changes, r.run IS NOT NULL FROM (SELECT (number - 1) / %s AS run, "
                 "max(changed) AS changes FROM mend_incidents GROUP BY 1 HAVING bool_or(resolved)) s "
