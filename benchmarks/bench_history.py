@@ -1,7 +1,7 @@
 """History at scale: the first `mend stats` and `mend export --all` over 10,000 and 100,000 archived incidents.
 
     .venv/bin/python benchmarks/bench_history.py [--scales 10000,100000] [--stores tinydb,postgres]
-                                                 [--runs N] [--before CHECKOUT]
+                                                 [--runs N] [--before CHECKOUT] [--only stats|export]
 
 Builds each archive the way an import does (Store.put_many through the service, so the
 store derives what history reads as it archives), with 200 open incidents beside it,
@@ -15,10 +15,13 @@ For each store and scale it prints medians of RUNS interleaved runs of:
   - `mend stats`: first run (the state an import leaves) and values kept (a run after one);
   - `mend export --all` (Markdown, to a file): first run and parts kept, and the export's
     peak memory (the child's maximum resident set).
+With --only, the figures of that command alone (and the floor).
 With --before CHECKOUT (another checkout of mend, e.g. `git archive main | tar -x -C DIR`),
 the same figures for that code on the same data, run in turn with this checkout's: its first
 runs start from an archive with nothing kept (as an older mend leaves it). Each side's
-`stats --json` (less its "now") and each side's export of the archive are compared byte for byte.
+`stats` and `stats --json` at a fixed clock (the open incidents' figures move with it), its
+`stats --json --until` the archive's last day (less its "now"), and its export of the archive
+are compared byte for byte.
 """
 
 from __future__ import annotations
@@ -130,6 +133,16 @@ runpy.run_module("tui", run_name="__main__", alter_sys=True)
 """
 
 
+# `python -m tui ARGS` with the clock stopped at $BENCH_NOW, so two sides' figures compare byte for byte.
+FIXED_CLOCK_MEND = """
+import os, sys
+from datetime import datetime
+from tui.cli import run
+from tui.core.clock import FakeClock
+sys.exit(run(sys.argv[1:], os.environ, FakeClock(datetime.fromisoformat(os.environ["BENCH_NOW"]))))
+"""
+
+
 class Side:
     """One checkout's `mend`, and how to put the store into its 'first run' state."""
 
@@ -152,11 +165,18 @@ class Side:
             return seconds, usage.ru_utime + usage.ru_stime, int(Path(peak.name).read_text() or 0), out
 
 
+    def output_at_now(self, env: dict[str, str], *args: str) -> bytes:
+        """stdout of `mend ARGS` as of NOW."""
+        return subprocess.run([sys.executable, "-c", FIXED_CLOCK_MEND, *args], cwd=self.checkout, check=True,
+                              env={**env, "PYTHONPATH": str(self.checkout), "BENCH_NOW": NOW.isoformat()},
+                              stdout=subprocess.PIPE).stdout
+
+
 def median_of(runs: list[tuple[float, float]], which: int) -> float:
     return statistics.median(run[which] for run in runs)
 
 
-def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_dir: Path) -> None:
+def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_dir: Path, only: str | None) -> None:
     figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
     memory: dict[str, list[int]] = {}
     outputs: dict[str, dict[str, bytes]] = {side.name: {} for side in sides}
@@ -170,19 +190,26 @@ def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_d
     for _ in range(runs):
         for side in sides:  # interleaved: the machine's load falls on both sides alike
             timed(side, "`mend --help` (floor)", "--help")
-            side.first()
-            timed(side, "`mend stats`, first run", "stats")
-            timed(side, "`mend stats`, values kept", "stats")
-            side.first()
-            _, _, peak, _ = timed(side, "`mend export --all`, first run", *export)
-            memory.setdefault(side.name, []).append(peak)
-            timed(side, "`mend export --all`, parts kept", *export)
+            if only in (None, "stats"):
+                side.first()
+                timed(side, "`mend stats`, first run", "stats")
+                timed(side, "`mend stats`, values kept", "stats")
+            if only in (None, "export"):
+                side.first()
+                _, _, peak, _ = timed(side, "`mend export --all`, first run", *export)
+                memory.setdefault(side.name, []).append(peak)
+                timed(side, "`mend export --all`, parts kept", *export)
     for side in sides:  # what each side prints for the same data
-        stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[3])
-        del stats["now"]
-        outputs[side.name]["stats"] = json.dumps(stats).encode()
-        side.run(env, "export", "--until", ARCHIVE_UNTIL, "-o", str(out_dir / "archive.md"), "--force")
-        outputs[side.name]["export"] = (out_dir / "archive.md").read_bytes()
+        side.first()
+        if only in (None, "stats"):
+            stats = json.loads(side.run(env, "stats", "--json", "--until", ARCHIVE_UNTIL)[3])
+            del stats["now"]
+            outputs[side.name]["stats --until"] = json.dumps(stats).encode()
+            outputs[side.name]["stats"] = side.output_at_now(env, "stats")
+            outputs[side.name]["stats --json"] = side.output_at_now(env, "stats", "--json")
+        if only in (None, "export"):
+            side.run(env, "export", "--until", ARCHIVE_UNTIL, "-o", str(out_dir / "archive.md"), "--force")
+            outputs[side.name]["export"] = (out_dir / "archive.md").read_bytes()
 
     print(f"\n{label}: median of {runs} runs, wall / CPU seconds (load {os.getloadavg()[0]:.1f})")
     names = [side.name for side in sides]
@@ -191,10 +218,11 @@ def measure(label: str, sides: list[Side], env: dict[str, str], runs: int, out_d
         row = "".join(f"{median_of(figures[name, figure], 0):11.2f} /{median_of(figures[name, figure], 1):6.2f}s"
                       for name in names)
         print(f"  {figure:36}{row}")
-    row = "".join(f"{statistics.median(memory[name]) / 1024:17.0f} MB" for name in names)
-    print(f"  {'peak memory of the export':36}{row}")
+    if memory:
+        row = "".join(f"{statistics.median(memory[name]) / 1024:17.0f} MB" for name in names)
+        print(f"  {'peak memory of the export':36}{row}")
     if len(sides) == 2:
-        for what in ("stats", "export"):
+        for what in outputs[names[0]]:
             same = outputs[names[0]][what] == outputs[names[1]][what]
             print(f"  {what} output identical on both sides: {'yes' if same else 'NO'} "
                   f"({len(outputs[names[0]][what]):,} bytes)")
@@ -205,7 +233,8 @@ def child_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
-def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int, folder: Path) -> None:
+def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int, folder: Path,
+                only: str | None) -> None:
     data = folder / f"tinydb-{scale}"
     seconds = build(open_store(data), scale, pool)
     kept = data / "cache"
@@ -226,7 +255,7 @@ def tinydb_case(scale: int, pool: list[Incident], before: Path | None, runs: int
     env = {**child_env(), "MEND_DATA": str(data), "MEND_USER": "bench", "COLUMNS": "120"}
     env.pop("MEND_STORE", None)
     measure(f"TinyDB, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
-            sides, env, runs, folder)
+            sides, env, runs, folder, only)
     shutil.rmtree(data)
     shutil.rmtree(snapshot)
 
@@ -243,33 +272,52 @@ def pg_server() -> Iterator[object]:
         server.close()
 
 
+def schema_of(checkout: Path) -> int:
+    """The PostgreSQL schema version a checkout's mend writes."""
+    script = "from tui.core.store.postgres import SCHEMA_VERSION; print(SCHEMA_VERSION)"
+    return int(subprocess.run([sys.executable, "-c", script], cwd=checkout, check=True, stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(checkout)}, text=True).stdout)
+
+
 def postgres_case(server: object, scale: int, pool: list[Incident], before: Path | None, runs: int,
-                  folder: Path) -> None:
+                  folder: Path, only: str | None) -> None:
     import psycopg  # only when PostgreSQL is benchmarked
 
     url = server.url(server.new_database())  # type: ignore[attr-defined]
     seconds = build(open_store(url), scale, pool)
+    # What an import keeps: values per incident, and (from schema version 5) folds per run.
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE bench_kept AS SELECT * FROM mend_derived")
-        size = conn.execute("SELECT pg_total_relation_size('mend_derived')").fetchone()[0]
+        kept = [table for table in ("mend_derived", "mend_derived_runs")
+                if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None]
+        for table in kept:
+            conn.execute(f"CREATE TABLE bench_{table} AS SELECT * FROM {table}")
+        size = sum(conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()[0] for table in kept)
 
+    # Each side finds the schema version it writes: a later version only adds tables an older mend
+    # leaves alone (and a run it writes to is folded afresh by the next, as after any older mend's write).
     def as_imported() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DELETE FROM mend_derived")
-            conn.execute("INSERT INTO mend_derived SELECT * FROM bench_kept")
-            conn.execute("VACUUM ANALYZE mend_derived")
+            conn.execute("UPDATE mend_schema SET version = %s", (schema_of(ROOT),))
+            for table in kept:
+                conn.execute(f"DELETE FROM {table}")
+            for table in kept:
+                conn.execute(f"INSERT INTO {table} SELECT * FROM bench_{table}")
+                conn.execute(f"VACUUM ANALYZE {table}")
 
     def nothing_kept() -> None:
+        assert before is not None
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DELETE FROM mend_derived")
-            conn.execute("VACUUM ANALYZE mend_derived")
+            conn.execute("UPDATE mend_schema SET version = %s", (schema_of(before),))
+            for table in kept:
+                conn.execute(f"DELETE FROM {table}")
+                conn.execute(f"VACUUM ANALYZE {table}")
 
     sides = [Side("this", ROOT, as_imported)]
     if before is not None:
         sides.insert(0, Side("before", before, nothing_kept))
     env = {**child_env(), "MEND_STORE": url, "MEND_USER": "bench", "COLUMNS": "120"}
     measure(f"PostgreSQL, {scale:,} archived + {OPEN} open (imported in {seconds:.0f}s; kept {size / 1e6:.0f} MB)",
-            sides, env, runs, folder)
+            sides, env, runs, folder, only)
 
 
 def main() -> None:
@@ -278,6 +326,7 @@ def main() -> None:
     parser.add_argument("--stores", default="tinydb,postgres")
     parser.add_argument("--runs", type=int, default=RUNS, help=f"timed runs per figure (default {RUNS})")
     parser.add_argument("--before", type=Path, help="another checkout of mend to measure on the same data")
+    parser.add_argument("--only", choices=("stats", "export"), help="measure this command alone")
     args = parser.parse_args()
     scales = [int(scale) for scale in args.scales.split(",")]
     stores = args.stores.split(",")
@@ -290,11 +339,11 @@ def main() -> None:
         folder = Path(name)
         if "tinydb" in stores:
             for scale in scales:
-                tinydb_case(scale, pool, args.before, args.runs, folder)
+                tinydb_case(scale, pool, args.before, args.runs, folder, args.only)
         if "postgres" in stores:
             with pg_server() as server:
                 for scale in scales:
-                    postgres_case(server, scale, pool, args.before, args.runs, folder)
+                    postgres_case(server, scale, pool, args.before, args.runs, folder, args.only)
 
 
 if __name__ == "__main__":

@@ -413,14 +413,14 @@ async def test_s_opens_the_stats_screen_and_escape_returns(mend, clock):
 def archive_on_hold(mend, monkeypatch):
     """The store's archive read waits for the test's word, so the stats screen is seen before its figures."""
     release = threading.Event()
-    read_archive = mend.store.derive_archived
+    read_archive = mend.store.fold_archived
 
     def held_back(*args):
         if not release.wait(timeout=30):  # only if the test broke off before its word
             raise TimeoutError("the test never released the archive read")
         yield from read_archive(*args)
 
-    monkeypatch.setattr(mend.store, "derive_archived", held_back)
+    monkeypatch.setattr(mend.store, "fold_archived", held_back)
     yield release
     release.set()  # never leave the worker thread waiting
 

@@ -433,6 +433,91 @@ def test_derive_archived_reads_a_big_archive_in_order(store):
     assert [v[0] for v in values] == [i.id for i in incidents[1:]]
 
 
+class Fold:
+    """A fold that records how many times it ran: the ids of a run, in order."""
+
+    def __init__(self, mark: str = "folded") -> None:
+        self.mark = mark
+        self.calls = 0
+
+    def __call__(self, values: list[list[object]]) -> list[object]:
+        self.calls += 1
+        return [self.mark, *(value[0] for value in values)]
+
+
+def never_fold(values: object) -> object:
+    raise AssertionError("a run was folded on reading: its fold should have been kept as it was archived")
+
+
+def runs(store: Store, key: str, derive: Callable[[Incident], object],
+         fold: Callable[..., object]) -> list[list[object]]:
+    return [list(run) for run in store.fold_archived(key, derive, fold)]
+
+
+def test_fold_archived_folds_runs_that_together_are_derive_archived(store):
+    incidents = [opened(make_id(n)) for n in (1, 2, 3, 501, 1200)]
+    store.put_many([resolve(incidents[0]), incidents[1], resolve(incidents[2]), resolve(incidents[3]),
+                    resolve(incidents[4])])
+    folded = runs(store, "ids", Derive(), Fold())
+    assert all(len(run) > 1 for run in folded)  # no run is empty
+    assert [i for run in folded for i in run[1:]] == ["INC-1", "INC-3", "INC-501", "INC-1200"]
+    assert runs(store, "ids", Derive("kept"), Fold("kept")) == folded  # kept, or folded afresh: the same
+    with pytest.raises(ValueError):
+        list(store.fold_archived("../up", Derive(), Fold()))
+
+
+def test_folds_named_in_derive_on_archive_are_kept_in_the_archiving_write(store, stores):
+    store.derive_on_archive("ids", Derive(), Fold())
+    for _ in range(3):
+        store.create(opened)
+    store.update("INC-1", resolve)
+    store.update("INC-3", resolve)
+    reader = stores()  # another process: it reads what the writer kept
+    assert runs(reader, "ids", never, never_fold) == [["folded", "INC-1", "INC-3"]]
+    fresh = Fold("fresh")  # a new key is folded afresh, never given the old folds
+    assert runs(reader, "ids-2", Derive(), fresh) == [["fresh", "INC-1", "INC-3"]] and fresh.calls == 1
+
+
+def test_a_kept_fold_is_used_only_while_no_incident_of_its_run_changed(store, stores):
+    store.derive_on_archive("ids", Derive(), Fold())
+    for _ in range(3):
+        store.create(opened)
+    store.update("INC-1", resolve)
+    store.update("INC-2", resolve)
+    plain = stores()  # names no fold: its writes keep none, and must never be answered with a stale one
+    plain.update("INC-3", resolve)
+    assert runs(store, "ids", Derive(), Fold("now")) == [["now", "INC-1", "INC-2", "INC-3"]]
+    plain.update("INC-2", reopen)
+    assert runs(store, "ids", Derive(), Fold("after reopen")) == [["after reopen", "INC-1", "INC-3"]]
+    plain.update("INC-2", resolve)
+    plain.update("INC-1", note("late note"))
+    values = [list(v) for v in store.derive_archived("ids", Derive("read"))]
+    assert values[0] == ["INC-1", 3, "read"]
+    assert runs(store, "ids", Derive(), Fold("after note")) == [["after note", "INC-1", "INC-2", "INC-3"]]
+    plain.put_many([reopen(store.get("INC-1")), reopen(store.get("INC-2")), reopen(store.get("INC-3"))])
+    assert runs(store, "ids", Derive(), Fold()) == []  # a run with nothing archived is no run
+
+
+def test_a_fold_that_fails_at_the_write_keeps_nothing_and_loses_nothing(store):
+    def broken(values: object) -> object:
+        raise RuntimeError("bug in a fold")
+
+    store.derive_on_archive("ids", Derive(), broken)
+    store.create(opened)
+    resolved = store.update("INC-1", resolve)
+    assert store.get("INC-1") == resolved
+    assert runs(store, "ids", never, Fold("read")) == [["read", "INC-1"]]
+
+
+def test_imports_keep_the_folds_of_every_run_they_archive(store):
+    store.derive_on_archive("ids", Derive(), Fold())
+    incidents = [resolve(opened(make_id(n))) for n in range(1, 1302)]
+    store.put_many(incidents[:700])
+    store.import_incidents(lambda lookup: incidents[700:])
+    folded = runs(store, "ids", never, never_fold)
+    assert [i for run in folded for i in run[1:]] == [i.id for i in incidents] and len(folded) > 1
+
+
 def test_playbook_copies_are_kept_once(store, stores):
     assert store.playbook_copy("custom", "abc123") is None
     store.keep_playbook_copy("custom", "abc123", b"version one")

@@ -146,6 +146,7 @@ def test_migrating_from_version_3_stamps_changes_so_boards_fetch_only_those(pg_u
         for _ in range(3):
             store.create(opened)
     with psycopg.connect(pg_url) as conn:  # the schema as mend 3 left it
+        conn.execute("DROP TABLE mend_derived_runs")
         conn.execute("DROP INDEX mend_incidents_changed")
         conn.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
         conn.execute("UPDATE mend_schema SET version = 3")
@@ -197,6 +198,33 @@ def test_the_event_record_is_append_only_in_the_database(pg_url):
         assert [e.text for e in store.get("INC-1").notes] == ["on record"]
 
 
+def ids_of(values: list[list[str]]) -> list[str]:
+    return [value[0] for value in values]
+
+
+def test_a_version_4_store_folds_as_it_reads_and_keeps_folds_once_migrated(pg_url):
+    with _closing(open_store(pg_url)) as store:
+        for _ in range(3):
+            store.create(opened)
+        store.update("INC-1", resolve)
+        store.update("INC-3", resolve)
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the schema as mend 4 left it
+        conn.execute("DROP TABLE mend_derived_runs")
+        conn.execute("UPDATE mend_schema SET version = 4")
+
+    def never(values: object) -> object:
+        raise AssertionError("folded on reading: the fold should have been kept as the run was archived")
+
+    with _closing(open_store(pg_url)) as store:
+        store.derive_on_archive("ids", lambda incident: [incident.id], ids_of)
+        assert list(store.fold_archived("ids", lambda incident: [incident.id], ids_of)) == [["INC-1", "INC-3"]]
+        with pytest.raises(StoreError, match="schema version 4"):
+            store.update("INC-2", resolve)
+        assert ok("store", "migrate", store=pg_url).strip() == f"schema version {SCHEMA_VERSION} (was 4)"
+        store.update("INC-2", resolve)
+        assert list(store.fold_archived("ids", lambda incident: [incident.id], never)) == [["INC-1", "INC-2", "INC-3"]]
+
+
 # -- the least-privilege role -------------------------------------------------------------------
 
 README = Path(__file__).parent.parent / "README.md"
@@ -211,13 +239,16 @@ def documented_role_grants() -> list[str]:
     return [statement.strip() for statement in " ".join(lines).split(";") if statement.strip()]
 
 
-@pytest.fixture
-def team_role(pg_server, pg_url):
-    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster)."""
+@pytest.fixture(params=["as documented"])
+def team_role(request, pg_server, pg_url):
+    """pg_url's database with the README's role made in it (a name of this test's own: roles span the cluster);
+    "before version 5": as granted before mend_derived_runs came."""
     role = f"mend_team_{os.getpid()}"
     dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
     statements = [statement.replace("mend_team", role).replace("DATABASE mend ", f"DATABASE {dbname} ")
                   for statement in documented_role_grants()]
+    if request.param == "before version 5":
+        statements = [statement.replace(", mend_derived_runs", "") for statement in statements]
     assert len(statements) == 8 and statements[0].startswith(f"CREATE ROLE {role}")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP ROLE IF EXISTS {role}")
@@ -265,6 +296,7 @@ def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
     with psycopg.connect(owner_url, autocommit=True) as owner:  # the schema as mend 3 left it
+        owner.execute("DROP TABLE mend_derived_runs")
         owner.execute("DROP INDEX mend_incidents_changed")
         owner.execute("ALTER TABLE mend_incidents DROP COLUMN changed")
         owner.execute("UPDATE mend_schema SET version = 3")
@@ -272,6 +304,16 @@ def test_the_documented_role_does_all_mend_does_and_cannot_rewrite_the_record_or
     assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
     assert "refused: must be owner of table mend_incidents" in refused.stderr
     assert ok("store", "migrate", store=owner_url).strip() == f"schema version {SCHEMA_VERSION} (was 3)"
+
+
+@pytest.mark.parametrize("team_role", ["before version 5"], indirect=True)
+def test_a_role_not_granted_the_folds_still_gets_its_figures(team_role, pg_url):
+    url, _ = team_role
+    ok("new", "Checkout down", "--client", "Globex", store=url)
+    ok("resolve", "1", "--force", "--reason", "drill", store=url)  # archived: the fold is not kept
+    assert '"resolved": 1' in ok("stats", "--json", store=url)  # read, and folded as read
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM mend_derived_runs").fetchone()[0] == 0
 
 
 # -- copying a folder in --------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .export import ImportPlan, plan_import
 from .intake import FIRING, IntakeRules, Notification, note_text, opening
 from .model import Event, EventKind, Incident, OpenRow, ReportPart, Role, Side, format_time, make_id, replay
 from .playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_bytes
-from .stats import SUMMARY_KEY, PlaybookUse, summarize
+from .stats import SUMMARY_KEY, PlaybookUse, fold_summaries, summarize
 from .store import FollowUp, OpenChanges, Store, StoreError, UnknownIncidentError
 from .text import did_you_mean
 
@@ -76,7 +76,7 @@ class Mend:
         self._alert_index: tuple[object, dict[str, list[_AlertEntry]]] = (None, {})  # see intake
         # What history reads is derived once, as an incident is archived: the first `stats` or
         # Markdown `export --all` after a year of incidents then reads only these.
-        store.derive_on_archive(SUMMARY_KEY, summarize)
+        store.derive_on_archive(SUMMARY_KEY, summarize, fold_summaries)
         store.derive_on_archive(self.export_key("md"), lambda incident: self.export_row("md", incident, None))
         store.derive_on_archive(ALERT_SOURCES_KEY, _archived_alert)
 

@@ -120,9 +120,24 @@ class Store(Protocol):
         """
         ...
 
-    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any]) -> None:
+    def fold_archived(self, key: str, derive: Callable[[Incident], Any],
+                      fold: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        """fold(values) for each run of the archive, by number, where values are what
+        derive_archived(key, derive) gives for the run's incidents: JSON data, yielded as read.
+
+        A run is a bounded stretch of numbers (never empty); together the runs hold every resolved
+        incident once, so the runs' values in turn are derive_archived's. The store may keep a run's
+        folded value under `key` and give it back (as JSON reads it back) while no incident in the
+        run has changed since. So fold must depend on its values alone, and `key` must change
+        whenever derive or fold does.
+        """
+        ...
+
+    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any],
+                          fold: Callable[[Sequence[Any]], Any] | None = None) -> None:
         """From now on, keep derive(incident) under `key` whenever this store archives an
-        incident (writes a resolved one: resolve, update, put, import), in the same write.
+        incident (writes a resolved one: resolve, update, put, import), in the same write;
+        with `fold`, also fold_archived's value of each run that write changed.
 
         So derive_archived(key, ...) finds the value kept instead of reading the incident.
         A reopen drops the incident's kept values. A derive that raises keeps nothing for

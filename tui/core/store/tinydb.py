@@ -11,6 +11,7 @@ Layout of a data dir:
     cache/KEY/NNNN.json  values derived from shard NNNN (see derive_archived), written with the
                       shard for the keys a process named (derive_on_archive); safe to delete,
                       and removed once no run has used KEY for CACHE_UNUSED_DAYS
+    cache/KEY/NNNN.fold.json  those values folded (see fold_archived: a shard is a run), likewise
     mend.lock         inter-process lock (+ mend.lock.owner naming the holder)
     marks.json        hooks fired lately ({mark: time}), so two watchers fire each once
 
@@ -157,6 +158,7 @@ class TinyStore:
         self._tables = _AtomicJSONStorage(self._open_path)
         self._shard_dbs: dict[int, TinyDB] = {}
         self._derivers: dict[str, Callable[[Incident], Any]] = {}
+        self._folds: dict[str, Callable[[Sequence[Any]], Any]] = {}
         self._scans: dict[object, dict[int, tuple[int, ...]]] = {}  # see open_changes
         self._found_version = FOLDER_VERSION
         self.notices: list[str] = []  # repairs made, for a person to hear of (see Mend.store_notices)
@@ -229,7 +231,7 @@ class TinyStore:
         token = _storage_of(table).token()
         found = cache.read(token)
         if found is not None and found[1]:
-            return found[0]
+            return cast(list[tuple[int, Any]], found[0])
         # Kept for this very version but not for every incident (written with one incident,
         # under a key new to the shard): derive only the ones missing.
         kept = dict(found[0]) if found is not None else {}
@@ -239,13 +241,50 @@ class TinyStore:
             cache.write(token, derived, complete=True)
         return derived
 
-    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any]) -> None:
+    def fold_archived(self, key: str, derive: Callable[[Incident], Any],
+                      fold: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        if not re.fullmatch(CACHE_KEY_PATTERN, key):
+            raise ValueError(f"not a cache key: {key!r}")
+        open_numbers = set(self._open_numbers())  # as in iter_archived
+        cache_dir = self._dir / "cache"
+        cached = not cache_dir.is_symlink()  # as in derive_archived
+        for shard in self._shard_numbers():
+            table = self._shard_table(shard)
+            # Taken before the read, as in _derived_shard: a fold of a shard replaced meanwhile is never used.
+            token = _storage_of(table).token() if cached else None
+            kept = _DerivedCache(self._fold_path(key, shard), key)
+            found = kept.read(token)
+            if found is not None:
+                numbers, folded = found[0]
+                if open_numbers.isdisjoint(numbers):
+                    yield folded
+                    continue
+            derived = self._derived_shard(shard, key, derive, cached=cached)
+            values = [value for number, value in derived if number not in open_numbers]
+            if not values:
+                continue
+            folded = fold(values)
+            if token is not None and len(values) == len(derived):  # one with an open copy left out is not kept
+                kept.write(token, [[number for number, _ in derived], folded], complete=True)
+            yield folded
+        if cached:
+            _prune_cache(cache_dir, key)
+
+    def derive_on_archive(self, key: str, derive: Callable[[Incident], Any],
+                          fold: Callable[[Sequence[Any]], Any] | None = None) -> None:
         if not re.fullmatch(CACHE_KEY_PATTERN, key):
             raise ValueError(f"not a cache key: {key!r}")
         self._derivers[key] = derive
+        if fold is not None:
+            self._folds[key] = fold
+        else:
+            self._folds.pop(key, None)
 
     def _cache_path(self, key: str, shard: int) -> Path:
         return self._dir / "cache" / key / f"{shard:04d}.json"
+
+    def _fold_path(self, key: str, shard: int) -> Path:
+        return self._dir / "cache" / key / f"{shard:04d}.fold.json"
 
     def _kept_before(self, shard: int) -> dict[str, tuple[dict[int, Any], bool]]:
         """Per key named in derive_on_archive: the values kept for the shard as it is now
@@ -277,7 +316,16 @@ class TinyStore:
                 except Exception:  # a kept value only saves time: derive_archived tries again
                     values.pop(incident.number, None)
                     complete = False
-            _DerivedCache(self._cache_path(key, shard), key).write(token, sorted(values.items()), complete=complete)
+            derived = sorted(values.items())
+            _DerivedCache(self._cache_path(key, shard), key).write(token, derived, complete=complete)
+            fold = self._folds.get(key)
+            if fold is not None and complete and derived:
+                try:
+                    folded = fold([value for _, value in derived])
+                except Exception:  # as a derive that fails: fold_archived folds afresh
+                    continue
+                _DerivedCache(self._fold_path(key, shard), key).write(
+                    token, [[number for number, _ in derived], folded], complete=True)
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
@@ -938,8 +986,9 @@ class _DerivedCache:
         self.path = path
         self.key = key
 
-    def read(self, token: object) -> tuple[list[Any], bool] | None:
-        """The kept (number, value) pairs and whether they cover the whole shard, or None."""
+    def read(self, token: object) -> tuple[Any, bool] | None:
+        """What was kept (number, value) pairs, or [numbers, folded]) and whether it covers the
+        whole shard, or None."""
         if token is None:
             return None
         try:
@@ -955,7 +1004,7 @@ class _DerivedCache:
         except (OSError, ValueError, RecursionError):
             return None
 
-    def write(self, token: object, derived: list[tuple[int, Any]], *, complete: bool) -> None:
+    def write(self, token: object, derived: Any, *, complete: bool) -> None:
         body = json.dumps(derived, separators=(",", ":")).encode()
         header = json.dumps({**self._header(token, body), **({} if complete else {"complete": False})}).encode()
         if self.path.parent.is_symlink():
