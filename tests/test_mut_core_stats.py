@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from msgspec import structs
+
 from tests.test_stats import NOW, PLAYBOOKS, Script, at, minutes, stats_of, walked_and_resolved
 from tui.core import rules
+from tui.core.model import PROMISED, format_time, replay
 from tui.core.stats import FOLLOW_UP_GRACE, Filters, compute, week_of
 
 
@@ -107,3 +110,20 @@ def test_the_json_of_a_filtered_selection_names_its_filters_and_every_figure():
     assert data["by_client"] == [{"client": "Acme Ltd", "open": 1, "resolved": 1}]
     assert data["by_playbook"] == [{"playbook": "test", "open": 1, "resolved": 1}]
     assert data["forced_moves"] == {"count": 0, "out_of_empathize": 0, "apology_still_missing": 0, "moves": []}
+
+
+def test_overdue_time_keeps_fractions_of_a_second():
+    opened = Script(1, "Acme Ltd", 1, at(23, 9)).incident  # cadence 30 minutes: overdue from 9:30
+    stats = stats_of_at([opened], at(23, 9, 31) + timedelta(microseconds=500_000))
+    assert stats.overdue_time == timedelta(seconds=60.5)
+    assert stats.open_time == timedelta(minutes=31, seconds=0.5)
+
+
+def test_a_promise_dated_before_its_own_update_makes_the_whole_stretch_overdue_never_more():
+    # A hand-edited record: the 10:00 update "promised" the next one by 9:00, already past.
+    script = Script(1, "Acme Ltd", 4, at(23, 9))  # cadence 240 minutes
+    update = rules.add_update(script.incident, "news", now=at(23, 10), author="ana").events[-1]
+    edited = structs.replace(update, details={PROMISED: format_time(at(23, 9))})
+    incident = replay(script.incident.events + (edited,))
+    stats = stats_of_at([incident], at(23, 10, 30))
+    assert (minutes(stats.open_time), minutes(stats.overdue_time)) == (90, 30)
