@@ -51,9 +51,9 @@ tests_for() {
     tui/core/actions.py) echo test_rules ;;
     tui/core/promise.py) echo test_promise test_rules ;;
     tui/core/satisfied.py) echo test_satisfied test_rules ;;
-    tui/core/model.py) echo test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
+    tui/core/model.py) echo test_mut_core_model test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
     tui/core/stats.py) echo test_mut_core_stats test_kept_promises test_stats test_stats_cache test_apology_skip ;;
-    tui/core/export.py) echo test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
+    tui/core/export.py) echo test_mut_core_export test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
     tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
     tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
     tui/core/messages.py) echo test_message_drafts test_messages ;;
