@@ -46,7 +46,7 @@ fi
 # The tests that exercise each module, the most direct first (-x stops at the first failure).
 tests_for() {
   case "$1" in
-    tui/core/budget.py) echo test_budget test_late_by test_promise test_rules test_core_edges ;;
+    tui/core/budget.py) echo test_mut_core_budget test_budget test_late_by test_promise test_rules test_core_edges ;;
     tui/core/rules.py) echo test_rules test_rules_refusals test_apology_skip test_core_edges test_budget test_report test_satisfied test_bounded ;;
     tui/core/actions.py) echo test_rules ;;
     tui/core/promise.py) echo test_promise test_rules ;;
