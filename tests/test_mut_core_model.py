@@ -20,7 +20,6 @@ from tui.core.model import (
     apply,
     id_number,
     make_id,
-    replay,
 )
 
 LATER = START + timedelta(minutes=10)

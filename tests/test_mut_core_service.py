@@ -93,7 +93,7 @@ def test_an_incident_written_here_while_copying_stops_the_copy(mend, there, monk
         return real(plan)
 
     monkeypatch.setattr(mend.store, "import_incidents", written_meanwhile)
-    with pytest.raises(StoreError, match="^INC-1 changed while copying; nothing was copied: run the copy again$"):
+    with pytest.raises(StoreError, match=r"^INC-1 changed while copying; nothing was copied: run the copy again$"):
         mend.bring_in(incoming(there), "copied from there")
 
 

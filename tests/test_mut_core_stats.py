@@ -50,7 +50,7 @@ def test_the_check_in_due_exactly_now_is_due_and_one_done_at_the_end_of_the_grac
 
 def test_a_check_in_not_done_is_overdue_only_once_the_grace_has_passed():
     pending = walked_and_resolved(1, at(15, 9)).incident  # due the 22nd at 9:40
-    assert FOLLOW_UP_GRACE == timedelta(days=1)
+    assert timedelta(days=1) == FOLLOW_UP_GRACE
     at_grace_end = stats_of_at([pending], at(23, 9, 40))
     assert (at_grace_end.follow_ups_due, at_grace_end.follow_ups_on_time, at_grace_end.follow_ups_overdue) == (1, 0, 0)
     assert stats_of_at([pending], at(23, 9, 41)).follow_ups_overdue == 1
