@@ -57,7 +57,7 @@ tests_for() {
     tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
     tui/core/playbook.py) echo test_mut_core_playbook test_playbook test_playbook_problems test_satisfied test_messages ;;
     tui/core/messages.py) echo test_message_drafts test_messages ;;
-    tui/core/tone.py) echo test_tone test_messages ;;
+    tui/core/tone.py) echo test_mut_core_tone test_tone test_messages ;;
     tui/core/settings.py) echo test_settings_values test_settings ;;
     tui/core/intake.py) echo test_alert_refusals test_intake ;;
     tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
