@@ -33,6 +33,16 @@
 #   sample's survivors were killed, but the next sample finds new ones, most in the TinyDB store.
 #   Seeds 1 and 2 drew in an order that changed at each init, since fixed: the same seed now draws
 #   the same mutants (seed 3 is reproducible), but not those of seeds 1 and 2.
+#   The core outside the store (every module but store/*, files, schema, watch; 1 December, issue #17):
+#     survivors hunted with seed 501 (12 mutants a module against one to four of its test files, a
+#     quick way to find them) and by reading for boundaries; tests in tests/test_mut_core_*.py, each
+#     checked against the hand-made or hunted mutants it was written for. Then fresh, seed 9017
+#     (drawn after those tests, but before the tone ones), SAMPLE=16 over these modules only:
+#     16 drawn, 16 run, 0 equivalent, 13/16 killed = 81 % (95 % 57-93 %): the 90 % aimed at is not
+#     shown (the interval holds it, and 75 %). Alive: settings.py:266 (the folder's mode; since tested),
+#     text.py:29 (since judged equivalent: no Cc character is 0x20), tone.py:175 (_Scan not frozen:
+#     nothing assigns to or hashes one, but the text also matches tone's other frozen dataclasses, so
+#     it is left alive, not listed). With the text.py judgement 13/15 = 87 % (95 % 62-96 %).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv/bin"
@@ -46,26 +56,26 @@ fi
 # The tests that exercise each module, the most direct first (-x stops at the first failure).
 tests_for() {
   case "$1" in
-    tui/core/budget.py) echo test_budget test_late_by test_promise test_rules test_core_edges ;;
+    tui/core/budget.py) echo test_mut_core_budget test_budget test_late_by test_promise test_rules test_core_edges ;;
     tui/core/rules.py) echo test_rules test_rules_refusals test_apology_skip test_core_edges test_budget test_report test_satisfied test_bounded ;;
     tui/core/actions.py) echo test_rules ;;
     tui/core/promise.py) echo test_promise test_rules ;;
     tui/core/satisfied.py) echo test_satisfied test_rules ;;
-    tui/core/model.py) echo test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
-    tui/core/stats.py) echo test_kept_promises test_stats test_stats_cache test_apology_skip ;;
-    tui/core/export.py) echo test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
+    tui/core/model.py) echo test_mut_core_model test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
+    tui/core/stats.py) echo test_mut_core_stats test_kept_promises test_stats test_stats_cache test_apology_skip ;;
+    tui/core/export.py) echo test_mut_core_export test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
     tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
-    tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
+    tui/core/playbook.py) echo test_mut_core_playbook test_playbook test_playbook_problems test_satisfied test_messages ;;
     tui/core/messages.py) echo test_message_drafts test_messages ;;
-    tui/core/tone.py) echo test_tone test_messages ;;
-    tui/core/settings.py) echo test_settings_values test_settings ;;
+    tui/core/tone.py) echo test_mut_core_tone test_tone test_messages ;;
+    tui/core/settings.py) echo test_mut_core_settings test_settings_values test_settings ;;
     tui/core/intake.py) echo test_alert_refusals test_intake ;;
     tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
     tui/core/text.py) echo test_durations test_text test_markdown_roundtrip test_faults_text test_export ;;
     tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
     tui/core/errors.py) echo test_exit_codes ;;
-    tui/core/service.py) echo test_playbook_versions test_linked_incidents test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
+    tui/core/service.py) echo test_mut_core_service test_playbook_versions test_linked_incidents test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
     tui/core/store/postgres.py) echo test_store_contract test_store_server ;;
     tui/core/store/*) echo test_store test_whole_open_set test_data_folder_reads test_counter_and_size_limits test_store_contract test_faults_data test_faults_storage ;;
     *) echo "mutation: no tests mapped for $1" >&2; exit 2 ;;
