@@ -60,7 +60,8 @@ tests_for() {
     tui/core/tone.py) echo test_tone test_messages ;;
     tui/core/settings.py) echo test_settings_values test_settings ;;
     tui/core/intake.py) echo test_alert_refusals test_intake ;;
-    tui/core/hooks.py | tui/core/watch.py) echo test_watch test_late_by test_intake ;;
+    tui/core/hooks.py) echo test_watch test_late_by test_intake ;;
+    tui/core/watch.py) echo test_mut_store_watch test_watch test_late_by test_intake ;;
     tui/core/text.py) echo test_durations test_text test_markdown_roundtrip test_faults_text test_export ;;
     tui/core/files.py) echo test_safe_files test_core_edges test_faults_files test_store test_faults_storage ;;
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
