@@ -494,3 +494,16 @@ def test_only_temp_files_are_tidied_away_at_opening(tmp_path):
     TinyStore(data)
     assert not any(path.exists() for path in leftovers)
     assert all(path.exists() for path in kept)
+
+
+def test_the_last_four_tokens_are_answered_with_what_changed_and_an_older_one_with_everything(tmp_path):
+    store = TinyStore(tmp_path / "data")
+    store.create(opened)
+    tokens = []
+    for n in range(5):  # five reads, each after a change: five tokens
+        store.update("INC-1", note(f"change {n}"))
+        tokens.append(store.open_changes(tokens[-1] if tokens else None).token)
+    for token in tokens[1:]:
+        changes = store.open_changes(token)
+        assert not changes.complete, tokens.index(token)
+    assert store.open_changes(tokens[0]).complete  # five reads back: forgotten, so the whole set
