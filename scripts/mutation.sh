@@ -67,7 +67,7 @@ tests_for() {
     tui/core/clock.py) echo test_core_edges test_faults_clock test_rules ;;
     tui/core/errors.py) echo test_exit_codes ;;
     tui/core/service.py) echo test_playbook_versions test_linked_incidents test_report test_export test_stats_cache test_faults_storage test_faults_files test_core_edges test_rules test_intake ;;
-    tui/core/store/postgres.py) echo test_store_contract test_store_server ;;
+    tui/core/store/postgres.py) echo test_mut_store_postgres test_store_contract test_store_server ;;
     tui/core/store/*) echo test_mut_store_tinydb test_mut_store_base test_store test_whole_open_set test_data_folder_reads test_counter_and_size_limits test_store_contract test_faults_data test_faults_storage ;;
     *) echo "mutation: no tests mapped for $1" >&2; exit 2 ;;
   esac
