@@ -54,7 +54,7 @@ tests_for() {
     tui/core/model.py) echo test_timeline_lines test_event_records test_rules test_report test_core_edges test_store test_schema_decoder test_budget ;;
     tui/core/stats.py) echo test_kept_promises test_stats test_stats_cache test_apology_skip ;;
     tui/core/export.py) echo test_export_pieces test_export test_markdown_roundtrip test_core_edges test_promise test_import ;;
-    tui/core/schema.py) echo test_schema_decoder test_schema test_store ;;
+    tui/core/schema.py) echo test_mut_store_schema test_schema_decoder test_schema test_store ;;
     tui/core/playbook.py) echo test_playbook test_playbook_problems test_satisfied test_messages ;;
     tui/core/messages.py) echo test_message_drafts test_messages ;;
     tui/core/tone.py) echo test_tone test_messages ;;
