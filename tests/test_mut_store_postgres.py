@@ -11,7 +11,7 @@ import pytest
 from test_store import note, opened, resolve
 from test_store_contract import follow_up_resolve
 
-from tui.core.store import CorruptDataError, OfflineError, StoreError, open_store
+from tui.core.store import CorruptDataError, OfflineError, StoreError, UnknownIncidentError, open_store
 from tui.core.store.postgres import PgStore
 
 
@@ -125,3 +125,20 @@ def test_playbook_copies_under_names_no_file_can_have_are_refused(pg_url):
         assert store.playbook_copy("../up", "abc123") is None
         assert store.playbook_copy("my-own_book", "abc123") == b"kept"
         assert list(store.playbook_copies()) == [("my-own_book", "abc123", b"kept")]
+
+
+def test_a_missing_meta_row_is_named_by_reads_and_writes_and_nothing_is_written(pg_url):
+    damaged = "the team store's tables are damaged: a row mend keeps is missing"
+    with server_store(pg_url) as store:
+        store.create(opened)
+        store.list_open()
+        sql(pg_url, "DELETE FROM mend_meta")
+        with pytest.raises(StoreError, match=damaged):
+            store.create(opened)
+        with pytest.raises(StoreError, match=damaged):  # was an IndexError: a traceback, not a line
+            store.list_open()
+        with pytest.raises(StoreError, match=damaged):
+            store.open_changes(None)
+        assert store.get("INC-1").id == "INC-1"
+        with pytest.raises(UnknownIncidentError):
+            store.get("INC-2")
