@@ -507,3 +507,24 @@ def test_the_last_four_tokens_are_answered_with_what_changed_and_an_older_one_wi
         changes = store.open_changes(token)
         assert not changes.complete, tokens.index(token)
     assert store.open_changes(tokens[0]).complete  # five reads back: forgotten, so the whole set
+
+
+def test_todays_open_json_holding_an_incidents_table_is_damage(tmp_path):
+    data = tmp_path / "data"
+    TinyStore(data).create(opened)
+    tables = json.loads((data / "open.json").read_bytes())
+    tables["incidents"] = {}
+    (data / "open.json").write_text(json.dumps(tables))
+    with pytest.raises(CorruptDataError, match="an incidents table in a folder of one file per incident"):
+        TinyStore(data).create(opened)
+
+
+def test_an_open_json_lost_while_a_store_is_open_is_made_again_with_the_counter_rebuilt(tmp_path):
+    data = tmp_path / "data"
+    store = TinyStore(data)
+    store.create(opened)
+    store.create(opened)
+    store.update("INC-2", resolve)
+    (data / "open.json").unlink()
+    assert store.create(opened).id == "INC-3"
+    assert meta_of(data)["next_id"] == 4
