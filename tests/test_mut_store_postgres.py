@@ -11,6 +11,7 @@ import pytest
 from test_store import note, opened, resolve
 from test_store_contract import follow_up_resolve
 
+from tui.core.model import OpenRow
 from tui.core.store import CorruptDataError, OfflineError, StoreError, UnknownIncidentError, open_store
 from tui.core.store.postgres import PgStore
 
@@ -142,3 +143,17 @@ def test_a_missing_meta_row_is_named_by_reads_and_writes_and_nothing_is_written(
         assert store.get("INC-1").id == "INC-1"
         with pytest.raises(UnknownIncidentError):
             store.get("INC-2")
+
+
+def test_open_rows_read_the_states_alone_when_they_are_sound(pg_url, monkeypatch):
+    with server_store(pg_url) as store:
+        for _ in range(3):
+            store.create(opened)
+        store.update("INC-2", resolve)
+        expected = [OpenRow.of(incident) for incident in store.list_open()]
+
+        def whole(*args):
+            raise AssertionError("open_rows read the events: only damaged states need that")
+
+        monkeypatch.setattr(store, "list_open", whole)
+        assert store.open_rows() == expected
