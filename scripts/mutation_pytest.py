@@ -2,8 +2,9 @@
 
 Drops the Pilot and snapshot tests (async, or using the `snap_compare` fixture), the `slow` multi-process
 tests and, unless MUTATION_POSTGRES is set (it is for the server store's mutants), the PostgreSQL cases of
-the store contract; the property tests run fewer examples, the same ones every run. A mutant these
-tests miss is then read by hand before it is called alive.
+the store contract (when it is set, its data-folder cases instead, which never run the server store's code);
+the property tests run fewer examples, the same ones every run. A mutant these tests miss is then read by
+hand before it is called alive.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or "snap_compare" in getattr(item, "fixturenames", ())
             or item.get_closest_marker("slow")
             or (not postgres and "postgres" in item.name)
+            # The server store's mutants: a contract case on a data folder never runs its code.
+            or (postgres and _backend(item) == "tinydb")
         )
         (keep if quick else drop).append(item)
         machine = getattr(item, "cls", None)
@@ -38,3 +41,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def _backend(item: pytest.Item) -> object:
+    """The store contract's backend of a test case (its `target` or `backend` parameter), or None."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return params.get("target", params.get("backend"))

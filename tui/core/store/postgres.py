@@ -171,6 +171,7 @@ RECONNECT_SECONDS = 1.0
 LISTEN_SECONDS = 0.5  # the listener looks up from its notices this often (to stop, or to ask)
 HEARTBEAT_SECONDS = 2.0  # after this long without a word, it asks the server whether it is there
 ANSWER_SECONDS = 5.0  # and takes it for gone without an answer this soon: offline in 7 s at worst
+_DAMAGED = "the team store's tables are damaged: a row mend keeps is missing"
 # derive_archived reads the archive this many incidents at a time: memory stays bounded.
 DERIVED_PAGE = 2000
 # fold_archived's runs: incidents (number - 1) // RUN_SIZE, as a TinyDB shard; kept ones are read this many at a time.
@@ -579,6 +580,8 @@ class PgStore:
                 rows = conn.execute(_OPEN_SET).fetchall()
             else:
                 rows = conn.execute(_CHANGED_SINCE, (after,)).fetchall()
+            if not rows:  # not even the meta row, which every query here starts from
+                raise StoreError(_DAMAGED)
             if after is not None and after > rows[0][0]:  # the count went back: another database now
                 rows, after = conn.execute(_OPEN_SET).fetchall(), None
             changes = rows[0][0]
@@ -1070,5 +1073,5 @@ def _one_row(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] | 
     """The row a query of a row mend keeps returns (mend_meta, mend_schema, an incident it holds)."""
     row = conn.execute(query, params).fetchone()
     if row is None:
-        raise StoreError("the team store's tables are damaged: a row mend keeps is missing")
+        raise StoreError(_DAMAGED)
     return tuple(row)
