@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from tui.core.clock import FakeClock
 from tui.core.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbooks
 from tui.core.service import Mend
 from tui.core.store import open_store
-from tui.screenshots import use_utc
+from tui.screenshots import seed_demo, use_utc
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -53,6 +54,20 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def mend(data_dir: Path, playbooks: dict[str, Playbook], clock: FakeClock) -> Mend:
     return Mend(open_store(data_dir), playbooks, clock, author="ana")
+
+
+@pytest.fixture(scope="session")
+def demo_seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data, seeded once a run (seeding writes each incident atomically: most of a demo board's start)."""
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    seed_demo(folder)
+    return folder
+
+
+@pytest.fixture
+def demo_data(demo_seeded: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the seeded demo data, to open a board on (tui.screenshots.demo_app_on)."""
+    return Path(shutil.copytree(demo_seeded, tmp_path / "demo"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,18 +10,25 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui import __version__
 
 
-def mend(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env(data: Path) -> dict[str, str]:
     env = {**os.environ, "MEND_DATA": str(data), "MEND_USER": "ana"}
     env.pop("MEND_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return env
+
+
+def mend(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`mend ARGS` in this process (tests/helpers/cli_inprocess.py); bash below runs the real command."""
+    return mend_in_process(args, _env(data))
 
 
 def test_version(data_dir):
-    assert mend(data_dir, "--version").stdout == f"mend {__version__}\n"
+    result = subprocess.run([sys.executable, "-m", "tui", "--version"], capture_output=True, text=True,
+                            env=_env(data_dir), timeout=60)
+    assert result.stdout == f"mend {__version__}\n"
 
 
 @pytest.fixture

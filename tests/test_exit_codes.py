@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui.core import errors
 from tui.core.export import BadExportError
 from tui.core.intake import IntakeError
@@ -24,7 +25,7 @@ def run(data: Path, *args: str, config: Path | None = None) -> subprocess.Comple
     config = config or data.parent / "none.toml"
     env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data), "MEND_CONFIG": str(config)}
     env.pop("MEND_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, timeout=60)
+    return mend_in_process(args, env)  # main() in this process: the exit status it returns, without a start-up
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

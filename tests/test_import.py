@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from test_cli import run
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui.core import export
 from tui.core.service import Mend
 from tui.core.store import StoreError
@@ -174,8 +174,7 @@ def test_importing_a_fifo_is_refused_at_once(data_dir, tmp_path):
 
 def piped(data: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MEND_USER": "ana", "MEND_DATA": str(data)}
-    return subprocess.run([sys.executable, "-m", "tui", *args], input=text, capture_output=True, text=True, env=env,
-                          timeout=60)
+    return mend_in_process(args, env, text.encode())  # main() in this process: no interpreter start-up
 
 
 def test_import_renumber_gives_a_taken_id_a_new_one_and_a_second_import_changes_nothing(tmp_path, source: Mend):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tests.helpers.settle import settle
 from tests.test_export import GOLDEN, HOSTILE_TITLE, UPDATE, scripted
 from tui.core import messages, tone
@@ -174,9 +175,10 @@ def test_the_sender_comes_from_the_environment_then_the_settings():
 
 
 def run(data: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`mend ARGS` in this process (tests/helpers/cli_inprocess.py): the same main(), exit status and output."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MEND_")}, "MEND_USER": "Ana Lopez",
            "MEND_DATA": str(data), **extra}
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, timeout=60)
+    return mend_in_process(args, env)
 
 
 def test_cli_drafts_by_stage_sends_and_ticks_the_apology(data_dir, tmp_path):

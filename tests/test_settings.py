@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui.core.settings import Paths, Settings, load, remember
 
 HOME = {"HOME": "/home/ana"}
@@ -189,8 +190,7 @@ def mend(tmp_path: Path, *args: str, config: str | None = None, **env: str) -> s
     for name in ("MEND_USER", "MEND_DEBUG"):
         full_env.pop(name, None)
     full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=full_env,
-                          timeout=60)
+    return mend_in_process(args, full_env)  # main() in this process: no interpreter start-up per command
 
 
 def test_a_settings_file_with_a_typo_warns_once_and_mend_runs_on_defaults(tmp_path):

@@ -7,7 +7,7 @@ from textual.color import Color
 from textual.geometry import Region
 from textual.theme import BUILTIN_THEMES
 
-from tui.screenshots import demo_app
+from tui.screenshots import demo_app_on
 
 # The ansi themes draw with the terminal's own palette, which only the terminal knows.
 MEASURABLE = [name for name in BUILTIN_THEMES if not name.startswith("ansi")]
@@ -32,8 +32,8 @@ def is_text(text: str) -> bool:
 
 
 @pytest.mark.parametrize("theme", MEASURABLE)
-async def test_card_text_is_readable_in_every_theme(theme, tmp_path):
-    app = demo_app(tmp_path)
+async def test_card_text_is_readable_in_every_theme(theme, demo_data):
+    app = demo_app_on(demo_data)
     async with app.run_test(size=(120, 35)) as pilot:
         app.theme = theme
         await pilot.pause()

@@ -83,9 +83,22 @@ def use_utc() -> None:
 
 
 def demo_app(data_dir: Path) -> MendApp:
-    clock = FakeClock(DEMO_NOW)
-    mend = Mend(open_store(data_dir), load_playbooks(), clock, author="demo")
-    seed(mend.store, mend.playbooks, clock.now())
+    """The demo board on a new data folder, seeded first."""
+    seed_demo(data_dir)
+    return demo_app_on(data_dir)
+
+
+def seed_demo(data_dir: Path) -> None:
+    store = open_store(data_dir)
+    try:
+        seed(store, load_playbooks(), DEMO_NOW)
+    finally:
+        store.close()
+
+
+def demo_app_on(data_dir: Path) -> MendApp:
+    """The demo board on a data folder seed_demo made (or a copy of one: the tests seed once a run)."""
+    mend = Mend(open_store(data_dir), load_playbooks(), FakeClock(DEMO_NOW), author="demo")
     app = MendApp(mend, tick_seconds=NO_TICK, sender=Sender("Dana Demo", "Customer care, Mend Co"))
     app.animation_level = "none"
     return app

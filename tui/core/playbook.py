@@ -9,6 +9,7 @@ raises anything but PlaybookError.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import os
 import re
@@ -143,12 +144,16 @@ def user_dir(env: Mapping[str, str] | None = None) -> Path:
 def load_file(path: Path, source: str = "user") -> Playbook:
     """Load one playbook; raises PlaybookError listing every problem in the file."""
     reader = _Reader(Path(path))
-    playbook = reader.read(source)
-    if playbook is None:  # None exactly when problems were found
+    raw = reader.read()
+    if raw is None:
         raise PlaybookError(reader.problems)
-    return playbook
+    return load_bytes(raw, Path(path), source)
 
 
+# Read anew each time, parsed once per contents: a process that runs mend's main() again and again
+# (the test suite, a script) parsed the same seven files at every command. Only good playbooks are
+# kept (a Playbook is frozen); a file with problems is parsed, and reported, every time.
+@functools.lru_cache(maxsize=64)
 def load_bytes(raw: bytes, path: Path, source: str) -> Playbook:
     """Load a playbook kept elsewhere (a copy in the data store); `path` names it in errors."""
     reader = _Reader(Path(path))
@@ -223,13 +228,12 @@ class _Reader:
     def problem(self, key: str, message: str) -> None:
         self.problems.append(Problem(self.path, key, message))
 
-    def read(self, source: str) -> Playbook | None:
+    def read(self) -> bytes | None:
         try:
-            raw = read_regular(self.path, MAX_PLAYBOOK_BYTES)
+            return read_regular(self.path, MAX_PLAYBOOK_BYTES)
         except OSError as error:
             self.problem("(file)", f"cannot read the file: {error.strerror or error}")
             return None
-        return self.parse(raw, source)
 
     def parse(self, raw: bytes, source: str) -> Playbook | None:
         try:
