@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.cli_inprocess import mend as mend_in_process
 from tui.core.hooks import Hook, HookRunner, parse_hooks
 from tui.core.model import ReportPart, Role
 from tui.core.service import Mend
@@ -267,12 +266,12 @@ def test_due_lists_what_is_over_budget_or_overdue(mend, clock, playbook):
     assert all(item.id == "INC-2" for item in late)
 
 
-def cli(data: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`mend ARGS` in this process (tests/helpers/cli_inprocess.py); the watchers below are real processes."""
+def cli(data: Path, *args: str, config: Path | None = None, **kwargs):
     env = {**os.environ, "MEND_DATA": str(data), "MEND_CONFIG": str(config or data.parent / "none.toml"),
            "MEND_USER": "ana"}
     env.pop("MEND_DEBUG", None)
-    return mend_in_process(args, env)
+    return subprocess.run([sys.executable, "-m", "tui", *args], env=env, capture_output=True, text=True,
+                          timeout=60, **kwargs)
 
 
 def test_mend_due_exits_1_when_something_is_late(data_dir, mend):
