@@ -309,6 +309,8 @@ class _Coach:
         the message owns the failure or names us as the doer anywhere, the rules that read ownership
         (blame, passive) have judged it, and the model, blind to "by us", keeps out."""
         flagged = tone_model.shipped().flagged(text, context)
+        if not flagged.keys() - found:  # nothing new: the ownership scan below is not needed
+            return []
         owned = self.owning.owns(text) or any(agent.search(text) for agent in self.owning.agents)
         return [Finding(rule.id, "warn", flagged[rule.id], rule.explanation + _READ_WHOLE) for rule in self.rules
                 if rule.id in flagged and rule.id not in found and not (owned and (rule.unowned or rule.promised))]
