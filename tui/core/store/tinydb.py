@@ -265,7 +265,7 @@ class TinyStore:
                 continue
             folded = fold(values)
             if token is not None and len(values) == len(derived):  # one with an open copy left out is not kept
-                kept.write(token, [[number for number, _ in derived], folded], complete=True)
+                self._keep_fold(key, shard, token, derived, folded)
             yield folded
         if cached:
             _prune_cache(cache_dir, key)
@@ -285,6 +285,11 @@ class TinyStore:
 
     def _fold_path(self, key: str, shard: int) -> Path:
         return self._dir / "cache" / key / f"{shard:04d}.fold.json"
+
+    def _keep_fold(self, key: str, shard: int, token: object, derived: list[tuple[int, Any]], folded: Any) -> None:
+        """Keep a shard's folded values with the numbers they cover (fold_archived checks none is open)."""
+        _DerivedCache(self._fold_path(key, shard), key).write(
+            token, [[number for number, _ in derived], folded], complete=True)
 
     def _kept_before(self, shard: int) -> dict[str, tuple[dict[int, Any], bool]]:
         """Per key named in derive_on_archive: the values kept for the shard as it is now
@@ -324,8 +329,7 @@ class TinyStore:
                     folded = fold([value for _, value in derived])
                 except Exception:  # as a derive that fails: fold_archived folds afresh
                     continue
-                _DerivedCache(self._fold_path(key, shard), key).write(
-                    token, [[number for number, _ in derived], folded], complete=True)
+                self._keep_fold(key, shard, token, derived, folded)
 
     def get(self, incident_id: str) -> Incident:
         number = _number(incident_id)
