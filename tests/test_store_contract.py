@@ -466,12 +466,17 @@ def test_fold_archived_folds_runs_that_together_are_derive_archived(store):
         list(store.fold_archived("../up", Derive(), Fold()))
 
 
-def test_folds_named_in_derive_on_archive_are_kept_in_the_archiving_write(store, stores):
+def three_opened_two_resolved_with_folds(store, resolved: tuple[str, str]) -> None:
+    """Folds named for "ids", three incidents opened and the two `resolved` archived."""
     store.derive_on_archive("ids", Derive(), Fold())
     for _ in range(3):
         store.create(opened)
-    store.update("INC-1", resolve)
-    store.update("INC-3", resolve)
+    for incident_id in resolved:
+        store.update(incident_id, resolve)
+
+
+def test_folds_named_in_derive_on_archive_are_kept_in_the_archiving_write(store, stores):
+    three_opened_two_resolved_with_folds(store, ("INC-1", "INC-3"))
     reader = stores()  # another process: it reads what the writer kept
     assert runs(reader, "ids", never, never_fold) == [["folded", "INC-1", "INC-3"]]
     fresh = Fold("fresh")  # a new key is folded afresh, never given the old folds
@@ -479,11 +484,7 @@ def test_folds_named_in_derive_on_archive_are_kept_in_the_archiving_write(store,
 
 
 def test_a_kept_fold_is_used_only_while_no_incident_of_its_run_changed(store, stores):
-    store.derive_on_archive("ids", Derive(), Fold())
-    for _ in range(3):
-        store.create(opened)
-    store.update("INC-1", resolve)
-    store.update("INC-2", resolve)
+    three_opened_two_resolved_with_folds(store, ("INC-1", "INC-2"))
     plain = stores()  # names no fold: its writes keep none, and must never be answered with a stale one
     plain.update("INC-3", resolve)
     assert runs(store, "ids", Derive(), Fold("now")) == [["now", "INC-1", "INC-2", "INC-3"]]
