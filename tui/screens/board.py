@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 # More new incidents than this at once are measured after the first paint, a slice per frame.
 MEASURE_AT_ONCE = 250
 
-# The keys that open a screen: priority bindings, so not while the filter has focus.
-OPENING_KEYS = {"open", "update", "report", "export", "message", "assign", "edit", "link", "new"}
+# The actions that open a screen: priority bindings, so not while the filter has focus.
+OPENING_ACTIONS = {"open", "update", "report", "export", "message", "assign", "edit", "link", "new"}
 CARD_ACTIONS = {"advance", "resolve", "back", "open", "update", "report", "export", "message", "assign", "edit", "link"}
 
 
@@ -573,7 +573,7 @@ class BoardScreen(Screen):
                 return can_go_back(face.incident)
             if action == "resolve":  # the palette's name for ] at report back
                 return face.incident.stage is Stage.REPORT_BACK
-        if action in OPENING_KEYS and isinstance(self.focused, Input):
+        if action in OPENING_ACTIONS and isinstance(self.focused, Input):
             return False  # a letter (or enter) typed into the filter is the filter's
         if action == "clear_filter":
             return bool(self._filter) or self._mine
@@ -613,7 +613,9 @@ class BoardScreen(Screen):
 
     async def _ask(self, what: Opening) -> None:
         # Awaited (see BINDINGS): the keys typed after this one wait until the screen can take them.
-        if (face := self.selected) is not None and (mounting := self.app.open_screen(what, face.incident_id)):
+        if (face := self.selected) is None:
+            return
+        if (mounting := self.app.open_screen(what, face.incident_id)) is not None:
             await mounting
 
     async def action_open(self) -> None:
